@@ -1,0 +1,116 @@
+/**
+ * @module state/status
+ * The read model every surface shows (`GET /status`, the dashboard, Telegram `/status`, `claude-failover status`)
+ * and the operator control surface they all act through. Owns the JSON field names of the `/status` contract
+ * (DESIGN.md); computes nothing but the projection of the store plus a few runtime flags.
+ */
+import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
+
+/** `/status` as scripts read it. Field names are a contract: snake_case, times ISO 8601. */
+export interface StatusSnapshot {
+  version: string;
+  now: string;
+  started_at: string;
+  active_account: string | null;
+  swapping: boolean;
+  paused: boolean;
+  /** Every account is cooling or disabled; dispatch waits for `wake_at`. */
+  exhausted: boolean;
+  wake_at: string | null;
+  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null }>;
+  sessions: Array<{
+    name: string; kind: SessionKind; state: SessionState; account: string | null; session_id: string | null;
+    task: string | null; workdir: string;
+  }>;
+  tasks: Record<TaskState, number>;
+  queue: Array<{ id: number; project: string; file: string; priority: number; state: TaskState; session: string | null }>;
+  last_swap: SwapSummary | null;
+  swaps: SwapSummary[];
+}
+
+/** One swap as the surfaces show it (forensic fields included). */
+export interface SwapSummary {
+  id: number;
+  at: string;
+  step: SwapStep;
+  from: string | null;
+  to: string | null;
+  reason: string;
+  trigger_session: string | null;
+  signal: string | null;
+  pattern: string | null;
+  snippet: string | null;
+  reset_at: string | null;
+  error: string | null;
+}
+
+/** Runtime facts the store does not hold. */
+export interface RuntimeFlags {
+  version: string;
+  startedAt: number;
+  activeAccount: string | null;
+  paused: boolean;
+  exhaustedUntil: number | null;
+}
+
+/** Outcome of an operator action, shown verbatim to the operator. */
+export interface ActionResult {
+  ok: boolean;
+  message: string;
+}
+
+/** What an operator can do, from HTTP, Telegram or the CLI. One implementation, wired in `wire()`. */
+export interface OperatorControl {
+  status(): StatusSnapshot;
+  /** Requests a swap (to `account` or the next available one). */
+  swap(account?: string): Promise<ActionResult>;
+  pause(): ActionResult;
+  resume(): ActionResult;
+  setAccountEnabled(name: string, enabled: boolean): ActionResult;
+  /** Writes a task file into `<queue_dir>/<project>/inbox/`. */
+  addTask(input: { project: string; name?: string; prompt: string; priority?: number; workdir?: string; timeout?: string }): Promise<ActionResult & { file?: string }>;
+  tasks(): TaskRow[];
+  /** Last `lines` lines of an owned session's pane; null when not owned or not running. */
+  tail(session: string, lines: number): Promise<string[] | null>;
+}
+
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+/** Projects the store and runtime flags into a {@link StatusSnapshot}. */
+export function buildStatus(store: Store, flags: RuntimeFlags, now: number): StatusSnapshot {
+  const tasksById = new Map(store.tasks(["queued", "running", "stalled"], 500).map((t) => [t.id, t]));
+  const swaps = store.recentSwaps(20).map(summarizeSwap);
+  const open = store.openSwap();
+  return {
+    version: flags.version,
+    now: new Date(now).toISOString(),
+    started_at: new Date(flags.startedAt).toISOString(),
+    active_account: flags.activeAccount,
+    swapping: open !== null,
+    paused: flags.paused,
+    exhausted: flags.exhaustedUntil !== null,
+    wake_at: iso(flags.exhaustedUntil),
+    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt) })),
+    sessions: store.sessions().map((s) => ({
+      name: s.name, kind: s.kind, state: s.state, account: s.account, session_id: s.sessionId,
+      task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,
+    })),
+    tasks: store.taskCounts(),
+    queue: [...tasksById.values()].slice(0, 100).map((t) => ({
+      id: t.id, project: t.project, file: t.file, priority: t.priority, state: t.state, session: t.session,
+    })),
+    last_swap: swaps[0] ?? null,
+    swaps,
+  };
+}
+
+function taskLabel(task: TaskRow | null | undefined): string | null {
+  return task ? `${task.project}/${task.file}` : null;
+}
+
+function summarizeSwap(s: import("./state.ts").SwapRow): SwapSummary {
+  return {
+    id: s.id, at: new Date(s.requestedAt).toISOString(), step: s.step, from: s.fromAccount, to: s.toAccount, reason: s.reason,
+    trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), error: s.error,
+  };
+}

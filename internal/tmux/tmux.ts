@@ -1,0 +1,211 @@
+/**
+ * @module tmux
+ * The only place that speaks to tmux. Builds argv arrays (never a shell string), targets one server
+ * (`-L <socket>`, or the default server when the socket is empty), batches the capture of many panes into one
+ * tmux invocation, sends text literally (`send-keys -l`) and multi-line prompts as a bracketed paste.
+ * It knows nothing about which sessions are owned: callers pass names and pane ids.
+ * The process runner is injected ({@link RunCommand}); `runner.ts` holds the real one.
+ */
+
+/** Runs one program (argv[0]) and collects its output. Never throws for a non-zero exit; throws only if it cannot start. */
+export type RunCommand = (argv: string[], options?: { stdin?: string; timeoutMs?: number }) => Promise<CommandResult>;
+
+/** Outcome of a {@link RunCommand}. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** tmux refused or failed a command. */
+export class TmuxError extends Error {
+  override name = "TmuxError";
+  constructor(
+    readonly argv: string[],
+    readonly code: number,
+    readonly stderr: string,
+  ) {
+    super(`Cannot run tmux ${argv.slice(1).filter((a) => a !== "-L").slice(0, 3).join(" ")}: exit ${code}, ${stderr.trim() || "no message"}`);
+  }
+}
+
+/** One pane as `list-panes -a` reports it. */
+export interface PaneInfo {
+  session: string;
+  paneId: string;
+  /** PID of the pane's top process. */
+  pid: number;
+  /** Foreground command name. */
+  command: string;
+  path: string;
+  dead: boolean;
+  deadStatus: number | null;
+  /** Last output in the window, epoch ms (1 s resolution). */
+  activityAt: number;
+  width: number;
+  height: number;
+}
+
+/** What to run in a pane: argv executed directly by tmux (no shell), in `cwd`. */
+export interface PaneCommand {
+  cwd: string;
+  argv: string[];
+}
+
+/** The tmux operations the daemon needs. */
+export interface Tmux {
+  /** Every pane on the server; `[]` when no server is running. */
+  listPanes(): Promise<PaneInfo[]>;
+  /** Creates a detached session running `command`, keeping the pane when the program exits (`remain-on-exit`). */
+  newSession(name: string, command: PaneCommand, size?: { width: number; height: number }): Promise<void>;
+  /** Replaces whatever runs in the session's pane with `command` (`respawn-pane -k`). */
+  respawn(target: string, command: PaneCommand): Promise<void>;
+  killSession(name: string): Promise<void>;
+  /** Captures the visible screen of many panes in one invocation. Panes that vanished are absent from the result. */
+  capture(targets: string[]): Promise<Map<string, string[]>>;
+  /** Types `text` literally (key names such as `Enter` or `C-c` are not interpreted). */
+  sendText(target: string, text: string): Promise<void>;
+  /** Sends named keys (`Enter`, `Escape`, `C-c`). */
+  sendKeys(target: string, ...keys: string[]): Promise<void>;
+  /** Pastes `text` as one bracketed paste (multi-line safe), without pressing Enter. */
+  paste(target: string, text: string): Promise<void>;
+  /** True when a tmux server answers on the socket. */
+  ping(): Promise<boolean>;
+}
+
+/** Options for {@link createTmux}. */
+export interface TmuxOptions {
+  /** `-L` socket name; empty = the default server. */
+  socket: string;
+  /** Extra global arguments (tests pass `["-f", "/dev/null"]`). @default [] */
+  extraArgs?: string[];
+  /** Binary. @default "tmux" */
+  binary?: string;
+}
+
+const LIST_FORMAT = [
+  "#{session_name}", "#{pane_id}", "#{pane_pid}", "#{pane_current_command}", "#{pane_current_path}",
+  "#{pane_dead}", "#{pane_dead_status}", "#{window_activity}", "#{pane_width}", "#{pane_height}",
+].join("\t");
+const CAPTURE_MARKER = "@@cf-capture@@";
+const NO_SERVER = /no server running|error connecting to|failed to connect to server/i;
+const DEFAULT_SIZE = { width: 200, height: 50 };
+let pasteCounter = 0;
+
+/** Creates a {@link Tmux} client over `run`. */
+export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
+  const base = [options.binary ?? "tmux", ...(options.socket ? ["-L", options.socket] : []), ...(options.extraArgs ?? [])];
+  const exec = async (args: string[], stdin?: string): Promise<CommandResult> => {
+    const argv = [...base, ...args];
+    const result = await run(argv, { stdin, timeoutMs: 10_000 });
+    if (result.code !== 0) throw new TmuxError(argv, result.code, result.stderr);
+    return result;
+  };
+
+  return {
+    async listPanes() {
+      const argv = [...base, "list-panes", "-a", "-F", LIST_FORMAT];
+      const result = await run(argv, { timeoutMs: 10_000 });
+      if (result.code !== 0) {
+        if (NO_SERVER.test(result.stderr)) return [];
+        throw new TmuxError(argv, result.code, result.stderr);
+      }
+      return result.stdout.split("\n").filter(Boolean).map(parsePaneLine);
+    },
+
+    async newSession(name, command, size = DEFAULT_SIZE) {
+      await exec([
+        "new-session", "-d", "-s", name, "-c", command.cwd, "-x", String(size.width), "-y", String(size.height),
+        "--", ...command.argv, ";", "set-option", "-w", "-t", `=${name}:`, "remain-on-exit", "on",
+      ]);
+    },
+
+    async respawn(target, command) {
+      await exec(["respawn-pane", "-k", "-t", exactTarget(target), "-c", command.cwd, "--", ...command.argv]);
+    },
+
+    async killSession(name) {
+      await exec(["kill-session", "-t", `=${name}`]);
+    },
+
+    async capture(targets) {
+      const screens = new Map<string, string[]>();
+      let remaining = [...targets];
+      while (remaining.length) {
+        const argv: string[] = [];
+        remaining.forEach((target, i) => {
+          if (i) argv.push(";");
+          argv.push("capture-pane", "-p", "-J", "-t", exactTarget(target), ";",
+            "display-message", "-p", "-t", exactTarget(target), `${CAPTURE_MARKER}${i}`);
+        });
+        const result = await run([...base, ...argv], { timeoutMs: 10_000 });
+        const lastDone = parseCaptures(result.stdout, remaining, screens);
+        if (result.code === 0 || NO_SERVER.test(result.stderr)) break;
+        // The first failing command aborts the rest of the chain: skip the pane that failed, capture the others.
+        remaining = remaining.slice(lastDone + 2);
+      }
+      return screens;
+    },
+
+    async sendText(target, text) {
+      if (!text) return;
+      await exec(["send-keys", "-t", exactTarget(target), "-l", "--", text]);
+    },
+
+    async sendKeys(target, ...keys) {
+      await exec(["send-keys", "-t", exactTarget(target), ...keys]);
+    },
+
+    async paste(target, text) {
+      const buffer = `cf-${process.pid}-${++pasteCounter}`;
+      await exec(["load-buffer", "-b", buffer, "-"], text);
+      await exec(["paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", exactTarget(target)]);
+    },
+
+    async ping() {
+      const result = await run([...base, "list-sessions", "-F", "#{session_name}"], { timeoutMs: 5_000 });
+      return result.code === 0 || /no sessions/i.test(result.stderr);
+    },
+  };
+}
+
+/** Pane ids (`%3`) are used as they are; session names get `=` so tmux never matches a prefix of another session. */
+function exactTarget(target: string): string {
+  return target.startsWith("%") ? target : `=${target}:`;
+}
+
+function parsePaneLine(line: string): PaneInfo {
+  const [session = "", paneId = "", pid, command = "", path = "", dead, deadStatus, activity, width, height] = line.split("\t");
+  return {
+    session, paneId, command, path,
+    pid: Number(pid) || 0,
+    dead: dead === "1",
+    deadStatus: deadStatus ? Number(deadStatus) : null,
+    activityAt: (Number(activity) || 0) * 1000,
+    width: Number(width) || 0,
+    height: Number(height) || 0,
+  };
+}
+
+/** Splits chained capture output: each pane's lines end with its marker. Returns the index of the last complete pane (-1 if none). */
+function parseCaptures(stdout: string, targets: string[], into: Map<string, string[]>): number {
+  let lastDone = -1;
+  let lines: string[] = [];
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith(CAPTURE_MARKER)) {
+      lastDone = Number(line.slice(CAPTURE_MARKER.length));
+      const target = targets[lastDone];
+      if (target !== undefined) into.set(target, trimBottom(lines));
+      lines = [];
+    } else {
+      lines.push(line);
+    }
+  }
+  return lastDone;
+}
+
+function trimBottom(lines: string[]): string[] {
+  let end = lines.length;
+  while (end > 0 && !lines[end - 1]?.trim()) end--;
+  return lines.slice(0, end).map((l) => l.replace(/\s+$/, ""));
+}
