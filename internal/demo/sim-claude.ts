@@ -1,0 +1,296 @@
+/**
+ * @module sim-claude
+ * A simulated Claude Code for tests and `claude-failover demo` (hidden subcommand `claude-failover sim-claude …`):
+ * reads the flags the daemon passes, validates the session id like the CLI (reference/claude-code.md §3), runs the
+ * interactive loop (keys → prompt → busy turn → reply or error line) and decides what each turn ends with. Quota and
+ * server-error lines come on demand: a `<home>/sim-quota` file, `[sim:…]` prompt directives or `SIM_CLAUDE_START_LINE`.
+ * Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks in sim-store.ts. Uses its own
+ * process's terminal and never calls `process.exit`: the caller exits with the returned code.
+ */
+import { randomUUID } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, dirname, isAbsolute, join } from "node:path";
+import { transcriptPath } from "./encode-cwd.ts";
+import {
+  INTERRUPTED_TEXT, UPGRADE_HINT, classifyErrorText, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
+  resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
+} from "./sim-screen.ts";
+import { createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+
+/** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
+export const DEFAULT_TURN_MS = 1500;
+const DEFAULT_IDLE_NOTIFY_MS = 60_000;
+const DEFAULT_MODEL = "claude-sim-1";
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MODE_LABELS: Record<string, string> = {
+  bypassPermissions: "⏵⏵ bypass permissions on", acceptEdits: "⏵⏵ accept edits on", plan: "⏸ plan mode on",
+  auto: "⏵⏵ auto mode on", dontAsk: "⏵⏵ don't ask on",
+};
+/** Flags of `claude --help` that take a value, so that value is not mistaken for the prompt. */
+const VALUE_FLAGS = new Set(["--add-dir", "--agent", "--agents", "--allowedTools", "--allowed-tools", "--append-system-prompt",
+  "--betas", "--debug-file", "--disallowedTools", "--disallowed-tools", "--effort", "--fallback-model", "--file", "--input-format",
+  "--json-schema", "--max-budget-usd", "--mcp-config", "--model", "--name", "-n", "--output-format", "--permission-mode",
+  "--permission-prompts", "--plugin-dir", "--plugin-url", "--resume", "-r", "--session-id", "--setting-sources", "--settings",
+  "--system-prompt", "--system-prompt-snapshot", "--tools"]);
+
+/** The command line as the simulator reads it. Unknown flags are skipped; the first bare word is an initial prompt. */
+export interface SimArgs {
+  sessionId?: string;
+  /** `--resume <uuid>` or `--resume /abs/path/<uuid>.jsonl`; `""` when given without a value. */
+  resume?: string;
+  settings?: string;
+  model?: string;
+  permissionMode?: string;
+  skipPermissions: boolean;
+  forkSession: boolean;
+  prompt?: string;
+}
+
+/** Reads Claude Code's flags (`--flag value` and `--flag=value`). */
+export function parseSimArgs(argv: readonly string[]): SimArgs {
+  const args: SimArgs = { skipPermissions: false, forkSession: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      args.prompt ??= argv[i + 1];
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      args.prompt ??= arg;
+      continue;
+    }
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag === "--dangerously-skip-permissions") args.skipPermissions = true;
+    else if (flag === "--fork-session") args.forkSession = true;
+    if (!VALUE_FLAGS.has(flag)) continue;
+    const next = argv[i + 1];
+    const value = eq > 0 ? arg.slice(eq + 1) : next !== undefined && !next.startsWith("-") ? argv[++i]! : "";
+    if (flag === "--session-id") args.sessionId = value;
+    else if (flag === "--resume" || flag === "-r") args.resume = value;
+    else if (flag === "--settings") args.settings = value;
+    else if (flag === "--model") args.model = value;
+    else if (flag === "--permission-mode") args.permissionMode = value;
+  }
+  return args;
+}
+
+/** Runs the simulated Claude Code on this process's terminal until it exits; resolves to the exit code. */
+export async function runSimClaude(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const args = parseSimArgs(argv);
+  const fail = (message: string) => (process.stderr.write(`${message}\n`), 1);
+  const home = (env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude")).normalize("NFC");
+  const cwd = process.cwd();
+  if (args.sessionId !== undefined && args.resume !== undefined && !args.forkSession) {
+    return fail("Error: --session-id can only be used with --continue or --resume if --fork-session is also specified.");
+  }
+  let sessionId = args.sessionId ?? randomUUID();
+  let path = transcriptPath(home, cwd, sessionId);
+  let previous: ReturnType<typeof readTranscript> = { entries: [], lastUuid: null };
+  let source: string | undefined;
+  if (args.resume !== undefined) {
+    const file = isAbsolute(args.resume) && args.resume.endsWith(".jsonl") ? args.resume : undefined;
+    const id = file ? basename(file, ".jsonl") : args.resume;
+    if (!id) return fail("Error: --resume needs a session ID here (the simulator has no picker).");
+    if (!UUID_RE.test(id)) return fail("Error: Invalid session ID. Must be a valid UUID.");
+    source = file ?? transcriptPath(home, cwd, id);
+    if (!existsSync(source)) return fail(`No conversation found with session ID: ${id}`);
+    previous = readTranscript(readFileSync(source, "utf8"));
+    if (!args.forkSession) [sessionId, path] = [id, source];
+  }
+  if (!UUID_RE.test(sessionId)) return fail("Error: Invalid session ID. Must be a valid UUID.");
+  if (path !== source && existsSync(path)) return fail(`Error: Session ID ${sessionId} is already in use.`);
+  if (source && path !== source) {
+    mkdirSync(dirname(path), { recursive: true });
+    copyFileSync(source, path); // --fork-session: the new id starts with a copy of the conversation
+  }
+  return runSession({ args, env, home, cwd, sessionId, path, previous, resumed: args.resume !== undefined });
+}
+
+interface SessionSetup {
+  args: SimArgs;
+  env: Record<string, string | undefined>;
+  home: string;
+  cwd: string;
+  sessionId: string;
+  path: string;
+  previous: ReturnType<typeof readTranscript>;
+  resumed: boolean;
+}
+
+function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }: SessionSetup): Promise<number> {
+  const { stdin, stdout } = process;
+  const permissionMode = args.skipPermissions ? "bypassPermissions" : args.permissionMode ?? "default";
+  const store = createSimStore({ home, cwd, sessionId, transcript: path, lastUuid: previous.lastUuid, permissionMode, env,
+    hooks: loadHooks(home, args.settings), pid: process.pid });
+  const mode = MODE_LABELS[permissionMode] ?? "";
+  const model = args.model || DEFAULT_MODEL;
+  const timeZone = resolveTimeZone(env.TZ);
+  const turnMs = env.SIM_CLAUDE_TURN_MS && Number(env.SIM_CLAUDE_TURN_MS) >= 0 ? Number(env.SIM_CLAUDE_TURN_MS) : DEFAULT_TURN_MS;
+  const idleNotifyMs = Number(env.SIM_CLAUDE_IDLE_NOTIFY_MS) > 0 ? Number(env.SIM_CLAUDE_IDLE_NOTIFY_MS) : DEFAULT_IDLE_NOTIFY_MS;
+  const entries: SimEntry[] = [...previous.entries];
+  if (env.SIM_CLAUDE_START_LINE) entries.push({ kind: "error", text: env.SIM_CLAUDE_START_LINE });
+  const reader = createKeyReader();
+  const decoder = new TextDecoder();
+  let input = "";
+  let busySince: number | undefined;
+  let notice: string | undefined;
+  let title = "";
+  let lastCtrlC = 0;
+  let finished = false;
+  let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
+  let noticeTimer: Timer | undefined, escTimer: Timer | undefined;
+  let resolveRun: (code: number) => void = () => {};
+
+  const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
+  const fireHook = (event: string, fields: Record<string, unknown>) => store.fireHook(event, fields, size());
+  const write = (text: string) => {
+    try {
+      stdout.write(text);
+    } catch {
+      // the terminal is gone (pane killed): nothing left to draw on
+    }
+  };
+  const render = (final = false) => {
+    const { cols, rows } = size();
+    const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
+      mode, notice, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
+    const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
+    const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
+    const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
+    const below = frame.lines.length < rows ? `\x1b[${frame.lines.length + 1};1H\x1b[J` : "";
+    write(`${titleSeq}${body}${below}\x1b[${frame.cursorRow + 1};${frame.cursorCol + 1}H`);
+  };
+  const showNotice = (text: string) => {
+    notice = text;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => ((notice = undefined), render()), 2000);
+  };
+  const stopTurn = () => {
+    clearTimeout(turnTimer);
+    clearInterval(spinnerTimer);
+    busySince = undefined;
+    store.setStatus("idle");
+  };
+  const submit = (prompt: string) => {
+    const { directives, text } = parseDirectives(prompt);
+    clearTimeout(idleTimer);
+    entries.push({ kind: "user", text: prompt });
+    store.userPrompt(prompt);
+    busySince = Date.now();
+    store.setStatus("busy");
+    fireHook("UserPromptSubmit", { prompt });
+    spinnerTimer = setInterval(render, 200);
+    turnTimer = setTimeout(() => endTurn(directives, text || prompt), directives.workMs ?? turnMs);
+    render();
+  };
+  const readQuotaFile = (): { line: string; hint?: string } | undefined => {
+    let content: string;
+    try {
+      content = readFileSync(join(home, "sim-quota"), "utf8");
+    } catch {
+      return undefined;
+    }
+    const [line, hint] = content.trim().split(/\r?\n/).map((l) => l.trim());
+    return line ? { line, hint } : { line: defaultQuotaLine(new Date(), timeZone) };
+  };
+  const endTurn = (directives: SimDirectives, text: string) => {
+    stopTurn();
+    const quota = readQuotaFile();
+    const errorLine = quota?.line ?? directives.say;
+    if (errorLine !== undefined) {
+      const filing = classifyErrorText(errorLine);
+      entries.push({ kind: "error", text: errorLine, hint: quota ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
+      store.apiError(errorLine, filing);
+      fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine });
+    } else {
+      const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
+      entries.push({ kind: "assistant", text: reply });
+      store.assistantReply(model, reply);
+      fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply });
+    }
+    render();
+    idleTimer = setTimeout(() => fireHook("Notification", { message: "Claude is waiting for your input", title: "Claude Code",
+      notification_type: "idle_prompt" }), idleNotifyMs);
+    if (directives.exitCode !== undefined) void finish(directives.exitCode, "other");
+  };
+  const interrupt = () => {
+    stopTurn();
+    entries.push({ kind: "error", text: INTERRUPTED_TEXT });
+    store.interrupted();
+  };
+  const onKey = (key: SimKey) => {
+    const busy = busySince !== undefined;
+    if (key.type === "text" || key.type === "paste") input += key.text;
+    else if (key.type === "newline") input += "\n";
+    else if (key.type === "backspace") input = Array.from(input).slice(0, -1).join("");
+    else if (key.type === "escape" && busy) interrupt();
+    else if (key.type === "eof" && !input) return void finish(0, "prompt_input_exit");
+    else if (key.type === "enter" && !busy && input.trim()) {
+      const prompt = input.trim();
+      input = "";
+      return submit(prompt);
+    } else if (key.type === "interrupt") {
+      if (busy) interrupt();
+      else if (input) input = "";
+      else if (Date.now() - lastCtrlC < 2000) return void finish(0, "prompt_input_exit");
+      else {
+        lastCtrlC = Date.now();
+        showNotice("Press Ctrl-C again to exit");
+      }
+    }
+    render();
+  };
+  const onData = (chunk: Buffer | string) => {
+    clearTimeout(escTimer);
+    for (const key of reader.feed(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }))) if (!finished) onKey(key);
+    if (reader.waiting()) escTimer = setTimeout(() => reader.flush().forEach((key) => !finished && onKey(key)), 30);
+  };
+  const onEnd = () => void (stdin.isTTY ? finish(129, "other", true) : finish(0, "prompt_input_exit")); // TTY end = pane gone
+  const onResize = () => render();
+  const onHup = () => void finish(129, "other", true);
+  const onTerm = () => void finish(143, "other");
+  const onInt = () => void finish(130, "other");
+  const ignore = () => {};
+  const finish = async (code: number, reason: string, terminalGone = false) => {
+    if (finished) return;
+    finished = true;
+    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer]) clearTimeout(timer);
+    clearInterval(spinnerTimer);
+    busySince = undefined;
+    fireHook("SessionEnd", { reason });
+    store.removeStatus();
+    stdin.off("data", onData).off("end", onEnd);
+    stdout.off("resize", onResize);
+    process.off("SIGHUP", onHup).off("SIGTERM", onTerm).off("SIGINT", onInt);
+    if (!terminalGone) {
+      render(true);
+      const dim = (s: string) => `\x1b[2m${s}\x1b[22m`;
+      write(`\r\n\r\n${dim("Resume this session with:")}\r\n${dim(`claude --resume ${sessionId}`)}\r\n`);
+    }
+    write("\x1b[?2004l");
+    try {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+    } catch {
+      // the terminal may already be gone
+    }
+    await store.settle(1000);
+    stdout.off("error", ignore);
+    resolveRun(code);
+  };
+
+  const done = new Promise<number>((resolve) => (resolveRun = resolve));
+  stdout.on("error", ignore);
+  if (stdin.isTTY) stdin.setRawMode(true);
+  stdin.on("data", onData).on("end", onEnd).resume();
+  stdout.on("resize", onResize);
+  process.on("SIGHUP", onHup).on("SIGTERM", onTerm).on("SIGINT", onInt);
+  write("\x1b[?2004h");
+  store.setStatus("idle");
+  render();
+  fireHook("SessionStart", { source: resumed ? "resume" : "startup", model });
+  if (args.prompt) submit(args.prompt);
+  return done;
+}
