@@ -1,0 +1,182 @@
+/**
+ * @module notify/events
+ * What the daemon tells the operator: the {@link NotifyEvent} union, each kind's default level and coalescing key,
+ * and {@link renderEvent}, which turns an event into a short, phone-readable title, plain text and Telegram-flavoured
+ * HTML with times in the operator's zone. Pure: no I/O, no clock (relative times are measured from `event.at`).
+ * It does not queue, route or deliver anything; that is notify.ts and the channels.
+ */
+
+/** Severity, lowest first. A channel receives an event when the event's level is at least the channel's `minLevel`. */
+export type Level = "info" | "warning" | "critical";
+
+/** Numeric order of {@link Level}, for comparisons. */
+export const LEVEL_RANK: Readonly<Record<Level, number>> = { info: 0, warning: 1, critical: 2 };
+
+/** The data each event kind carries; times are epoch ms, durations ms. */
+export interface EventData {
+  daemon_started: { version: string; accounts: number; sessions: number };
+  daemon_stopping: { reason: string };
+  swap_started: {
+    from: string | null; to: string | null; reason: string; trigger_session: string | null;
+    pattern: string | null; snippet: string | null; reset_at: number | null;
+  };
+  swap_done: { from: string | null; to: string; sessions: number; resumed: number; fresh: number; duration_ms: number };
+  swap_failed: { from: string | null; to: string | null; error: string };
+  accounts_exhausted: { wake_at: number | null };
+  account_available: { account: string };
+  account_enabled: { account: string; enabled: boolean };
+  task_done: { project: string; file: string; session: string; duration_ms: number };
+  task_failed: { project: string; file: string; reason: string };
+  task_stalled: { project: string; file: string; session: string; after_ms: number };
+  session_dead: { session: string; reason: string };
+  tasks_waiting: { queued: number; idle_sessions: number; since: number };
+  breaker_open: { swaps: number; window_ms: number };
+}
+
+/** Every kind of notification. */
+export type EventKind = keyof EventData;
+
+/** Fields every event has. `level` overrides the kind's default; `key` overrides the coalescing key. */
+export interface EventBase {
+  /** When it happened, epoch ms. */
+  at: number;
+  level?: Level;
+  key?: string;
+}
+
+/** One notification, discriminated by `kind`. */
+export type NotifyEvent = { [K in EventKind]: EventBase & { kind: K } & EventData[K] }[EventKind];
+
+/** Default level of each kind. */
+export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
+  daemon_started: "info", daemon_stopping: "info", swap_started: "warning", swap_done: "warning",
+  swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
+  task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
+  tasks_waiting: "warning", breaker_open: "critical",
+};
+
+/** A rendered notification: `title` (email subject), plain `text`, and `html` using only Telegram's tags. */
+export interface RenderedMessage {
+  title: string;
+  text: string;
+  html: string;
+}
+
+const ICONS: Readonly<Record<Level, string>> = { info: "ℹ️", warning: "⚠️", critical: "🚨" };
+const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 3_600_000;
+const MS_PER_DAY = 86_400_000;
+
+/** The event's level: its own `level`, else its kind's default. */
+export function eventLevel(event: NotifyEvent): Level {
+  return event.level ?? DEFAULT_LEVELS[event.kind];
+}
+
+/** The coalescing key: `event.key`, else the kind plus its main subject (account pair, task, session). */
+export function eventKey(event: NotifyEvent): string {
+  if (event.key) return event.key;
+  const subject = (() => {
+    switch (event.kind) {
+      case "swap_started": case "swap_done": case "swap_failed": return `${event.from ?? ""}>${event.to ?? ""}`;
+      case "account_available": case "account_enabled": return event.account;
+      case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
+      case "session_dead": return event.session;
+      default: return "";
+    }
+  })();
+  return `${event.kind}:${subject}`;
+}
+
+/** Escapes the three characters Telegram HTML (and HTML text) needs escaped. */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Formats a duration for a phone: `45s`, `12m`, `2h 10m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  const abs = Math.abs(ms);
+  if (abs < MS_PER_MINUTE) return `${Math.round(abs / 1000)}s`;
+  const minutes = Math.round(abs / MS_PER_MINUTE);
+  if (minutes < 60) return `${minutes}m`;
+  if (abs < MS_PER_DAY) return joinUnits(Math.floor(minutes / 60), "h", minutes % 60, "m");
+  const hours = Math.round(abs / MS_PER_HOUR);
+  return joinUnits(Math.floor(hours / 24), "d", hours % 24, "h");
+}
+
+/** Formats `at` in `timeZone` relative to `now`: `15:00 Europe/Paris, in 2h 10m` (with the date when not the same day). */
+export function formatWhen(at: number, now: number, timeZone: string): string {
+  const time = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
+  const day = (ms: number) => new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short" }).format(ms);
+  const date = day(at) === day(now) ? "" : `${day(at)} `;
+  const relative = at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
+  return `${date}${time} ${timeZone}, ${relative}`;
+}
+
+/**
+ * Renders an event for people. `count` > 1 marks a coalesced message ("×12"); relative times count from `event.at`.
+ * @example renderEvent({ kind: "accounts_exhausted", at, wake_at }, "Europe/Paris").title // "🚨 All accounts exhausted"
+ */
+export function renderEvent(event: NotifyEvent, timeZone: string, count = 1): RenderedMessage {
+  const when = (at: number) => formatWhen(at, event.at, timeZone);
+  const [headline, lines] = describe(event, when);
+  const title = `${ICONS[eventLevel(event)]} ${headline}${count > 1 ? ` ×${count}` : ""}`;
+  const body = lines.filter((line): line is string => typeof line === "string" && line.length > 0);
+  return {
+    title,
+    text: [title, ...body].join("\n"),
+    html: [`<b>${escapeHtml(title)}</b>`, ...body.map(escapeHtml)].join("\n"),
+  };
+}
+
+type Line = string | null | false;
+
+function describe(event: NotifyEvent, when: (at: number) => string): [string, Line[]] {
+  switch (event.kind) {
+    case "daemon_started":
+      return [`claude-failover ${event.version} started`, [`${event.accounts} accounts, ${event.sessions} sessions`]];
+    case "daemon_stopping":
+      return ["claude-failover stopping", [event.reason]];
+    case "swap_started":
+      return [`Swap ${pair(event.from, event.to)}`, [
+        event.reason,
+        event.trigger_session && `Trigger: ${event.trigger_session}${event.pattern ? ` matched "${event.pattern}"` : ""}`,
+        event.snippet && `“${event.snippet}”`,
+        event.reset_at !== null && `${event.from ?? "Account"} resets ${when(event.reset_at)}`,
+      ]];
+    case "swap_done":
+      return [`Swap done ${pair(event.from, event.to)}`, [
+        `${event.sessions} sessions (${event.resumed} resumed, ${event.fresh} fresh) in ${formatDuration(event.duration_ms)}`,
+      ]];
+    case "swap_failed":
+      return [`Swap FAILED ${pair(event.from, event.to)}`, [event.error]];
+    case "accounts_exhausted":
+      return ["All accounts exhausted", [
+        "Dispatch paused.",
+        event.wake_at !== null ? `Next reset ${when(event.wake_at)}` : "No reset time known.",
+      ]];
+    case "account_available":
+      return [`Account ${event.account} available again`, []];
+    case "account_enabled":
+      return [`Account ${event.account} ${event.enabled ? "enabled" : "disabled"}`, []];
+    case "task_done":
+      return [`Task done: ${event.project}/${event.file}`, [`on ${event.session} in ${formatDuration(event.duration_ms)}`]];
+    case "task_failed":
+      return [`Task failed: ${event.project}/${event.file}`, [event.reason]];
+    case "task_stalled":
+      return [`Task stalled: ${event.project}/${event.file}`, [`on ${event.session}, no progress for ${formatDuration(event.after_ms)}`]];
+    case "session_dead":
+      return [`Session ${event.session} dead`, [event.reason]];
+    case "tasks_waiting":
+      return [`${event.queued} tasks waiting`, [`${event.idle_sessions} idle sessions since ${when(event.since)}`]];
+    case "breaker_open":
+      return ["Swap breaker open", [`${event.swaps} swaps within ${formatDuration(event.window_ms)}; automatic swaps stopped.`]];
+  }
+}
+
+function pair(from: string | null, to: string | null): string {
+  return `${from ?? "?"} → ${to ?? "?"}`;
+}
+
+function joinUnits(major: number, majorUnit: string, minor: number, minorUnit: string): string {
+  return minor === 0 ? `${major}${majorUnit}` : `${major}${majorUnit} ${minor}${minorUnit}`;
+}
