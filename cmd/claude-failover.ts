@@ -1,0 +1,301 @@
+#!/usr/bin/env bun
+/**
+ * @module cmd/claude-failover
+ * The binary: argv → config → real dependencies → {@link wire} → serve → signals → exit code. Owns nothing else.
+ * `wire()` is the only place real implementations meet the modules; reading it top to bottom is reading the
+ * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { systemClock, type Clock } from "../internal/clock.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, readConfig, type Config } from "../internal/config/config.ts";
+import { createLog, type Logger } from "../internal/log.ts";
+import { createTmux, type RunCommand } from "../internal/tmux/tmux.ts";
+import { childEnv, createBunRun } from "../internal/tmux/runner.ts";
+import { openStore } from "../internal/state/state.ts";
+import type { OperatorControl } from "../internal/state/status.ts";
+import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
+import { createQuotaMonitor } from "../internal/quota/quota.ts";
+import { createSwitcher } from "../internal/switcher/switcher.ts";
+import { createTaskQueue } from "../internal/dispatcher/queue.ts";
+import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
+import { createWatcher } from "../internal/watcher/watcher.ts";
+import { createJanitor } from "../internal/janitor/janitor.ts";
+import { createNotifier } from "../internal/notify/notify.ts";
+import { createChannels } from "../internal/notify/channels.ts";
+import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
+import { createEventBus } from "../internal/supervisor/events.ts";
+import { createSupervisor } from "../internal/supervisor/supervisor.ts";
+import { createControl } from "../internal/supervisor/control.ts";
+import { createApp, startServer, type RunningServer } from "../internal/server/server.ts";
+import { createMetrics } from "../internal/server/metrics.ts";
+import { runCli, usage, UsageError } from "../internal/cli/commands.ts";
+import { sdNotify, startWatchdog } from "../internal/cli/systemd.ts";
+import packageJson from "../package.json" with { type: "json" };
+
+declare const BUILD_VERSION: string | undefined;
+/** The version printed by `claude-failover version` and shown on `/status`. */
+export const VERSION: string = typeof BUILD_VERSION === "string" ? BUILD_VERSION : packageJson.version;
+
+/** The real world as the daemon sees it; tests substitute parts. */
+export interface WireDeps {
+  run: RunCommand;
+  clock: Clock;
+  fetch: typeof fetch;
+  log: Logger;
+  /** argv that runs this binary (hooks call it back). */
+  self: string[];
+  /** Extra global tmux arguments (tests: `["-f", "/dev/null"]`). */
+  tmuxArgs?: string[];
+}
+
+/** A wired daemon: start it, stop it, reach its parts. */
+export interface Daemon {
+  start(): Promise<void>;
+  /** Stops the daemon's own work; the tmux sessions and their agents keep running. */
+  stop(reason: string): Promise<void>;
+  control: OperatorControl;
+  url(): string;
+  config: Readonly<Config>;
+}
+
+/** Connects every module for `config`. Nothing runs until `start()`. */
+export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
+  const { clock, run } = deps;
+  const log = deps.log;
+  const startedAt = clock.now();
+  const store = openStore(join(config.state_dir, "state.db"));
+  store.syncAccounts(config.accounts, startedAt);
+  const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
+  const hookToken = loadHookToken(config.state_dir);
+  const metrics = createMetrics();
+  const secretEnvNames = [config.http.token_env, config.notifications.telegram?.token_env, config.notifications.email?.api_key_env, "CLAUDE_FAILOVER_HOOK_TOKEN"].filter((n): n is string => Boolean(n));
+
+  const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
+    pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
+    dedicated: config.dedicated,
+    claude: { command: config.claude.command, args: config.claude.args },
+    stripEnv: secretEnvNames,
+    hooksDir: join(config.state_dir, "hooks"),
+    hook: { self: deps.self, url: `http://${connectHost(config.httpHost)}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
+  });
+
+  // Telegram commands act through the control surface built below; this object is filled in once it exists.
+  const control = {} as OperatorControl;
+  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION });
+  const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
+  const events = createEventBus({
+    store, log, send: (event) => notifier.send(event as unknown as NotifyEvent),
+    describe: (event) => ({ level: eventLevel(event as unknown as NotifyEvent), message: renderEvent(event as unknown as NotifyEvent, config.notifications.timezone).title }),
+  });
+
+  const quota = createQuotaMonitor({ confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown });
+  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
+  const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
+
+  // The supervisor, switcher and dispatcher call each other; late binding through closures keeps wire() linear.
+  let supervisor: ReturnType<typeof createSupervisor>;
+  const switcher = createSwitcher({
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics,
+    setActiveAccount: (name) => supervisor.setActiveAccount(name),
+    activeAccount: () => supervisor.state().activeAccount,
+    requeueTask: (id, reason) => dispatcher.requeue(id, reason),
+    sessionStartedAt: (session) => supervisor.sessionStartedAt(session),
+  }, {
+    link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
+    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour, continuePrompt: config.switcher.continue_prompt,
+  });
+  const dispatcher = createDispatcher({
+    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics,
+    freeSessions: () => supervisor.freeSessions(),
+    deliver: (session, prompt, workdir) => supervisor.deliver(session, prompt, workdir),
+    gate: () => supervisor.gate(),
+    notify: (event) => events.notify(event),
+  }, {
+    defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects,
+    idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
+  });
+  supervisor = createSupervisor({ config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log: log.child({ module: "supervisor" }), metrics });
+  const janitor = createJanitor({
+    store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
+  }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
+  Object.assign(control, createControl({ store, supervisor, switcher, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+
+  let lastPollAt = clock.now();
+  const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
+  const app = createApp({
+    control, metrics, events, token: config.secrets.httpToken, hookToken, log, version: VERSION,
+    ingestHook: (event, session, payload) => {
+      const body = payload && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
+      supervisor.handle({ kind: "hook", event, session, payload: body, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
+    },
+    health: async () => {
+      const checks: Record<string, { ok: boolean; detail?: string }> = {};
+      const sinceMs = clock.now() - lastPollAt;
+      checks.loop = { ok: sinceMs < Math.max(3 * pollIntervalMs, 30_000), detail: `last poll ${Math.round(sinceMs / 1000)} s ago` };
+      try {
+        store.probeWrite(clock.now());
+        checks.store = { ok: true };
+      } catch (error) {
+        checks.store = { ok: false, detail: (error as Error).message };
+      }
+      checks.tmux = (await tmux.ping()) ? { ok: true } : { ok: false, detail: `no tmux server answers on socket "${config.tmux.socket || "default"}"` };
+      return { ok: Object.values(checks).every((c) => c.ok), checks };
+    },
+  });
+
+  const abort = new AbortController();
+  let server: RunningServer | null = null;
+  let loops: Promise<unknown> = Promise.resolve();
+  return {
+    config,
+    control,
+    url: () => server?.url ?? "",
+    async start() {
+      log.info("daemon starting", { version: VERSION, accounts: config.accounts.length, pool: `${config.autonomous.prefix}[${config.autonomous.start_index}..${config.autonomous.start_index + config.autonomous.max - 1}]`, min: config.autonomous.min, max: config.autonomous.max, dedicated: config.dedicated.length });
+      server = startServer(app, { hostname: config.httpHost, port: config.httpPort });
+      notifier.start();
+      channels.start();
+      await switcher.resumeOpen();
+      const panes = await tmux.listPanes();
+      dispatcher.recover((taskId, session) => panes.some((p) => p.session === session && !p.dead) && store.session(session)?.taskId === taskId);
+      await supervisor.reconcile();
+      const poll = async () => {
+        await supervisor.poll();
+        lastPollAt = clock.now();
+      };
+      await poll().catch((error) => log.error("first poll failed", { error }));
+      const pollLoop = (async () => {
+        while (!abort.signal.aborted) {
+          await clock.sleep(pollIntervalMs, abort.signal);
+          if (!abort.signal.aborted) await poll().catch((error) => log.error("poll failed", { error }));
+        }
+      })();
+      const reconcileLoop = (async () => {
+        while (!abort.signal.aborted) {
+          await clock.sleep(config.lifecycle.reconcile_interval, abort.signal);
+          if (!abort.signal.aborted) await supervisor.reconcile().catch((error) => log.error("reconcile failed", { error }));
+        }
+      })();
+      dispatcher.start(abort.signal);
+      janitor.start(abort.signal);
+      loops = Promise.all([pollLoop, reconcileLoop]);
+      events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
+      log.info("daemon ready", { url: server.url, active_account: supervisor.state().activeAccount });
+    },
+    async stop(reason) {
+      log.info("daemon stopping", { reason });
+      events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
+      abort.abort();
+      await Promise.race([loops, clock.sleep(5_000)]);
+      await channels.stop(2_500);
+      await notifier.stop(3_000);
+      await server?.stop();
+      store.close();
+    },
+  };
+}
+
+/** The hook sink is reached on loopback even when the API listens on all interfaces. */
+function connectHost(host: string): string {
+  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+}
+
+/** Reads (or creates, mode 0600) the secret hooks send back to the daemon. */
+function loadHookToken(stateDir: string): string {
+  const path = join(stateDir, "hook-token");
+  if (existsSync(path)) {
+    const token = readFileSync(path, "utf8").trim();
+    if (token.length >= 32) return token;
+  }
+  mkdirSync(stateDir, { recursive: true, mode: 0o750 });
+  const token = randomBytes(24).toString("hex");
+  writeFileSync(path, token + "\n", { mode: 0o600 });
+  return token;
+}
+
+/** argv that runs this program again: the binary itself when compiled, `bun <this file>` from source. */
+export function selfArgv(): string[] {
+  return Bun.isStandaloneExecutable ? [process.execPath] : [process.execPath, resolve(import.meta.dir, "claude-failover.ts")];
+}
+
+/** Builds the real dependencies from the process environment. */
+export function realDeps(config: Pick<Config, "log_level">): WireDeps {
+  return {
+    run: createBunRun(childEnv(process.env)),
+    clock: systemClock,
+    fetch,
+    log: createLog({ level: config.log_level }),
+    self: selfArgv(),
+  };
+}
+
+/** Loads the config named on the command line, from the real environment. */
+export function loadConfig(path: string): Readonly<Config> {
+  return readConfig(path, { env: process.env, home: process.env.HOME || homedir() });
+}
+
+/** `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). */
+export async function runDaemon(configPath: string): Promise<number> {
+  let config = loadConfig(configPath);
+  let daemon = wire(config, realDeps(config));
+  const log = createLog({ level: config.log_level });
+  await daemon.start();
+  sdNotify(`READY=1\nSTATUS=serving ${daemon.url()}`);
+  const stopWatchdog = startWatchdog();
+  return await new Promise<number>((done) => {
+    let busy = false;
+    const shutdown = async (signal: string) => {
+      if (busy) return;
+      busy = true;
+      sdNotify("STOPPING=1");
+      stopWatchdog();
+      await daemon.stop(signal).catch((error) => log.error("stop failed", { error }));
+      done(0);
+    };
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+    process.on("SIGHUP", async () => {
+      if (busy) return;
+      let next: Readonly<Config>;
+      try {
+        next = loadConfig(configPath);
+      } catch (error) {
+        log.error("config reload refused; keeping the running config", { error: (error as Error).message });
+        return;
+      }
+      busy = true;
+      sdNotify("RELOADING=1");
+      await daemon.stop("reload");
+      config = next;
+      daemon = wire(config, realDeps(config));
+      await daemon.start();
+      sdNotify("READY=1");
+      log.info("config reloaded", { path: configPath });
+      busy = false;
+    });
+    process.on("unhandledRejection", (error) => log.error("unhandled rejection", { error: error as Error }));
+  });
+}
+
+/** Entry point: maps every failure to an exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCli(argv, { version: VERSION, runDaemon, loadConfig, wire, realDeps, selfArgv, defaultConfigPath: DEFAULT_CONFIG_PATH });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.problems.map((p) => formatProblem(error.path, p)).join("\n")}\n`);
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${usage()}\n`);
+      return 2;
+    }
+    process.stderr.write(`claude-failover: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

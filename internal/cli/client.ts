@@ -1,0 +1,99 @@
+/**
+ * @module cli/client
+ * The operator commands that talk to a running daemon over its HTTP API (`status`, `accounts`, `tasks`, `swap`,
+ * `pause`, `resume`, `accounts disable|enable`), and the plain-text rendering of what they get back. Fails with a
+ * clear message when the daemon is not running. Never reads the config itself: the caller gives the URL and token.
+ */
+import type { StatusSnapshot } from "../state/status.ts";
+import type { TaskRow } from "../state/state.ts";
+
+/** The daemon could not be reached or refused the request. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(message: string, readonly status: number | null) {
+    super(message);
+  }
+}
+
+/** A small client for the daemon's HTTP API. */
+export interface ApiClient {
+  status(): Promise<StatusSnapshot>;
+  tasks(): Promise<TaskRow[]>;
+  post(path: string, body?: unknown): Promise<{ ok: boolean; message: string }>;
+}
+
+/** Creates an {@link ApiClient} for `baseUrl` (e.g. `http://127.0.0.1:8787`). */
+export function createApiClient(baseUrl: string, token: string, fetchImpl: typeof fetch = fetch): ApiClient {
+  const call = async (path: string, init?: RequestInit) => {
+    let response: Response;
+    try {
+      response = await fetchImpl(`${baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+    } catch {
+      throw new ApiError(`Cannot reach the daemon at ${baseUrl}: is it running? (systemctl status claude-failover)`, null);
+    }
+    const body = (await response.json().catch(() => null)) as { message?: string } | null;
+    if (response.status === 401) throw new ApiError(`The daemon refused the request: set the API token in the variable named by http.token_env`, 401);
+    if (!response.ok && !body?.message) throw new ApiError(`The daemon answered ${response.status} for ${path}`, response.status);
+    return { status: response.status, body };
+  };
+  return {
+    status: async () => (await call("/status")).body as unknown as StatusSnapshot,
+    tasks: async () => (await call("/tasks")).body as unknown as TaskRow[],
+    async post(path, body) {
+      const { body: answer } = await call(path, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body ?? {}),
+      });
+      return { ok: Boolean((answer as { ok?: boolean } | null)?.ok), message: answer?.message ?? "" };
+    },
+  };
+}
+
+/** Formats the time until `iso` as `2h 05m`, `45m`, `now`. */
+export function countdown(iso: string | null, now: number): string {
+  if (!iso) return "-";
+  const ms = Date.parse(iso) - now;
+  if (ms <= 0) return "now";
+  const minutes = Math.ceil(ms / 60_000);
+  const h = Math.floor(minutes / 60);
+  return h ? `${h}h ${String(minutes % 60).padStart(2, "0")}m` : `${minutes}m`;
+}
+
+/** Renders rows as an aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** The human-readable `claude-failover status`. */
+export function renderStatus(s: StatusSnapshot, now: number): string {
+  const flags = [s.swapping && "SWAPPING", s.paused && "PAUSED", s.exhausted && `EXHAUSTED until ${s.wake_at}`].filter(Boolean).join(" ");
+  const out = [`claude-failover ${s.version} · active account: ${s.active_account ?? "-"}${flags ? ` · ${flags}` : ""}`, ""];
+  out.push(renderAccounts(s, now), "");
+  out.push(table(["SESSION", "KIND", "STATE", "ACCOUNT", "TASK", "CONVERSATION"],
+    s.sessions.map((x) => [x.name, x.kind, x.state, x.account ?? "-", x.task ?? "-", x.session_id ?? "-"])), "");
+  const t = s.tasks;
+  out.push(`tasks: ${t.queued} queued · ${t.running} running · ${t.done} done · ${t.failed} failed · ${t.stalled} stalled`);
+  const last = s.last_swap;
+  out.push(last
+    ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
+    : "last swap: none");
+  return out.join("\n");
+}
+
+/** The accounts table (also `claude-failover accounts`). */
+export function renderAccounts(s: StatusSnapshot, now: number): string {
+  return table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
+    (a.name === s.active_account ? "* " : "  ") + a.name, a.state, a.state === "cooling" ? countdown(a.reset_at, now) : "-", a.home,
+  ]));
+}
+
+/** The task list (`claude-failover tasks`). */
+export function renderTasks(tasks: TaskRow[]): string {
+  if (!tasks.length) return "no tasks";
+  return table(["ID", "STATE", "PRIO", "PROJECT", "FILE", "SESSION", "ERROR"], tasks.map((t) => [
+    String(t.id), t.state, String(t.priority), t.project, t.file, t.session ?? "-", (t.error ?? "").slice(0, 60),
+  ]));
+}

@@ -1,0 +1,99 @@
+/**
+ * @module cli/doctor
+ * `claude-failover doctor`: checks what the daemon needs on this machine and says how to fix each problem:
+ * tmux, the claude command, every account home and its credentials, the `~/.claude` link, the queue and state
+ * folders and their permissions, and the systemd units. Reads only; changes nothing.
+ */
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
+import type { RunCommand } from "../tmux/tmux.ts";
+
+/** One check's result. */
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** How to fix it, when not ok. */
+  fix?: string;
+  /** A warning does not fail the doctor. */
+  warning?: boolean;
+}
+
+/** Runs every check. */
+export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths: { unitDir?: string } = {}): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const add = (c: DoctorCheck) => checks.push(c);
+
+  const tmux = await run(["tmux", "-V"]);
+  add(tmux.code === 0
+    ? { name: "tmux", ok: true, detail: tmux.stdout.trim() }
+    : { name: "tmux", ok: false, detail: "tmux not found", fix: "apt-get install -y tmux" });
+  if (tmux.code === 0 && /tmux (\d+)\.(\d+)/.exec(tmux.stdout)) {
+    const [, major, minor] = /tmux (\d+)\.(\d+)/.exec(tmux.stdout)!;
+    if (Number(major) < 3 || (Number(major) === 3 && Number(minor) < 2)) {
+      add({ name: "tmux version", ok: false, detail: `${tmux.stdout.trim()} is older than 3.2`, fix: "upgrade tmux to 3.2 or newer (respawn-pane -e and -D are needed)" });
+    }
+  }
+
+  const claude = await run(["sh", "-c", 'command -v "$0"', config.claude.command]);
+  add(claude.code === 0
+    ? { name: "claude command", ok: true, detail: claude.stdout.trim() }
+    : { name: "claude command", ok: false, detail: `${config.claude.command} not found on PATH`, fix: "npm install -g @anthropic-ai/claude-code, or set claude.command to its full path" });
+
+  for (const account of config.accounts) {
+    if (!existsSync(account.home)) {
+      add({ name: `account ${account.name}`, ok: false, detail: `home ${account.home} does not exist`, fix: `mkdir -p ${account.home} && CLAUDE_CONFIG_DIR=${account.home} claude  (then /login)` });
+      continue;
+    }
+    const creds = join(account.home, ".credentials.json");
+    add(existsSync(creds)
+      ? { name: `account ${account.name}`, ok: true, detail: `${account.home} has credentials` }
+      : { name: `account ${account.name}`, ok: false, detail: `no ${creds}`, fix: `CLAUDE_CONFIG_DIR=${account.home} claude, then /login (or set CLAUDE_CODE_OAUTH_TOKEN from claude setup-token)`, warning: true });
+  }
+
+  if (config.claude.link) {
+    let detail: DoctorCheck;
+    try {
+      const st = lstatSync(config.claude.link);
+      detail = st.isSymbolicLink()
+        ? { name: "claude.link", ok: true, detail: `${config.claude.link} → ${readlinkSync(config.claude.link)}` }
+        : { name: "claude.link", ok: false, detail: `${config.claude.link} is a real ${st.isDirectory() ? "directory" : "file"}; the daemon will not replace it`, fix: `mv ${config.claude.link} <an account home> and let the daemon create the link` };
+    } catch {
+      detail = { name: "claude.link", ok: true, detail: `${config.claude.link} does not exist yet; it is created at the first swap`, warning: true };
+    }
+    add(detail);
+  }
+
+  for (const [name, dir] of [["state folder", config.state_dir], ["queue folder", config.dispatcher.queue_dir]] as const) {
+    add(writable(dir)
+      ? { name, ok: true, detail: `${dir} is writable` }
+      : { name, ok: false, detail: `${dir} is missing or not writable`, fix: `install -d -m 0750 ${dir}` });
+  }
+
+  const unitDir = paths.unitDir ?? "/etc/systemd/system";
+  const daemonUnit = join(unitDir, "claude-failover.service");
+  const tmuxUnit = join(unitDir, "claude-failover-tmux.service");
+  add(existsSync(daemonUnit)
+    ? { name: "systemd unit", ok: true, detail: daemonUnit }
+    : { name: "systemd unit", ok: false, detail: `${daemonUnit} not installed`, fix: "sudo scripts/install.sh", warning: true });
+  add(existsSync(tmuxUnit)
+    ? { name: "tmux unit", ok: true, detail: `${tmuxUnit} keeps the agents outside the daemon's cgroup` }
+    : { name: "tmux unit", ok: false, detail: `${tmuxUnit} not installed: restarting the daemon under systemd would kill every agent`, fix: "sudo scripts/install.sh", warning: true });
+  return checks;
+}
+
+/** Formats checks as lines with ✓ / ! / ✗. */
+export function renderDoctor(checks: DoctorCheck[]): string {
+  return checks.map((c) => `${c.ok ? "✓" : c.warning ? "!" : "✗"} ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n    fix: ${c.fix}` : ""}`).join("\n");
+}
+
+function writable(dir: string): boolean {
+  try {
+    if (!statSync(dir).isDirectory()) return false;
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * @module hook
+ * The `claude-failover hook <event>` side: Claude Code runs it for each injected hook with the event JSON on stdin.
+ * It forwards the JSON to the daemon's hook sink over loopback HTTP and, when the daemon does not answer in time,
+ * spools it to a file the daemon drains on its next poll. It never blocks Claude Code for more than about a second
+ * and never fails its turn: every outcome exits 0.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Total budget for reading stdin and posting. */
+export const HOOK_BUDGET_MS = 900;
+/** Largest stdin accepted (hook JSON is small; a transcript excerpt may be a few KB). */
+const MAX_STDIN_BYTES = 1024 * 1024;
+
+/** Inputs of {@link forwardHook}. */
+export interface HookForward {
+  event: string;
+  session: string | null;
+  url: string;
+  spoolDir: string;
+  token: string;
+  stdin: ReadableStream<Uint8Array> | null;
+  fetch: typeof fetch;
+  now: () => number;
+}
+
+/** How the event reached the daemon. */
+export type HookOutcome = "posted" | "spooled" | "dropped";
+
+/** Reads the hook JSON and hands it to the daemon, or spools it. Never throws. */
+export async function forwardHook(input: HookForward): Promise<HookOutcome> {
+  const started = input.now();
+  const text = await readLimited(input.stdin, HOOK_BUDGET_MS / 2);
+  let payload: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(text || "{}");
+    payload = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : { raw: text };
+  } catch {
+    payload = { raw: text.slice(0, 4096) };
+  }
+  const remaining = Math.max(100, HOOK_BUDGET_MS - (input.now() - started));
+  if (input.url) {
+    try {
+      const target = `${input.url.replace(/\/+$/, "")}/hooks/${encodeURIComponent(input.event)}${input.session ? `?session=${encodeURIComponent(input.session)}` : ""}`;
+      const response = await input.fetch(target, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Claude-Failover-Hook": input.token },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(remaining),
+      });
+      if (response.ok) return "posted";
+    } catch {
+      // daemon down or slow: spool below
+    }
+  }
+  try {
+    mkdirSync(input.spoolDir, { recursive: true, mode: 0o700 });
+    const name = `${String(input.now()).padStart(14, "0")}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const temp = join(input.spoolDir, `.${name}.tmp`);
+    writeFileSync(temp, JSON.stringify({ event: input.event, session: input.session, payload, at: input.now() }), { mode: 0o600 });
+    renameSync(temp, join(input.spoolDir, `${name}.json`));
+    return "spooled";
+  } catch {
+    return "dropped";
+  }
+}
+
+async function readLimited(stream: ReadableStream<Uint8Array> | null, timeoutMs: number): Promise<string> {
+  if (!stream) return "";
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || !value) break;
+      chunks.push(value);
+      size += value.length;
+      if (size > MAX_STDIN_BYTES) break;
+    }
+  } catch {
+    // cancelled by the timer: use what arrived
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks).toString("utf8").slice(0, MAX_STDIN_BYTES);
+}

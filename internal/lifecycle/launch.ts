@@ -1,0 +1,79 @@
+/**
+ * @module lifecycle/launch
+ * Pure construction of what runs in an owned pane: the Claude Code argv (DESIGN.md "Launching Claude Code"),
+ * the per-session hook settings JSON, and UUID validation. No I/O here; `lifecycle.ts` writes and runs it.
+ */
+
+/** Variables that would disable transcripts in a child Claude Code (reference/claude-code.md §3). */
+export const TRANSCRIPT_KILLER_ENV = ["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_CHILD_SESSION", "CLAUDE_CODE_ENTRYPOINT"];
+
+/** Hook events injected into every launched session. */
+export const HOOK_EVENTS = ["SessionStart", "Stop", "StopFailure", "Notification", "UserPromptSubmit"] as const;
+
+const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** True only for 36 characters of hex and dashes in the 8-4-4-4-12 layout (seed 0.3.0: never trust a stored id blindly). */
+export function isValidUuid(value: unknown): value is string {
+  return typeof value === "string" && value.length === 36 && UUID_PATTERN.test(value);
+}
+
+/** What a launch needs to know. */
+export interface LaunchSpec {
+  /** `claude.command` from config. */
+  command: string;
+  /** `claude.args` from config. */
+  args: readonly string[];
+  /** Account home, exported as CLAUDE_CONFIG_DIR. */
+  home: string;
+  /** New conversation (`--session-id`) or continue one (`--resume`). */
+  mode: "new" | "resume";
+  sessionId: string;
+  /** Path of the hook settings JSON for `--settings`. */
+  settingsPath: string;
+  /** Variable names removed from the pane's environment besides {@link TRANSCRIPT_KILLER_ENV} (daemon secrets). */
+  stripEnv: readonly string[];
+}
+
+/**
+ * Builds the pane argv: `env -u … CLAUDE_CONFIG_DIR=<home> <command> <args…> --session-id|--resume <uuid> --settings <file>`.
+ * `env` both strips inherited variables and sets the config home without any shell parsing.
+ * @throws RangeError when the session id is not a valid UUID.
+ */
+export function buildLaunchArgv(spec: LaunchSpec): string[] {
+  if (!isValidUuid(spec.sessionId)) throw new RangeError(`Cannot launch Claude Code: invalid session id ${JSON.stringify(spec.sessionId)}`);
+  const unset = [...new Set([...TRANSCRIPT_KILLER_ENV, ...spec.stripEnv])].flatMap((name) => ["-u", name]);
+  return [
+    "env", ...unset, `CLAUDE_CONFIG_DIR=${spec.home}`,
+    spec.command, ...spec.args,
+    spec.mode === "new" ? "--session-id" : "--resume", spec.sessionId,
+    "--settings", spec.settingsPath,
+  ];
+}
+
+/** Where and how the hook subcommand reaches the daemon. */
+export interface HookTarget {
+  /** argv of the daemon's own binary (e.g. `["/usr/local/bin/claude-failover"]`). */
+  self: readonly string[];
+  /** Daemon base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  /** Folder where events are spooled when the daemon does not answer. */
+  spoolDir: string;
+  /** Shared secret the hook sink checks. */
+  token: string;
+}
+
+/** Builds the `--settings` JSON that makes every hook event call `claude-failover hook <event>` for this session. */
+export function buildHookSettings(session: string, target: HookTarget): string {
+  const hooks: Record<string, unknown> = {};
+  for (const event of HOOK_EVENTS) {
+    const argv = [...target.self, "hook", event, "--session", session, "--url", target.url, "--spool", target.spoolDir];
+    const command = `CLAUDE_FAILOVER_HOOK_TOKEN=${shellQuote(target.token)} ${argv.map(shellQuote).join(" ")}`;
+    hooks[event] = [{ hooks: [{ type: "command", command, timeout: 5 }] }];
+  }
+  return JSON.stringify({ hooks }, null, 2);
+}
+
+/** Quotes one word for POSIX sh (hook commands are run by Claude Code through a shell). */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

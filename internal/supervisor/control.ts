@@ -1,0 +1,95 @@
+/**
+ * @module supervisor/control
+ * The one implementation of {@link OperatorControl}: what HTTP, Telegram and the CLI can do, each action a few
+ * direct calls into the supervisor, switcher, store and task queue. Owns the wording operators see.
+ */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Lifecycle } from "../lifecycle/lifecycle.ts";
+import type { Store } from "../state/state.ts";
+import { buildStatus, type OperatorControl } from "../state/status.ts";
+import type { Switcher } from "../switcher/switcher.ts";
+import type { Tmux } from "../tmux/tmux.ts";
+import type { TaskQueue } from "../dispatcher/queue.ts";
+import type { Supervisor } from "./supervisor.ts";
+import type { EventBus } from "./events.ts";
+
+/** What the control surface calls. */
+export interface ControlDeps {
+  store: Store;
+  supervisor: Supervisor;
+  switcher: Switcher;
+  lifecycle: Lifecycle;
+  queue: TaskQueue;
+  tmux: Tmux;
+  events: EventBus;
+  clock: Clock;
+  log: Logger;
+  version: string;
+  startedAt: number;
+}
+
+/** Creates the {@link OperatorControl}. */
+export function createControl(deps: ControlDeps): OperatorControl {
+  const { store, supervisor, switcher, lifecycle, queue, tmux, clock, log } = deps;
+  return {
+    status() {
+      const s = supervisor.state();
+      return buildStatus(store, {
+        version: deps.version, startedAt: deps.startedAt, activeAccount: s.activeAccount, paused: s.paused, exhaustedUntil: s.exhaustedUntil,
+      }, clock.now());
+    },
+
+    async swap(account) {
+      const result = await switcher.request({ reason: "manual", to: account || undefined });
+      log.info("manual swap", { account, ok: result.ok, message: result.message });
+      return { ok: result.ok, message: result.message };
+    },
+
+    pause() {
+      supervisor.setPaused(true);
+      log.info("dispatch paused by operator");
+      return { ok: true, message: "dispatch paused: running tasks continue, queued tasks wait" };
+    },
+
+    resume() {
+      supervisor.setPaused(false);
+      log.info("dispatch resumed by operator");
+      return { ok: true, message: "dispatch resumed" };
+    },
+
+    setAccountEnabled(name, enabled) {
+      const account = store.accounts().find((a) => a.name === name);
+      if (!account) return { ok: false, message: `unknown account "${name}"` };
+      if (enabled && account.state !== "disabled") return { ok: true, message: `account ${name} is already enabled (${account.state})` };
+      store.setAccountState(name, enabled ? "available" : "disabled", null, clock.now());
+      deps.events.notify({ kind: "account_enabled", at: clock.now(), account: name, enabled });
+      const note = !enabled && supervisor.state().activeAccount === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)" : "";
+      return { ok: true, message: `account ${name} ${enabled ? "enabled" : "disabled"}${note}` };
+    },
+
+    async addTask(input) {
+      const front: string[] = [];
+      if (input.priority !== undefined) front.push(`priority: ${input.priority}`);
+      if (input.workdir) front.push(`workdir: ${JSON.stringify(input.workdir)}`);
+      if (input.timeout) front.push(`timeout: ${JSON.stringify(input.timeout)}`);
+      const content = (front.length ? `---\n${front.join("\n")}\n---\n` : "") + input.prompt + (input.prompt.endsWith("\n") ? "" : "\n");
+      try {
+        // Naming a project through the API creates its folders; a name that is not a plain word is refused there.
+        queue.ensureProject(input.project);
+        const file = await queue.writeTask(input.project, input.name, content);
+        return { ok: true, message: `task queued as ${file}`, file };
+      } catch (error) {
+        return { ok: false, message: (error as Error).message };
+      }
+    },
+
+    tasks: () => store.tasks(undefined, 500),
+
+    async tail(session, lines) {
+      if (!lifecycle.kindOf(session)) return null;
+      const screen = (await tmux.capture([session])).get(session);
+      return screen ? screen.slice(-lines) : null;
+    },
+  };
+}

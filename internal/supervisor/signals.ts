@@ -1,0 +1,100 @@
+/**
+ * @module supervisor/signals
+ * Reads the two file-borne signals: new records appended to each session's transcript (read from where the last
+ * read stopped, never from the start, so an old error in a transcript never triggers anything after a restart),
+ * and hook events spooled to disk by `claude-failover hook` when the daemon did not answer.
+ * Only reads and parses; deciding is the supervisor's job.
+ */
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../log.ts";
+
+/** Largest transcript chunk read per poll per session. */
+const TRANSCRIPT_READ_MAX_BYTES = 1024 * 1024;
+
+/** Follows transcript files, returning complete new JSONL records. */
+export interface TranscriptTail {
+  /** New records of `path` since the last call; on the first call for a path, starts at its current end. */
+  read(path: string): unknown[];
+  forget(path: string): void;
+}
+
+/** Creates a {@link TranscriptTail}. */
+export function createTranscriptTail(log: Logger): TranscriptTail {
+  const offsets = new Map<string, number>();
+  const partial = new Map<string, string>();
+  return {
+    read(path) {
+      let size: number;
+      try {
+        size = statSync(path).size;
+      } catch {
+        return [];
+      }
+      const offset = offsets.get(path);
+      if (offset === undefined || size < offset) {
+        offsets.set(path, size);
+        partial.delete(path);
+        return [];
+      }
+      if (size === offset) return [];
+      const length = Math.min(size - offset, TRANSCRIPT_READ_MAX_BYTES);
+      const buffer = Buffer.alloc(length);
+      const fd = openSync(path, "r");
+      try {
+        readSync(fd, buffer, 0, length, offset);
+      } finally {
+        closeSync(fd);
+      }
+      offsets.set(path, offset + length);
+      const text = (partial.get(path) ?? "") + buffer.toString("utf8");
+      const lines = text.split("\n");
+      partial.set(path, lines.pop() ?? "");
+      const records: unknown[] = [];
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        try {
+          records.push(JSON.parse(line));
+        } catch {
+          log.debug("transcript line skipped", { path });
+        }
+      }
+      return records;
+    },
+    forget(path) {
+      offsets.delete(path);
+      partial.delete(path);
+    },
+  };
+}
+
+/** One hook event as the hook subcommand spools it. */
+export interface SpooledHook {
+  event: string;
+  session: string | null;
+  payload: Record<string, unknown>;
+  at: number;
+}
+
+/** Reads and removes every spooled hook event, oldest first. Unreadable files are removed and logged. */
+export function drainSpool(dir: string, log: Logger): SpooledHook[] {
+  if (!existsSync(dir)) return [];
+  const out: SpooledHook[] = [];
+  for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
+    const path = join(dir, name);
+    try {
+      const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<SpooledHook>;
+      if (typeof parsed.event === "string" && parsed.payload && typeof parsed.payload === "object") {
+        out.push({ event: parsed.event, session: typeof parsed.session === "string" ? parsed.session : null, payload: parsed.payload, at: Number(parsed.at) || 0 });
+      }
+    } catch (error) {
+      log.warn("spooled hook unreadable", { file: name, error });
+    }
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
+  return out;
+}

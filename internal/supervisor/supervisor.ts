@@ -1,0 +1,409 @@
+/**
+ * @module supervisor
+ * The one place that decides. Every signal becomes an {@link Observation} handled by one `switch` in
+ * {@link Supervisor.handle}: hook events, pane captures and transcript records turn into verdicts, verdicts into
+ * actions (cool an account, swap, mark a task done, notify), and actions into store writes that HTTP and the
+ * notifications read. Also runs the loops (poll, reconcile, account wake-up) with an AbortSignal.
+ * Owns no tmux, file or network code itself: it calls lifecycle, switcher, dispatcher and notify.
+ */
+import { join } from "node:path";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../log.ts";
+import type { Lifecycle } from "../lifecycle/lifecycle.ts";
+import { isValidUuid } from "../lifecycle/launch.ts";
+import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
+import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
+import type { Verdict } from "../quota/classify.ts";
+import type { Store } from "../state/state.ts";
+import type { Switcher } from "../switcher/switcher.ts";
+import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
+import type { Watcher } from "../watcher/watcher.ts";
+import type { Dispatcher } from "../dispatcher/dispatcher.ts";
+import { transcriptPath } from "../demo/encode-cwd.ts";
+import { createTranscriptTail, drainSpool } from "./signals.ts";
+import type { EventBus } from "./events.ts";
+
+/** Everything that can happen, as data. */
+export type Observation =
+  | { kind: "hook"; event: string; session: string | null; payload: Record<string, unknown>; at: number }
+  | { kind: "pane"; session: string; pane: PaneInfo; lines: string[]; at: number }
+  | { kind: "transcript"; session: string; record: unknown; at: number }
+  | { kind: "tick"; at: number };
+
+/** What the supervisor drives. */
+export interface SupervisorDeps {
+  config: Readonly<Config>;
+  store: Store;
+  tmux: Tmux;
+  lifecycle: Lifecycle;
+  quota: QuotaMonitor;
+  switcher: Switcher;
+  dispatcher: Dispatcher;
+  watcher: Watcher;
+  events: EventBus;
+  clock: Clock;
+  log: Logger;
+  metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+}
+
+/** Runtime state shown by `/status`. */
+export interface SupervisorState {
+  activeAccount: string | null;
+  paused: boolean;
+  exhaustedUntil: number | null;
+  lastSwapAt: number | null;
+  lastSwapTo: string | null;
+}
+
+/** The supervisor. */
+export interface Supervisor {
+  handle(observation: Observation): Promise<void>;
+  /** One poll: list panes, capture every owned pane in one tmux call, read transcripts and the spool, dispatch. */
+  poll(): Promise<void>;
+  reconcile(): Promise<void>;
+  /** Runs the loops until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+  state(): SupervisorState;
+  setActiveAccount(name: string): void;
+  setPaused(paused: boolean): void;
+  /** Deliver-side helpers the dispatcher needs. */
+  freeSessions(): string[];
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  gate(): { open: true } | { open: false; reason: string };
+  sessionStartedAt(session: string): number | null;
+}
+
+const FLAG_ACTIVE = "active_account";
+const FLAG_PAUSED = "paused";
+const FLAG_EXHAUSTED = "exhausted_until";
+const DELIVERY_CONFIRM_MS = 10_000;
+const WORKDIR_READY_MS = 30_000;
+/** After a (re)launch, limit lines on screen for this long are taken as redrawn history, not a new hit. */
+const STALE_WINDOW_MS = 15_000;
+
+/** Creates the {@link Supervisor}. */
+export function createSupervisor(deps: SupervisorDeps): Supervisor {
+  const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
+  const owned = new Set(lifecycle.ownedNames());
+  const tail = createTranscriptTail(log);
+  const activity = new Map<string, PaneActivity>();
+  const startedAt = new Map<string, number>();
+  const promptSeenAt = new Map<string, number>();
+  const hooksSeen = new Set<string>();
+  /** Quota lines already on screen when a session was (re)launched: a resumed conversation redraws old errors. */
+  const staleLines = new Map<string, { launchedAt: number; lines: Set<string>; freshTurn: boolean }>();
+  const spoolDir = join(config.state_dir, "spool");
+  const state: SupervisorState = {
+    activeAccount: store.getFlag(FLAG_ACTIVE),
+    paused: store.getFlag(FLAG_PAUSED) === "1",
+    exhaustedUntil: Number(store.getFlag(FLAG_EXHAUSTED)) || null,
+    lastSwapAt: null,
+    lastSwapTo: null,
+  };
+  const lastDone = store.recentSwaps(10).find((s) => s.step === "done");
+  if (lastDone) [state.lastSwapAt, state.lastSwapTo] = [lastDone.updatedAt, lastDone.toAccount];
+  if (!state.activeAccount || !config.accounts.some((a) => a.name === state.activeAccount)) {
+    state.activeAccount = config.accounts[0]?.name ?? null;
+    if (state.activeAccount) store.setFlag(FLAG_ACTIVE, state.activeAccount);
+  }
+
+  const classifyOptions = (now: number): ClassifyOptions => ({
+    now, defaultZone: config.notifications.timezone,
+    extraQuotaPatterns: config.quota.extra_quota_patterns.map((p) => new RegExp(p)),
+    extraTransientPatterns: config.quota.extra_transient_patterns.map((p) => new RegExp(p)),
+  });
+  const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
+  const sessionByConversation = (id: unknown) => (isValidUuid(id) ? store.sessions().find((s) => s.sessionId === id)?.name ?? null : null);
+  const runningTaskOf = (session: string) => store.tasks(["running"]).find((t) => t.session === session) ?? null;
+
+  const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number) => {
+    if (verdict.kind === "none") return;
+    const row = store.session(session);
+    const account = row?.account ?? state.activeAccount;
+    if (!account) return;
+    if (verdict.kind === "warning") {
+      log.info("quota warning", { session, account, line: verdict.line });
+      return;
+    }
+    if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
+    const decision = quota.observe({ session, account, signal, verdict, now: at }, {
+      activeAccount: state.activeAccount, lastSwapAt: state.lastSwapAt, lastSwapTo: state.lastSwapTo,
+    });
+    if (decision.action === "none") return;
+    const existing = store.accounts().find((a) => a.name === decision.account);
+    if (existing?.state !== "disabled") {
+      store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
+    }
+    log.warn("quota hit", { session, account: decision.account, signal, pattern: verdict.kind === "quota" ? verdict.pattern : null, snippet: verdict.kind === "quota" ? verdict.line.slice(0, 120) : null, reset_at: new Date(decision.resetAt).toISOString(), action: decision.action });
+    if (decision.action === "cool") {
+      log.warn("account cooling", { account: decision.account, reset_at: new Date(decision.resetAt).toISOString(), why: decision.why, session });
+      return;
+    }
+    deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
+    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt });
+  };
+
+  const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {
+    const result = await switcher.request(input);
+    if (result.ok) {
+      state.lastSwapAt = clock.now();
+      state.lastSwapTo = store.swap(result.swapId)?.toAccount ?? null;
+      quota.reset();
+      setExhausted(null);
+    } else if (result.exhausted) {
+      setExhausted(result.exhausted.wakeAt ?? clock.now() + 3_600_000);
+    } else {
+      log.warn("swap not started", { reason: result.message });
+    }
+    return result;
+  };
+
+  const setExhausted = (until: number | null) => {
+    if (until === state.exhaustedUntil) return;
+    const entering = state.exhaustedUntil === null && until !== null;
+    state.exhaustedUntil = until;
+    store.setFlag(FLAG_EXHAUSTED, until === null ? null : String(until));
+    if (entering) {
+      log.error("all accounts exhausted", { wake_at: new Date(until).toISOString() });
+      events.notify({ kind: "accounts_exhausted", at: clock.now(), wake_at: until });
+    }
+  };
+
+  const wakeAccounts = async (now: number) => {
+    for (const account of store.accounts()) {
+      if (account.state === "cooling" && account.resetAt !== null && account.resetAt <= now) {
+        store.setAccountState(account.name, "available", null, now);
+        log.info("account available again", { account: account.name });
+        events.notify({ kind: "account_available", at: now, account: account.name });
+      }
+    }
+    if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
+    const active = store.accounts().find((a) => a.name === state.activeAccount);
+    if (active?.state === "available") setExhausted(null);
+    else await requestSwap({ reason: "reset" });
+  };
+
+  const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
+    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
+    if (!name) {
+      log.debug("hook from unknown session ignored", { event: obs.event });
+      return;
+    }
+    hooksSeen.add(name);
+    const row = store.session(name);
+    const kind = lifecycle.kindOf(name)!;
+    const now = clock.now();
+    switch (obs.event) {
+      case "SessionStart": {
+        startedAt.set(name, now);
+        const id = obs.payload.session_id;
+        store.upsertSession(name, kind, { state: "idle", activityAt: now, ...(isValidUuid(id) ? { sessionId: id } : {}) }, now);
+        break;
+      }
+      case "UserPromptSubmit":
+        promptSeenAt.set(name, now);
+        store.upsertSession(name, kind, { state: "working", activityAt: now }, now);
+        break;
+      case "Stop": {
+        store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
+        const task = runningTaskOf(name);
+        if (task && (task.startedAt ?? 0) <= now) finishTask(name, task.id, stringOrNull(obs.payload.last_assistant_message));
+        break;
+      }
+      case "StopFailure": {
+        store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
+        const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
+        await onVerdict(name, verdict, "hook", obs.at);
+        break;
+      }
+      case "Notification":
+        log.info("session notification", { session: name, type: obs.payload.notification_type });
+        break;
+      default:
+        log.debug("hook event ignored", { session: name, event: obs.event, known: row !== null });
+    }
+  };
+
+  const finishTask = (session: string, taskId: number, result: string | null) => {
+    dispatcher.complete(taskId, result);
+    watcher.forget(session);
+    const kind = lifecycle.kindOf(session);
+    if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
+  };
+
+  const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
+    const { session, lines, at } = obs;
+    const kind = lifecycle.kindOf(session);
+    const row = store.session(session);
+    if (!kind || !row || obs.pane.dead) return;
+    const seen = paneActivity(lines);
+    activity.set(session, seen);
+    const verdict = classifyPane(lines, classifyOptions(at));
+    const launchedAt = row.launchedAt ?? 0;
+    let stale = staleLines.get(session);
+    if (!stale || stale.launchedAt !== launchedAt) {
+      stale = { launchedAt, lines: new Set(), freshTurn: false };
+      staleLines.set(session, stale);
+    }
+    if (seen === "busy" || (promptSeenAt.get(session) ?? 0) > launchedAt) stale.freshTurn = true;
+    // A resumed conversation redraws its old limit line: until the session has taken a new turn, quota lines seen
+    // in its first seconds (and those same lines later) belong to the previous account and are not evidence.
+    const redrawn = verdict.kind === "quota" && !stale.freshTurn && (at - launchedAt < STALE_WINDOW_MS || stale.lines.has(verdict.line));
+    if (redrawn && verdict.kind === "quota") {
+      if (!stale.lines.has(verdict.line)) log.info("old limit line ignored after relaunch", { session, snippet: verdict.line.slice(0, 120) });
+      stale.lines.add(verdict.line);
+    } else {
+      await onVerdict(session, verdict, "pane", at);
+    }
+    if (switcher.running()) return;
+    const task = runningTaskOf(session);
+    const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;
+    if (next !== row.state && row.state !== "dead") store.upsertSession(session, kind, { state: next, activityAt: at }, at);
+    const watch = watcher.observe({
+      session, activity: seen, screen: lines, now: at, hooksWork: hooksSeen.has(session),
+      task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: task.timeoutMs } : null,
+    });
+    if (!task) return;
+    if (watch.kind === "done-idle") finishTask(session, task.id, null);
+    if (watch.kind === "stalled" && row.state !== "stalled") store.upsertSession(session, kind, { state: "stalled" }, at);
+    if (watch.kind === "timeout") {
+      log.warn("task timed out", { session, task: task.id, after_ms: watch.afterMs });
+      events.notify({ kind: "task_stalled", at, project: task.project, file: task.file, session, after_ms: watch.afterMs });
+      await tmux.sendKeys(session, "Escape").catch(() => undefined);
+      dispatcher.fail(task.id, `timed out after ${Math.round(watch.afterMs / 60_000)} min without finishing; the session was interrupted`);
+      watcher.forget(session);
+      store.upsertSession(session, kind, { taskId: null, state: "idle" }, at);
+    }
+  };
+
+  const supervisor: Supervisor = {
+    async handle(obs) {
+      switch (obs.kind) {
+        case "hook":
+          return handleHook(obs);
+        case "pane":
+          return handlePane(obs);
+        case "transcript": {
+          const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
+          return onVerdict(obs.session, verdict, "transcript", obs.at);
+        }
+        case "tick":
+          return wakeAccounts(obs.at);
+      }
+    },
+
+    async poll() {
+      const began = performance.now();
+      const now = clock.now();
+      for (const hook of drainSpool(spoolDir, log)) await supervisor.handle({ kind: "hook", ...hook, at: hook.at || now });
+      const panes = (await tmux.listPanes()).filter((p) => owned.has(p.session));
+      const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
+      for (const pane of panes) {
+        const lines = screens.get(pane.paneId);
+        if (lines) await supervisor.handle({ kind: "pane", session: pane.session, pane, lines, at: now });
+        const row = store.session(pane.session);
+        const home = config.accounts.find((a) => a.name === row?.account)?.home;
+        if (row && home && isValidUuid(row.sessionId)) {
+          for (const record of tail.read(transcriptPath(home, row.workdir, row.sessionId))) {
+            await supervisor.handle({ kind: "transcript", session: pane.session, record, at: now });
+          }
+        }
+      }
+      await supervisor.handle({ kind: "tick", at: now });
+      await dispatcher.ingest();
+      await dispatcher.dispatch();
+      dispatcher.checkIdleAlert(supervisor.freeSessions().length);
+      deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
+    },
+
+    async reconcile() {
+      if (switcher.running() || store.openSwap()) return;
+      const report = await lifecycle.reconcile(activeHome());
+      for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
+    },
+
+    async run(signal) {
+      const loop = async (intervalMs: number, body: () => Promise<void>, name: string) => {
+        while (!signal.aborted) {
+          try {
+            await body();
+          } catch (error) {
+            log.error("loop pass failed", { loop: name, error });
+          }
+          await clock.sleep(intervalMs, signal);
+        }
+      };
+      await Promise.all([
+        loop(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile"),
+        loop(config.quota.poll_interval, () => supervisor.poll(), "poll"),
+      ]);
+    },
+
+    state: () => ({ ...state }),
+    setActiveAccount(name) {
+      state.activeAccount = name;
+      store.setFlag(FLAG_ACTIVE, name);
+    },
+    setPaused(paused) {
+      state.paused = paused;
+      store.setFlag(FLAG_PAUSED, paused ? "1" : null);
+    },
+
+    freeSessions() {
+      const busy = new Set(store.tasks(["running"]).map((t) => t.session));
+      return lifecycle.ownedNames().filter((name) => {
+        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
+        const row = store.session(name);
+        return row?.state === "idle" && row.taskId === null && activity.get(name) === "idle";
+      });
+    },
+
+    async deliver(session, prompt, workdir) {
+      const row = store.session(session);
+      if (!row || lifecycle.kindOf(session) !== "pool") return false;
+      if (row.workdir !== workdir) {
+        await lifecycle.launch(session, { account: activeHome(), workdir });
+        if (!(await waitFor(session, (a) => a === "idle", WORKDIR_READY_MS))) return false;
+      }
+      const before = clock.now();
+      await tmux.paste(session, prompt);
+      await clock.sleep(150);
+      await tmux.sendKeys(session, "Enter");
+      const confirmed = await waitFor(session, (a) => a === "busy", DELIVERY_CONFIRM_MS, () => (promptSeenAt.get(session) ?? 0) >= before);
+      if (!confirmed) return false;
+      const task = runningTaskOf(session);
+      watcher.forget(session);
+      store.upsertSession(session, "pool", { state: "working", taskId: task?.id ?? null, activityAt: clock.now() }, clock.now());
+      return true;
+    },
+
+    gate() {
+      if (state.paused) return { open: false, reason: "paused by the operator" };
+      if (switcher.running() || store.openSwap()) return { open: false, reason: "a swap is running" };
+      if (state.exhaustedUntil !== null) return { open: false, reason: `all accounts exhausted until ${new Date(state.exhaustedUntil).toISOString()}` };
+      if (state.lastSwapAt !== null && clock.now() - state.lastSwapAt < config.quota.reactivate_cooldown) return { open: false, reason: "cooldown after a swap" };
+      return { open: true };
+    },
+
+    sessionStartedAt: (session) => startedAt.get(session) ?? null,
+  };
+
+  /** Polls one pane until `ok(activity)` or `extra()` holds, or `timeoutMs` passes. */
+  const waitFor = async (session: string, ok: (a: PaneActivity) => boolean, timeoutMs: number, extra?: () => boolean) => {
+    const deadline = clock.now() + timeoutMs;
+    while (clock.now() < deadline) {
+      if (extra?.()) return true;
+      const screen = (await tmux.capture([session])).get(session);
+      if (screen && ok(paneActivity(screen))) return true;
+      await clock.sleep(200);
+    }
+    return extra?.() ?? false;
+  };
+
+  return supervisor;
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}

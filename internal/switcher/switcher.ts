@@ -1,0 +1,287 @@
+/**
+ * @module switcher
+ * Runs a swap as a state machine persisted step by step in the store:
+ * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`.
+ * Each step is written before it starts and is safe to run twice, so a daemon killed at any point finishes the swap
+ * on its next start ({@link Switcher.resumeOpen}). Owns the swap circuit breaker. Does not decide *when* to swap
+ * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
+ */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Lifecycle } from "../lifecycle/lifecycle.ts";
+import { isValidUuid } from "../lifecycle/launch.ts";
+import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
+import type { Tmux } from "../tmux/tmux.ts";
+import { paneActivity } from "../quota/classify.ts";
+import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+
+/** What the switcher touches. */
+export interface SwitcherDeps {
+  store: Store;
+  lifecycle: Lifecycle;
+  tmux: Tmux;
+  clock: Clock;
+  log: Logger;
+  notify(event: { kind: string; at: number; [field: string]: unknown }): void;
+  /** Records the active account (store flag + runtime). */
+  setActiveAccount(name: string): void;
+  activeAccount(): string | null;
+  /** Puts a task back in the queue (its session could not keep the conversation). */
+  requeueTask(taskId: number, reason: string): void;
+  /** Time of the last SessionStart hook of a session, if any. */
+  sessionStartedAt(session: string): number | null;
+  metrics?: { inc(name: string, labels?: Record<string, string>): void };
+}
+
+/** Options from config. */
+export interface SwitcherOptions {
+  link: string;
+  staggerMs: number;
+  verifyTimeoutMs: number;
+  relaunchAttempts: number;
+  maxSwapsPerHour: number;
+  continuePrompt: string;
+  /** Pause between verification polls. @default 500 */
+  verifyPollMs?: number;
+}
+
+/** A swap request. */
+export interface SwapInput {
+  reason: "quota" | "manual" | "reset";
+  /** Target account; the next available one when absent. */
+  to?: string;
+  triggerSession?: string | null;
+  signal?: string | null;
+  pattern?: string | null;
+  snippet?: string | null;
+  resetAt?: number | null;
+}
+
+/** Outcome of {@link Switcher.request}. */
+export type SwapResult =
+  | { ok: true; swapId: number; message: string }
+  | { ok: false; message: string; exhausted?: { wakeAt: number | null }; breaker?: boolean };
+
+/** The switcher interface. */
+export interface Switcher {
+  /** Starts a swap (runs in the background); refuses when one is running, when no account is usable, or when the breaker is open. */
+  request(input: SwapInput): Promise<SwapResult>;
+  /** Finishes a swap left unfinished by a previous daemon run. */
+  resumeOpen(): Promise<void>;
+  running(): boolean;
+  /** Resolves when the current swap (if any) has ended. */
+  idle(): Promise<void>;
+}
+
+interface PlannedSession {
+  name: string;
+  kind: SessionKind;
+  sessionId: string | null;
+  workdir: string;
+  account: string | null;
+  taskId: number | null;
+  midTask: boolean;
+  copy?: CopyOutcome;
+  relaunchedAt?: number;
+  attempts?: number;
+  outcome?: "resumed" | "fresh" | "dead";
+}
+
+interface Plan {
+  sessions: PlannedSession[];
+}
+
+const HOUR_MS = 3_600_000;
+const HOLD_MESSAGE = "claude-failover: moving this session to another account; it comes back in a moment";
+
+/** Creates the {@link Switcher}. */
+export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Switcher {
+  const { store, lifecycle, tmux, clock, log } = deps;
+  let current: Promise<void> | null = null;
+
+  const homeOf = (name: string | null) => store.accounts().find((a) => a.name === name)?.home ?? null;
+  const readPlan = (swap: SwapRow): Plan => (swap.plan ? (JSON.parse(swap.plan) as Plan) : { sessions: [] });
+  const savePlan = (id: number, plan: Plan) => store.updateSwap(id, { plan: JSON.stringify(plan) }, clock.now());
+  const enter = (id: number, step: SwapStep) => {
+    store.updateSwap(id, { step }, clock.now());
+    log.info("swap step", { swap: id, step });
+  };
+
+  const run = async (id: number): Promise<void> => {
+    const started = clock.now();
+    try {
+      for (;;) {
+        const swap = store.swap(id)!;
+        const target = { name: swap.toAccount!, home: homeOf(swap.toAccount) };
+        if (!target.home) throw new Error(`account ${swap.toAccount} is no longer configured`);
+        const plan = readPlan(swap);
+        switch (swap.step) {
+          case "requested":
+            enter(id, "saving");
+            break;
+          case "saving":
+            savePlan(id, { sessions: saveSessions() });
+            enter(id, "stopping");
+            break;
+          case "stopping":
+            for (const s of plan.sessions) {
+              await lifecycle.hold(s.name, HOLD_MESSAGE).catch((error) => log.warn("session stop failed", { session: s.name, error }));
+            }
+            enter(id, "flipping");
+            break;
+          case "flipping":
+            flipLink(options.link, target.home);
+            deps.setActiveAccount(target.name);
+            enter(id, "migrating");
+            break;
+          case "migrating":
+            for (const s of plan.sessions) {
+              const from = homeOf(s.account);
+              s.copy = isValidUuid(s.sessionId) && from ? copyTranscript(from, target.home, s.workdir, s.sessionId) : "missing";
+            }
+            savePlan(id, plan);
+            enter(id, "relaunching");
+            break;
+          case "relaunching":
+            for (const s of plan.sessions) {
+              if (s.relaunchedAt) continue;
+              await relaunch(s, { name: target.name, home: target.home }, true);
+              savePlan(id, plan);
+              if (options.staggerMs > 0) await clock.sleep(options.staggerMs);
+            }
+            enter(id, "verifying");
+            break;
+          case "verifying":
+            await verify(plan, { name: target.name, home: target.home });
+            savePlan(id, plan);
+            enter(id, "done");
+            break;
+          case "done":
+          case "failed": {
+            const counts = { resumed: 0, fresh: 0, dead: 0 };
+            for (const s of plan.sessions) counts[s.outcome ?? "resumed"]++;
+            deps.metrics?.inc("claude_failover_swaps_total", { reason: swap.reason });
+            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount, sessions: plan.sessions.length, resumed: counts.resumed, fresh: counts.fresh, duration_ms: clock.now() - started });
+            log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, ...counts });
+            return;
+          }
+        }
+      }
+    } catch (error) {
+      const message = (error as Error).message;
+      store.updateSwap(id, { step: "failed", error: message }, clock.now());
+      log.error("swap failed", { swap: id, error: message });
+      deps.notify({ kind: "swap_failed", at: clock.now(), from: store.swap(id)?.fromAccount, to: store.swap(id)?.toAccount, error: message });
+    }
+  };
+
+  const saveSessions = (): PlannedSession[] => {
+    const owned = new Set(lifecycle.ownedNames());
+    return store.sessions().filter((s) => owned.has(s.name) && s.state !== "dead").map((s) => ({
+      name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId: s.taskId,
+      sessionId: isValidUuid(s.sessionId) ? s.sessionId : null,
+      midTask: s.kind === "pool" && s.taskId !== null,
+    }));
+  };
+
+  const relaunch = async (s: PlannedSession, target: { name: string; home: string }, resume: boolean) => {
+    s.attempts = (s.attempts ?? 0) + 1;
+    try {
+      const row = await lifecycle.launch(s.name, { account: target, resumeId: resume ? s.sessionId : null, workdir: s.workdir });
+      s.outcome = row.resumed ? "resumed" : "fresh";
+    } catch (error) {
+      log.error("session relaunch failed", { session: s.name, error });
+      s.outcome = "dead";
+    }
+    s.relaunchedAt = clock.now();
+    if (s.outcome !== "resumed" && s.taskId !== null) {
+      deps.requeueTask(s.taskId, "conversation could not be resumed after the account swap");
+      s.midTask = false;
+    }
+  };
+
+  const verify = async (plan: Plan, target: { name: string; home: string }) => {
+    const pollMs = options.verifyPollMs ?? 500;
+    const pending = new Set(plan.sessions.filter((s) => s.outcome !== "dead").map((s) => s.name));
+    const continued = new Set<string>();
+    const deadline = clock.now() + options.verifyTimeoutMs;
+    while (pending.size && clock.now() < deadline) {
+      const panes = new Map((await tmux.listPanes()).map((p) => [p.session, p]));
+      const screens = await tmux.capture([...pending]);
+      for (const s of plan.sessions) {
+        if (!pending.has(s.name)) continue;
+        const pane = panes.get(s.name);
+        const activity = paneActivity(screens.get(s.name) ?? []);
+        const hooked = (deps.sessionStartedAt(s.name) ?? 0) >= (s.relaunchedAt ?? 0);
+        if (!pane || pane.dead) {
+          if ((s.attempts ?? 1) < options.relaunchAttempts) {
+            // A failed resume (e.g. "No conversation found") gets one fresh start rather than a dead session.
+            await relaunch(s, target, false);
+          } else {
+            s.outcome = "dead";
+            pending.delete(s.name);
+            store.upsertSession(s.name, s.kind, { state: "dead" }, clock.now());
+            if (s.taskId !== null) deps.requeueTask(s.taskId, "session did not come back after the account swap");
+            deps.notify({ kind: "session_dead", at: clock.now(), session: s.name, reason: "did not come back after the account swap" });
+          }
+          continue;
+        }
+        if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
+        if (s.midTask && !continued.has(s.name)) {
+          if (activity !== "idle") continue;
+          await tmux.paste(s.name, options.continuePrompt);
+          await tmux.sendKeys(s.name, "Enter");
+          continued.add(s.name);
+        }
+        store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());
+        pending.delete(s.name);
+      }
+      if (pending.size) await clock.sleep(pollMs);
+    }
+    for (const name of pending) log.warn("session not verified after swap", { session: name });
+  };
+
+  const start = (id: number) => {
+    current = run(id).finally(() => {
+      current = null;
+    });
+  };
+
+  return {
+    async request(input) {
+      if (current || store.openSwap()) return { ok: false, message: "a swap is already running" };
+      const now = clock.now();
+      const recent = store.swapsSince(now - HOUR_MS);
+      if (input.reason !== "manual" && recent >= options.maxSwapsPerHour) {
+        log.error("swap refused by circuit breaker", { swaps: recent, window_ms: HOUR_MS });
+        deps.notify({ kind: "breaker_open", at: now, swaps: recent, window_ms: HOUR_MS });
+        return { ok: false, breaker: true, message: `circuit breaker open: ${recent} swaps in the last hour (limit ${options.maxSwapsPerHour})` };
+      }
+      const from = deps.activeAccount();
+      const accounts = store.accounts();
+      if (input.to && !accounts.some((a) => a.name === input.to)) return { ok: false, message: `unknown account "${input.to}"` };
+      const choice = pickNextAccount(accounts, now, { exclude: from, prefer: input.to });
+      if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
+      if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
+      const swap = store.createSwap({
+        fromAccount: from, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null,
+        signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: now,
+      });
+      log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
+      deps.notify({ kind: "swap_started", at: now, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, reset_at: input.resetAt ?? null });
+      start(swap.id);
+      return { ok: true, swapId: swap.id, message: `swapping from ${from ?? "none"} to ${swap.toAccount}` };
+    },
+    async resumeOpen() {
+      const open = store.openSwap();
+      if (!open || current) return;
+      log.warn("resuming unfinished swap", { swap: open.id, step: open.step });
+      start(open.id);
+      await current;
+    },
+    running: () => current !== null,
+    idle: async () => {
+      while (current) await current;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import { openStore, type Store } from "../../internal/state/state.ts";
+import { systemClock } from "../../internal/clock.ts";
+import { memoryLog } from "../../internal/log.ts";
+import { transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
+
+const SIM = join(import.meta.dir, "../support/sim-claude-bin.ts");
+const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-5", "ccl-auto-14", "other-12"];
+const server = privateTmux("lifecycle");
+const dir = tempDir();
+const account = { name: "main", home: join(dir.path, "home-main") };
+let store: Store;
+
+function makeLifecycle(s: Store): Lifecycle {
+  return createLifecycle({ tmux: server.tmux, store: s, clock: systemClock, log: memoryLog() }, {
+    pool: { prefix: "ccl-auto-", startIndex: 11, min: 2, max: 3, workdir: join(dir.path, "work") },
+    dedicated: [{ session: "ccl-1-dedicated", workdir: join(dir.path, "dedicated") }],
+    claude: { command: process.execPath, args: [SIM, "--dangerously-skip-permissions"] },
+    stripEnv: ["CLAUDE_FAILOVER_TOKEN"],
+    hooksDir: join(dir.path, "hooks"),
+    hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), token: "t".repeat(40) },
+  });
+}
+
+async function panes() {
+  const out = await server.raw("list-panes", "-a", "-F", "#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_start_command}");
+  return out.stdout.split("\n").filter(Boolean).map((l) => {
+    const [name, pid, dead, command] = l.split("\t");
+    return { name: name!, pid: Number(pid), dead: dead === "1", command: command ?? "" };
+  });
+}
+
+beforeAll(async () => {
+  store = openStore(join(dir.path, "state.db"));
+  for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
+});
+
+afterAll(async () => {
+  await server.kill();
+  store.close();
+  dir.cleanup();
+});
+
+describe("lifecycle against a real tmux server", () => {
+  let lifecycle: Lifecycle;
+  let foreignBefore: Map<string, number>;
+
+  test("creates min pool sessions and every dedicated session running Claude Code with the launch contract", async () => {
+    foreignBefore = new Map((await panes()).map((p) => [p.name, p.pid]));
+    lifecycle = makeLifecycle(store);
+    const report = await lifecycle.reconcile(account);
+    expect(report.created.sort()).toEqual(["ccl-1-dedicated", "ccl-auto-11", "ccl-auto-12"]);
+    const list = await panes();
+    const names = list.map((p) => p.name).sort();
+    expect(names).toEqual([...FOREIGN, "ccl-1-dedicated", "ccl-auto-11", "ccl-auto-12"].sort());
+    const pool = list.find((p) => p.name === "ccl-auto-11")!;
+    const row = store.session("ccl-auto-11")!;
+    expect(pool.command).toContain(`CLAUDE_CONFIG_DIR=${account.home}`);
+    expect(pool.command).toContain(`--session-id ${row.sessionId}`);
+    expect(pool.command).toContain(`--settings ${join(dir.path, "hooks", "ccl-auto-11.json")}`);
+    expect(pool.command).toContain("-u CLAUDECODE");
+    expect(pool.command).toContain("-u CLAUDE_FAILOVER_TOKEN");
+    expect(row).toMatchObject({ kind: "pool", account: "main", workdir: join(dir.path, "work") });
+    expect(store.session("ccl-1-dedicated")).toMatchObject({ kind: "dedicated", workdir: join(dir.path, "dedicated") });
+    const settings = JSON.parse(readFileSync(join(dir.path, "hooks", "ccl-auto-11.json"), "utf8"));
+    expect(Object.keys(settings.hooks).sort()).toEqual(["Notification", "SessionStart", "Stop", "StopFailure", "UserPromptSubmit"]);
+    expect(settings.hooks.StopFailure[0].hooks[0].command).toContain("hook StopFailure --session ccl-auto-11");
+    // The simulated Claude Code writes its transcript where the daemon expects it.
+    await eventually(async () => (await server.tmux.capture(["ccl-auto-11"])).get("ccl-auto-11")?.some((l) => l.startsWith("❯")));
+  });
+
+  test("leaves every foreign session untouched, including look-alike names", async () => {
+    await lifecycle.reconcile(account);
+    const after = new Map((await panes()).map((p) => [p.name, p.pid]));
+    for (const name of FOREIGN) expect(after.get(name)).toBe(foreignBefore.get(name)!);
+    expect(store.session("ccl-auto-14")).toBeNull();
+    expect(store.session("ccl-auto11")).toBeNull();
+  });
+
+  test("recreates a killed session within one reconcile and resumes its conversation", async () => {
+    const before = store.session("ccl-auto-12")!;
+    await eventually(async () => (await server.tmux.capture(["ccl-auto-12"])).get("ccl-auto-12")?.some((l) => l.startsWith("❯")));
+    await server.tmux.sendText("ccl-auto-12", "[sim:work=0s] hello");
+    await server.tmux.sendKeys("ccl-auto-12", "Enter");
+    await eventually(() => existsSync(transcriptPath(account.home, before.workdir, before.sessionId!)));
+    await server.raw("kill-session", "-t", "=ccl-auto-12");
+    const report = await lifecycle.reconcile(account);
+    expect(report.created).toEqual(["ccl-auto-12"]);
+    const recreated = (await panes()).filter((p) => p.name === "ccl-auto-12");
+    expect(recreated).toHaveLength(1);
+    expect(recreated[0]!.command).toContain(`--resume ${before.sessionId}`);
+    expect(store.session("ccl-auto-12")!.sessionId).toBe(before.sessionId);
+  });
+
+  test("relaunches a pane whose program exited (remain-on-exit)", async () => {
+    await server.raw("respawn-pane", "-k", "-t", "=ccl-auto-11:", "sh", "-c", "exit 3");
+    await eventually(async () => (await panes()).find((p) => p.name === "ccl-auto-11")?.dead);
+    const report = await lifecycle.reconcile(account);
+    expect(report.relaunched).toEqual(["ccl-auto-11"]);
+    expect((await panes()).find((p) => p.name === "ccl-auto-11")!.dead).toBe(false);
+  });
+
+  test("a restarted daemon adopts running sessions instead of creating duplicates", async () => {
+    const before = new Map((await panes()).map((p) => [p.name, p.pid]));
+    const again = makeLifecycle(store);
+    const report = await again.reconcile(account);
+    expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [] });
+    const fresh = openStore(":memory:");
+    const lost = await makeLifecycle(fresh).reconcile(account);
+    expect(lost.adopted.sort()).toEqual(["ccl-1-dedicated", "ccl-auto-11", "ccl-auto-12"]);
+    expect(lost.created).toEqual([]);
+    expect(new Map((await panes()).map((p) => [p.name, p.pid]))).toEqual(before);
+  });
+
+  test("grow() starts the next pool session up to max and no further", async () => {
+    expect(await lifecycle.grow(account)).toBe("ccl-auto-13");
+    expect(await lifecycle.grow(account)).toBeNull();
+    expect((await panes()).filter((p) => p.name === "ccl-auto-14")).toHaveLength(1);
+  });
+
+  test("never launches or stops a name it does not own", async () => {
+    await expect(lifecycle.launch("ccl-0", { account })).rejects.toThrow(/not an owned session/);
+    await expect(lifecycle.hold("other-12", "x")).rejects.toThrow(/not an owned session/);
+  });
+});

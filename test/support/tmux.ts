@@ -1,0 +1,51 @@
+/**
+ * @module test/support/tmux
+ * A private tmux server per test file: a unique `-L` socket, `-f /dev/null` so no user config is read, a scrubbed
+ * environment (no TMUX, no secrets), and `kill-server` on cleanup. Tests never see the user's tmux server.
+ */
+import { createTmux, type RunCommand, type Tmux } from "../../internal/tmux/tmux.ts";
+import { childEnv, createBunRun } from "../../internal/tmux/runner.ts";
+
+/** A private tmux server handle. */
+export interface PrivateTmux {
+  socket: string;
+  run: RunCommand;
+  tmux: Tmux;
+  /** Raw tmux command on the private socket. */
+  raw(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  kill(): Promise<void>;
+}
+
+/** Creates a handle on a fresh private socket (the server starts with the first session). */
+export function privateTmux(label = "t"): PrivateTmux {
+  const socket = `cf-test-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const env = childEnv({ ...process.env, TMUX: undefined, TMUX_PANE: undefined });
+  const run = createBunRun(env);
+  const tmux = createTmux(run, { socket, extraArgs: ["-f", "/dev/null"] });
+  const raw = (...args: string[]) => run(["tmux", "-L", socket, "-f", "/dev/null", ...args]);
+  return { socket, run, tmux, raw, kill: async () => void (await raw("kill-server")) };
+}
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await Bun.sleep(stepMs);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/** A temp dir removed by the returned cleanup. */
+export function tempDir(prefix = "cf-test-"): { path: string; cleanup(): void } {
+  const { mkdtempSync, rmSync } = require("node:fs") as typeof import("node:fs");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  const path = mkdtempSync(`${tmpdir()}/${prefix}`);
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
