@@ -1,0 +1,383 @@
+/**
+ * @module dispatcher
+ * Turns inbox files into store rows (`ingest`), hands queued tasks to free pool sessions (`dispatch`), records
+ * outcomes (`complete`, `fail`, `requeue`), puts things right after a restart (`recover`) and raises the alarm when
+ * tasks wait while sessions sit idle (`checkIdleAlert`), so that "nothing dispatched for hours" cannot go unnoticed.
+ * It does not type into tmux (deps.deliver), decide which sessions exist (deps.freeSessions), or decide when a task
+ * is finished (the watcher calls complete/fail/requeue).
+ *
+ * Where a task's file is, by task state (the store is the truth; files follow it, and `recover` finishes any move
+ * a crash interrupted):
+ * - queued, `startedAt === null`: never dispatched; the file is in `inbox/`.
+ * - running/stalled: the file is in `processing/`.
+ * - queued, `startedAt !== null`: requeued; the file STAYS in `processing/` (safe from re-ingest, edits and a
+ *   same-named newcomer), and the next dispatch re-delivers the stored prompt without moving it.
+ * - done/failed: the file is in `done/` (+ `.result.md`) or `failed/` (+ `.error.txt`).
+ */
+import { basename, isAbsolute, resolve } from "node:path";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Store, TaskRow } from "../state/state.ts";
+import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
+
+/** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
+export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
+/** deliver() calls per dispatch before the task fails. */
+export const DEFAULT_DELIVERY_ATTEMPTS = 3;
+/** A task after this many deliver() calls in all (retries and requeues included) fails instead of going round again. */
+export const MAX_DELIVERIES_PER_TASK = 10;
+/** A session whose delivery failed gets no new task for this long, so one broken pane cannot fail the whole queue. */
+export const FAILED_SESSION_BENCH_MS = 60_000;
+/** Rejections notified one by one per ingest pass; the rest are summed up in one event. */
+export const INGEST_NOTIFY_LIMIT = 10;
+/** While the gate is closed, how often start() checks whether it reopened. */
+export const GATE_RECHECK_MS = 5_000;
+/** Shortest wait before rescanning for files that were still being written. */
+export const SETTLE_RECHECK_MIN_MS = 50;
+const ACTIVE = ["queued", "running", "stalled"] as const;
+const STARTED = ["running", "stalled"] as const;
+const ALL_ROWS = 1_000_000;
+
+/** Event sent to notifications. */
+export type DispatchEvent = { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting"; level?: "info" | "warning" | "critical"; at: number; [k: string]: unknown };
+
+/** What the dispatcher touches. */
+export interface DispatcherDeps {
+  store: Store;
+  queue: TaskQueue;
+  clock: Clock;
+  log: Logger;
+  /** Owned pool sessions that are idle and have no task, lowest index first (never dedicated or foreign sessions). */
+  freeSessions(): string[];
+  /** Types the prompt into the session after making sure it runs in `workdir`; true once delivery is confirmed. */
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  /** Whether dispatch may run now; the reason is logged when not (swap, cooldown, exhausted, paused). */
+  gate(): { open: true } | { open: false; reason: string };
+  notify(event: DispatchEvent): void;
+  metrics?: { observe(name: string, seconds: number): void };
+}
+
+/** Settings of {@link createDispatcher}. */
+export interface DispatcherOptions {
+  /** Workdir of tasks in projects without one (`autonomous.workdir`). */
+  defaultWorkdir: string;
+  projects: Record<string, { workdir: string }>;
+  idleAlertAfterMs: number;
+  rescanIntervalMs: number;
+  /** @default 3 */
+  deliveryAttempts?: number;
+}
+
+/** The task queue's brain; see the module comment for where files live. */
+export interface Dispatcher {
+  /** Ensures the configured project folders, then ingest + dispatch now, on every watch event and every rescan until `signal` aborts. Call recover() first. */
+  start(signal: AbortSignal): void;
+  /** Inbox → store (queued); invalid files → failed/ with `.error.txt`. Returns how many tasks were queued. */
+  ingest(): Promise<number>;
+  /** Gives queued tasks (priority, then age) to free sessions while the gate is open. Returns how many were delivered. */
+  dispatch(): Promise<number>;
+  /** running → done; file processing/ → done/ (+ `.result.md` when `result` is given). */
+  complete(taskId: number, result: string | null): void;
+  /** → failed; file → failed/ with `.error.txt`. */
+  fail(taskId: number, reason: string): void;
+  /** running → queued; the file stays in processing/ and the prompt is delivered again later. */
+  requeue(taskId: number, reason: string): void;
+  /** At startup, before start(): adopts or requeues running tasks and finishes interrupted file moves. */
+  recover(isRunningInSession: (taskId: number, session: string) => boolean): void;
+  /** Call on every tick with the idle owned sessions as tmux shows them (independently of freeSessions()). */
+  checkIdleAlert(idleSessions: number): void;
+}
+
+/** Creates the dispatcher. */
+export function createDispatcher(deps: DispatcherDeps, options: DispatcherOptions): Dispatcher {
+  const { store, queue, clock } = deps;
+  const log = deps.log.child({ module: "dispatcher" });
+  const attempts = options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS;
+  const inflight = new Set<string>();
+  const benchedUntil = new Map<string, number>();
+  let lock: Promise<unknown> = Promise.resolve();
+  let kick = () => {};
+  let gateReason: string | null = null;
+  let lastDeliveryAt = 0;
+  const idle = { since: null as number | null, alerted: false };
+
+  /** Runs `fn` alone: ingest and claims never interleave, so a file is never queued twice. */
+  const exclusive = <T>(fn: () => Promise<T> | T): Promise<T> => {
+    const run = lock.then(fn, fn);
+    lock = run.catch(() => {});
+    return run;
+  };
+  const inProcessing = (t: TaskRow) => t.startedAt !== null;
+  const isActive = (t: TaskRow) => (ACTIVE as readonly string[]).includes(t.state);
+  /** The task when it is in one of `states`; otherwise logs that `action` does not apply and returns null. */
+  const taskIn = (taskId: number, states: readonly string[], action: string) => {
+    const task = store.task(taskId);
+    if (task && states.includes(task.state)) return task;
+    log.warn("task action ignored: wrong state", { action, task_id: taskId, state: task?.state ?? null });
+    return null;
+  };
+  const workdirFor = (project: string, own: string | undefined) => {
+    const base = options.projects[project]?.workdir ?? options.defaultWorkdir;
+    return own === undefined ? base : isAbsolute(own) ? own : resolve(base, own);
+  };
+  /** Moves a task's file and records its final name; false (logged) when the file is missing. */
+  const moveFile = (task: TaskRow, from: QueueFolder, to: QueueFolder, extra?: { error?: string; result?: string }) => {
+    try {
+      const file = basename(queue.moveTo(task.project, task.file, from, to, extra));
+      if (file !== task.file) store.updateTask(task.id, { file });
+      task.file = file;
+      return true;
+    } catch (error) {
+      log.error("cannot move task file", { task_id: task.id, project: task.project, file: task.file, from, to, error });
+      return false;
+    }
+  };
+  const finishFailed = (task: TaskRow, reason: string) => {
+    const now = clock.now();
+    store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
+    moveFile(task, inProcessing(task) ? "processing" : "inbox", "failed", { error: reason });
+    log.warn("task failed", { task_id: task.id, project: task.project, file: task.file, reason });
+    deps.notify({ kind: "task_failed", level: "warning", at: now, project: task.project, file: task.file, reason });
+  };
+
+  async function ingestLocked(): Promise<number> {
+    const entries = await queue.scanInbox();
+    let added = 0;
+    let rejected = 0;
+    for (const entry of entries) {
+      const known = store.taskByFile(entry.project, entry.file);
+      if (known && isActive(known) && !inProcessing(known)) continue;
+      const parsed = await queue.readTask(entry);
+      if (parsed === null) continue;
+      if (!parsed.ok) {
+        rejectEntry(entry, parsed.reason, ++rejected);
+        continue;
+      }
+      const fm = parsed.frontMatter;
+      const task = store.addTask({
+        project: entry.project, file: entry.file, priority: fm.priority ?? 0, workdir: workdirFor(entry.project, fm.workdir),
+        timeoutMs: fm.timeoutMs ?? null, prompt: parsed.prompt, createdAt: entry.firstSeenAt,
+      });
+      added++;
+      log.info("task queued", { task_id: task.id, project: task.project, file: task.file, priority: task.priority });
+    }
+    if (rejected > INGEST_NOTIFY_LIMIT) {
+      deps.notify({ kind: "task_failed", level: "warning", at: clock.now(), project: "*", file: `${rejected - INGEST_NOTIFY_LIMIT} more files`,
+        reason: "rejected in the same scan; see each project's failed/ folder" });
+    }
+    return added;
+  }
+
+  function rejectEntry(entry: InboxEntry, reason: string, nth: number) {
+    const now = clock.now();
+    let file = entry.file;
+    try {
+      file = basename(queue.reject(entry.project, entry.file, reason));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot move rejected task file", { project: entry.project, file, error });
+      return;
+    }
+    const row = store.addTask({ project: entry.project, file, priority: 0, workdir: "", timeoutMs: null, prompt: "", createdAt: entry.firstSeenAt });
+    store.updateTask(row.id, { state: "failed", error: reason, finishedAt: now });
+    log.warn("task file rejected", { task_id: row.id, project: entry.project, file: entry.file, reason });
+    if (nth <= INGEST_NOTIFY_LIMIT) deps.notify({ kind: "task_failed", level: "warning", at: now, project: entry.project, file: entry.file, reason });
+  }
+
+  type Claim = { task: TaskRow; session: string; first: boolean };
+  /** Pairs free sessions with queued tasks; synchronous, so nothing interleaves between a check and its write. */
+  function claimLocked(): Claim[] {
+    const gate = deps.gate();
+    if (!gate.open) {
+      if (gateReason !== gate.reason) log.info("dispatch paused", { reason: gate.reason, queued: store.taskCounts().queued });
+      gateReason = gate.reason;
+      return [];
+    }
+    if (gateReason !== null) log.info("dispatch resumed", { was: gateReason });
+    gateReason = null;
+    const busy = new Set([...inflight, ...store.tasks([...STARTED], ALL_ROWS).map((t) => t.session)]);
+    const claims: Claim[] = [];
+    for (const session of deps.freeSessions()) {
+      if (busy.has(session) || (benchedUntil.get(session) ?? 0) > clock.now()) continue;
+      for (;;) {
+        const task = store.tasks(["queued"], 1)[0];
+        if (!task) return claims;
+        const first = !inProcessing(task);
+        if (task.attempts >= MAX_DELIVERIES_PER_TASK) {
+          finishFailed(task, `delivered ${task.attempts} times without finishing; giving up`);
+          continue;
+        }
+        store.updateTask(task.id, { state: "running", session, startedAt: clock.now(), error: null });
+        task.startedAt = clock.now();
+        if (first && !moveFile(task, "inbox", "processing")) {
+          finishFailed({ ...task, startedAt: null }, "task file vanished from inbox/ before dispatch");
+          continue;
+        }
+        inflight.add(session);
+        claims.push({ task, session, first });
+        break;
+      }
+    }
+    return claims;
+  }
+
+  async function deliverClaim({ task, session, first }: Claim): Promise<boolean> {
+    let reason = "delivery not confirmed";
+    try {
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        let ok = false;
+        try {
+          ok = await deps.deliver(session, task.prompt, task.workdir);
+        } catch (error) {
+          reason = (error as Error).message;
+        }
+        store.updateTask(task.id, { attempts: task.attempts + attempt });
+        if (ok) {
+          const now = clock.now();
+          lastDeliveryAt = now;
+          log.info("task delivered", { task_id: task.id, project: task.project, file: task.file, session, attempt });
+          if (first) deps.metrics?.observe(DISPATCH_LATENCY_METRIC, Math.max(0, now - task.createdAt) / 1000);
+          return true;
+        }
+        log.warn("task delivery not confirmed", { task_id: task.id, session, attempt, of: attempts, reason });
+      }
+      benchedUntil.set(session, clock.now() + FAILED_SESSION_BENCH_MS);
+      log.warn("session benched after failed delivery", { session, for_ms: FAILED_SESSION_BENCH_MS });
+      const row = store.task(task.id);
+      if (row?.state === "running" && row.session === session) finishFailed(row, `not delivered to ${session} after ${attempts} attempts: ${reason}`);
+      return false;
+    } finally {
+      inflight.delete(session);
+    }
+  }
+
+  async function dispatch(): Promise<number> {
+    const claims = await exclusive(claimLocked);
+    const results = await Promise.all(claims.map(deliverClaim));
+    if (results.includes(false)) kick();
+    return results.filter(Boolean).length;
+  }
+
+  const dispatcher: Dispatcher = {
+    start(signal) {
+      for (const project of Object.keys(options.projects)) queue.ensureProject(project);
+      let cycling = false;
+      let again = false;
+      let settleWait = false;
+      const cycle = async () => {
+        if (signal.aborted) return;
+        if (cycling) { again = true; return; }
+        cycling = true;
+        try {
+          do {
+            again = false;
+            await exclusive(ingestLocked);
+            const claims = await exclusive(claimLocked);
+            for (const claim of claims) void deliverClaim(claim).then((ok) => { if (!ok) kick(); });
+          } while (again && !signal.aborted);
+        } catch (error) {
+          log.error("dispatch cycle failed", { error });
+        } finally {
+          cycling = false;
+        }
+        const until = queue.settlingUntil();
+        if (until !== null && !settleWait && !signal.aborted) {
+          settleWait = true;
+          void clock.sleep(Math.max(SETTLE_RECHECK_MIN_MS, until - clock.now() + 1), signal).then(() => { settleWait = false; kick(); });
+        }
+      };
+      kick = () => void cycle();
+      const stopWatch = queue.watch(kick);
+      signal.addEventListener("abort", () => { stopWatch(); kick = () => {}; }, { once: true });
+      void (async () => {
+        while (!signal.aborted) {
+          await clock.sleep(gateReason === null ? options.rescanIntervalMs : Math.min(GATE_RECHECK_MS, options.rescanIntervalMs), signal);
+          kick();
+        }
+      })();
+      kick();
+    },
+    ingest: () => exclusive(ingestLocked),
+    dispatch,
+    complete(taskId, result) {
+      const task = taskIn(taskId, STARTED, "complete");
+      if (!task) return;
+      const now = clock.now();
+      store.updateTask(taskId, { state: "done", finishedAt: now, error: null });
+      moveFile(task, "processing", "done", result === null ? undefined : { result });
+      const durationMs = now - (task.startedAt ?? now);
+      log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
+      deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
+      kick();
+    },
+    fail(taskId, reason) {
+      const task = taskIn(taskId, ACTIVE, "fail");
+      if (!task) return;
+      finishFailed(task, reason);
+      kick();
+    },
+    requeue(taskId, reason) {
+      const task = taskIn(taskId, STARTED, "requeue");
+      if (!task) return;
+      store.updateTask(taskId, { state: "queued", session: null, error: reason });
+      log.info("task requeued", { task_id: taskId, project: task.project, file: task.file, session: task.session, reason });
+      kick();
+    },
+    recover(isRunningInSession) {
+      const counts = { adopted: 0, requeued: 0, moved: 0, finished: 0, strays: 0 };
+      for (const task of store.tasks([...STARTED], ALL_ROWS)) {
+        if (task.session && isRunningInSession(task.id, task.session)) { counts.adopted++; continue; }
+        store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: no longer running in its session" });
+        counts.requeued++;
+      }
+      const active = store.tasks([...ACTIVE], ALL_ROWS);
+      for (const task of active.filter(inProcessing)) {
+        // A crash between "store: running" and the rename leaves the file in inbox/; finish the move.
+        if (!queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "inbox", task.file)
+            && store.taskByFile(task.project, task.file)?.id === task.id) {
+          if (moveFile(task, "inbox", "processing")) counts.moved++;
+        }
+      }
+      const held = new Set(store.tasks([...ACTIVE], ALL_ROWS).filter(inProcessing).map((t) => `${t.project}/${t.file}`));
+      for (const project of queue.projects()) {
+        for (const file of queue.list(project, "processing")) {
+          if (held.has(`${project}/${file}`)) continue;
+          const last = store.taskByFile(project, file);
+          const read = queue.readTaskSync(project, "processing", file);
+          const same = last && read?.ok && read.prompt === last.prompt;
+          if (last && same && last.state === "queued") {
+            store.updateTask(last.id, { startedAt: clock.now() }); // its claim was interrupted: now held in processing/
+            counts.moved++;
+          } else if (last && same && (last.state === "done" || last.state === "failed")) {
+            moveFile(last, "processing", last.state, last.state === "failed" ? { error: last.error ?? "failed" } : undefined);
+            counts.finished++;
+          } else {
+            try {
+              queue.moveTo(project, file, "processing", "inbox"); // nobody owns it: ingest validates and queues it again
+              counts.strays++;
+            } catch (error) {
+              log.error("cannot move task file", { project, file, from: "processing", to: "inbox", error });
+            }
+          }
+        }
+      }
+      log.info("dispatcher recovered", counts);
+    },
+    checkIdleAlert(idleSessions) {
+      const now = clock.now();
+      const queued = store.taskCounts().queued;
+      if (deps.gate().open && queued > 0 && idleSessions > 0) {
+        idle.since = Math.max(idle.since ?? now, lastDeliveryAt);
+        if (!idle.alerted && now - idle.since >= options.idleAlertAfterMs) {
+          idle.alerted = true;
+          log.error("tasks waiting while sessions idle", { queued, idle_sessions: idleSessions, since: idle.since });
+          deps.notify({ kind: "tasks_waiting", level: "critical", at: now, queued, idle_sessions: idleSessions, since: idle.since });
+        }
+        return;
+      }
+      if (idle.alerted) log.info("tasks no longer waiting", { queued, idle_sessions: idleSessions });
+      idle.since = null;
+      idle.alerted = false;
+    },
+  };
+  return dispatcher;
+}

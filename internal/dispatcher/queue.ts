@@ -1,0 +1,361 @@
+/**
+ * @module dispatcher/queue
+ * The filesystem side of the task queue: `<queue_dir>/<project>/{inbox,processing,done,failed}/`.
+ * Lists inbox candidates (skipping dotfiles, `*.tmp` and files still being written), reads and validates them,
+ * moves files between folders atomically (never overwriting, never deleting), writes new tasks atomically for
+ * `POST /tasks`, and watches the tree (every event is just "rescan").
+ * It does not decide what to run or keep any task state: that is the dispatcher and the store.
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, watch as fsWatch, writeFileSync, type FSWatcher, type Stats } from "node:fs";
+import { link, lstat, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
+
+/** A file must be unchanged and at least this old (mtime, or since we saw it last change) before it is read. */
+export const STABLE_AGE_MS = 150;
+/** Watch events are coalesced: at most one `onChange` call per this many ms. */
+export const WATCH_DEBOUNCE_MS = 50;
+/** Delay before re-arming a watch that failed or whose directory vanished. */
+export const WATCH_REARM_DELAY_MS = 100;
+/** How often the watch checks that the queue directory is still the one it watches. */
+export const WATCH_CHECK_INTERVAL_MS = 5_000;
+/** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
+const MAX_STEM_BYTES = 200;
+/** Project folder names: what config accepts for project keys. */
+const PROJECT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** The four folders of a project. */
+export type QueueFolder = "inbox" | "processing" | "done" | "failed";
+const FOLDERS: QueueFolder[] = ["inbox", "processing", "done", "failed"];
+
+/** One candidate found in an inbox. */
+export interface InboxEntry {
+  project: string;
+  file: string;
+  path: string;
+  status: "ready" | "rejected";
+  reason?: string;
+  /** Clock time the queue first saw this file (the start of dispatch latency). */
+  firstSeenAt: number;
+}
+
+/** A refused {@link TaskQueue.writeTask}; `code` tells the HTTP layer which status to answer. */
+export class TaskQueueError extends Error {
+  override name = "TaskQueueError";
+  constructor(readonly code: "invalid_project" | "unknown_project" | "invalid_name" | "invalid_task" | "exists", message: string) {
+    super(message);
+  }
+}
+
+/** Dependencies of {@link createTaskQueue}. */
+export interface TaskQueueDeps {
+  queueDir: string;
+  /** Files larger than this are refused unread. */
+  maxTaskBytes: number;
+  log: Logger;
+  /** Used for stability ages, `-<epoch ms>` suffixes and generated names. */
+  clock: Clock;
+}
+
+/** The queue folders as seen by the dispatcher. */
+export interface TaskQueue {
+  /** Creates `inbox`, `processing`, `done` and `failed` for `project`. */
+  ensureProject(project: string): void;
+  /** Project folders with a valid name, sorted. */
+  projects(): string[];
+  /** Inbox files ready to read or to reject; files not stable yet are skipped (see {@link TaskQueue.settlingUntil}). */
+  scanInbox(): Promise<InboxEntry[]>;
+  /** When the earliest file skipped by the last scan may be stable (clock ms), or null when none was skipped. */
+  settlingUntil(): number | null;
+  /** Reads and validates an entry; null when the file vanished meanwhile. */
+  readTask(entry: InboxEntry): Promise<TaskFileResult | null>;
+  /** Same, synchronously, for a file in any folder (used by recovery). */
+  readTaskSync(project: string, folder: QueueFolder, file: string): TaskFileResult | null;
+  /** Whether `<project>/<folder>/<file>` exists (a dangling symlink counts). */
+  exists(project: string, folder: QueueFolder, file: string): boolean;
+  /** Names in `<project>/<folder>/`, dotfiles excluded. */
+  list(project: string, folder: QueueFolder): string[];
+  /**
+   * Renames a file between folders without overwriting: on a clash the name gets `-<epoch ms>` before `.md`.
+   * Writes `<stem>.error.txt` (to failed/) or `<stem>.result.md` (to done/) first. Returns the final path;
+   * throws (ENOENT) when the source is missing. `to: "inbox"` is for recovery only.
+   */
+  moveTo(project: string, file: string, from: QueueFolder, to: QueueFolder, extra?: { error?: string; result?: string }): string;
+  /** `moveTo(inbox → failed)` with the reason in `.error.txt`. */
+  reject(project: string, file: string, reason: string): string;
+  /** Writes a new task into an existing project's inbox atomically; never overwrites. Throws {@link TaskQueueError}. */
+  writeTask(project: string, name: string | undefined, content: string | Uint8Array): Promise<string>;
+  /** Watches the whole tree; `onChange` runs (coalesced) after any relevant event. Returns a stop function. */
+  watch(onChange: () => void): () => void;
+}
+
+/** Creates the filesystem side of the queue rooted at `deps.queueDir`. */
+export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
+  const { queueDir, maxTaskBytes, clock } = deps;
+  const log = deps.log.child({ module: "dispatcher" });
+  let seen = new Map<string, { size: number; mtimeMs: number; changedAt: number; firstSeenAt: number }>();
+  let settleAt: number | null = null;
+  const folder = (project: string, f: QueueFolder) => join(queueDir, project, f);
+  const assertProject = (project: string) => {
+    if (!PROJECT_NAME.test(project)) throw new TaskQueueError("invalid_project", `Cannot use project ${JSON.stringify(project)}: letters, digits, '.', '_' or '-' only`);
+  };
+  const rootReal = () => { try { return realpathSync(queueDir); } catch { return queueDir; } };
+
+  /** Classifies one inbox name; null when it vanished. */
+  async function inspect(path: string, file: string): Promise<{ reject?: string; st?: Stats } | null> {
+    try {
+      const lst = await lstat(path);
+      if (lst.isSymbolicLink()) {
+        let target: string;
+        try { target = await realpath(path); } catch { return { reject: "symlink target does not exist" }; }
+        if (!target.startsWith(rootReal() + sep)) return { reject: `symlink points outside the queue directory (${target})` };
+        const st = await stat(path);
+        if (!st.isFile()) return { reject: "symlink target is not a regular file" };
+        return isValidTaskName(file) ? { st } : { reject: invalidNameReason(file), st };
+      }
+      if (!lst.isFile()) return { reject: "not a regular file" };
+      return isValidTaskName(file) ? { st: lst } : { reject: invalidNameReason(file), st: lst };
+    } catch (error) {
+      // One unreadable entry must never stop the scan (and with it every other task).
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot inspect inbox file", { path, error });
+      return null;
+    }
+  }
+
+  const queue: TaskQueue = {
+    ensureProject(project) {
+      assertProject(project);
+      for (const f of FOLDERS) mkdirSync(folder(project, f), { recursive: true });
+    },
+    projects() {
+      try {
+        return readdirSync(queueDir, { withFileTypes: true })
+          .filter((d) => d.isDirectory() && PROJECT_NAME.test(d.name)).map((d) => d.name).sort();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.warn("cannot list queue projects", { dir: queueDir, error });
+        return [];
+      }
+    },
+    async scanInbox() {
+      const now = clock.now();
+      const next: typeof seen = new Map();
+      const entries: InboxEntry[] = [];
+      settleAt = null;
+      for (const project of queue.projects()) {
+        let names: string[];
+        try {
+          names = (await readdir(folder(project, "inbox"))).sort();
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot list inbox", { project, error });
+          continue;
+        }
+        for (const file of names) {
+          if (file.startsWith(".") || file.endsWith(".tmp")) continue;
+          const path = join(folder(project, "inbox"), file);
+          const found = await inspect(path, file);
+          if (!found) continue;
+          const prev = seen.get(path);
+          const firstSeenAt = prev?.firstSeenAt ?? now;
+          if (found.st) {
+            const { size, mtimeMs } = found.st;
+            const changed = prev !== undefined && (prev.size !== size || prev.mtimeMs !== mtimeMs);
+            const changedAt = prev && !changed ? prev.changedAt : now;
+            next.set(path, { size, mtimeMs, changedAt, firstSeenAt });
+            const stable = !changed && (now - mtimeMs >= STABLE_AGE_MS || now - changedAt >= STABLE_AGE_MS);
+            if (!stable) {
+              const at = Math.min(mtimeMs, changedAt) + STABLE_AGE_MS;
+              settleAt = settleAt === null ? at : Math.min(settleAt, at);
+              continue;
+            }
+          }
+          entries.push({ project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) });
+        }
+      }
+      seen = next;
+      return entries;
+    },
+    settlingUntil: () => settleAt,
+    async readTask(entry) {
+      if (entry.status === "rejected") return { ok: false, reason: entry.reason ?? "rejected" };
+      try {
+        const st = await stat(entry.path);
+        if (st.size > maxTaskBytes) return { ok: false, reason: oversizeReason(st.size, maxTaskBytes) };
+        return parseTaskFile(await readFile(entry.path), { maxBytes: maxTaskBytes });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+        return { ok: false, reason: `cannot read file: ${(error as Error).message}` };
+      }
+    },
+    readTaskSync(project, f, file) {
+      try {
+        const path = join(folder(project, f), file);
+        const size = statSync(path).size;
+        if (size > maxTaskBytes) return { ok: false, reason: oversizeReason(size, maxTaskBytes) };
+        return parseTaskFile(readFileSync(path), { maxBytes: maxTaskBytes });
+      } catch {
+        return null;
+      }
+    },
+    exists(project, f, file) {
+      return present(join(folder(project, f), file));
+    },
+    list(project, f) {
+      try { return readdirSync(folder(project, f)).filter((n) => !n.startsWith(".")).sort(); } catch { return []; }
+    },
+    moveTo(project, file, from, to, extra = {}) {
+      assertProject(project);
+      if (file.includes("/") || file === "." || file === "..") throw new TaskQueueError("invalid_name", `Cannot move ${JSON.stringify(file)}: not a plain file name`);
+      const src = join(folder(project, from), file);
+      lstatSync(src);
+      const destDir = folder(project, to);
+      mkdirSync(destDir, { recursive: true });
+      const companion = to === "failed" && extra.error !== undefined ? ".error.txt" : to === "done" && extra.result !== undefined ? ".result.md" : null;
+      const name = freeName(destDir, file, clock.now());
+      if (companion === ".error.txt") {
+        const text = `${extra.error}\n\nproject: ${project}\nfile: ${JSON.stringify(file)}\nat: ${new Date(clock.now()).toISOString()}\n`;
+        writeFileSync(join(destDir, stemOf(name) + companion), text);
+      } else if (companion === ".result.md") {
+        writeFileSync(join(destDir, stemOf(name) + companion), extra.result!);
+      }
+      renameSync(src, join(destDir, name));
+      return join(destDir, name);
+    },
+    reject(project, file, reason) {
+      return queue.moveTo(project, file, "inbox", "failed", { error: reason });
+    },
+    async writeTask(project, name, content) {
+      assertProject(project);
+      const inbox = folder(project, "inbox");
+      if (!existsSync(inbox)) throw new TaskQueueError("unknown_project", `Cannot add a task to ${project}: no such project folder`);
+      const file = name ?? generatedName(clock.now());
+      if (!isValidTaskName(file)) throw new TaskQueueError("invalid_name", `Cannot add task ${JSON.stringify(file)}: ${invalidNameReason(file)}`);
+      const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+      const parsed = parseTaskFile(bytes, { maxBytes: maxTaskBytes });
+      if (!parsed.ok) throw new TaskQueueError("invalid_task", `Cannot add task ${file}: ${parsed.reason}`);
+      const final = join(inbox, file);
+      if (present(final)) throw new TaskQueueError("exists", `Cannot add task ${file}: a file with that name is already in the inbox`);
+      const tmp = join(inbox, `.${file}.tmp`);
+      let handle;
+      try { handle = await open(tmp, "wx"); } catch {
+        throw new TaskQueueError("exists", `Cannot add task ${file}: another write of that name is in progress`);
+      }
+      try { await handle.writeFile(bytes); await handle.sync(); } finally { await handle.close(); }
+      try {
+        // link() is the atomic "rename unless the name exists"; rename() would silently overwrite.
+        await link(tmp, final);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") { await unlink(tmp).catch(() => {}); throw new TaskQueueError("exists", `Cannot add task ${file}: a file with that name is already in the inbox`); }
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") { await unlink(tmp).catch(() => {}); throw error; }
+        await rename(tmp, final); // filesystem without hard links: check-then-rename (tiny race window)
+        return final;
+      }
+      await unlink(tmp).catch(() => {});
+      return final;
+    },
+    watch(onChange) {
+      let watcher: FSWatcher | null = null;
+      let armedIno = -1;
+      let stopped = false;
+      let lastFire = 0;
+      let pending: ReturnType<typeof setTimeout> | null = null;
+      let rearmTimer: ReturnType<typeof setTimeout> | null = null;
+      const fire = () => {
+        if (pending || stopped) return;
+        pending = setTimeout(() => {
+          pending = null;
+          lastFire = Date.now();
+          try { onChange(); } catch (error) { log.error("queue change handler failed", { error }); }
+        }, Math.max(0, lastFire + WATCH_DEBOUNCE_MS - Date.now()));
+      };
+      const arm = () => {
+        if (stopped) return;
+        try {
+          mkdirSync(queueDir, { recursive: true });
+          armedIno = statSync(queueDir).ino;
+          const w = fsWatch(queueDir, { recursive: true }, (_event, filename) => onEvent(filename == null ? null : String(filename)));
+          w.on("error", (error) => { log.warn("queue watch failed, re-arming", { dir: queueDir, error }); rearm(); });
+          w.on("close", () => { if (watcher === w) rearm(); }); // closed under us (the root was removed)
+          watcher = w;
+        } catch (error) {
+          log.warn("cannot watch queue directory, retrying", { dir: queueDir, error });
+          rearm();
+        }
+      };
+      const rearm = () => {
+        const w = watcher;
+        watcher = null;
+        w?.close();
+        if (rearmTimer || stopped) return;
+        rearmTimer = setTimeout(() => { rearmTimer = null; arm(); fire(); }, WATCH_REARM_DELAY_MS);
+      };
+      const rootChanged = () => {
+        try { return statSync(queueDir).ino !== armedIno; } catch { return true; }
+      };
+      const onEvent = (filename: string | null) => {
+        if (filename === null) {
+          if (rootChanged()) rearm();
+          return fire();
+        }
+        const parts = filename.split(/[\\/]/);
+        const base = parts[parts.length - 1] ?? "";
+        // A project or one of its folders appeared or vanished: a recreated directory is not watched any more.
+        if (parts.length <= 2) { rearm(); return fire(); }
+        if (parts[1] !== "inbox" || base.startsWith(".") || base.endsWith(".tmp")) return;
+        if (parts.length === 3 && !present(join(queueDir, filename))) return; // moved out or deleted: nothing new
+        fire();
+      };
+      const check = setInterval(() => {
+        if (rootChanged()) { log.warn("queue directory replaced, re-arming watch", { dir: queueDir }); rearm(); }
+      }, WATCH_CHECK_INTERVAL_MS);
+      check.unref?.();
+      arm();
+      return () => {
+        stopped = true;
+        clearInterval(check);
+        if (pending) clearTimeout(pending);
+        if (rearmTimer) clearTimeout(rearmTimer);
+        const w = watcher;
+        watcher = null;
+        w?.close();
+      };
+    },
+  };
+  return queue;
+}
+
+function invalidNameReason(file: string): string {
+  return `invalid task file name ${JSON.stringify(file)}: must be a plain *.md name (no leading dot, no '..', no '/', no control characters, at most 200 characters)`;
+}
+
+/** Whether a path exists, counting dangling symlinks (which `existsSync` does not). */
+function present(path: string): boolean {
+  try { lstatSync(path); return true; } catch { return false; }
+}
+
+/** `fix.md` → `fix`; other names keep their extension (`notes.txt` → `notes.txt`). */
+function stemOf(name: string): string {
+  return name.endsWith(".md") ? name.slice(0, -3) : name;
+}
+
+/** A name in `dir` that neither exists nor has companions there: the original, else `<stem>-<epoch ms>[-n].md`. */
+function freeName(dir: string, file: string, now: number): string {
+  const ext = file.endsWith(".md") ? ".md" : "";
+  let stem = stemOf(file);
+  while (Buffer.byteLength(stem) > MAX_STEM_BYTES) stem = stem.slice(0, -1);
+  const taken = (name: string) => [name, stemOf(name) + ".error.txt", stemOf(name) + ".result.md"].some((n) => present(join(dir, n)));
+  if (stem + ext === file && !taken(file)) return file;
+  for (let n = 0; ; n++) {
+    const name = `${stem}-${now}${n ? `-${n}` : ""}${ext}`;
+    if (!taken(name)) return name;
+  }
+}
+
+/** `task-20261123T120000123Z-a1b2c3.md` */
+function generatedName(now: number): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace(".", "");
+  return `task-${stamp}-${randomBytes(3).toString("hex")}.md`;
+}
