@@ -49,6 +49,8 @@ export interface WireDeps {
   self: string[];
   /** Extra global tmux arguments (tests: `["-f", "/dev/null"]`). */
   tmuxArgs?: string[];
+  /** Crash-test seam: awaited before each persisted swap step runs. */
+  beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void;
 }
 
 /** A wired daemon: start it, stop it, reach its parts. */
@@ -98,7 +100,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   // The supervisor, switcher and dispatcher call each other; late binding through closures keeps wire() linear.
   let supervisor: ReturnType<typeof createSupervisor>;
   const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics,
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
     setActiveAccount: (name) => supervisor.setActiveAccount(name),
     activeAccount: () => supervisor.state().activeAccount,
     requeueTask: (id, reason) => dispatcher.requeue(id, reason),
@@ -190,8 +192,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
       abort.abort();
       await Promise.race([loops, clock.sleep(5_000)]);
-      await channels.stop(2_500);
-      await notifier.stop(3_000);
+      await Promise.all([channels.stop(2_500), notifier.stop(3_000)]);
       await server?.stop();
       store.close();
     },

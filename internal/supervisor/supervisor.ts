@@ -313,7 +313,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await supervisor.handle({ kind: "tick", at: now });
       await dispatcher.ingest();
       await dispatcher.dispatch();
-      dispatcher.checkIdleAlert(supervisor.freeSessions().length);
+      // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
+      // 0.3.1 failure) must not silence the alarm.
+      dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && activity.get(p.session) === "idle").length);
       deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
     },
 

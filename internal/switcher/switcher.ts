@@ -31,6 +31,8 @@ export interface SwitcherDeps {
   /** Time of the last SessionStart hook of a session, if any. */
   sessionStartedAt(session: string): number | null;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
+  /** Fault-injection seam for crash tests: awaited after a step is persisted and before it runs. */
+  beforeStep?: (swapId: number, step: SwapStep) => Promise<void> | void;
 }
 
 /** Options from config. */
@@ -115,6 +117,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         const target = { name: swap.toAccount!, home: homeOf(swap.toAccount) };
         if (!target.home) throw new Error(`account ${swap.toAccount} is no longer configured`);
         const plan = readPlan(swap);
+        await deps.beforeStep?.(id, swap.step);
         switch (swap.step) {
           case "requested":
             enter(id, "saving");

@@ -23,7 +23,13 @@ export function privateTmux(label = "t"): PrivateTmux {
   const run = createBunRun(env);
   const tmux = createTmux(run, { socket, extraArgs: ["-f", "/dev/null"] });
   const raw = (...args: string[]) => run(["tmux", "-L", socket, "-f", "/dev/null", ...args]);
-  return { socket, run, tmux, raw, kill: async () => void (await raw("kill-server")) };
+  const kill = async () => {
+    await raw("kill-server");
+    // tmux leaves the socket file behind after kill-server.
+    const { rmSync } = require("node:fs") as typeof import("node:fs");
+    rmSync(`${process.env.TMUX_TMPDIR || "/tmp"}/tmux-${process.getuid?.() ?? 0}/${socket}`, { force: true });
+  };
+  return { socket, run, tmux, raw, kill };
 }
 
 /** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTestDaemon, typePrompt, TOKEN, type TestDaemon } from "../support/daemon.ts";
+import { eventually } from "../support/tmux.ts";
+import { parseResetTime } from "../../internal/quota/reset-time.ts";
+
+// Real tmux (private socket), the simulated Claude Code and the whole daemon: what reaches the swap decision.
+let t: TestDaemon;
+
+beforeAll(async () => {
+  t = await startTestDaemon();
+  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
+}, 30_000);
+
+afterAll(async () => {
+  await t.cleanup();
+});
+
+const swaps = () => t.daemon.control.status().swaps;
+
+describe("quota detection against real panes", () => {
+  test("a 529, a 500 whose body says rate limit, and a conversation quoting the limit request no swap", async () => {
+    await typePrompt(t.server, "ccl-auto-11", "[sim:work=0s][sim:say=API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment. If it persists, check https://status.claude.com.] go");
+    await typePrompt(t.server, "ccl-auto-12", '[sim:work=0s][sim:say=API Error: 500 {"type":"error","error":{"type":"api_error","message":"rate limit of upstream exceeded"}}] go');
+    await typePrompt(t.server, "ccl-1-ded", "[sim:work=0s][sim:reply=The log says \"You've hit your limit · resets 3pm (Europe/Paris)\" but that was yesterday] go");
+    // Several polls (300 ms each) with all three screens up.
+    await Bun.sleep(3_000);
+    expect(swaps()).toEqual([]);
+    expect(t.daemon.control.status().accounts.map((a) => a.state)).toEqual(["available", "available"]);
+    const transient = t.log.records.filter((r) => r.msg === "transient error seen");
+    expect(transient.length).toBeGreaterThan(0);
+  }, 30_000);
+
+  test("a StopFailure hook with a quota line requests a swap before the next poll", async () => {
+    const line = "You've hit your 5-hour limit · resets 11pm (Europe/Paris)";
+    const session = t.daemon.control.status().sessions.find((s) => s.name === "ccl-auto-11")!;
+    const hookToken = require("node:fs").readFileSync(join(t.config.state_dir, "hook-token"), "utf8").trim();
+    const sent = Date.now();
+    const response = await fetch(`${t.daemon.url()}hooks/StopFailure?session=ccl-auto-11`, {
+      method: "POST", headers: { "X-Claude-Failover-Hook": hookToken, "Content-Type": "application/json" },
+      body: JSON.stringify({ hook_event_name: "StopFailure", session_id: session.session_id, error: "rate_limit", last_assistant_message: line }),
+    });
+    expect(response.status).toBe(202);
+    const swap = await eventually(() => swaps()[0], 2_000, 10);
+    expect(Date.now() - sent).toBeLessThan(1_000);
+    expect(swap).toMatchObject({ from: "a", to: "b", reason: "quota", trigger_session: "ccl-auto-11", signal: "hook" });
+    expect(swap.snippet).toBe(line);
+    const expected = parseResetTime("11pm (Europe/Paris)", Date.parse(swap.at), "UTC");
+    expect(swap.reset_at).toBe(new Date(expected!).toISOString());
+    expect(t.daemon.control.status().accounts.find((a) => a.name === "a")).toMatchObject({ state: "cooling", reset_at: new Date(expected!).toISOString() });
+    await eventually(() => swaps()[0]?.step === "done", 30_000);
+  }, 40_000);
+
+  test("a quota line on a session of the new account within the cooldown requests exactly one more swap attempt and no ping-pong", async () => {
+    // Account b now reports its own dated limit: the cooldown yields, but a has no quota: exhausted, not a swap back.
+    writeFileSync(join(t.home("b"), "sim-quota"), "You've hit your weekly limit · resets Nov 28, 10am (UTC)\n");
+    await typePrompt(t.server, "ccl-auto-12", "[sim:work=0s] one more turn");
+    await eventually(() => t.daemon.control.status().exhausted, 10_000);
+    await Bun.sleep(2_000);
+    expect(swaps()).toHaveLength(1);
+    expect(t.daemon.control.status().accounts.map((a) => a.state)).toEqual(["cooling", "cooling"]);
+    expect(t.daemon.control.status().wake_at).not.toBeNull();
+  }, 30_000);
+});
+
+test("the hook sink refuses a forged event without the hook token", async () => {
+  const response = await fetch(`${t.daemon.url()}hooks/StopFailure?session=ccl-auto-11`, {
+    method: "POST", headers: { "X-Claude-Failover-Hook": "wrong", "Content-Type": "application/json" }, body: "{}",
+  });
+  expect(response.status).toBe(401);
+  expect(TOKEN).not.toBe("wrong");
+});
