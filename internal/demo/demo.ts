@@ -175,7 +175,7 @@ autonomous: { prefix: ccl-auto-, start_index: 11, min: 3, max: 4, workdir: ${dir
 dedicated:
   - { session: ccl-1-demo, workdir: ${dir}/work/dedicated }
 lifecycle: { reconcile_interval: 3s }
-quota: { poll_interval: 1s, reactivate_cooldown: 30s, confirm_polls: 2 }
+quota: { poll_interval: 1s, reactivate_cooldown: 10s, confirm_polls: 2 }
 switcher: { relaunch_stagger: 300ms, verify_timeout: 30s }
 watcher: { poll_interval: 1s, task_timeout: 10m }
 dispatcher: { rescan_interval: 5s }

@@ -37,8 +37,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string; quota?: string; switcher?: string } = {}): string {
+/**
+ * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
+ * function of the temp folder, for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
+ */
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string } = {}): string {
+  const pool = typeof extra.pool === "function" ? extra.pool(dir) : extra.pool;
   return `state_dir: ${dir}/state
 log_level: debug
 http: { listen: "127.0.0.1:${port}", token_env: CF_TEST_TOKEN }
@@ -47,7 +51,7 @@ claude: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(
 accounts:
   - { name: a, home: ${dir}/homes/a }
   - { name: b, home: ${dir}/homes/b }
-autonomous: ${extra.pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
+autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
 dedicated:
   - { session: ccl-1-ded, workdir: ${dir}/work/ded }
 lifecycle: { reconcile_interval: 1s }

@@ -1,0 +1,309 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
+import { eventually } from "../support/tmux.ts";
+import type { TaskRow } from "../../internal/state/state.ts";
+
+// Real tmux (private socket), the simulated Claude Code and the whole daemon (wire()): task files dropped into
+// `<queue_dir>/demo/inbox/` travel inbox → processing → done, typed into pool sessions only, each exactly once.
+
+const PROJECT = "demo";
+type Folder = "inbox" | "processing" | "done" | "failed";
+
+const folder = (t: TestDaemon, f: Folder) => join(t.config.dispatcher.queue_dir, PROJECT, f);
+const list = (t: TestDaemon, f: Folder) => {
+  try {
+    return readdirSync(folder(t, f)).filter((n) => !n.startsWith(".")).sort();
+  } catch {
+    return [];
+  }
+};
+
+/** Drops a task file the way a well-behaved producer does: write `.<name>.tmp` in the inbox, then rename. */
+function drop(t: TestDaemon, name: string, content: string): void {
+  const inbox = folder(t, "inbox");
+  mkdirSync(inbox, { recursive: true });
+  const tmp = join(inbox, `.${name}.x.tmp`);
+  writeFileSync(tmp, content);
+  renameSync(tmp, join(inbox, name));
+}
+
+const tasks = (t: TestDaemon): TaskRow[] => t.daemon.control.tasks();
+const taskByFile = (t: TestDaemon, file: string) => tasks(t).filter((row) => row.file === file);
+const sessions = (t: TestDaemon) => t.daemon.control.status().sessions;
+const sessionIdOf = (t: TestDaemon, name: string) => sessions(t).find((s) => s.name === name)?.session_id ?? null;
+
+/** Every `*.jsonl` transcript under both account homes. */
+function transcriptFiles(t: TestDaemon): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith(".jsonl")) out.push(join(dir, e.name));
+    }
+  };
+  for (const account of ["a", "b"] as const) walk(join(t.home(account), "projects"));
+  return out;
+}
+
+/** The user records (typed prompts) of every transcript, with the pool/dedicated session they belong to. */
+function userRecords(t: TestDaemon): Array<{ session: string | null; text: string }> {
+  const byId = new Map(sessions(t).filter((s) => s.session_id).map((s) => [s.session_id!, s.name]));
+  const out: Array<{ session: string | null; text: string }> = [];
+  for (const file of transcriptFiles(t)) {
+    const session = byId.get(basename(file, ".jsonl")) ?? null;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const rec = JSON.parse(line) as { type?: string; message?: { content?: unknown } };
+      if (rec.type === "user" && typeof rec.message?.content === "string") out.push({ session, text: rec.message.content });
+    }
+  }
+  return out;
+}
+
+const recordsOf = (t: TestDaemon, text: string) => userRecords(t).filter((r) => r.text === text);
+
+async function screen(t: TestDaemon, session: string): Promise<string> {
+  return ((await t.server.tmux.capture([session])).get(session) ?? []).join("\n");
+}
+
+/** Waits until the file is in done/ and its row says done; returns the row. */
+async function waitDone(t: TestDaemon, file: string, timeoutMs = 15_000): Promise<TaskRow> {
+  return eventually(() => {
+    const row = taskByFile(t, file).find((r) => r.state === "done");
+    return row && existsSync(join(folder(t, "done"), file)) ? row : null;
+  }, timeoutMs, 50);
+}
+
+/** Waits until every owned session (pool + dedicated) is idle in the store and on screen. */
+async function allIdle(t: TestDaemon, count: number, timeoutMs = 20_000): Promise<void> {
+  await eventually(() => sessions(t).filter((s) => s.state === "idle" && s.task === null).length === count, timeoutMs);
+}
+
+/** Asserts that `file` ended in done/ exactly once and nowhere else. */
+function expectOnlyInDone(t: TestDaemon, file: string): void {
+  const stem = file.slice(0, -3);
+  expect(list(t, "done").filter((n) => n === file || (n.startsWith(`${stem}-`) && n.endsWith(".md") && !n.endsWith(".result.md")))).toEqual([file]);
+  expect(list(t, "inbox")).not.toContain(file);
+  expect(list(t, "processing")).not.toContain(file);
+  expect(list(t, "failed").filter((n) => n.startsWith(stem))).toEqual([]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+describe("a pool of 3 next to a foreign session and a dedicated one", () => {
+  let t: TestDaemon;
+  let foreignPid = 0;
+  /** Every prompt handed to the daemon in this block: none may reach ccl-0 or ccl-1-ded. */
+  const sent: string[] = [];
+
+  beforeAll(async () => {
+    t = await startTestDaemon({ foreign: ["ccl-0"], extra: { pool: (dir) => `{ prefix: ccl-auto-, start_index: 11, min: 3, max: 3, workdir: ${dir}/work }` } });
+    foreignPid = (await listPanes(t.server)).find((p) => p.name === "ccl-0")!.pid;
+    await allIdle(t, 4);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  test("a dropped task goes to the lowest free pool session, completes through the Stop hook and lands in done/ with its result", async () => {
+    const prompt = "[sim:work=1s] Fix the typo in README.md";
+    sent.push(prompt);
+    drop(t, "fix-typo.md", `---\npriority: 2\ntimeout: 5m\n---\n\n${prompt}\n\n`);
+    const row = await waitDone(t, "fix-typo.md");
+    expect(row).toMatchObject({ project: PROJECT, state: "done", session: "ccl-auto-11", priority: 2, timeoutMs: 300_000, attempts: 1, prompt, error: null });
+    expect(taskByFile(t, "fix-typo.md")).toHaveLength(1);
+    expect(readFileSync(join(folder(t, "done"), "fix-typo.result.md"), "utf8")).toBe("Done: Fix the typo in README.md");
+    expectOnlyInDone(t, "fix-typo.md");
+    // What the session received is the body without front matter, trimmed: one user record, in ccl-auto-11.
+    expect(recordsOf(t, prompt)).toEqual([{ session: "ccl-auto-11", text: prompt }]);
+    expect(t.log.records.filter((r) => r.msg === "task delivered" && r.file === "fix-typo.md").map((r) => r.session)).toEqual(["ccl-auto-11"]);
+    await allIdle(t, 4);
+  }, 20_000);
+
+  test("with ccl-auto-11 busy, the next task goes to ccl-auto-12", async () => {
+    await typePrompt(t.server, "ccl-auto-11", "[sim:work=4s] a person's own turn");
+    await eventually(() => sessions(t).find((s) => s.name === "ccl-auto-11")?.state === "working", 5_000, 50);
+    const prompt = "[sim:work=0.5s] Second task";
+    sent.push(prompt);
+    drop(t, "second.md", `${prompt}\n`);
+    const row = await waitDone(t, "second.md");
+    expect(row.session).toBe("ccl-auto-12");
+    expect(recordsOf(t, prompt)).toEqual([{ session: "ccl-auto-12", text: prompt }]);
+    await allIdle(t, 4);
+  }, 20_000);
+
+  test("tmux key names, escape sequences and shell syntax are delivered literally", async () => {
+    const prompt = "C-c Enter Escape \\x1b[201~ \x1b[201~ $(rm -rf /) ; `id` && echo \"#{session_name}\" 'q' Enter";
+    sent.push(prompt);
+    drop(t, "hostile.md", `---\npriority: 1\n---\n  ${prompt}  \n`);
+    const row = await waitDone(t, "hostile.md");
+    expect(row.prompt).toBe(prompt);
+    expectOnlyInDone(t, "hostile.md");
+    const got = userRecords(t).filter((r) => r.session === row.session && r.text.includes("rm -rf"));
+    expect(got.map((r) => r.text)).toEqual([prompt]);
+    await allIdle(t, 4);
+  }, 20_000);
+
+  test("while paused a dropped file stays queued; after resume it is delivered", async () => {
+    expect(t.daemon.control.pause().ok).toBe(true);
+    const prompt = "[sim:work=0.5s] Wait for resume";
+    sent.push(prompt);
+    drop(t, "paused.md", `${prompt}\n`);
+    // Ingest still runs while paused: the row appears, queued and never started.
+    await eventually(() => taskByFile(t, "paused.md")[0]?.state === "queued", 5_000, 50);
+    // At least three polls (300 ms each) later it is still queued, still in inbox/, and no session saw it.
+    const until = Date.now() + 3 * t.config.quota.poll_interval + 300;
+    while (Date.now() < until) {
+      expect(taskByFile(t, "paused.md")[0]).toMatchObject({ state: "queued", startedAt: null, session: null, attempts: 0 });
+      expect(list(t, "inbox")).toContain("paused.md");
+      await Bun.sleep(50);
+    }
+    expect(recordsOf(t, prompt)).toEqual([]);
+    expect(t.log.records.some((r) => r.msg === "dispatch paused" && r.reason === "paused by the operator")).toBe(true);
+    expect(t.daemon.control.resume().ok).toBe(true);
+    const row = await waitDone(t, "paused.md");
+    expect(row.session).toBe("ccl-auto-11");
+    expect(recordsOf(t, prompt)).toHaveLength(1);
+    await allIdle(t, 4);
+  }, 20_000);
+
+  test("nothing is ever typed into the dedicated session or a foreign one, even with more tasks than pool sessions", async () => {
+    const burst = Array.from({ length: 5 }, (_, i) => `[sim:work=1s] Burst task ${i + 1}`);
+    sent.push(...burst);
+    burst.forEach((prompt, i) => drop(t, `burst-${i + 1}.md`, `${prompt}\n`));
+    for (let i = 1; i <= 5; i++) await waitDone(t, `burst-${i}.md`, 20_000);
+    for (const prompt of burst) expect(recordsOf(t, prompt).map((r) => r.session)).toEqual([expect.stringMatching(/^ccl-auto-1[123]$/)]);
+    expect(tasks(t).every((row) => row.session === null || /^ccl-auto-1[123]$/.test(row.session))).toBe(true);
+
+    // The dedicated session: no user record in its transcript, none of the prompts on its screen.
+    const dedId = sessionIdOf(t, "ccl-1-ded");
+    expect(dedId).not.toBeNull();
+    expect(userRecords(t).filter((r) => r.session === "ccl-1-ded")).toEqual([]);
+    const dedScreen = await screen(t, "ccl-1-ded");
+    // The foreign session: same pane and process, nothing echoed by its terminal.
+    const foreign = (await listPanes(t.server)).find((p) => p.name === "ccl-0")!;
+    expect(foreign).toMatchObject({ pid: foreignPid, dead: false });
+    expect(foreign.command).toContain("sleep 3600");
+    const foreignScreen = await screen(t, "ccl-0");
+    expect(foreignScreen.trim()).toBe("");
+    for (const prompt of sent) {
+      const words = prompt.replace(/\[sim:[^\]]*\]/g, "").trim().slice(0, 12);
+      expect(dedScreen).not.toContain(words);
+      expect(foreignScreen).not.toContain(words);
+    }
+    expect(sessions(t).map((s) => s.name)).not.toContain("ccl-0");
+  }, 40_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+describe("ten tasks on five pool sessions", () => {
+  let t: TestDaemon;
+
+  beforeAll(async () => {
+    t = await startTestDaemon({ extra: { pool: (dir) => `{ prefix: ccl-auto-, start_index: 11, min: 5, max: 5, workdir: ${dir}/work }` } });
+    await allIdle(t, 6);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  test("all ten are done, each exactly once, none lost or duplicated, spread over the pool", async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `job-${String(i + 1).padStart(2, "0")}.md`);
+    const prompts = names.map((_, i) => `[sim:work=1s] Job number ${i + 1}`);
+    names.forEach((name, i) => drop(t, name, `${prompts[i]}\n`));
+    await eventually(() => names.every((n) => existsSync(join(folder(t, "done"), n))) && tasks(t).filter((r) => r.state === "done").length >= 10, 30_000, 100);
+    await allIdle(t, 6);
+
+    expect(list(t, "inbox")).toEqual([]);
+    expect(list(t, "processing")).toEqual([]);
+    expect(list(t, "failed")).toEqual([]);
+    expect(list(t, "done")).toEqual(names.flatMap((n) => [n.replace(/\.md$/, ".result.md"), n]).sort());
+    const rows = tasks(t);
+    expect(rows).toHaveLength(10);
+    const perSession = new Map<string, number>();
+    names.forEach((name, i) => {
+      const mine = rows.filter((r) => r.file === name);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ state: "done", attempts: 1, prompt: prompts[i] });
+      expect(readFileSync(join(folder(t, "done"), name.replace(/\.md$/, ".result.md")), "utf8")).toBe(`Done: Job number ${i + 1}`);
+      const seen = recordsOf(t, prompts[i]!);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.session).toBe(mine[0]!.session!);
+      perSession.set(seen[0]!.session!, (perSession.get(seen[0]!.session!) ?? 0) + 1);
+    });
+    // Five sessions, ten tasks of equal length: every session worked, none got more than its share.
+    expect([...perSession.keys()].sort()).toEqual(["ccl-auto-11", "ccl-auto-12", "ccl-auto-13", "ccl-auto-14", "ccl-auto-15"]);
+    for (const count of perSession.values()) expect(count).toBeLessThanOrEqual(2);
+    expect(t.log.records.filter((r) => r.msg === "task delivered")).toHaveLength(10);
+    expect(userRecords(t).filter((r) => r.session === "ccl-1-ded")).toEqual([]);
+  }, 45_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+describe("daemon restart with tasks in processing/", () => {
+  let t: TestDaemon;
+
+  beforeAll(async () => {
+    t = await startTestDaemon();
+    await allIdle(t, 3);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  test("a running task survives a restart: adopted, not re-delivered, done once", async () => {
+    const prompt = "[sim:work=8s] A long refactoring";
+    drop(t, "long.md", `${prompt}\n`);
+    // Running: claimed, moved to processing/, typed, and the session row carries the task.
+    const row = await eventually(() => {
+      const r = taskByFile(t, "long.md")[0];
+      return r?.state === "running" && sessions(t).find((s) => s.name === r.session)?.task === `${PROJECT}/long.md` ? r : null;
+    }, 10_000, 50);
+    expect(list(t, "processing")).toEqual(["long.md"]);
+    expect(recordsOf(t, prompt)).toHaveLength(1);
+    const session = row.session!;
+    const panesBefore = (await listPanes(t.server)).filter((p) => p.name.startsWith("ccl-")).map((p) => `${p.name}:${p.pid}`).sort();
+
+    await t.daemon.stop("test: restart");
+    // tmux outlives the daemon: the agent is still in its turn.
+    expect((await listPanes(t.server)).filter((p) => p.name.startsWith("ccl-")).map((p) => `${p.name}:${p.pid}`).sort()).toEqual(panesBefore);
+    await t.restart();
+    expect(t.log.records.filter((r) => r.msg === "dispatcher recovered").at(-1)).toMatchObject({ adopted: 1, requeued: 0, strays: 0 });
+    expect(taskByFile(t, "long.md")[0]).toMatchObject({ state: "running", session, attempts: 1 });
+
+    const done = await waitDone(t, "long.md", 15_000);
+    expect(done).toMatchObject({ session, attempts: 1 });
+    expect(taskByFile(t, "long.md")).toHaveLength(1);
+    expectOnlyInDone(t, "long.md");
+    expect(readFileSync(join(folder(t, "done"), "long.result.md"), "utf8")).toBe("Done: A long refactoring");
+    expect(recordsOf(t, prompt)).toEqual([{ session, text: prompt }]);
+    expect(t.log.records.filter((r) => r.msg === "task delivered" && r.file === "long.md")).toHaveLength(1);
+    // The same panes, never relaunched.
+    expect((await listPanes(t.server)).filter((p) => p.name.startsWith("ccl-")).map((p) => `${p.name}:${p.pid}`).sort()).toEqual(panesBefore);
+    await allIdle(t, 3);
+  }, 40_000);
+
+  test("a stray file in processing/ without a store row is recovered at start and done once", async () => {
+    await t.daemon.stop("test: restart");
+    const prompt = "[sim:work=0.5s] Found in processing";
+    mkdirSync(folder(t, "processing"), { recursive: true });
+    writeFileSync(join(folder(t, "processing"), "stray.md"), `${prompt}\n`);
+    await t.restart();
+    expect(t.log.records.filter((r) => r.msg === "dispatcher recovered").at(-1)).toMatchObject({ strays: 1 });
+    const row = await waitDone(t, "stray.md");
+    expect(row).toMatchObject({ attempts: 1, prompt });
+    expect(taskByFile(t, "stray.md")).toHaveLength(1);
+    expectOnlyInDone(t, "stray.md");
+    expect(recordsOf(t, prompt)).toHaveLength(1);
+  }, 30_000);
+});

@@ -1,0 +1,153 @@
+import { beforeEach, describe, expect, test } from "bun:test";
+import { createSupervisor, type Supervisor } from "../../internal/supervisor/supervisor.ts";
+import { createQuotaMonitor } from "../../internal/quota/quota.ts";
+import { createWatcher } from "../../internal/watcher/watcher.ts";
+import { createEventBus, type OperatorEvent } from "../../internal/supervisor/events.ts";
+import { openStore, type Store } from "../../internal/state/state.ts";
+import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
+import { memoryLog } from "../../internal/log.ts";
+import { parseConfig } from "../../internal/config/config.ts";
+import type { Switcher, SwapInput, SwapResult } from "../../internal/switcher/switcher.ts";
+import type { Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
+import type { Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import type { Tmux } from "../../internal/tmux/tmux.ts";
+import { pickNextAccount } from "../../internal/switcher/accounts.ts";
+
+// The decision core with every edge faked: a fake clock, an in-memory store, a switcher that records requests.
+const HOUR = 3_600_000;
+const config = parseConfig(`
+state_dir: /tmp/cf-unused
+accounts: [{ name: a, home: /h/a }, { name: b, home: /h/b }]
+autonomous: { prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: /w }
+quota: { poll_interval: 1s, reactivate_cooldown: 5m, confirm_polls: 2 }
+`, "", { env: {}, home: "/root" });
+
+let clock: FakeClock;
+let store: Store;
+let supervisor: Supervisor;
+let requests: SwapInput[];
+let notified: OperatorEvent[];
+let swapRunning: boolean;
+
+/** A switcher that applies the same choice rule as the real one, without touching sessions. */
+function fakeSwitcher(): Switcher {
+  return {
+    async request(input): Promise<SwapResult> {
+      requests.push(input);
+      const choice = pickNextAccount(store.accounts(), clock.now(), { exclude: supervisor.state().activeAccount, prefer: input.to });
+      if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
+      const swap = store.createSwap({ fromAccount: supervisor.state().activeAccount, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null, signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: clock.now() });
+      store.updateSwap(swap.id, { step: "done" }, clock.now());
+      supervisor.setActiveAccount(choice.account.name);
+      return { ok: true, swapId: swap.id, message: "ok" };
+    },
+    resumeOpen: async () => undefined,
+    running: () => swapRunning,
+    idle: async () => undefined,
+  };
+}
+
+beforeEach(() => {
+  clock = createFakeClock(Date.UTC(2026, 10, 23, 12));
+  store = openStore(":memory:");
+  store.syncAccounts(config.accounts, clock.now());
+  requests = [];
+  notified = [];
+  swapRunning = false;
+  const log = memoryLog();
+  const events = createEventBus({ store, log, send: (e) => notified.push(e), describe: (e) => ({ level: "info", message: e.kind }) });
+  const tmux = { listPanes: async () => [], capture: async () => new Map() } as unknown as Tmux;
+  const lifecycle = { ownedNames: () => ["ccl-auto-11"], kindOf: (n: string) => (n === "ccl-auto-11" ? "pool" : null) } as unknown as Lifecycle;
+  const dispatcher = { ingest: async () => 0, dispatch: async () => 0, checkIdleAlert: () => undefined, complete: () => undefined, fail: () => undefined } as unknown as Dispatcher;
+  store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", sessionId: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b" }, clock.now());
+  supervisor = createSupervisor({
+    config, store, tmux, lifecycle, dispatcher, events, clock, log,
+    quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
+    switcher: fakeSwitcher(),
+    watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),
+  });
+});
+
+const stopFailure = (line: string) => supervisor.handle({
+  kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
+  payload: { error: "rate_limit", last_assistant_message: line },
+});
+
+describe("exhausted mode", () => {
+  test("enters exhausted when every account is cooling, closes the gate and notifies once", async () => {
+    store.setAccountState("b", "cooling", clock.now() + 2 * HOUR, clock.now());
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(supervisor.state().exhaustedUntil).toBe(Date.UTC(2026, 10, 23, 14));
+    expect(supervisor.gate()).toEqual({ open: false, reason: "all accounts exhausted until 2026-11-23T14:00:00.000Z" });
+    await clock.advance(60_000);
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(notified.filter((e) => e.kind === "accounts_exhausted")).toHaveLength(1);
+  });
+
+  test("wakes at the earliest reset and swaps to the account that came back", async () => {
+    store.setAccountState("b", "cooling", clock.now() + 2 * HOUR, clock.now());
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(requests).toHaveLength(1);
+    await clock.advance(HOUR);
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests).toHaveLength(1);
+    await clock.set(Date.UTC(2026, 10, 23, 14));
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests.map((r) => r.reason)).toEqual(["quota", "reset"]);
+    expect(supervisor.state()).toMatchObject({ activeAccount: "b", exhaustedUntil: null });
+    expect(store.accounts().find((a) => a.name === "b")!.state).toBe("available");
+    expect(notified.map((e) => e.kind)).toContain("account_available");
+  });
+
+  test("leaves exhausted without a swap when the active account itself comes back first", async () => {
+    store.setAccountState("b", "cooling", clock.now() + 5 * HOUR, clock.now());
+    await stopFailure("You've hit your 5-hour limit · resets 1pm (UTC)");
+    await clock.set(Date.UTC(2026, 10, 23, 13));
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests.map((r) => r.reason)).toEqual(["quota"]);
+    expect(supervisor.state()).toMatchObject({ activeAccount: "a", exhaustedUntil: null });
+    expect(supervisor.gate()).toEqual({ open: true });
+  });
+});
+
+describe("the dispatch gate", () => {
+  test("closes while a swap runs, during the cooldown after it, and when paused; opens by itself afterwards", async () => {
+    expect(supervisor.gate()).toEqual({ open: true });
+    swapRunning = true;
+    expect(supervisor.gate()).toEqual({ open: false, reason: "a swap is running" });
+    swapRunning = false;
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(supervisor.state().activeAccount).toBe("b");
+    expect(supervisor.gate()).toEqual({ open: false, reason: "cooldown after a swap" });
+    await clock.advance(5 * 60_000);
+    expect(supervisor.gate()).toEqual({ open: true });
+    supervisor.setPaused(true);
+    expect(supervisor.gate()).toEqual({ open: false, reason: "paused by the operator" });
+    expect(store.getFlag("paused")).toBe("1");
+    supervisor.setPaused(false);
+    expect(supervisor.gate()).toEqual({ open: true });
+  });
+});
+
+describe("hook signals", () => {
+  test("a transient StopFailure (529, not your usage limit) never requests a swap", async () => {
+    for (const line of [
+      "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.",
+      "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
+      'API Error: 500 {"type":"error","error":{"type":"api_error","message":"rate limit exceeded upstream"}}',
+    ]) await stopFailure(line);
+    expect(requests).toEqual([]);
+    expect(store.accounts().every((a) => a.state === "available")).toBe(true);
+  });
+
+  test("an event from a session the daemon does not own is ignored", async () => {
+    await supervisor.handle({ kind: "hook", event: "StopFailure", session: "ccl-0", at: clock.now(), payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" } });
+    expect(requests).toEqual([]);
+  });
+
+  test("the forensic record names the trigger session, signal, pattern and snippet", async () => {
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(requests[0]).toMatchObject({ reason: "quota", triggerSession: "ccl-auto-11", signal: "hook", snippet: "You've hit your 5-hour limit · resets 3pm (UTC)", resetAt: Date.UTC(2026, 10, 23, 15) });
+    expect(requests[0]!.pattern).toContain("quota");
+  });
+});

@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Database } from "bun:sqlite";
+import { listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
+import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
+import { transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import type { SwapStep } from "../../internal/state/state.ts";
+
+// The swap end to end: real tmux on a private socket, the simulated Claude Code, the whole daemon.
+const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-10"];
+const OWNED = ["ccl-1-ded", "ccl-auto-11", "ccl-auto-12"];
+let current: TestDaemon | null = null;
+
+afterEach(async () => {
+  await current?.cleanup();
+  current = null;
+});
+
+/** Starts a daemon and gives every owned session a conversation with content (so there is a transcript to carry). */
+async function daemonWithConversations(deps?: Parameters<typeof startTestDaemon>[0]["deps"]) {
+  const t = await startTestDaemon({ foreign: FOREIGN, deps });
+  current = t;
+  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
+  await Promise.all(OWNED.map((name) => typePrompt(t.server, name, `[sim:work=0s] hello from ${name}`)));
+  const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s]));
+  for (const s of before.values()) await eventually(() => existsSync(transcriptPath(t.home("a"), s.workdir, s.session_id!)));
+  const foreign = new Map((await listPanes(t.server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
+  return { t, before, foreign };
+}
+
+/** The end state every swap from a to b must reach, whatever happened on the way. */
+async function expectOnAccountB(t: TestDaemon, before: Map<string, { session_id: string | null; workdir: string }>, foreign: Map<string, number>) {
+  await eventually(() => t.daemon.control.status().last_swap?.step === "done", 30_000);
+  await eventually(() => t.daemon.control.status().sessions.every((s) => s.account === "b" && s.state !== "starting"), 20_000);
+  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.home("b"));
+  const panes = await listPanes(t.server);
+  expect(panes.map((p) => p.name).sort()).toEqual([...FOREIGN, ...OWNED].sort());
+  for (const name of OWNED) {
+    const was = before.get(name)!;
+    const pane = panes.find((p) => p.name === name)!;
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.home("b")}`);
+    expect(pane.command).toContain(`--resume ${was.session_id}`);
+    expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.session_id).toBe(was.session_id);
+    const moved = transcriptPath(t.home("b"), was.workdir, was.session_id!);
+    expect(existsSync(moved)).toBe(true);
+    expect(readFileSync(moved, "utf8")).toContain(`hello from ${name}`);
+  }
+  for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+  expect(t.daemon.control.status().swaps.filter((s) => s.step !== "failed")).toHaveLength(1);
+}
+
+describe("a quota hit moves every session to the next account", () => {
+  test("pool and dedicated sessions come back on b with their own conversation; foreign sessions untouched; no phantom", async () => {
+    const { t, before, foreign } = await daemonWithConversations();
+    writeFileSync(join(t.home("a"), "sim-quota"), "You've hit your 5-hour limit · resets 11pm (Europe/Paris)\n");
+    await typePrompt(t.server, "ccl-auto-12", "[sim:work=0s] one more turn");
+    await expectOnAccountB(t, before, foreign);
+    const swap = t.daemon.control.status().last_swap!;
+    expect(swap).toMatchObject({ from: "a", to: "b", reason: "quota", trigger_session: "ccl-auto-12" });
+    expect(t.daemon.control.status().accounts).toMatchObject([{ name: "a", state: "cooling" }, { name: "b", state: "available" }]);
+    // The conversation goes on: a new turn on b is appended to the same transcript.
+    await typePrompt(t.server, "ccl-auto-11", "[sim:work=0s] after the swap");
+    const path = transcriptPath(t.home("b"), before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
+    await eventually(() => readFileSync(path, "utf8").includes("after the swap"));
+  }, 60_000);
+});
+
+describe("a daemon killed during a swap finishes it on its next start", () => {
+  const steps: SwapStep[] = ["saving", "stopping", "flipping", "migrating", "relaunching", "verifying"];
+  for (const step of steps) {
+    test(`killed at ${step}`, async () => {
+      let frozen = false;
+      const freeze = (_id: number, at: string) => {
+        if (at !== step) return;
+        frozen = true;
+        // Never resolves: from here on this daemon does nothing more for the swap, as if killed with SIGKILL.
+        return new Promise<void>(() => undefined);
+      };
+      const { t, before, foreign } = await daemonWithConversations({ beforeSwapStep: freeze });
+      expect((await t.daemon.control.swap("b")).ok).toBe(true);
+      await eventually(() => frozen, 20_000, 10);
+      await t.daemon.stop("simulated crash");
+      expect(new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT step FROM swaps").get()).toEqual({ step });
+      await t.restart();
+      await expectOnAccountB(t, before, foreign);
+    }, 60_000);
+  }
+});
+
+test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", async () => {
+  const dir = tempDir("cf-kill-");
+  const server = privateTmux("kill");
+  for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
+  const port = await freePort();
+  const configPath = join(dir.path, "config.yaml");
+  writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s }" }));
+  require("node:fs").mkdirSync(join(dir.path, "work", "ded"), { recursive: true });
+  const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir.path };
+  const start = () => Bun.spawn([process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts"), "run", "--config", configPath], { env, stdout: "ignore", stderr: "ignore" });
+  const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init).then((r) => r.json() as Promise<any>);
+  let proc = start();
+  try {
+    await eventually(async () => (await api("/status").catch(() => null))?.sessions?.filter((s: any) => s.state === "idle").length === 3, 30_000);
+    await Promise.all(OWNED.map((name) => typePrompt(server, name, `[sim:work=0s] hello from ${name}`)));
+    const before = new Map<string, any>((await api("/status")).sessions.map((s: any) => [s.name, s]));
+    for (const s of before.values()) await eventually(() => existsSync(transcriptPath(join(dir.path, "homes", "a"), s.workdir, s.session_id)));
+    const foreign = new Map((await listPanes(server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
+    const answer = await api("/swap", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" }, body: "{}" });
+    expect(answer.ok).toBe(true);
+    const db = new Database(join(dir.path, "state", "state.db"), { readonly: true });
+    await eventually(() => (db.query("SELECT step FROM swaps").get() as { step: string } | null)?.step === "relaunching", 20_000, 5);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    expect((db.query("SELECT step FROM swaps").get() as { step: string }).step).toBe("relaunching");
+    db.close();
+    proc = start();
+    await eventually(async () => (await api("/status").catch(() => null))?.last_swap?.step === "done", 40_000);
+    await eventually(async () => (await api("/status")).sessions.every((s: any) => s.account === "b"), 20_000);
+    const panes = await listPanes(server);
+    expect(panes.map((p) => p.name).sort()).toEqual([...FOREIGN, ...OWNED].sort());
+    for (const name of OWNED) {
+      const pane = panes.find((p) => p.name === name)!;
+      expect(pane.command).toContain(`--resume ${before.get(name).session_id}`);
+      expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${join(dir.path, "homes", "b")}`);
+    }
+    for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+    expect(readlinkSync(join(dir.path, "claude-link"))).toBe(join(dir.path, "homes", "b"));
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.exited;
+    await server.kill();
+    dir.cleanup();
+  }
+}, 120_000);
+
+test("SIM is the simulated Claude Code used by these tests", () => {
+  expect(existsSync(SIM)).toBe(true);
+});
