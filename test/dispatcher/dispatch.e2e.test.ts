@@ -147,6 +147,7 @@ describe("a pool of 3 next to a foreign session and a dedicated one", () => {
     const row = await waitDone(t, "hostile.md");
     expect(row.prompt).toBe(prompt);
     expectOnlyInDone(t, "hostile.md");
+    console.log(JSON.stringify(row), JSON.stringify(userRecords(t)), await screen(t, row.session!), JSON.stringify(t.log.records.filter((r) => String(r.msg).startsWith("task") || r.msg === "hook event ignored").slice(-12)));
     const got = userRecords(t).filter((r) => r.session === row.session && r.text.includes("rm -rf"));
     expect(got.map((r) => r.text)).toEqual([prompt]);
     await allIdle(t, 4);
