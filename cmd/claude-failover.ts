@@ -29,7 +29,7 @@ import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/ev
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
 import { createControl } from "../internal/supervisor/control.ts";
-import { createApp, startServer, type RunningServer } from "../internal/server/server.ts";
+import { createApp, LOOPBACK_HOSTS, startServer, type RunningServer } from "../internal/server/server.ts";
 import { createMetrics } from "../internal/server/metrics.ts";
 import { runCli, usage, UsageError } from "../internal/cli/commands.ts";
 import { sdNotify, startWatchdog } from "../internal/cli/systemd.ts";
@@ -129,6 +129,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
   const app = createApp({
     control, metrics, events, token: config.secrets.httpToken, hookToken, log, version: VERSION,
+    allowedHosts: allowedHosts(config.httpHost),
     ingestHook: (event, session, payload) => {
       const body = payload && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
       supervisor.handle({ kind: "hook", event, session, payload: body, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
@@ -197,6 +198,12 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       store.close();
     },
   };
+}
+
+/** Host names the HTTP server answers to: loopback names plus the configured host; any host on a wildcard listener. */
+function allowedHosts(host: string): string[] {
+  if (host === "0.0.0.0" || host === "::" || host === "") return ["*"];
+  return [...LOOPBACK_HOSTS, host.toLowerCase()];
 }
 
 /** The hook sink is reached on loopback even when the API listens on all interfaces. */

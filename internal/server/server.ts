@@ -38,6 +38,11 @@ export interface ServerDeps {
   ingestHook(event: string, session: string | null, payload: unknown): void;
   log: Logger;
   version: string;
+  /**
+   * Host names (without port) the server answers to; others get 421. Stops a web page from reading `/status` or
+   * `/tasks` through DNS rebinding. @default loopback names only; `["*"]` accepts any host (listening on all interfaces).
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** Hono environment of the app (`c.env` is the Bun server when served by {@link startServer}, undefined under `app.request`). */
@@ -51,6 +56,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** Header carrying the hook secret. */
 export const HOOK_HEADER = "X-Claude-Failover-Hook";
 const DEFAULT_HOSTNAME = "127.0.0.1";
+/** Host names a loopback listener answers to. */
+export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"] as const;
 const IDLE_TIMEOUT_SECONDS = 30;
 const STATUS_CHECK_MS = 1_000;
 const HEARTBEAT_MS = 15_000;
@@ -84,6 +91,13 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const secrets = [deps.token, deps.hookToken].filter((s) => s !== "");
   const redact = (text: string) => secrets.reduce((t, s) => t.replaceAll(s, "[redacted]"), text);
 
+  const allowedHosts = new Set(deps.allowedHosts ?? LOOPBACK_HOSTS);
+  app.use("*", async (c, next) => {
+    if (allowedHosts.has("*")) return next();
+    const host = hostName(c.req.header("Host") ?? new URL(c.req.url).host);
+    if (!allowedHosts.has(host)) return c.json({ ok: false, message: `Cannot answer for host "${host}": not in the allowed host names` }, 421);
+    return next();
+  });
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();
@@ -296,4 +310,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms); });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `Host` header → lower-case name without port (`[::1]:8787` → `[::1]`). */
+function hostName(header: string): string {
+  const value = header.trim().toLowerCase();
+  if (value.startsWith("[")) return value.slice(0, value.indexOf("]") + 1);
+  return value.split(":")[0] ?? "";
 }

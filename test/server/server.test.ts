@@ -382,3 +382,15 @@ describe("startServer()", () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 });
+
+describe("host check", () => {
+  test("refuses a request whose Host is not a loopback name (DNS rebinding)", async () => {
+    const { app } = setup();
+    const evil = await app.request("/status", { headers: { Host: "evil.example:8787" } });
+    expect(evil.status).toBe(421);
+    const good = await app.request("/status", { headers: { Host: "127.0.0.1:8787" } });
+    expect(good.status).toBe(200);
+    const local = await app.request("/status", { headers: { Host: "localhost:8787" } });
+    expect(local.status).toBe(200);
+  });
+});

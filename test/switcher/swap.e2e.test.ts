@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 /** Starts a daemon and gives every owned session a conversation with content (so there is a transcript to carry). */
-async function daemonWithConversations(deps?: Parameters<typeof startTestDaemon>[0]["deps"]) {
+async function daemonWithConversations(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"]) {
   const t = await startTestDaemon({ foreign: FOREIGN, deps });
   current = t;
   await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
