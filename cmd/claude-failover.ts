@@ -165,9 +165,17 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       const panes = await tmux.listPanes();
       dispatcher.recover((taskId, session) => panes.some((p) => p.session === session && !p.dead) && store.session(session)?.taskId === taskId);
       await supervisor.reconcile();
+      const failuresSeen = new Map<string, number>();
       const poll = async () => {
         await supervisor.poll();
         lastPollAt = clock.now();
+        const stats = notifier.stats();
+        for (const [channel, depth] of Object.entries(stats.queued)) metrics.set("claude_failover_notify_queue_depth", depth, { channel });
+        for (const [channel, failed] of Object.entries(stats.failed)) {
+          const delta = failed - (failuresSeen.get(channel) ?? 0);
+          if (delta > 0) metrics.inc("claude_failover_notify_failures_total", { channel }, delta);
+          failuresSeen.set(channel, failed);
+        }
       };
       await poll().catch((error) => log.error("first poll failed", { error }));
       const pollLoop = (async () => {

@@ -79,6 +79,9 @@ const FLAG_PAUSED = "paused";
 const FLAG_EXHAUSTED = "exhausted_until";
 const DELIVERY_CONFIRM_MS = 10_000;
 const WORKDIR_READY_MS = 30_000;
+/** Continues asked of a task whose turns end on API errors before it fails. */
+const API_ERROR_RETRIES = 2;
+const API_ERROR_RETRY_DELAY_MS = 30_000;
 /** After a (re)launch, limit lines on screen for this long are taken as redrawn history, not a new hit. */
 const STALE_WINDOW_MS = 15_000;
 
@@ -91,6 +94,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const startedAt = new Map<string, number>();
   const promptSeenAt = new Map<string, number>();
   const hooksSeen = new Set<string>();
+  const apiErrorRetries = new Map<number, number>();
   /** Quota lines already on screen when a session was (re)launched: a resumed conversation redraws old errors. */
   const staleLines = new Map<string, { launchedAt: number; lines: Set<string>; freshTurn: boolean }>();
   const spoolDir = join(config.state_dir, "spool");
@@ -215,6 +219,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
         const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
         await onVerdict(name, verdict, "hook", obs.at);
+        // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
+        const task = verdict.kind === "quota" ? null : runningTaskOf(name);
+        if (task) void retryAfterApiError(name, task.id, stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error"));
         break;
       }
       case "Notification":
@@ -225,11 +232,36 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
   };
 
-  const finishTask = (session: string, taskId: number, result: string | null) => {
-    dispatcher.complete(taskId, result);
+  /**
+   * A task's turn ended on an API error that Claude Code had already retried (500, 529, network): wait, then ask the
+   * same conversation to continue, a bounded number of times; after that the task fails with the error line.
+   */
+  const retryAfterApiError = async (session: string, taskId: number, line: string) => {
+    const tries = (apiErrorRetries.get(taskId) ?? 0) + 1;
+    apiErrorRetries.set(taskId, tries);
+    if (tries > API_ERROR_RETRIES) {
+      log.warn("task failed after api errors", { session, task: taskId, line: line.slice(0, 120) });
+      dispatcher.fail(taskId, `the turn kept ending on an API error (${API_ERROR_RETRIES} continues tried): ${line.slice(0, 300)}`);
+      finishSession(session);
+      return;
+    }
+    log.info("task continues after api error", { session, task: taskId, attempt: tries, line: line.slice(0, 120) });
+    await clock.sleep(API_ERROR_RETRY_DELAY_MS);
+    if (runningTaskOf(session)?.id !== taskId || switcher.running()) return;
+    await tmux.paste(session, config.switcher.continue_prompt).catch(() => undefined);
+    await tmux.sendKeys(session, "Enter").catch(() => undefined);
+  };
+
+  const finishSession = (session: string) => {
     watcher.forget(session);
     const kind = lifecycle.kindOf(session);
     if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
+  };
+
+  const finishTask = (session: string, taskId: number, result: string | null) => {
+    dispatcher.complete(taskId, result);
+    apiErrorRetries.delete(taskId);
+    finishSession(session);
   };
 
   const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
@@ -313,6 +345,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await supervisor.handle({ kind: "tick", at: now });
       await dispatcher.ingest();
       await dispatcher.dispatch();
+      await growPoolIfNeeded();
       // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
       // 0.3.1 failure) must not silence the alarm.
       dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && activity.get(p.session) === "idle").length);
@@ -389,6 +422,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
 
     sessionStartedAt: (session) => startedAt.get(session) ?? null,
+  };
+
+  /** Tasks wait and no pool session is free: start the next pool session (one per poll, up to `max`). */
+  const growPoolIfNeeded = async () => {
+    if (!supervisor.gate().open || store.taskCounts().queued === 0 || supervisor.freeSessions().length > 0) return;
+    const starting = store.sessions().some((s) => s.kind === "pool" && s.state === "starting");
+    if (starting) return;
+    const grown = await lifecycle.grow(activeHome());
+    if (grown) log.info("pool grown for waiting tasks", { session: grown });
   };
 
   /** Polls one pane until `ok(activity)` or `extra()` holds, or `timeoutMs` passes. */

@@ -1,0 +1,99 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs, UsageError } from "../../internal/cli/commands.ts";
+import { countdown, renderStatus, table } from "../../internal/cli/client.ts";
+import { renderDoctor, runDoctor } from "../../internal/cli/doctor.ts";
+import { sdNotify } from "../../internal/cli/systemd.ts";
+import { parseConfig } from "../../internal/config/config.ts";
+import type { RunCommand } from "../../internal/tmux/tmux.ts";
+import type { StatusSnapshot } from "../../internal/state/status.ts";
+import { tempDir } from "../support/tmux.ts";
+
+describe("parseArgs()", () => {
+  test("reads the command, positionals and flags", () => {
+    expect(parseArgs(["swap", "backup", "--config", "/c.yaml", "--json"])).toEqual({ command: "swap", positional: ["backup"], flags: { config: "/c.yaml", json: true } });
+    expect(parseArgs(["status", "--config=/x.yaml"]).flags.config).toBe("/x.yaml");
+    expect(parseArgs([]).command).toBe("help");
+  });
+
+  test("refuses a flag that needs a value and has none", () => {
+    expect(() => parseArgs(["run", "--config"])).toThrow(UsageError);
+  });
+});
+
+describe("status rendering", () => {
+  const now = Date.UTC(2026, 10, 23, 12);
+  const snapshot: StatusSnapshot = {
+    version: "0.4.0", now: "", started_at: "", active_account: "main", swapping: false, paused: true, exhausted: false, wake_at: null,
+    accounts: [{ name: "main", home: "/h/main", state: "available", reset_at: null }, { name: "backup", home: "/h/b", state: "cooling", reset_at: new Date(now + 2 * 3_600_000 + 5 * 60_000).toISOString() }],
+    sessions: [{ name: "ccl-auto-11", kind: "pool", state: "working", account: "main", session_id: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b", task: "web/fix.md", workdir: "/w" }],
+    tasks: { queued: 1, running: 1, done: 3, failed: 0, stalled: 0 }, queue: [], last_swap: null, swaps: [],
+  };
+
+  test("shows flags, accounts with their reset countdown, sessions and the queue", () => {
+    const text = renderStatus(snapshot, now);
+    expect(text).toContain("active account: main · PAUSED");
+    expect(text).toMatch(/backup\s+cooling\s+2h 05m/);
+    expect(text).toMatch(/ccl-auto-11\s+pool\s+working\s+main\s+web\/fix.md/);
+    expect(text).toContain("tasks: 1 queued · 1 running · 3 done");
+    expect(text).toContain("last swap: none");
+  });
+
+  test("formats countdowns and aligned tables", () => {
+    expect(countdown(new Date(now + 45 * 60_000).toISOString(), now)).toBe("45m");
+    expect(countdown(new Date(now - 1).toISOString(), now)).toBe("now");
+    expect(table(["A", "BB"], [["xxx", "y"]])).toBe("A    BB\nxxx  y");
+  });
+});
+
+describe("runDoctor()", () => {
+  test("checks tmux, claude, homes, credentials, link, folders and units, each with a fix", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir.path, "homes", "a"), { recursive: true });
+    writeFileSync(join(dir.path, "homes", "a", ".credentials.json"), "{}");
+    mkdirSync(join(dir.path, "state"));
+    mkdirSync(join(dir.path, "real-claude"));
+    const config = parseConfig(`state_dir: ${dir.path}/state
+claude: { command: claude-that-does-not-exist, link: ${dir.path}/real-claude }
+accounts: [{ name: a, home: ${dir.path}/homes/a }, { name: b, home: ${dir.path}/homes/b }]
+`, "", { env: {}, home: dir.path });
+    const run: RunCommand = async (argv) => argv[0] === "tmux" ? { code: 0, stdout: "tmux 3.3a\n", stderr: "" } : { code: 1, stdout: "", stderr: "" };
+    const checks = await runDoctor(config, run, { unitDir: join(dir.path, "units") });
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName.tmux!.ok).toBe(true);
+    expect(byName["claude command"]).toMatchObject({ ok: false });
+    expect(byName["account a"]!.ok).toBe(true);
+    expect(byName["account b"]).toMatchObject({ ok: false });
+    expect(byName["claude.link"]!.detail).toContain("real directory");
+    expect(byName["state folder"]!.ok).toBe(true);
+    expect(byName["queue folder"]!.ok).toBe(false);
+    expect(byName["tmux unit"]).toMatchObject({ ok: false, warning: true });
+    expect(checks.filter((c) => !c.ok).every((c) => c.fix)).toBe(true);
+    expect(renderDoctor(checks)).toContain("✗ claude command");
+    dir.cleanup();
+  });
+});
+
+describe("sdNotify()", () => {
+  test("does nothing outside systemd", () => {
+    expect(sdNotify("READY=1", "")).toBe(false);
+  });
+
+  test("delivers READY=1 to a NOTIFY_SOCKET datagram socket", async () => {
+    const dir = tempDir();
+    const socket = join(dir.path, "notify.sock");
+    const receiver = Bun.spawn(["python3", "-c", `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); print("bound", flush=True)
+s.settimeout(5); print(s.recv(100).decode(), flush=True)`, socket], { stdout: "pipe" });
+    const reader = receiver.stdout.getReader();
+    await reader.read();
+    expect(sdNotify("READY=1\nSTATUS=serving", socket)).toBe(true);
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toContain("READY=1\nSTATUS=serving");
+    await receiver.exited;
+    dir.cleanup();
+  });
+});
