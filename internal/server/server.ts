@@ -29,7 +29,8 @@ export interface ServerDeps {
   control: OperatorControl;
   health(): Promise<HealthReport>;
   metrics: Metrics;
-  events: { subscribe(listener: (event: LiveEvent) => void): () => void };
+  /** Live events; `recent(limit)` (optional) gives the latest ones, oldest first, replayed to each new viewer. */
+  events: { subscribe(listener: (event: LiveEvent) => void): () => void; recent?(limit: number): LiveEvent[] };
   /** Bearer token for the control API; "" = none configured (every POST answers 503). */
   token: string;
   /** Shared secret the `claude-failover hook` subcommand sends in `X-Claude-Failover-Hook`; "" = hooks refused. */
@@ -65,6 +66,8 @@ const HEALTH_TIMEOUT_MS = 5_000;
 const STOP_GRACE_MS = 3_000;
 const SSE_RETRY_MS = 3_000;
 const MAX_LIVE_CLIENTS = 32;
+/** Past events sent to a new live viewer so the event log is not empty on load. */
+const REPLAYED_EVENTS = 30;
 const MAX_PENDING_WRITES = 500;
 const NO_TOKEN_MESSAGE = "no API token configured: set the variable named by http.token_env";
 
@@ -160,6 +163,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         chain = chain.then(write).catch(() => {}).finally(() => { pending--; });
       };
       enqueue(() => stream.writeSSE({ event: "status", data: initial, retry: SSE_RETRY_MS }));
+      for (const event of deps.events.recent?.(REPLAYED_EVENTS) ?? []) {
+        enqueue(() => stream.writeSSE({ event: "log", id: String(event.id), data: JSON.stringify(event) }));
+      }
       const remove = hub.add({
         status: (json) => enqueue(() => stream.writeSSE({ event: "status", data: json })),
         log: (event) => enqueue(() => stream.writeSSE({ event: "log", id: String(event.id), data: JSON.stringify(event) })),

@@ -124,6 +124,8 @@ export interface Store {
 
   addEvent(event: Omit<EventRow, "id">): EventRow;
   events(afterId: number, limit: number): EventRow[];
+  /** The latest `limit` events, oldest first. */
+  recentEvents(limit: number): EventRow[];
   pruneEvents(before: number): number;
 
   getFlag(key: string): string | null;
@@ -323,6 +325,9 @@ export function openStore(path: string): Store {
     },
     events(afterId, limit) {
       return db.query("SELECT * FROM events WHERE id > $afterId ORDER BY id LIMIT $limit").all({ afterId, limit }) as EventRow[];
+    },
+    recentEvents(limit) {
+      return (db.query("SELECT * FROM events ORDER BY id DESC LIMIT $limit").all({ limit }) as EventRow[]).reverse();
     },
     pruneEvents(before) {
       return db.query("DELETE FROM events WHERE at < $before").run({ before }).changes;

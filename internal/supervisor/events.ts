@@ -29,6 +29,8 @@ export interface EventBus {
   /** Records and forwards an event; never throws, never waits. */
   notify(event: OperatorEvent): void;
   subscribe(listener: (event: LiveEvent) => void): () => void;
+  /** The latest stored events, oldest first. */
+  recent(limit: number): LiveEvent[];
 }
 
 /** What the bus needs. */
@@ -55,6 +57,9 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       } catch (error) {
         deps.log.error("event not recorded", { kind: event.kind, error });
       }
+    },
+    recent(limit) {
+      return deps.store.recentEvents(limit).map((e) => ({ id: e.id, at: e.at, level: e.level, kind: e.kind, message: e.message }));
     },
     subscribe(listener) {
       listeners.add(listener);

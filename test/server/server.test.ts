@@ -30,7 +30,7 @@ function snapshot(): StatusSnapshot {
   };
 }
 
-function setup(options: { token?: string; hookToken?: string; health?: () => Promise<HealthReport> } = {}) {
+function setup(options: { token?: string; hookToken?: string; health?: () => Promise<HealthReport>; recent?: LiveEvent[] } = {}) {
   const calls: unknown[][] = [];
   const hooks: unknown[][] = [];
   const listeners = new Set<(e: LiveEvent) => void>();
@@ -51,7 +51,7 @@ function setup(options: { token?: string; hookToken?: string; health?: () => Pro
   const deps: ServerDeps = {
     control, metrics, log, version: "0.4.0", token: options.token ?? TOKEN, hookToken: options.hookToken ?? HOOK_TOKEN,
     health: options.health ?? (async () => ({ ok: true, checks: { loop: { ok: true }, store: { ok: true }, tmux: { ok: true } } })),
-    events: { subscribe: (l) => { listeners.add(l); return () => listeners.delete(l); } },
+    events: { subscribe: (l) => { listeners.add(l); return () => listeners.delete(l); }, recent: () => options.recent ?? [] },
     ingestHook: (...args) => { hooks.push(args); },
   };
   return { app: createApp(deps), calls, hooks, listeners, state, log, metrics };
@@ -380,6 +380,19 @@ describe("startServer()", () => {
     const started = performance.now();
     await server.stop();
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("GET /events replay", () => {
+  test("sends the latest stored events to a new viewer after the snapshot", async () => {
+    const { app } = setup({ recent: [{ id: 7, at: 1, level: "warning", kind: "swap_started", message: "swap a → b" }] });
+    const res = await app.request("/events");
+    const reader = res.body!.getReader();
+    const [first, replayed] = await readSse(reader, 2, { text: "" });
+    expect(first?.event).toBe("status");
+    expect(replayed).toMatchObject({ event: "log", id: "7" });
+    expect(JSON.parse(replayed!.data).message).toBe("swap a → b");
+    await reader.cancel();
   });
 });
 
