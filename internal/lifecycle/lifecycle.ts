@@ -73,6 +73,8 @@ export interface Lifecycle {
   hold(name: string, message: string): Promise<void>;
   /** Starts the next pool session above the running ones, up to `max`; returns its name or null. */
   grow(account: { name: string; home: string }): Promise<string | null>;
+  /** The conversation id Claude Code itself reports for a running session (`<home>/sessions/<pid>.json`), if any. */
+  liveSessionId(name: string, home: string): Promise<string | null>;
 }
 
 const DEFAULT_CRASH_WINDOW_MS = 60_000;
@@ -147,7 +149,9 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
         const kind = kindOf(name)!;
         if (pane && !pane.dead) {
           if (!row) {
-            store.upsertSession(name, kind, { state: "idle", workdir: pane.path || defaultWorkdir(name), account: account.name, activityAt: now }, now);
+            // The store lost this session (new state folder): Claude Code's live registry still knows its conversation.
+            const sessionId = readLiveSessionId(account.home, pane.pid);
+            store.upsertSession(name, kind, { state: "idle", workdir: pane.path || defaultWorkdir(name), account: account.name, activityAt: now, ...(sessionId ? { sessionId } : {}) }, now);
             report.adopted.push(name);
             log.info("session adopted", { session: name, pid: pane.pid });
           } else if (row.state === "dead") {
@@ -188,6 +192,12 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       const workdir = store.session(name)?.workdir ?? defaultWorkdir(name);
       await tmux.respawn(name, { cwd: existsSync(workdir) ? workdir : "/", argv: ["sh", "-c", `printf '%s\\n' "$0"; exec sleep 86400`, message] });
       store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
+    },
+
+    async liveSessionId(name, home) {
+      if (!owned.has(name)) return null;
+      const pane = (await tmux.listPanes()).find((p) => p.session === name && !p.dead);
+      return pane ? readLiveSessionId(home, pane.pid) : null;
     },
 
     async grow(account) {

@@ -42,6 +42,8 @@ export interface SwapSummary {
   snippet: string | null;
   reset_at: string | null;
   error: string | null;
+  /** Per-session result, once the swap has relaunched them: `resumed`, `fresh` (new conversation) or `dead`. */
+  sessions: Array<{ name: string; outcome: string | null }>;
 }
 
 /** Runtime facts the store does not hold. */
@@ -112,5 +114,16 @@ function summarizeSwap(s: import("./state.ts").SwapRow): SwapSummary {
   return {
     id: s.id, at: new Date(s.requestedAt).toISOString(), step: s.step, from: s.fromAccount, to: s.toAccount, reason: s.reason,
     trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), error: s.error,
+    sessions: planOutcomes(s.plan),
   };
+}
+
+function planOutcomes(plan: string | null): SwapSummary["sessions"] {
+  if (!plan) return [];
+  try {
+    const parsed = JSON.parse(plan) as { sessions?: Array<{ name?: unknown; outcome?: unknown }> };
+    return (parsed.sessions ?? []).map((s) => ({ name: String(s.name), outcome: typeof s.outcome === "string" ? s.outcome : null }));
+  } catch {
+    return [];
+  }
 }

@@ -123,7 +123,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "saving");
             break;
           case "saving":
-            savePlan(id, { sessions: saveSessions() });
+            savePlan(id, { sessions: await saveSessions() });
             enter(id, "stopping");
             break;
           case "stopping":
@@ -178,13 +178,18 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     }
   };
 
-  const saveSessions = (): PlannedSession[] => {
+  /** The conversation of every owned session: the id the daemon launched, unless Claude Code reports a newer one (e.g. after /clear). */
+  const saveSessions = async (): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
-    return store.sessions().filter((s) => owned.has(s.name) && s.state !== "dead").map((s) => ({
-      name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId: s.taskId,
-      sessionId: isValidUuid(s.sessionId) ? s.sessionId : null,
-      midTask: s.kind === "pool" && s.taskId !== null,
-    }));
+    const planned: PlannedSession[] = [];
+    for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {
+      const home = homeOf(s.account);
+      const live = home ? await lifecycle.liveSessionId(s.name, home).catch(() => null) : null;
+      const sessionId = isValidUuid(live) ? live : isValidUuid(s.sessionId) ? s.sessionId : null;
+      if (live && live !== s.sessionId) log.info("conversation id taken from Claude Code's registry", { session: s.name, stored: s.sessionId, live });
+      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId: s.taskId, sessionId, midTask: s.kind === "pool" && s.taskId !== null });
+    }
+    return planned;
   };
 
   const relaunch = async (s: PlannedSession, target: { name: string; home: string }, resume: boolean) => {

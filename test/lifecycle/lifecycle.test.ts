@@ -109,10 +109,15 @@ describe("lifecycle against a real tmux server", () => {
     const again = makeLifecycle(store);
     const report = await again.reconcile(account);
     expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [] });
+    for (const pane of (await panes()).filter((p) => !FOREIGN.includes(p.name))) {
+      await eventually(() => existsSync(join(account.home, "sessions", `${pane.pid}.json`)));
+    }
     const fresh = openStore(":memory:");
     const lost = await makeLifecycle(fresh).reconcile(account);
     expect(lost.adopted.sort()).toEqual(["ccl-1-dedicated", "ccl-auto-11", "ccl-auto-12"]);
     expect(lost.created).toEqual([]);
+    // Claude Code's live registry (<home>/sessions/<pid>.json) gives the adopted sessions their conversation back.
+    for (const name of lost.adopted) expect(fresh.session(name)!.sessionId).toBe(store.session(name)!.sessionId);
     expect(new Map((await panes()).map((p) => [p.name, p.pid]))).toEqual(before);
   });
 

@@ -24,7 +24,7 @@ const UPDATE_TIMEOUT_MS = 5_000;
 function swap(id: number, from: string, to: string, at: string): SwapSummary {
   return { id, at, step: "done", from, to, reason: "quota", trigger_session: "ccl-auto-11", signal: "StopFailure hook",
     pattern: "usage limit reached", snippet: "⎿ Claude usage limit reached. Your limit will reset at 3pm (Europe/Paris).",
-    reset_at: new Date(Date.now() + 3 * 3600_000).toISOString(), error: null };
+    reset_at: new Date(Date.now() + 3 * 3600_000).toISOString(), error: null, sessions: [] };
 }
 
 function snapshot(): StatusSnapshot {

@@ -16,7 +16,7 @@ const ISO = "2026-03-01T12:00:00.000Z";
 
 function snapshot(): StatusSnapshot {
   const swap = { id: 1, at: ISO, step: "done" as const, from: "alpha", to: "beta", reason: "quota", trigger_session: "ccl-auto-11",
-    signal: "hook", pattern: "usage limit", snippet: "Claude usage limit reached", reset_at: "2026-03-01T15:00:00.000Z", error: null };
+    signal: "hook", pattern: "usage limit", snippet: "Claude usage limit reached", reset_at: "2026-03-01T15:00:00.000Z", error: null, sessions: [{ name: "ccl-auto-11", outcome: "resumed" }] };
   return {
     version: "0.4.0", now: ISO, started_at: ISO, active_account: "beta", swapping: false, paused: false, exhausted: false, wake_at: null,
     accounts: [{ name: "alpha", home: "/h/a", state: "cooling", reset_at: "2026-03-01T15:00:00.000Z" }, { name: "beta", home: "/h/b", state: "available", reset_at: null }],

@@ -48,6 +48,7 @@ async function expectOnAccountB(t: TestDaemon, before: Map<string, { session_id:
   }
   for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
   expect(t.daemon.control.status().swaps.filter((s) => s.step !== "failed")).toHaveLength(1);
+  expect(t.daemon.control.status().last_swap!.sessions.map((s) => [s.name, s.outcome]).sort()).toEqual(OWNED.map((n) => [n, "resumed"]));
 }
 
 describe("a quota hit moves every session to the next account", () => {
