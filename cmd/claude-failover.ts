@@ -314,4 +314,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+// No top-level await: the bytecode build (`--bytecode`) compiles to CommonJS, where it is not allowed.
+if (import.meta.main) void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -156,7 +156,7 @@ export async function runDemo(host: DemoHost, options: DemoOptions): Promise<num
   }
 }
 
-/** The embedded config: two accounts, a pool of 3 (max 4) plus one dedicated session, fast intervals. */
+/** The embedded config: two accounts, a pool of 3 plus one dedicated session, fast intervals. */
 export function demoConfig(dir: string, socket: string, port: number, self: string[]): string {
   const [command, ...args] = self;
   return `# claude-failover demo (generated)
@@ -171,7 +171,7 @@ claude:
 accounts:
   - { name: demo-a, home: ${dir}/accounts/demo-a }
   - { name: demo-b, home: ${dir}/accounts/demo-b }
-autonomous: { prefix: ccl-auto-, start_index: 11, min: 3, max: 4, workdir: ${dir}/work }
+autonomous: { prefix: ccl-auto-, start_index: 11, min: 3, max: 3, workdir: ${dir}/work }
 dedicated:
   - { session: ccl-1-demo, workdir: ${dir}/work/dedicated }
 lifecycle: { reconcile_interval: 3s }
