@@ -23,6 +23,7 @@ import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { transcriptPath } from "../demo/encode-cwd.ts";
 import { createTranscriptTail, drainSpool } from "./signals.ts";
 import type { EventBus } from "./events.ts";
+import { createTaskWork } from "./tasks.ts";
 
 /** Everything that can happen, as data. */
 export type Observation =
@@ -77,11 +78,6 @@ export interface Supervisor {
 const FLAG_ACTIVE = "active_account";
 const FLAG_PAUSED = "paused";
 const FLAG_EXHAUSTED = "exhausted_until";
-const DELIVERY_CONFIRM_MS = 10_000;
-const WORKDIR_READY_MS = 30_000;
-/** Continues asked of a task whose turns end on API errors before it fails. */
-const API_ERROR_RETRIES = 2;
-const API_ERROR_RETRY_DELAY_MS = 30_000;
 /** After a (re)launch, limit lines on screen for this long are taken as redrawn history, not a new hit. */
 const STALE_WINDOW_MS = 15_000;
 
@@ -90,11 +86,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
   const owned = new Set(lifecycle.ownedNames());
   const tail = createTranscriptTail(log);
-  const activity = new Map<string, PaneActivity>();
+  const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>() };
   const startedAt = new Map<string, number>();
-  const promptSeenAt = new Map<string, number>();
   const hooksSeen = new Set<string>();
-  const apiErrorRetries = new Map<number, number>();
   /** Quota lines already on screen when a session was (re)launched: a resumed conversation redraws old errors. */
   const staleLines = new Map<string, { launchedAt: number; lines: Set<string>; freshTurn: boolean }>();
   const spoolDir = join(config.state_dir, "spool");
@@ -119,7 +113,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   });
   const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) => (isValidUuid(id) ? store.sessions().find((s) => s.sessionId === id)?.name ?? null : null);
-  const runningTaskOf = (session: string) => store.tasks(["running"]).find((t) => t.session === session) ?? null;
+  const work = createTaskWork({
+    config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings, activeHome,
+    gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(),
+  });
 
   const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number) => {
     if (verdict.kind === "none") return;
@@ -206,13 +203,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         break;
       }
       case "UserPromptSubmit":
-        promptSeenAt.set(name, now);
+        sightings.promptSeenAt.set(name, now);
         store.upsertSession(name, kind, { state: "working", activityAt: now }, now);
         break;
       case "Stop": {
         store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
-        const task = runningTaskOf(name);
-        if (task && (task.startedAt ?? 0) <= now) finishTask(name, task.id, stringOrNull(obs.payload.last_assistant_message));
+        const task = work.runningTaskOf(name);
+        if (task && (task.startedAt ?? 0) <= now) work.finish(name, task.id, stringOrNull(obs.payload.last_assistant_message));
         break;
       }
       case "StopFailure": {
@@ -220,8 +217,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
         await onVerdict(name, verdict, "hook", obs.at);
         // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
-        const task = verdict.kind === "quota" ? null : runningTaskOf(name);
-        if (task) void retryAfterApiError(name, task.id, stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error"));
+        const task = verdict.kind === "quota" ? null : work.runningTaskOf(name);
+        if (task) void work.continueAfterApiError(name, task.id, stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error"));
         break;
       }
       case "Notification":
@@ -232,45 +229,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
   };
 
-  /**
-   * A task's turn ended on an API error that Claude Code had already retried (500, 529, network): wait, then ask the
-   * same conversation to continue, a bounded number of times; after that the task fails with the error line.
-   */
-  const retryAfterApiError = async (session: string, taskId: number, line: string) => {
-    const tries = (apiErrorRetries.get(taskId) ?? 0) + 1;
-    apiErrorRetries.set(taskId, tries);
-    if (tries > API_ERROR_RETRIES) {
-      log.warn("task failed after api errors", { session, task: taskId, line: line.slice(0, 120) });
-      dispatcher.fail(taskId, `the turn kept ending on an API error (${API_ERROR_RETRIES} continues tried): ${line.slice(0, 300)}`);
-      finishSession(session);
-      return;
-    }
-    log.info("task continues after api error", { session, task: taskId, attempt: tries, line: line.slice(0, 120) });
-    await clock.sleep(API_ERROR_RETRY_DELAY_MS);
-    if (runningTaskOf(session)?.id !== taskId || switcher.running()) return;
-    await tmux.paste(session, config.switcher.continue_prompt).catch(() => undefined);
-    await tmux.sendKeys(session, "Enter").catch(() => undefined);
-  };
-
-  const finishSession = (session: string) => {
-    watcher.forget(session);
-    const kind = lifecycle.kindOf(session);
-    if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
-  };
-
-  const finishTask = (session: string, taskId: number, result: string | null) => {
-    dispatcher.complete(taskId, result);
-    apiErrorRetries.delete(taskId);
-    finishSession(session);
-  };
-
   const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
     const { session, lines, at } = obs;
     const kind = lifecycle.kindOf(session);
     const row = store.session(session);
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
-    activity.set(session, seen);
+    sightings.activity.set(session, seen);
     const verdict = classifyPane(lines, classifyOptions(at));
     const launchedAt = row.launchedAt ?? 0;
     let stale = staleLines.get(session);
@@ -278,7 +243,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       stale = { launchedAt, lines: new Set(), freshTurn: false };
       staleLines.set(session, stale);
     }
-    if (seen === "busy" || (promptSeenAt.get(session) ?? 0) > launchedAt) stale.freshTurn = true;
+    if (seen === "busy" || (sightings.promptSeenAt.get(session) ?? 0) > launchedAt) stale.freshTurn = true;
     // A resumed conversation redraws its old limit line: until the session has taken a new turn, quota lines seen
     // in its first seconds (and those same lines later) belong to the previous account and are not evidence.
     const redrawn = verdict.kind === "quota" && !stale.freshTurn && (at - launchedAt < STALE_WINDOW_MS || stale.lines.has(verdict.line));
@@ -289,7 +254,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await onVerdict(session, verdict, "pane", at);
     }
     if (switcher.running()) return;
-    const task = runningTaskOf(session);
+    const task = work.runningTaskOf(session);
     const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;
     if (next !== row.state && row.state !== "dead") store.upsertSession(session, kind, { state: next, activityAt: at }, at);
     const watch = watcher.observe({
@@ -297,15 +262,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: task.timeoutMs } : null,
     });
     if (!task) return;
-    if (watch.kind === "done-idle") finishTask(session, task.id, null);
+    if (watch.kind === "done-idle") work.finish(session, task.id, null);
     if (watch.kind === "stalled" && row.state !== "stalled") store.upsertSession(session, kind, { state: "stalled" }, at);
     if (watch.kind === "timeout") {
       log.warn("task timed out", { session, task: task.id, after_ms: watch.afterMs });
       events.notify({ kind: "task_stalled", at, project: task.project, file: task.file, session, after_ms: watch.afterMs });
       await tmux.sendKeys(session, "Escape").catch(() => undefined);
       dispatcher.fail(task.id, `timed out after ${Math.round(watch.afterMs / 60_000)} min without finishing; the session was interrupted`);
-      watcher.forget(session);
-      store.upsertSession(session, kind, { taskId: null, state: "idle" }, at);
+      work.release(session);
     }
   };
 
@@ -345,10 +309,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await supervisor.handle({ kind: "tick", at: now });
       await dispatcher.ingest();
       await dispatcher.dispatch();
-      await growPoolIfNeeded();
+      await work.growIfNeeded();
       // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
       // 0.3.1 failure) must not silence the alarm.
-      dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && activity.get(p.session) === "idle").length);
+      dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && sightings.activity.get(p.session) === "idle").length);
       deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
     },
 
@@ -385,33 +349,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       store.setFlag(FLAG_PAUSED, paused ? "1" : null);
     },
 
-    freeSessions() {
-      const busy = new Set(store.tasks(["running"]).map((t) => t.session));
-      return lifecycle.ownedNames().filter((name) => {
-        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
-        const row = store.session(name);
-        return row?.state === "idle" && row.taskId === null && activity.get(name) === "idle";
-      });
-    },
-
-    async deliver(session, prompt, workdir) {
-      const row = store.session(session);
-      if (!row || lifecycle.kindOf(session) !== "pool") return false;
-      if (row.workdir !== workdir) {
-        await lifecycle.launch(session, { account: activeHome(), workdir });
-        if (!(await waitFor(session, (a) => a === "idle", WORKDIR_READY_MS))) return false;
-      }
-      const before = clock.now();
-      await tmux.paste(session, prompt);
-      await clock.sleep(150);
-      await tmux.sendKeys(session, "Enter");
-      const confirmed = await waitFor(session, (a) => a === "busy", DELIVERY_CONFIRM_MS, () => (promptSeenAt.get(session) ?? 0) >= before);
-      if (!confirmed) return false;
-      const task = runningTaskOf(session);
-      watcher.forget(session);
-      store.upsertSession(session, "pool", { state: "working", taskId: task?.id ?? null, activityAt: clock.now() }, clock.now());
-      return true;
-    },
+    freeSessions: () => work.freeSessions(),
+    deliver: (session, prompt, workdir) => work.deliver(session, prompt, workdir),
 
     gate() {
       if (state.paused) return { open: false, reason: "paused by the operator" };
@@ -422,27 +361,6 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
 
     sessionStartedAt: (session) => startedAt.get(session) ?? null,
-  };
-
-  /** Tasks wait and no pool session is free: start the next pool session (one per poll, up to `max`). */
-  const growPoolIfNeeded = async () => {
-    if (!supervisor.gate().open || store.taskCounts().queued === 0 || supervisor.freeSessions().length > 0) return;
-    const starting = store.sessions().some((s) => s.kind === "pool" && s.state === "starting");
-    if (starting) return;
-    const grown = await lifecycle.grow(activeHome());
-    if (grown) log.info("pool grown for waiting tasks", { session: grown });
-  };
-
-  /** Polls one pane until `ok(activity)` or `extra()` holds, or `timeoutMs` passes. */
-  const waitFor = async (session: string, ok: (a: PaneActivity) => boolean, timeoutMs: number, extra?: () => boolean) => {
-    const deadline = clock.now() + timeoutMs;
-    while (clock.now() < deadline) {
-      if (extra?.()) return true;
-      const screen = (await tmux.capture([session])).get(session);
-      if (screen && ok(paneActivity(screen))) return true;
-      await clock.sleep(200);
-    }
-    return extra?.() ?? false;
   };
 
   return supervisor;

@@ -1,0 +1,153 @@
+/**
+ * @module supervisor/tasks
+ * The task side of owned sessions, used by the supervisor: which pool sessions are free, delivering a prompt (in the
+ * task's workdir, as a bracketed paste, confirmed by the session turning busy or the UserPromptSubmit hook), finishing
+ * or releasing a task, continuing after an API error, and growing the pool when tasks wait. Decides nothing about
+ * accounts or swaps.
+ */
+import type { Clock } from "../clock.ts";
+import type { Account, Config } from "../config/config.ts";
+import type { Logger } from "../log.ts";
+import type { Lifecycle } from "../lifecycle/lifecycle.ts";
+import { paneActivity, type PaneActivity } from "../quota/classify.ts";
+import type { Store, TaskRow } from "../state/state.ts";
+import type { Tmux } from "../tmux/tmux.ts";
+import type { Watcher } from "../watcher/watcher.ts";
+import type { Dispatcher } from "../dispatcher/dispatcher.ts";
+
+/** What the supervisor has seen of each session, shared with this module. */
+export interface SessionSightings {
+  /** Activity on the last poll. */
+  activity: Map<string, PaneActivity>;
+  /** Last UserPromptSubmit hook, epoch ms. */
+  promptSeenAt: Map<string, number>;
+}
+
+/** What task handling touches. */
+export interface TaskWorkDeps {
+  config: Readonly<Config>;
+  store: Store;
+  tmux: Tmux;
+  lifecycle: Lifecycle;
+  dispatcher: Dispatcher;
+  watcher: Watcher;
+  clock: Clock;
+  log: Logger;
+  sightings: SessionSightings;
+  activeHome(): Account;
+  gateOpen(): boolean;
+  swapRunning(): boolean;
+}
+
+/** Task handling for owned sessions. */
+export interface TaskWork {
+  runningTaskOf(session: string): TaskRow | null;
+  /** Idle pool sessions with no task, lowest index first (never dedicated or foreign). */
+  freeSessions(): string[];
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  /** The task is done: file to done/ with `result`, session freed. */
+  finish(session: string, taskId: number, result: string | null): void;
+  /** Frees the session of its task (the task was failed or moved elsewhere). */
+  release(session: string): void;
+  /** After an API error ended a task's turn: wait, ask to continue, a bounded number of times; then fail the task. */
+  continueAfterApiError(session: string, taskId: number, line: string): Promise<void>;
+  /** Tasks wait and no pool session is free: start the next pool session (one per call, up to `max`). */
+  growIfNeeded(): Promise<void>;
+}
+
+const DELIVERY_CONFIRM_MS = 10_000;
+const WORKDIR_READY_MS = 30_000;
+const PASTE_SETTLE_MS = 150;
+const PANE_POLL_MS = 200;
+/** Continues asked of a task whose turns end on API errors before it fails. */
+const API_ERROR_RETRIES = 2;
+const API_ERROR_RETRY_DELAY_MS = 30_000;
+
+/** Creates the {@link TaskWork}. */
+export function createTaskWork(deps: TaskWorkDeps): TaskWork {
+  const { config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings } = deps;
+  const apiErrorRetries = new Map<number, number>();
+  const runningTaskOf = (session: string) => store.tasks(["running"]).find((t) => t.session === session) ?? null;
+
+  /** Polls one pane until `ok(activity)` or `extra()` holds, or `timeoutMs` passes. */
+  const waitFor = async (session: string, ok: (a: PaneActivity) => boolean, timeoutMs: number, extra?: () => boolean) => {
+    const deadline = clock.now() + timeoutMs;
+    while (clock.now() < deadline) {
+      if (extra?.()) return true;
+      const screen = (await tmux.capture([session])).get(session);
+      if (screen && ok(paneActivity(screen))) return true;
+      await clock.sleep(PANE_POLL_MS);
+    }
+    return extra?.() ?? false;
+  };
+
+  const work: TaskWork = {
+    runningTaskOf,
+
+    freeSessions() {
+      const busy = new Set(store.tasks(["running"]).map((t) => t.session));
+      return lifecycle.ownedNames().filter((name) => {
+        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
+        const row = store.session(name);
+        return row?.state === "idle" && row.taskId === null && sightings.activity.get(name) === "idle";
+      });
+    },
+
+    async deliver(session, prompt, workdir) {
+      const row = store.session(session);
+      if (!row || lifecycle.kindOf(session) !== "pool") return false;
+      if (row.workdir !== workdir) {
+        // Claude Code's working directory is fixed per process: a task elsewhere gets a fresh conversation there.
+        await lifecycle.launch(session, { account: deps.activeHome(), workdir });
+        if (!(await waitFor(session, (a) => a === "idle", WORKDIR_READY_MS))) return false;
+      }
+      const before = clock.now();
+      await tmux.paste(session, prompt);
+      await clock.sleep(PASTE_SETTLE_MS);
+      await tmux.sendKeys(session, "Enter");
+      const confirmed = await waitFor(session, (a) => a === "busy", DELIVERY_CONFIRM_MS, () => (sightings.promptSeenAt.get(session) ?? 0) >= before);
+      if (!confirmed) return false;
+      const task = runningTaskOf(session);
+      watcher.forget(session);
+      store.upsertSession(session, "pool", { state: "working", taskId: task?.id ?? null, activityAt: clock.now() }, clock.now());
+      return true;
+    },
+
+    finish(session, taskId, result) {
+      dispatcher.complete(taskId, result);
+      apiErrorRetries.delete(taskId);
+      work.release(session);
+    },
+
+    release(session) {
+      watcher.forget(session);
+      const kind = lifecycle.kindOf(session);
+      if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
+    },
+
+    async continueAfterApiError(session, taskId, line) {
+      const tries = (apiErrorRetries.get(taskId) ?? 0) + 1;
+      apiErrorRetries.set(taskId, tries);
+      if (tries > API_ERROR_RETRIES) {
+        log.warn("task failed after api errors", { session, task: taskId, line: line.slice(0, 120) });
+        dispatcher.fail(taskId, `the turn kept ending on an API error (${API_ERROR_RETRIES} continues tried): ${line.slice(0, 300)}`);
+        apiErrorRetries.delete(taskId);
+        work.release(session);
+        return;
+      }
+      log.info("task continues after api error", { session, task: taskId, attempt: tries, line: line.slice(0, 120) });
+      await clock.sleep(API_ERROR_RETRY_DELAY_MS);
+      if (runningTaskOf(session)?.id !== taskId || deps.swapRunning()) return;
+      await tmux.paste(session, config.switcher.continue_prompt).catch(() => undefined);
+      await tmux.sendKeys(session, "Enter").catch(() => undefined);
+    },
+
+    async growIfNeeded() {
+      if (!deps.gateOpen() || store.taskCounts().queued === 0 || work.freeSessions().length > 0) return;
+      if (store.sessions().some((s) => s.kind === "pool" && s.state === "starting")) return;
+      const grown = await lifecycle.grow(deps.activeHome());
+      if (grown) log.info("pool grown for waiting tasks", { session: grown });
+    },
+  };
+  return work;
+}
