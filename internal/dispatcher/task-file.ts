@@ -6,7 +6,7 @@
  * workdir and applying the default timeout is the dispatcher's job.
  */
 import { parseDocument } from "yaml";
-import { parseDuration } from "../config/config.ts";
+import { parseDuration } from "../config/schema.ts";
 
 /** Longest task file name accepted, in characters (leaves room for `-<epoch ms>` and `.error.txt` under NAME_MAX). */
 export const MAX_TASK_NAME_CHARS = 200;

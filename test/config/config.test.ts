@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, parseConfig, parseDuration, poolSessionNames, readConfig } from "../../internal/config/config.ts";
+import { ConfigError, parseConfig, poolSessionNames, readConfig } from "../../internal/config/config.ts";
+import { parseDuration } from "../../internal/config/schema.ts";
 
 const env = { env: { CLAUDE_FAILOVER_TOKEN: "tok", TELEGRAM_BOT_TOKEN: "123:abc" }, home: "/home/dev" };
 const MINIMAL = "accounts:\n  - name: main\n    home: ~/.claude-main\n";

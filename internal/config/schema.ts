@@ -1,0 +1,145 @@
+/**
+ * @module config/schema
+ * The config file's schema (zod 4, strict at every level) with every default as a named constant, and the duration and
+ * size forms it accepts. Pure data; reading files, locating mistakes and resolving paths and secrets is config.ts.
+ */
+import { join } from "node:path";
+import { z } from "zod";
+
+/** Where `claude-failover` looks for its config unless `--config` says otherwise. */
+export const DEFAULT_CONFIG_PATH = "/etc/claude-failover/config.yaml";
+export const DEFAULT_STATE_DIR = "/var/lib/claude-failover";
+export const DEFAULT_HTTP_LISTEN = "127.0.0.1:8787";
+export const DEFAULT_TOKEN_ENV = "CLAUDE_FAILOVER_TOKEN";
+export const DEFAULT_RECONCILE_INTERVAL = "15s";
+export const DEFAULT_QUOTA_POLL_INTERVAL = "5s";
+export const DEFAULT_REACTIVATE_COOLDOWN = "5m";
+export const DEFAULT_CONFIRM_POLLS = 2;
+export const DEFAULT_WATCHER_POLL_INTERVAL = "5s";
+export const DEFAULT_TASK_TIMEOUT = "2h";
+export const DEFAULT_IDLE_POLLS = 3;
+export const DEFAULT_MAX_TASK_BYTES = 256 * 1024;
+export const DEFAULT_JANITOR_INTERVAL = "1h";
+export const DEFAULT_RETENTION = "7d";
+export const DEFAULT_RELAUNCH_STAGGER = "2s";
+export const DEFAULT_VERIFY_TIMEOUT = "60s";
+export const DEFAULT_MAX_SWAPS_PER_HOUR = 6;
+export const DEFAULT_TELEGRAM_API_ROOT = "https://api.telegram.org";
+export const DEFAULT_RESEND_API_BASE = "https://api.resend.com";
+
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `30s`, `5m`, `2h`, `7d`, `1h30m` or a bare number of milliseconds. */
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === "number") return Number.isInteger(text) && text >= 0 ? text : undefined;
+  const trimmed = text.trim();
+  if (!/^(?:\d+(?:ms|s|m|h|d))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of trimmed.matchAll(/(\d+)(ms|s|m|h|d)/g)) {
+    total += Number(n) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS];
+  }
+  return total;
+}
+
+const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms !== undefined) return ms;
+  ctx.issues.push({ code: "custom", input: value, message: `invalid duration ${JSON.stringify(value)}: use "30s", "5m", "2h", "7d" or milliseconds` });
+  return z.NEVER;
+});
+
+const ByteSize = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
+  if (typeof value === "number") return value;
+  const match = /^(\d+)\s*(B|KiB|MiB|KB|MB)?$/.exec(value.trim());
+  if (match) {
+    const unit = { B: 1, KB: 1000, MB: 1_000_000, KiB: 1024, MiB: 1024 * 1024 }[match[2] ?? "B"] ?? 1;
+    return Number(match[1]) * unit;
+  }
+  ctx.issues.push({ code: "custom", input: value, message: `invalid size ${JSON.stringify(value)}: use bytes or "256KiB", "1MiB"` });
+  return z.NEVER;
+});
+
+const Path = z.string().min(1, "must not be empty");
+const SessionName = z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be letters, digits, '.', '_' or '-' (tmux session names)");
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+const Level = z.enum(["info", "warning", "critical"]);
+
+/** The config file's shape: strict at every level, defaults applied, durations and sizes converted. */
+export const ConfigSchema = z.strictObject({
+  state_dir: Path.default(DEFAULT_STATE_DIR),
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  http: z.strictObject({
+    listen: z.string().regex(/^[^:\s]+:\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:8787").default(DEFAULT_HTTP_LISTEN),
+    token_env: EnvName.default(DEFAULT_TOKEN_ENV),
+  }).prefault({}),
+  tmux: z.strictObject({
+    socket: z.string().regex(/^[A-Za-z0-9_.-]*$/, "must be a plain -L socket name (letters, digits, '.', '_', '-') or empty").default(""),
+  }).prefault({}),
+  claude: z.strictObject({
+    command: z.string().min(1).default("claude"),
+    args: z.array(z.string()).default([]),
+    link: z.string().default(""),
+  }).prefault({}),
+  accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
+  autonomous: z.strictObject({
+    prefix: SessionName.default("ccl-auto-"),
+    start_index: z.number().int().min(0, "must be 0 or more").default(0),
+    min: z.number().int().min(0).default(0),
+    max: z.number().int().min(0).max(500).default(0),
+    workdir: Path.default("~"),
+  }).prefault({}),
+  dedicated: z.array(z.strictObject({ session: SessionName, workdir: Path })).default([]),
+  lifecycle: z.strictObject({
+    reconcile_interval: Duration.prefault(DEFAULT_RECONCILE_INTERVAL),
+  }).prefault({}),
+  quota: z.strictObject({
+    poll_interval: Duration.prefault(DEFAULT_QUOTA_POLL_INTERVAL),
+    reactivate_cooldown: Duration.prefault(DEFAULT_REACTIVATE_COOLDOWN),
+    confirm_polls: z.number().int().min(1).default(DEFAULT_CONFIRM_POLLS),
+    extra_quota_patterns: z.array(z.string()).default([]),
+    extra_transient_patterns: z.array(z.string()).default([]),
+  }).prefault({}),
+  switcher: z.strictObject({
+    relaunch_stagger: Duration.prefault(DEFAULT_RELAUNCH_STAGGER),
+    verify_timeout: Duration.prefault(DEFAULT_VERIFY_TIMEOUT),
+    relaunch_attempts: z.number().int().min(1).max(10).default(2),
+    max_swaps_per_hour: z.number().int().min(1).default(DEFAULT_MAX_SWAPS_PER_HOUR),
+    continue_prompt: z.string().min(1).default("Continue where you left off."),
+  }).prefault({}),
+  watcher: z.strictObject({
+    poll_interval: Duration.prefault(DEFAULT_WATCHER_POLL_INTERVAL),
+    task_timeout: Duration.prefault(DEFAULT_TASK_TIMEOUT),
+    idle_polls: z.number().int().min(1).default(DEFAULT_IDLE_POLLS),
+  }).prefault({}),
+  dispatcher: z.strictObject({
+    queue_dir: z.string().default(""),
+    max_task_bytes: ByteSize.prefault(DEFAULT_MAX_TASK_BYTES),
+    rescan_interval: Duration.prefault("30s"),
+    idle_alert_after: Duration.prefault("1m"),
+    projects: z.record(SessionName, z.strictObject({ workdir: Path })).default({}),
+  }).prefault({}),
+  janitor: z.strictObject({
+    interval: Duration.prefault(DEFAULT_JANITOR_INTERVAL),
+    retention: Duration.prefault(DEFAULT_RETENTION),
+    mode: z.enum(["archive", "delete"]).default("archive"),
+  }).prefault({}),
+  notifications: z.strictObject({
+    timezone: z.string().default("UTC"),
+    telegram: z.strictObject({
+      token_env: EnvName.default("TELEGRAM_BOT_TOKEN"),
+      chat_ids: z.array(z.number().int()).min(1, "at least one chat id is needed"),
+      api_root: z.url().default(DEFAULT_TELEGRAM_API_ROOT).transform((u) => u.replace(/\/+$/, "")),
+      min_level: Level.default("info"),
+    }).optional(),
+    email: z.strictObject({
+      api_key_env: EnvName.default("RESEND_API_KEY"),
+      from: z.string().min(3),
+      to: z.array(z.email()).min(1, "at least one recipient is needed"),
+      api_base: z.url().default(DEFAULT_RESEND_API_BASE).transform((u) => u.replace(/\/+$/, "")),
+      min_level: Level.default("critical"),
+    }).optional(),
+  }).prefault({}),
+});
+
+/** The schema's output, before paths and secrets are resolved. */
+export type ParsedConfig = z.output<typeof ConfigSchema>;
