@@ -1,15 +1,14 @@
 /**
  * @module config
- * YAML → validated, frozen {@link Config}. Owns every default (named constants below), `~` expansion,
- * duration parsing and the lookup of secrets in the environment variables the file names. Every mistake in a
- * file is reported at once, each with file, line, column and key. Does not read anything but the file and the
+ * YAML → validated, frozen {@link Config}: locates every mistake (file, line, column, key) and reports them all at
+ * once, adds the cross-field checks the schema cannot express, expands `~`, and looks up secrets in the environment
+ * variables the file names. The schema and its defaults are in schema.ts. Reads nothing but the file and the
  * environment it is given.
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Node } from "yaml";
 import { ConfigSchema, type ParsedConfig as Parsed } from "./schema.ts";
-
 
 /** A config file that cannot be used; `problems` lists every mistake found, each already located. */
 export class ConfigError extends Error {

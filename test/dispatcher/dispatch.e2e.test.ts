@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
-import { eventually } from "../support/tmux.ts";
+import { eventually, tempDir } from "../support/tmux.ts";
 import type { TaskRow } from "../../internal/state/state.ts";
 
 // Real tmux (private socket), the simulated Claude Code and the whole daemon (wire()): task files dropped into
@@ -20,12 +20,16 @@ const list = (t: TestDaemon, f: Folder) => {
   }
 };
 
-/** Drops a task file the way a well-behaved producer does: write `.<name>.tmp` in the inbox, then rename. */
-function drop(t: TestDaemon, name: string, content: string): void {
+/**
+ * Drops a task file the way a well-behaved producer does: write `.<name>.x.tmp` in the inbox, then rename.
+ * `mtime` back-dates the file so the queue takes it as settled on first sight.
+ */
+function drop(t: TestDaemon, name: string, content: string, mtime?: Date): void {
   const inbox = folder(t, "inbox");
   mkdirSync(inbox, { recursive: true });
   const tmp = join(inbox, `.${name}.x.tmp`);
   writeFileSync(tmp, content);
+  if (mtime) utimesSync(tmp, mtime, mtime);
   renameSync(tmp, join(inbox, name));
 }
 
@@ -70,8 +74,30 @@ function userRecords(t: TestDaemon): Array<{ session: string | null; text: strin
 
 const recordsOf = (t: TestDaemon, text: string) => userRecords(t).filter((r) => r.text === text);
 
+/** The assistant replies of every transcript, with the time each was written. */
+function assistantRecords(t: TestDaemon): Array<{ text: string; at: number }> {
+  const out: Array<{ text: string; at: number }> = [];
+  for (const file of transcriptFiles(t)) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const rec = JSON.parse(line) as { type?: string; timestamp?: string; message?: { content?: Array<{ type?: string; text?: string }> } };
+      const text = Array.isArray(rec.message?.content) ? rec.message.content.filter((c) => c.type === "text").map((c) => c.text).join("") : "";
+      if (rec.type === "assistant" && text) out.push({ text, at: Date.parse(rec.timestamp ?? "") });
+    }
+  }
+  return out;
+}
+
 async function screen(t: TestDaemon, session: string): Promise<string> {
   return ((await t.server.tmux.capture([session])).get(session) ?? []).join("\n");
+}
+
+/** The text in a session's prompt box (what would be glued onto the next prompt typed there). */
+async function inputBox(t: TestDaemon, session: string): Promise<string> {
+  const lines = (await screen(t, session)).split("\n");
+  const at = lines.findLastIndex((l) => l.startsWith("❯"));
+  const end = lines.findIndex((l, i) => i > at && l.startsWith("─"));
+  return lines.slice(at, end < 0 ? undefined : end).join("\n").replace(/^❯/, "").trim();
 }
 
 /** Waits until the file is in done/ and its row says done; returns the row. */
@@ -128,28 +154,33 @@ describe("a pool of 3 next to a foreign session and a dedicated one", () => {
     await allIdle(t, 4);
   }, 20_000);
 
-  test("with ccl-auto-11 busy, the next task goes to ccl-auto-12", async () => {
-    await typePrompt(t.server, "ccl-auto-11", "[sim:work=4s] a person's own turn");
-    await eventually(() => sessions(t).find((s) => s.name === "ccl-auto-11")?.state === "working", 5_000, 50);
-    const prompt = "[sim:work=0.5s] Second task";
-    sent.push(prompt);
-    drop(t, "second.md", `${prompt}\n`);
-    const row = await waitDone(t, "second.md");
-    expect(row.session).toBe("ccl-auto-12");
-    expect(recordsOf(t, prompt)).toEqual([{ session: "ccl-auto-12", text: prompt }]);
+  test("with ccl-auto-11 busy on a task, the next task goes to ccl-auto-12", async () => {
+    const long = "[sim:work=2s] First of two";
+    const short = "[sim:work=0.5s] Second of two";
+    sent.push(long, short);
+    drop(t, "first.md", `${long}\n`);
+    await eventually(() => taskByFile(t, "first.md")[0]?.state === "running" && recordsOf(t, long).length === 1, 10_000, 50);
+    drop(t, "second.md", `${short}\n`);
+    const second = await waitDone(t, "second.md");
+    expect(second.session).toBe("ccl-auto-12");
+    const first = await waitDone(t, "first.md");
+    expect(first.session).toBe("ccl-auto-11");
+    expect(recordsOf(t, long)).toEqual([{ session: "ccl-auto-11", text: long }]);
+    expect(recordsOf(t, short)).toEqual([{ session: "ccl-auto-12", text: short }]);
     await allIdle(t, 4);
   }, 20_000);
 
-  test("tmux key names, escape sequences and shell syntax are delivered literally", async () => {
-    const prompt = "C-c Enter Escape \\x1b[201~ \x1b[201~ $(rm -rf /) ; `id` && echo \"#{session_name}\" 'q' Enter";
+  test("tmux key names, escape-sequence text and shell syntax are delivered literally", async () => {
+    const prompt = "C-c Enter Escape \\x1b[201~ $(rm -rf /) ; `id` && echo \"#{session_name}\" 'q' \\e[200~ ^C Enter";
     sent.push(prompt);
-    drop(t, "hostile.md", `---\npriority: 1\n---\n  ${prompt}  \n`);
+    drop(t, "hostile.md", `---\npriority: 1\n---\n\n  ${prompt}  \n\n`);
     const row = await waitDone(t, "hostile.md");
     expect(row.prompt).toBe(prompt);
     expectOnlyInDone(t, "hostile.md");
-    console.log(JSON.stringify(row), JSON.stringify(userRecords(t)), await screen(t, row.session!), JSON.stringify(t.log.records.filter((r) => String(r.msg).startsWith("task") || r.msg === "hook event ignored").slice(-12)));
-    const got = userRecords(t).filter((r) => r.session === row.session && r.text.includes("rm -rf"));
-    expect(got.map((r) => r.text)).toEqual([prompt]);
+    // Exactly that text, once, as one prompt: no key name was pressed, no shell ran it, nothing was split off.
+    expect(recordsOf(t, prompt)).toEqual([{ session: row.session, text: prompt }]);
+    expect(userRecords(t).filter((r) => r.text.includes("rm -rf"))).toHaveLength(1);
+    expect(readFileSync(join(folder(t, "done"), "hostile.result.md"), "utf8")).toBe(`Done: ${Array.from(prompt).slice(0, 60).join("")}`);
     await allIdle(t, 4);
   }, 20_000);
 
@@ -202,6 +233,24 @@ describe("a pool of 3 next to a foreign session and a dedicated one", () => {
     }
     expect(sessions(t).map((s) => s.name)).not.toContain("ccl-0");
   }, 40_000);
+
+  // Last in this block on purpose: with the bug it leaves text in the prompt box of the session that got it.
+  test("an escape sequence in a task file cannot end the bracketed paste and have the rest typed as keys", async () => {
+    const before = userRecords(t).length;
+    const prompt = "Summarize the log \x1b[201~\r then, as keys: rm -rf / \x1b[200~ end of task";
+    drop(t, "raw-escape.md", `${prompt}\n`);
+    const row = await waitDone(t, "raw-escape.md");
+    await allIdle(t, 4);
+    const fresh = userRecords(t).slice(before);
+    // One task file is one prompt: submitted once and whole (its visible text in order, whatever becomes of the
+    // control bytes), with nothing left in the prompt box to be glued onto the next task.
+    expect({
+      prompts: fresh.map((r) => r.session),
+      whole: fresh.length === 1 && /^Summarize the log[^]*then, as keys: rm -rf \/[^]*end of task$/.test(fresh[0]!.text),
+      leftInBox: await inputBox(t, row.session!),
+      resultCoversWholePrompt: readFileSync(join(folder(t, "done"), "raw-escape.result.md"), "utf8").includes("as keys"),
+    }).toEqual({ prompts: [row.session], whole: true, leftInBox: "", resultCoversWholePrompt: true });
+  }, 20_000);
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -307,4 +356,104 @@ describe("daemon restart with tasks in processing/", () => {
     expectOnlyInDone(t, "stray.md");
     expect(recordsOf(t, prompt)).toHaveLength(1);
   }, 30_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Turns the daemon did not start (a person attached to a pool session and typed). Every hook goes through a wrapper
+// that can hold an event back (a loaded machine; the hook timeout is 5 s) and then logs that it reached the daemon.
+
+/** `self` for WireDeps: `claude-failover hook <event>` run after `delays[event]` ms, appending the event to `log`. */
+function slowHooks(log: string, delays: Record<string, number>): string[] {
+  const cases = Object.entries(delays).map(([event, ms]) => `${event}) sleep ${ms / 1000};;`).join(" ");
+  const script = `case "$3" in ${cases} esac; "$0" "$@"; rc=$?; echo "$3" >> ${log}; exit $rc`;
+  return ["/bin/sh", "-c", script, process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts")];
+}
+const landed = (log: string, event: string) => {
+  try {
+    return readFileSync(log, "utf8").split("\n").filter((l) => l === event).length;
+  } catch {
+    return 0;
+  }
+};
+const onePool = (dir: string) => `{ prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${dir}/work }`;
+
+describe("a person's turn in a pool session, whose Stop hook lands late", () => {
+  const STOP_DELAY_MS = 2_000;
+  let t: TestDaemon;
+  const hooks = tempDir("cf-hooks-");
+  const hookLog = join(hooks.path, "landed.log");
+
+  beforeAll(async () => {
+    t = await startTestDaemon({ extra: { pool: onePool }, deps: { self: slowHooks(hookLog, { Stop: STOP_DELAY_MS }) } });
+    await allIdle(t, 2);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.cleanup();
+    hooks.cleanup();
+  });
+
+  test("its late Stop does not complete the task delivered once the pane went idle", async () => {
+    const person = "[sim:work=1s] A person's own turn";
+    const prompt = "[sim:work=3s] Task queued behind a person's turn";
+    const reply = "Done: Task queued behind a person's turn";
+    await typePrompt(t.server, "ccl-auto-11", person);
+    // The daemon knows the session is busy before the task arrives, so the task waits for it.
+    await eventually(() => sessions(t).find((s) => s.name === "ccl-auto-11")?.state === "working", 5_000, 20);
+    drop(t, "behind.md", `${prompt}\n`);
+    await eventually(() => taskByFile(t, "behind.md")[0]?.state === "queued", 5_000, 20);
+    // The person's turn ends; the pane is idle before its Stop lands (2 s later), so the task is typed in that gap.
+    await eventually(() => recordsOf(t, prompt).length === 1, 10_000, 50);
+    const row = await waitDone(t, "behind.md", 20_000);
+    const own = assistantRecords(t).find((r) => r.text === reply);
+    // Done only once its own turn ended, with its own reply as the result (not the person's).
+    expect({
+      result: readFileSync(join(folder(t, "done"), "behind.result.md"), "utf8"),
+      ownReplyWrittenBeforeDone: own !== undefined && own.at <= row.finishedAt!,
+    }).toEqual({ result: reply, ownReplyWrittenBeforeDone: true });
+    expect(row).toMatchObject({ session: "ccl-auto-11", attempts: 1 });
+    expect(recordsOf(t, prompt)).toHaveLength(1);
+  }, 30_000);
+});
+
+describe("a person's turn in a pool session, between two polls", () => {
+  let t: TestDaemon;
+  const hooks = tempDir("cf-hooks-");
+  const hookLog = join(hooks.path, "landed.log");
+  const polls = async () => Number(/^claude_failover_poll_duration_seconds_count(?:\{[^}]*\})? (\d+)/m.exec(await (await fetch(`${t.daemon.url()}metrics`)).text())?.[1] ?? 0);
+
+  beforeAll(async () => {
+    // Production poll intervals (5 s); UserPromptSubmit lands 1 s late, so only the screen could tell the turn began.
+    t = await startTestDaemon({
+      extra: { pool: onePool, quota: "{ poll_interval: 5s, reactivate_cooldown: 1h, confirm_polls: 2 }", watcher: "{ poll_interval: 5s, task_timeout: 10m }" },
+      deps: { self: slowHooks(hookLog, { UserPromptSubmit: 1_000 }) },
+    });
+    await allIdle(t, 2);
+  }, 30_000);
+
+  afterAll(async () => {
+    await t?.cleanup();
+    hooks.cleanup();
+  });
+
+  test("a task is not typed into a session whose turn began after the last poll", async () => {
+    const person = "[sim:work=1s] A person's own turn";
+    const prompt = "[sim:work=0.5s] Task dropped as the person pressed Enter";
+    const reply = "Done: Task dropped as the person pressed Enter";
+    // Right after a poll (the next is 5 s away): the person submits a prompt and, at once, a task file arrives
+    // (already settled, so the daemon claims it as soon as it sees it).
+    mkdirSync(folder(t, "inbox"), { recursive: true });
+    const seen = await polls();
+    await eventually(async () => (await polls()) > seen, 10_000, 20);
+    await typePrompt(t.server, "ccl-auto-11", person);
+    drop(t, "now.md", `${prompt}\n`, new Date(Date.now() - 10_000));
+    const row = await waitDone(t, "now.md", 25_000);
+    // It ran as a prompt of its own, after the person's turn, and its result is its own reply.
+    expect({
+      submitted: recordsOf(t, prompt).length,
+      result: readFileSync(join(folder(t, "done"), "now.result.md"), "utf8"),
+      leftInBox: await inputBox(t, "ccl-auto-11"),
+    }).toEqual({ submitted: 1, result: reply, leftInBox: "" });
+    expect(row).toMatchObject({ session: "ccl-auto-11", attempts: 1 });
+  }, 40_000);
 });

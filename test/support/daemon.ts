@@ -41,7 +41,7 @@ export async function freePort(): Promise<number> {
  * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
  * function of the temp folder, for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string } = {}): string {
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string } = {}): string {
   const pool = typeof extra.pool === "function" ? extra.pool(dir) : extra.pool;
   return `state_dir: ${dir}/state
 log_level: debug
@@ -57,7 +57,7 @@ dedicated:
 lifecycle: { reconcile_interval: 1s }
 quota: ${extra.quota ?? "{ poll_interval: 300ms, reactivate_cooldown: 1h, confirm_polls: 2 }"}
 switcher: ${extra.switcher ?? "{ relaunch_stagger: 100ms, verify_timeout: 20s }"}
-watcher: { poll_interval: 300ms, task_timeout: 10m }
+watcher: ${extra.watcher ?? "{ poll_interval: 300ms, task_timeout: 10m }"}
 dispatcher: { rescan_interval: 2s }
 ${extra.yaml ?? ""}`;
 }
