@@ -71,3 +71,31 @@ test("the hook sink refuses a forged event without the hook token", async () => 
   expect(response.status).toBe(401);
   expect(TOKEN).not.toBe("wrong");
 });
+
+describe("the pane alone, when no hook reaches the daemon", () => {
+  let p: TestDaemon;
+  afterAll(async () => {
+    await p?.cleanup();
+  });
+
+  test("a limit line above the prompt box requests one swap within a poll or two, with the right reset time", async () => {
+    p = await startTestDaemon();
+    await eventually(() => p.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
+    // Replace ccl-auto-12's Claude Code with a program that only draws screens: a busy turn, then the limit.
+    const rule = "─".repeat(80);
+    const busy = join(p.dir, "busy.txt");
+    const limit = join(p.dir, "limit.txt");
+    writeFileSync(busy, `✻ Working… (3s · esc to interrupt)\n\n${rule}\n❯ \n${rule}\n  ⏵⏵ bypass permissions on · esc to interrupt\n`);
+    writeFileSync(limit, `● Working on it\n  ⎿ \u00a0You've hit your 5-hour limit · resets 11pm (Europe/Paris)\n     /upgrade to increase your usage limit.\n\n${rule}\n❯ \n${rule}\n  ⏵⏵ bypass permissions on (shift+tab to cycle)\n`);
+    await p.server.raw("respawn-pane", "-k", "-t", "=ccl-auto-12:", "sh", "-c", 'cat "$0"; sleep 1; clear; cat "$1"; exec sleep 3600', busy, limit);
+    const shown = Date.now();
+    const swap = await eventually(() => p.daemon.control.status().swaps[0], 5_000, 20);
+    expect(Date.now() - shown).toBeLessThan(1_000 + 2 * 300 + 1_000);
+    expect(swap).toMatchObject({ from: "a", to: "b", trigger_session: "ccl-auto-12", signal: "pane" });
+    expect(swap.snippet).toBe("You've hit your 5-hour limit · resets 11pm (Europe/Paris)");
+    const expected = parseResetTime("11pm (Europe/Paris)", Date.parse(swap.at), "UTC");
+    expect(swap.reset_at).toBe(new Date(expected!).toISOString());
+    await Bun.sleep(1_500);
+    expect(p.daemon.control.status().swaps).toHaveLength(1);
+  }, 40_000);
+});
