@@ -51,7 +51,7 @@ export interface WireDeps {
   /** Extra global tmux arguments (tests: `["-f", "/dev/null"]`). */
   tmuxArgs?: string[];
   /** Crash-test seam: awaited before each persisted swap step runs. */
-  beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void;
+  beforeSwapStep?: (swapId: number, step: string, halted: AbortSignal) => Promise<void> | void;
 }
 
 /** A wired daemon: start it, stop it, reach its parts. */
@@ -59,6 +59,8 @@ export interface Daemon {
   start(): Promise<void>;
   /** Stops the daemon's own work; the tmux sessions and their agents keep running. */
   stop(reason: string): Promise<void>;
+  /** True while the poll loop keeps running (used for the systemd watchdog). */
+  alive(): boolean;
   control: OperatorControl;
   url(): string;
   config: Readonly<Config>;
@@ -80,6 +82,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
+    accounts: config.accounts,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
     hook: { self: deps.self, url: `http://${connectHost(config.httpHost)}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
@@ -94,7 +97,10 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     describe: (event) => ({ level: eventLevel(event as unknown as NotifyEvent), message: renderEvent(event as unknown as NotifyEvent, config.notifications.timezone).title }),
   });
 
-  const quota = createQuotaMonitor({ confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown });
+  const quota = createQuotaMonitor({
+    confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown,
+    minSightingGapMs: Math.floor(Math.min(config.quota.poll_interval, config.watcher.poll_interval) * 0.8),
+  });
   const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
@@ -124,7 +130,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
-  Object.assign(control, createControl({ store, supervisor, switcher, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+  Object.assign(control, createControl({ store, supervisor, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -159,12 +165,14 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     config,
     control,
     url: () => server?.url ?? "",
+    alive: () => clock.now() - lastPollAt < Math.max(3 * pollIntervalMs, 30_000),
     async start() {
       log.info("daemon starting", { version: VERSION, accounts: config.accounts.length, pool: `${config.autonomous.prefix}[${config.autonomous.start_index}..${config.autonomous.start_index + config.autonomous.max - 1}]`, min: config.autonomous.min, max: config.autonomous.max, dedicated: config.dedicated.length });
       server = startServer(app, { hostname: config.httpHost, port: config.httpPort });
       notifier.start();
       channels.start();
-      await switcher.resumeOpen();
+      // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
+      void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       const panes = await tmux.listPanes();
       dispatcher.recover((taskId, session) => panes.some((p) => p.session === session && !p.dead) && store.session(session)?.taskId === taskId);
       await supervisor.reconcile();
@@ -204,6 +212,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
       abort.abort();
       await Promise.race([loops, clock.sleep(5_000)]);
+      await switcher.halt();
       await Promise.all([channels.stop(2_500), notifier.stop(3_000)]);
       await server?.stop();
       store.close();
@@ -263,7 +272,7 @@ export async function runDaemon(configPath: string): Promise<number> {
   const log = createLog({ level: config.log_level });
   await daemon.start();
   sdNotify(`READY=1\nSTATUS=serving ${daemon.url()}`);
-  const stopWatchdog = startWatchdog();
+  const stopWatchdog = startWatchdog(() => daemon.alive());
   return await new Promise<number>((done) => {
     let busy = false;
     const shutdown = async (signal: string) => {
@@ -287,10 +296,17 @@ export async function runDaemon(configPath: string): Promise<number> {
       }
       busy = true;
       sdNotify("RELOADING=1");
-      await daemon.stop("reload");
-      config = next;
-      daemon = wire(config, realDeps(config));
-      await daemon.start();
+      try {
+        await daemon.stop("reload");
+        config = next;
+        daemon = wire(config, realDeps(config));
+        await daemon.start();
+      } catch (error) {
+        // Half-reloaded is worse than down: exit non-zero so systemd restarts the daemon cleanly.
+        log.error("config reload failed; exiting", { error: error as Error });
+        done(1);
+        return;
+      }
       sdNotify("READY=1");
       log.info("config reloaded", { path: configPath });
       busy = false;

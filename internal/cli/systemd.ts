@@ -44,9 +44,14 @@ export function sdNotify(state: string, socketPath = process.env.NOTIFY_SOCKET):
   }
 }
 
-/** Starts watchdog pings at half of `WATCHDOG_USEC` when systemd asks for them; returns a stop function. */
-export function startWatchdog(usec = Number(process.env.WATCHDOG_USEC)): () => void {
+/**
+ * Pings the watchdog at half of `WATCHDOG_USEC` when systemd asks for it, but only while `alive()` holds, so a wedged
+ * poll loop (not just a live event loop) gets the daemon restarted. Returns a stop function.
+ */
+export function startWatchdog(alive: () => boolean, usec = Number(process.env.WATCHDOG_USEC)): () => void {
   if (!usec) return () => undefined;
-  const timer = setInterval(() => sdNotify("WATCHDOG=1"), Math.max(1000, usec / 2000));
+  const timer = setInterval(() => {
+    if (alive()) sdNotify("WATCHDOG=1");
+  }, Math.max(1000, usec / 2000));
   return () => clearInterval(timer);
 }

@@ -6,7 +6,7 @@
  * foreign session (an operator's `ccl-0`, `ccl-auto5`, another prefix) is never created, killed or typed into.
  * Decides nothing about accounts or tasks: callers say which home to launch with.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
@@ -39,6 +39,8 @@ export interface LifecycleOptions {
   crashWindowMs?: number;
   /** Consecutive quick deaths before a session is left `dead`. @default 3 */
   maxQuickDeaths?: number;
+  /** Every account, searched when adopting a session the store does not know. @default the active account only */
+  accounts?: ReadonlyArray<{ name: string; home: string }>;
 }
 
 /** A launch request. */
@@ -107,8 +109,9 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const kind = kindOf(name);
     if (!kind) throw new RangeError(`Cannot launch ${name}: not an owned session`);
     const previous = store.session(name);
-    const workdir = request.workdir ?? previous?.workdir ?? defaultWorkdir(name);
-    mkdirSync(workdir, { recursive: true });
+    // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
+    const workdir = realWorkdir(request.workdir ?? previous?.workdir ?? defaultWorkdir(name));
+    mkdirSync(request.workdir ?? previous?.workdir ?? defaultWorkdir(name), { recursive: true });
     const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
@@ -147,13 +150,19 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
         const pane = byName.get(name);
         const row = store.session(name);
         const kind = kindOf(name)!;
-        if (pane && !pane.dead) {
+        // A pane parked by a swap (`hold`) with no swap running any more: the swap failed or was abandoned.
+        const parked = pane && !pane.dead && pane.command === "sleep" && row?.state === "starting";
+        if (pane && !pane.dead && !parked) {
           if (!row) {
-            // The store lost this session (new state folder): Claude Code's live registry still knows its conversation.
-            const sessionId = readLiveSessionId(account.home, pane.pid);
-            store.upsertSession(name, kind, { state: "idle", workdir: pane.path || defaultWorkdir(name), account: account.name, activityAt: now, ...(sessionId ? { sessionId } : {}) }, now);
+            // The store lost this session (new state folder): Claude Code's live registry still knows its
+            // conversation and its account, even when Claude Code runs under a shell the operator started.
+            const live = findLiveSession(options.accounts ?? [account], pane.pid);
+            store.upsertSession(name, kind, {
+              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, activityAt: now,
+              ...(live ? { sessionId: live.sessionId } : {}),
+            }, now);
             report.adopted.push(name);
-            log.info("session adopted", { session: name, pid: pane.pid });
+            log.info("session adopted", { session: name, pid: pane.pid, session_id: live?.sessionId ?? null });
           } else if (row.state === "dead") {
             store.upsertSession(name, kind, { state: "idle" }, now);
           }
@@ -197,7 +206,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     async liveSessionId(name, home) {
       if (!owned.has(name)) return null;
       const pane = (await tmux.listPanes()).find((p) => p.session === name && !p.dead);
-      return pane ? readLiveSessionId(home, pane.pid) : null;
+      return pane ? findLiveSession([{ name: "", home }], pane.pid)?.sessionId ?? null : null;
     },
 
     async grow(account) {
@@ -211,12 +220,57 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   };
 }
 
-/** Reads `<home>/sessions/<pid>.json` (Claude Code's live-session registry) for the conversation id of a pane's process. */
-export function readLiveSessionId(home: string, pid: number): string | null {
+/** Resolves a working directory to its real path (as Claude Code does); the path as given when it cannot. */
+export function realWorkdir(path: string): string {
   try {
-    const record = JSON.parse(readFileSync(join(home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
-    return isValidUuid(record.sessionId) ? record.sessionId : null;
+    mkdirSync(path, { recursive: true });
+    return realpathSync(path);
   } catch {
-    return null;
+    return path;
   }
+}
+
+/**
+ * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
+ * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
+ */
+export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number): { sessionId: string; account: string } | null {
+  for (const pid of [panePid, ...descendants(panePid)]) {
+    for (const account of accounts) {
+      try {
+        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
+        if (isValidUuid(record.sessionId)) return { sessionId: record.sessionId, account: account.name };
+      } catch {
+        // not this process, or not this home
+      }
+    }
+  }
+  return null;
+}
+
+/** Every descendant of `pid`, read from /proc (Linux). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length && out.length < 1000) {
+    const next = queue.shift()!;
+    out.push(next);
+    queue.push(...(children.get(next) ?? []));
+  }
+  return out;
 }

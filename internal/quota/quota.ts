@@ -47,6 +47,11 @@ export interface QuotaMonitorOptions {
   reactivateCooldownMs: number;
   /** Cooling period assumed when a confirmed hit carries no reset time. @default 1 h */
   unknownResetMs?: number;
+  /**
+   * Sightings of one session closer together than this count once: the same screen seen by the pane, the transcript
+   * and the hook within one poll is one sighting, not a confirmation. @default 0
+   */
+  minSightingGapMs?: number;
 }
 
 /** The monitor's interface. */
@@ -62,7 +67,7 @@ const DEFAULT_UNKNOWN_RESET_MS = 60 * 60_000;
 
 /** Creates a {@link QuotaMonitor}. */
 export function createQuotaMonitor(options: QuotaMonitorOptions): QuotaMonitor {
-  const sightings = new Map<string, number>();
+  const sightings = new Map<string, { count: number; lastAt: number }>();
   const unknownResetMs = options.unknownResetMs ?? DEFAULT_UNKNOWN_RESET_MS;
 
   return {
@@ -75,9 +80,11 @@ export function createQuotaMonitor(options: QuotaMonitorOptions): QuotaMonitor {
       }
       const resetKnown = verdict.resetAt !== undefined && verdict.resetAt > obs.now;
       if (!resetKnown) {
-        const seen = (sightings.get(obs.session) ?? 0) + 1;
+        const previous = sightings.get(obs.session);
+        const distinct = !previous || obs.now - previous.lastAt >= (options.minSightingGapMs ?? 0);
+        const seen = { count: (previous?.count ?? 0) + (distinct ? 1 : 0), lastAt: distinct ? obs.now : previous!.lastAt };
         sightings.set(obs.session, seen);
-        if (seen < options.confirmPolls) return { action: "none" };
+        if (seen.count < options.confirmPolls) return { action: "none" };
       }
       sightings.delete(obs.session);
       const resetAt = resetKnown ? verdict.resetAt! : obs.now + unknownResetMs;

@@ -41,6 +41,8 @@ export interface SessionRow {
   launchedAt: number | null;
   /** Last time the pane was seen doing something or a hook arrived, epoch ms. */
   activityAt: number | null;
+  /** Last time a turn was seen starting (UserPromptSubmit hook or a busy pane), epoch ms. */
+  turnAt: number | null;
   updatedAt: number;
 }
 
@@ -121,6 +123,10 @@ export interface Store {
   openSwap(): SwapRow | null;
   recentSwaps(limit: number): SwapRow[];
   swapsSince(at: number): number;
+  /** The most recent swap that completed, if any. */
+  lastDoneSwap(): SwapRow | null;
+  /** Deletes finished swaps requested before `before`; returns how many. */
+  pruneSwaps(before: number): number;
 
   addEvent(event: Omit<EventRow, "id">): EventRow;
   events(afterId: number, limit: number): EventRow[];
@@ -161,6 +167,7 @@ const MIGRATIONS = [
      message TEXT NOT NULL, fields TEXT) STRICT;
    CREATE INDEX events_at ON events(at);
    CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
+  `ALTER TABLE sessions ADD COLUMN turn_at INTEGER;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -181,7 +188,7 @@ export function openStore(path: string): Store {
     sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null,
     workdir: r.workdir as string, taskId: (r.task_id as number | null) ?? null,
     launchedAt: (r.launched_at as number | null) ?? null, activityAt: (r.activity_at as number | null) ?? null,
-    updatedAt: r.updated_at as number,
+    turnAt: (r.turn_at as number | null) ?? null, updatedAt: r.updated_at as number,
   });
   const taskRow = (r: Record<string, unknown>): TaskRow => ({
     id: r.id as number, project: r.project as string, file: r.file as string, state: r.state as TaskState,
@@ -201,7 +208,7 @@ export function openStore(path: string): Store {
 
   const SESSION_COLUMNS: Record<keyof SessionPatch, string> = {
     kind: "kind", state: "state", sessionId: "session_id", account: "account", workdir: "workdir",
-    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at",
+    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at",
   };
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
     project: "project", file: "file", state: "state", priority: "priority", workdir: "workdir", timeoutMs: "timeout_ms",
@@ -314,6 +321,13 @@ export function openStore(path: string): Store {
       return row ? swapRow(row) : null;
     },
     recentSwaps: (limit) => (db.query("SELECT * FROM swaps ORDER BY id DESC LIMIT $limit").all({ limit }) as Record<string, unknown>[]).map(swapRow),
+    lastDoneSwap() {
+      const row = db.query("SELECT * FROM swaps WHERE step = 'done' ORDER BY id DESC LIMIT 1").get() as Record<string, unknown> | null;
+      return row ? swapRow(row) : null;
+    },
+    pruneSwaps(before) {
+      return db.query("DELETE FROM swaps WHERE step IN ('done','failed') AND requested_at < $before").run({ before }).changes;
+    },
     swapsSince(at) {
       return (db.query("SELECT COUNT(*) AS n FROM swaps WHERE requested_at >= $at AND step != 'failed'").get({ at }) as { n: number }).n;
     },

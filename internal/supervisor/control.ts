@@ -1,14 +1,13 @@
 /**
  * @module supervisor/control
  * The one implementation of {@link OperatorControl}: what HTTP, Telegram and the CLI can do, each action a few
- * direct calls into the supervisor, switcher, store and task queue. Owns the wording operators see.
+ * direct calls into the supervisor, store and task queue. Owns the wording operators see.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import type { Store } from "../state/state.ts";
 import { buildStatus, type OperatorControl } from "../state/status.ts";
-import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { TaskQueue } from "../dispatcher/queue.ts";
 import type { Supervisor } from "./supervisor.ts";
@@ -18,7 +17,6 @@ import type { EventBus } from "./events.ts";
 export interface ControlDeps {
   store: Store;
   supervisor: Supervisor;
-  switcher: Switcher;
   lifecycle: Lifecycle;
   queue: TaskQueue;
   tmux: Tmux;
@@ -31,7 +29,7 @@ export interface ControlDeps {
 
 /** Creates the {@link OperatorControl}. */
 export function createControl(deps: ControlDeps): OperatorControl {
-  const { store, supervisor, switcher, lifecycle, queue, tmux, clock, log } = deps;
+  const { store, supervisor, lifecycle, queue, tmux, clock, log } = deps;
   return {
     status() {
       const s = supervisor.state();
@@ -41,7 +39,7 @@ export function createControl(deps: ControlDeps): OperatorControl {
     },
 
     async swap(account) {
-      const result = await switcher.request({ reason: "manual", to: account || undefined });
+      const result = await supervisor.requestSwap({ reason: "manual", to: account || undefined });
       log.info("manual swap", { account, ok: result.ok, message: result.message });
       return { ok: result.ok, message: result.message };
     },

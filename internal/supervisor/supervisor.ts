@@ -53,8 +53,6 @@ export interface SupervisorState {
   activeAccount: string | null;
   paused: boolean;
   exhaustedUntil: number | null;
-  lastSwapAt: number | null;
-  lastSwapTo: string | null;
 }
 
 /** The supervisor. */
@@ -68,6 +66,8 @@ export interface Supervisor {
   state(): SupervisorState;
   setActiveAccount(name: string): void;
   setPaused(paused: boolean): void;
+  /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
+  requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
   /** Deliver-side helpers the dispatcher needs. */
   freeSessions(): string[];
   deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
@@ -78,8 +78,7 @@ export interface Supervisor {
 const FLAG_ACTIVE = "active_account";
 const FLAG_PAUSED = "paused";
 const FLAG_EXHAUSTED = "exhausted_until";
-/** After a (re)launch, limit lines on screen for this long are taken as redrawn history, not a new hit. */
-const STALE_WINDOW_MS = 15_000;
+const FLAG_HOOKS_WORK = "hooks_work";
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
@@ -88,19 +87,17 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const tail = createTranscriptTail(log);
   const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>() };
   const startedAt = new Map<string, number>();
-  const hooksSeen = new Set<string>();
-  /** Quota lines already on screen when a session was (re)launched: a resumed conversation redraws old errors. */
-  const staleLines = new Map<string, { launchedAt: number; lines: Set<string>; freshTurn: boolean }>();
+  /** Once any hook has reached this daemon, `Stop` decides completion; idleness is only the fallback without hooks. */
+  let hooksWork = store.getFlag(FLAG_HOOKS_WORK) === "1";
   const spoolDir = join(config.state_dir, "spool");
+  let dispatching: Promise<void> | null = null;
+  /** The transcript each session is followed at; a new conversation forgets the old file's offset. */
+  const tailed = new Map<string, string>();
   const state: SupervisorState = {
     activeAccount: store.getFlag(FLAG_ACTIVE),
     paused: store.getFlag(FLAG_PAUSED) === "1",
     exhaustedUntil: Number(store.getFlag(FLAG_EXHAUSTED)) || null,
-    lastSwapAt: null,
-    lastSwapTo: null,
   };
-  const lastDone = store.recentSwaps(10).find((s) => s.step === "done");
-  if (lastDone) [state.lastSwapAt, state.lastSwapTo] = [lastDone.updatedAt, lastDone.toAccount];
   if (!state.activeAccount || !config.accounts.some((a) => a.name === state.activeAccount)) {
     state.activeAccount = config.accounts[0]?.name ?? null;
     if (state.activeAccount) store.setFlag(FLAG_ACTIVE, state.activeAccount);
@@ -112,14 +109,16 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     extraTransientPatterns: config.quota.extra_transient_patterns.map((p) => new RegExp(p)),
   });
   const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
-  const sessionByConversation = (id: unknown) => (isValidUuid(id) ? store.sessions().find((s) => s.sessionId === id)?.name ?? null : null);
+  const sessionByConversation = (id: unknown) =>
+    (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
   const work = createTaskWork({
     config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings, activeHome,
     gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(),
   });
 
   const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number) => {
-    if (verdict.kind === "none") return;
+    // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
+    if (verdict.kind === "none" && signal !== "pane") return;
     const row = store.session(session);
     const account = row?.account ?? state.activeAccount;
     if (!account) return;
@@ -128,8 +127,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       return;
     }
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
+    const last = store.lastDoneSwap();
     const decision = quota.observe({ session, account, signal, verdict, now: at }, {
-      activeAccount: state.activeAccount, lastSwapAt: state.lastSwapAt, lastSwapTo: state.lastSwapTo,
+      activeAccount: state.activeAccount, lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
     });
     if (decision.action === "none") return;
     const existing = store.accounts().find((a) => a.name === decision.account);
@@ -148,8 +148,6 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {
     const result = await switcher.request(input);
     if (result.ok) {
-      state.lastSwapAt = clock.now();
-      state.lastSwapTo = store.swap(result.swapId)?.toAccount ?? null;
       quota.reset();
       setExhausted(null);
     } else if (result.exhausted) {
@@ -181,8 +179,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
     if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
     const active = store.accounts().find((a) => a.name === state.activeAccount);
-    if (active?.state === "available") setExhausted(null);
-    else await requestSwap({ reason: "reset" });
+    if (active?.state === "available") {
+      setExhausted(null);
+      // Tasks parked on the limit line wait in their conversation: the account is back, so they go on.
+      await work.continueParked();
+    } else {
+      await requestSwap({ reason: "reset" });
+    }
   };
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -191,7 +194,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       log.debug("hook from unknown session ignored", { event: obs.event });
       return;
     }
-    hooksSeen.add(name);
+    if (!hooksWork) {
+      hooksWork = true;
+      store.setFlag(FLAG_HOOKS_WORK, "1");
+    }
     const row = store.session(name);
     const kind = lifecycle.kindOf(name)!;
     const now = clock.now();
@@ -204,7 +210,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       }
       case "UserPromptSubmit":
         sightings.promptSeenAt.set(name, now);
-        store.upsertSession(name, kind, { state: "working", activityAt: now }, now);
+        store.upsertSession(name, kind, { state: "working", activityAt: now, turnAt: now }, now);
         break;
       case "Stop": {
         store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
@@ -229,6 +235,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
   };
 
+  const markTurn = (session: string, kind: "pool" | "dedicated", at: number) => {
+    const row = store.session(session);
+    if (row && (row.turnAt ?? 0) <= (row.launchedAt ?? 0)) store.upsertSession(session, kind, { turnAt: at }, at);
+  };
+
   const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
     const { session, lines, at } = obs;
     const kind = lifecycle.kindOf(session);
@@ -236,29 +247,22 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
     sightings.activity.set(session, seen);
+    if (seen === "busy") markTurn(session, kind, at);
     const verdict = classifyPane(lines, classifyOptions(at));
-    const launchedAt = row.launchedAt ?? 0;
-    let stale = staleLines.get(session);
-    if (!stale || stale.launchedAt !== launchedAt) {
-      stale = { launchedAt, lines: new Set(), freshTurn: false };
-      staleLines.set(session, stale);
-    }
-    if (seen === "busy" || (sightings.promptSeenAt.get(session) ?? 0) > launchedAt) stale.freshTurn = true;
-    // A resumed conversation redraws its old limit line: until the session has taken a new turn, quota lines seen
-    // in its first seconds (and those same lines later) belong to the previous account and are not evidence.
-    const redrawn = verdict.kind === "quota" && !stale.freshTurn && (at - launchedAt < STALE_WINDOW_MS || stale.lines.has(verdict.line));
-    if (redrawn && verdict.kind === "quota") {
-      if (!stale.lines.has(verdict.line)) log.info("old limit line ignored after relaunch", { session, snippet: verdict.line.slice(0, 120) });
-      stale.lines.add(verdict.line);
-    } else {
-      await onVerdict(session, verdict, "pane", at);
-    }
+    // A resumed conversation redraws its old limit line: until the session has taken a turn since it was (re)launched,
+    // a limit line on its screen belongs to the previous account and is not evidence (the turn time is persisted, so
+    // this holds across daemon restarts). Hooks and transcript records are events and always count.
+    const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
+    if (verdict.kind === "quota" && !tookTurn) log.debug("limit line ignored before the first turn", { session, snippet: verdict.line.slice(0, 120) });
+    else await onVerdict(session, verdict, "pane", at);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
     const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;
     if (next !== row.state && row.state !== "dead") store.upsertSession(session, kind, { state: next, activityAt: at }, at);
     const watch = watcher.observe({
-      session, activity: seen, screen: lines, now: at, hooksWork: hooksSeen.has(session),
+      session, activity: seen, screen: lines, now: at, hooksWork,
+      // A pane parked on a limit or error line is idle but not done.
+      blocked: verdict.kind === "quota" || verdict.kind === "transient",
       task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: task.timeoutMs } : null,
     });
     if (!task) return;
@@ -301,15 +305,23 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const row = store.session(pane.session);
         const home = config.accounts.find((a) => a.name === row?.account)?.home;
         if (row && home && isValidUuid(row.sessionId)) {
-          for (const record of tail.read(transcriptPath(home, row.workdir, row.sessionId))) {
+          const path = transcriptPath(home, row.workdir, row.sessionId);
+          const previous = tailed.get(pane.session);
+          if (previous !== path) {
+            if (previous) tail.forget(previous);
+            tailed.set(pane.session, path);
+          }
+          for (const record of tail.read(path)) {
             await supervisor.handle({ kind: "transcript", session: pane.session, record, at: now });
           }
         }
       }
       await supervisor.handle({ kind: "tick", at: now });
       await dispatcher.ingest();
-      await dispatcher.dispatch();
-      await work.growIfNeeded();
+      // Deliveries wait for panes to confirm (seconds); they run beside the poll so detection is never held up.
+      dispatching ??= dispatcher.dispatch().then(() => work.growIfNeeded()).catch((error) => log.error("dispatch failed", { error })).finally(() => {
+        dispatching = null;
+      });
       // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
       // 0.3.1 failure) must not silence the alarm.
       dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && sightings.activity.get(p.session) === "idle").length);
@@ -349,6 +361,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       store.setFlag(FLAG_PAUSED, paused ? "1" : null);
     },
 
+    requestSwap: (input) => requestSwap(input),
     freeSessions: () => work.freeSessions(),
     deliver: (session, prompt, workdir) => work.deliver(session, prompt, workdir),
 
@@ -356,7 +369,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       if (state.paused) return { open: false, reason: "paused by the operator" };
       if (switcher.running() || store.openSwap()) return { open: false, reason: "a swap is running" };
       if (state.exhaustedUntil !== null) return { open: false, reason: `all accounts exhausted until ${new Date(state.exhaustedUntil).toISOString()}` };
-      if (state.lastSwapAt !== null && clock.now() - state.lastSwapAt < config.quota.reactivate_cooldown) return { open: false, reason: "cooldown after a swap" };
+      const last = store.lastDoneSwap();
+      if (last && clock.now() - last.updatedAt < config.quota.reactivate_cooldown) return { open: false, reason: "cooldown after a swap" };
       return { open: true };
     },
 

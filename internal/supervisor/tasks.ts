@@ -8,7 +8,7 @@
 import type { Clock } from "../clock.ts";
 import type { Account, Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import type { Lifecycle } from "../lifecycle/lifecycle.ts";
+import { realWorkdir, type Lifecycle } from "../lifecycle/lifecycle.ts";
 import { paneActivity, type PaneActivity } from "../quota/classify.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 import type { Tmux } from "../tmux/tmux.ts";
@@ -53,6 +53,8 @@ export interface TaskWork {
   continueAfterApiError(session: string, taskId: number, line: string): Promise<void>;
   /** Tasks wait and no pool session is free: start the next pool session (one per call, up to `max`). */
   growIfNeeded(): Promise<void>;
+  /** Asks every idle session that still holds a running task to continue (after its account's quota came back). */
+  continueParked(): Promise<void>;
 }
 
 const DELIVERY_CONFIRM_MS = 10_000;
@@ -96,7 +98,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     async deliver(session, prompt, workdir) {
       const row = store.session(session);
       if (!row || lifecycle.kindOf(session) !== "pool") return false;
-      if (row.workdir !== workdir) {
+      if (row.workdir !== realWorkdir(workdir)) {
         // Claude Code's working directory is fixed per process: a task elsewhere gets a fresh conversation there.
         await lifecycle.launch(session, { account: deps.activeHome(), workdir });
         if (!(await waitFor(session, (a) => a === "idle", WORKDIR_READY_MS))) return false;
@@ -121,6 +123,8 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
     release(session) {
       watcher.forget(session);
+      const task = runningTaskOf(session);
+      if (task) apiErrorRetries.delete(task.id);
       const kind = lifecycle.kindOf(session);
       if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
     },
@@ -140,6 +144,15 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
       if (runningTaskOf(session)?.id !== taskId || deps.swapRunning()) return;
       await tmux.paste(session, config.switcher.continue_prompt).catch(() => undefined);
       await tmux.sendKeys(session, "Enter").catch(() => undefined);
+    },
+
+    async continueParked() {
+      for (const task of store.tasks(["running"])) {
+        if (!task.session || sightings.activity.get(task.session) !== "idle") continue;
+        log.info("task continues after the quota came back", { session: task.session, task: task.id });
+        await tmux.paste(task.session, config.switcher.continue_prompt).catch(() => undefined);
+        await tmux.sendKeys(task.session, "Enter").catch(() => undefined);
+      }
     },
 
     async growIfNeeded() {

@@ -31,8 +31,11 @@ export interface SwitcherDeps {
   /** Time of the last SessionStart hook of a session, if any. */
   sessionStartedAt(session: string): number | null;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
-  /** Fault-injection seam for crash tests: awaited after a step is persisted and before it runs. */
-  beforeStep?: (swapId: number, step: SwapStep) => Promise<void> | void;
+  /**
+   * Fault-injection seam for crash tests: awaited after a step is persisted and before it runs; `halted` aborts when
+   * the daemon stops (nothing of the step runs after that).
+   */
+  beforeStep?: (swapId: number, step: SwapStep, halted: AbortSignal) => Promise<void> | void;
 }
 
 /** Options from config. */
@@ -73,7 +76,12 @@ export interface Switcher {
   running(): boolean;
   /** Resolves when the current swap (if any) has ended. */
   idle(): Promise<void>;
+  /** Stops working on the current swap between two actions, leaving it open in the store for the next start. */
+  halt(): Promise<void>;
 }
+
+/** Thrown inside a swap when the daemon is stopping: the swap stays open and resumes on the next start. */
+class Halted extends Error {}
 
 interface PlannedSession {
   name: string;
@@ -87,6 +95,8 @@ interface PlannedSession {
   relaunchedAt?: number;
   attempts?: number;
   outcome?: "resumed" | "fresh" | "dead";
+  /** The continue prompt was sent (persisted so a restart never sends it twice). */
+  continued?: boolean;
 }
 
 interface Plan {
@@ -94,12 +104,17 @@ interface Plan {
 }
 
 const HOUR_MS = 3_600_000;
+const HALT_WAIT_MS = 10_000;
 const HOLD_MESSAGE = "claude-failover: moving this session to another account; it comes back in a moment";
 
 /** Creates the {@link Switcher}. */
 export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Switcher {
   const { store, lifecycle, tmux, clock, log } = deps;
   let current: Promise<void> | null = null;
+  const halting = new AbortController();
+  const checkHalt = () => {
+    if (halting.signal.aborted) throw new Halted("daemon stopping");
+  };
 
   const homeOf = (name: string | null) => store.accounts().find((a) => a.name === name)?.home ?? null;
   const readPlan = (swap: SwapRow): Plan => (swap.plan ? (JSON.parse(swap.plan) as Plan) : { sessions: [] });
@@ -117,7 +132,9 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         const target = { name: swap.toAccount!, home: homeOf(swap.toAccount) };
         if (!target.home) throw new Error(`account ${swap.toAccount} is no longer configured`);
         const plan = readPlan(swap);
-        await deps.beforeStep?.(id, swap.step);
+        checkHalt();
+        await deps.beforeStep?.(id, swap.step, halting.signal);
+        checkHalt();
         switch (swap.step) {
           case "requested":
             enter(id, "saving");
@@ -148,6 +165,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           case "relaunching":
             for (const s of plan.sessions) {
               if (s.relaunchedAt) continue;
+              checkHalt();
               await relaunch(s, { name: target.name, home: target.home }, true);
               savePlan(id, plan);
               if (options.staggerMs > 0) await clock.sleep(options.staggerMs);
@@ -155,7 +173,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "verifying");
             break;
           case "verifying":
-            await verify(plan, { name: target.name, home: target.home });
+            await verify(id, plan, { name: target.name, home: target.home });
             savePlan(id, plan);
             enter(id, "done");
             break;
@@ -171,23 +189,45 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         }
       }
     } catch (error) {
+      if (error instanceof Halted) {
+        log.info("swap paused until the next start", { swap: id, step: store.swap(id)?.step });
+        return;
+      }
       const message = (error as Error).message;
       store.updateSwap(id, { step: "failed", error: message }, clock.now());
       log.error("swap failed", { swap: id, error: message });
       deps.notify({ kind: "swap_failed", at: clock.now(), from: store.swap(id)?.fromAccount, to: store.swap(id)?.toAccount, error: message });
+      await bringBack(id);
     }
+  };
+
+  /** After a failed swap no session may stay parked: relaunch the stopped ones on the account that is active now. */
+  const bringBack = async (id: number) => {
+    const swap = store.swap(id);
+    const active = deps.activeAccount();
+    const home = homeOf(active);
+    if (!swap || !active || !home) return;
+    const plan = readPlan(swap);
+    for (const s of plan.sessions) {
+      if (s.relaunchedAt) continue;
+      await relaunch(s, { name: active, home }, true).catch((error) => log.error("session not brought back", { session: s.name, error }));
+    }
+    savePlan(id, plan);
   };
 
   /** The conversation of every owned session: the id the daemon launched, unless Claude Code reports a newer one (e.g. after /clear). */
   const saveSessions = async (): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
+    const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {
       const home = homeOf(s.account);
       const live = home ? await lifecycle.liveSessionId(s.name, home).catch(() => null) : null;
       const sessionId = isValidUuid(live) ? live : isValidUuid(s.sessionId) ? s.sessionId : null;
       if (live && live !== s.sessionId) log.info("conversation id taken from Claude Code's registry", { session: s.name, stored: s.sessionId, live });
-      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId: s.taskId, sessionId, midTask: s.kind === "pool" && s.taskId !== null });
+      // The task is read from the task table: a delivery still being confirmed has not written it to the session yet.
+      const taskId = running.get(s.name) ?? s.taskId;
+      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId, sessionId, midTask: s.kind === "pool" && taskId !== null });
     }
     return planned;
   };
@@ -208,10 +248,9 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     }
   };
 
-  const verify = async (plan: Plan, target: { name: string; home: string }) => {
+  const verify = async (id: number, plan: Plan, target: { name: string; home: string }) => {
     const pollMs = options.verifyPollMs ?? 500;
     const pending = new Set(plan.sessions.filter((s) => s.outcome !== "dead").map((s) => s.name));
-    const continued = new Set<string>();
     const deadline = clock.now() + options.verifyTimeoutMs;
     while (pending.size && clock.now() < deadline) {
       const panes = new Map((await tmux.listPanes()).map((p) => [p.session, p]));
@@ -235,15 +274,17 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           continue;
         }
         if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
-        if (s.midTask && !continued.has(s.name)) {
+        if (s.midTask && !s.continued) {
           if (activity !== "idle") continue;
           await tmux.paste(s.name, options.continuePrompt);
           await tmux.sendKeys(s.name, "Enter");
-          continued.add(s.name);
+          s.continued = true;
+          savePlan(id, plan);
         }
         store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());
         pending.delete(s.name);
       }
+      checkHalt();
       if (pending.size) await clock.sleep(pollMs);
     }
     for (const name of pending) log.warn("session not verified after swap", { session: name });
@@ -288,6 +329,11 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       await current;
     },
     running: () => current !== null,
+    async halt() {
+      halting.abort();
+      // Each action between two checks is short; never let a stop hang on a wedged tmux call.
+      if (current) await Promise.race([current, clock.sleep(HALT_WAIT_MS)]);
+    },
     idle: async () => {
       while (current) await current;
     },

@@ -23,8 +23,10 @@ export interface WatchInput {
   now: number;
   /** The running task, if any. */
   task: { id: number; startedAt: number | null; timeoutMs: number | null } | null;
-  /** True once any hook event arrived from this session: then `Stop` decides completion, not idleness. */
+  /** True once hook events reach the daemon: then `Stop` decides completion, not idleness. */
   hooksWork: boolean;
+  /** The pane shows a limit or error line: idle, but not done. */
+  blocked?: boolean;
 }
 
 /** Options from config. */
@@ -62,7 +64,7 @@ export function createWatcher(options: WatcherOptions): Watcher {
       }
       const timeout = task.timeoutMs ?? options.taskTimeoutMs;
       if (task.startedAt !== null && input.now - task.startedAt > timeout) return { kind: "timeout", afterMs: input.now - task.startedAt };
-      if (input.activity === "idle") {
+      if (input.activity === "idle" && !input.blocked) {
         const streak = (idleStreak.get(input.session) ?? 0) + 1;
         idleStreak.set(input.session, streak);
         if (!input.hooksWork && streak >= options.idlePolls) return { kind: "done-idle" };

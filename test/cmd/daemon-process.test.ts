@@ -127,10 +127,11 @@ describe("exit codes", () => {
     expect(out.stdout.toString()).toMatch(/^claude-failover \d+\.\d+\.\d+/);
   });
 
-  test("the hook subcommand exits 0 quickly even when the daemon is down, and spools the event", () => {
+  test("the hook subcommand exits 0 quickly even when the daemon is down, and spools the event", async () => {
     const spool = join(dir.path, "spool-test");
+    const closedPort = await freePort();
     const began = performance.now();
-    const out = Bun.spawnSync([process.execPath, ENTRY, "hook", "Stop", "--session", "ccl-auto-11", "--url", "http://127.0.0.1:1", "--spool", spool], {
+    const out = Bun.spawnSync([process.execPath, ENTRY, "hook", "Stop", "--session", "ccl-auto-11", "--url", `http://127.0.0.1:${closedPort}`, "--spool", spool], {
       stdin: new Blob([JSON.stringify({ session_id: "x", last_assistant_message: "done" })]),
     });
     expect(out.exitCode).toBe(0);

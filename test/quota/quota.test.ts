@@ -76,3 +76,21 @@ describe("createQuotaMonitor()", () => {
     expect(decision.request.snippet.length).toBe(SNIPPET_CHARS);
   });
 });
+
+describe("confirmation streaks", () => {
+  test("a clean pane between two sightings resets the streak (isolated hits never add up)", () => {
+    const monitor = createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 0 });
+    const hit = { session: "s", account: "a", signal: "pane" as const, verdict: quota(), now: NOW };
+    expect(monitor.observe(hit, context).action).toBe("none");
+    for (let i = 1; i <= 100; i++) monitor.observe({ ...hit, verdict: none, now: NOW + i * 1000 }, context);
+    expect(monitor.observe({ ...hit, now: NOW + 101_000 }, context).action).toBe("none");
+  });
+
+  test("the same screen seen by the pane and the transcript within one poll counts once", () => {
+    const monitor = createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 0, minSightingGapMs: 4000 });
+    const hit = { session: "s", account: "a", verdict: quota(), now: NOW };
+    expect(monitor.observe({ ...hit, signal: "pane" }, context).action).toBe("none");
+    expect(monitor.observe({ ...hit, signal: "transcript", now: NOW + 10 }, context).action).toBe("none");
+    expect(monitor.observe({ ...hit, signal: "pane", now: NOW + 5000 }, context).action).toBe("swap");
+  });
+});

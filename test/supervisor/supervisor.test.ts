@@ -44,6 +44,7 @@ function fakeSwitcher(): Switcher {
     resumeOpen: async () => undefined,
     running: () => swapRunning,
     idle: async () => undefined,
+    halt: async () => undefined,
   };
 }
 

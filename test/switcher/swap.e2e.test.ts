@@ -72,11 +72,12 @@ describe("a daemon killed during a swap finishes it on its next start", () => {
   for (const step of steps) {
     test(`killed at ${step}`, async () => {
       let frozen = false;
-      const freeze = (_id: number, at: string) => {
+      const freeze = (_id: number, at: string, halted: AbortSignal) => {
         if (at !== step) return;
         frozen = true;
-        // Never resolves: from here on this daemon does nothing more for the swap, as if killed with SIGKILL.
-        return new Promise<void>(() => undefined);
+        // Holds the swap right after the step was persisted until the daemon stops: nothing of the step runs, as if
+        // the process had been killed with SIGKILL at that point.
+        return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
       };
       const { t, before, foreign } = await daemonWithConversations({ beforeSwapStep: freeze });
       expect((await t.daemon.control.swap("b")).ok).toBe(true);
