@@ -49,8 +49,11 @@ export interface DispatcherDeps {
   log: Logger;
   /** Owned pool sessions that are idle and have no task, lowest index first (never dedicated or foreign sessions). */
   freeSessions(): string[];
-  /** Types the prompt into the session after making sure it runs in `workdir`; true once delivery is confirmed. */
-  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  /**
+   * Types the prompt into the session after making sure it runs in `workdir`; true once delivery is confirmed.
+   * `"not-ready"`: the session turned out to be busy and nothing was typed; the task simply waits for another turn.
+   */
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean | "not-ready">;
   /** Whether dispatch may run now; the reason is logged when not (swap, cooldown, exhausted, paused). */
   gate(): { open: true } | { open: false; reason: string };
   notify(event: DispatchEvent): void;
@@ -224,13 +227,20 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     let reason = "delivery not confirmed";
     try {
       for (let attempt = 1; attempt <= attempts; attempt++) {
-        let ok = false;
+        let ok: boolean | "not-ready" = false;
+        // Counted before typing: the task may finish (Stop hook) before its delivery is confirmed.
+        store.updateTask(task.id, { attempts: task.attempts + attempt });
         try {
           ok = await deps.deliver(session, task.prompt, task.workdir);
         } catch (error) {
           reason = (error as Error).message;
         }
-        store.updateTask(task.id, { attempts: task.attempts + attempt });
+        if (ok === "not-ready") {
+          // Nothing was typed: no attempt is spent and the session is not benched; the task waits in the queue.
+          store.updateTask(task.id, { state: "queued", session: null, attempts: task.attempts + attempt - 1 });
+          log.info("session not ready; task back in the queue", { task_id: task.id, session });
+          return false;
+        }
         if (ok) {
           const now = clock.now();
           lastDeliveryAt = now;

@@ -24,6 +24,7 @@ import { transcriptPath } from "../demo/encode-cwd.ts";
 import { createTranscriptTail, drainSpool } from "./signals.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork } from "./tasks.ts";
+import { createTurnBook, type Turn } from "./turns.ts";
 
 /** Everything that can happen, as data. */
 export type Observation =
@@ -70,7 +71,7 @@ export interface Supervisor {
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
   /** Deliver-side helpers the dispatcher needs. */
   freeSessions(): string[];
-  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean | "not-ready">;
   gate(): { open: true } | { open: false; reason: string };
   sessionStartedAt(session: string): number | null;
 }
@@ -79,14 +80,19 @@ const FLAG_ACTIVE = "active_account";
 const FLAG_PAUSED = "paused";
 const FLAG_EXHAUSTED = "exhausted_until";
 const FLAG_HOOKS_WORK = "hooks_work";
+/** A turn with no task, open this long on a pane idle for `idle_polls` polls, lost its end hook. */
+const LOST_END_MS = 60_000;
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
   const owned = new Set(lifecycle.ownedNames());
   const tail = createTranscriptTail(log);
-  const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>() };
+  const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>(), turns: createTurnBook() };
+  // Tasks already running when the daemon starts: their turn began before it, so their Stop must still find them.
+  for (const task of store.tasks(["running"])) if (task.session) sightings.turns.adopt(task.session, task.id, task.startedAt ?? 0);
   const startedAt = new Map<string, number>();
+  const idleStreaks = new Map<string, number>();
   /** Once any hook has reached this daemon, `Stop` decides completion; idleness is only the fallback without hooks. */
   let hooksWork = store.getFlag(FLAG_HOOKS_WORK) === "1";
   const spoolDir = join(config.state_dir, "spool");
@@ -113,7 +119,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
   const work = createTaskWork({
     config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings, activeHome,
-    gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(),
+    gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(), hooksWork: () => hooksWork,
   });
 
   const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number) => {
@@ -204,27 +210,23 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     switch (obs.event) {
       case "SessionStart": {
         startedAt.set(name, now);
+        sightings.turns.clear(name);
         const id = obs.payload.session_id;
         store.upsertSession(name, kind, { state: "idle", activityAt: now, ...(isValidUuid(id) ? { sessionId: id } : {}) }, now);
         break;
       }
-      case "UserPromptSubmit":
+      case "UserPromptSubmit": {
         sightings.promptSeenAt.set(name, now);
         store.upsertSession(name, kind, { state: "working", activityAt: now, turnAt: now }, now);
-        break;
-      case "Stop": {
-        store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
-        const task = work.runningTaskOf(name);
-        if (task && (task.startedAt ?? 0) <= now) work.finish(name, task.id, stringOrNull(obs.payload.last_assistant_message));
+        const { turn, earlyEnd } = sightings.turns.start(name, work.taskOfPrompt(name, obs.payload.prompt), now);
+        if (earlyEnd) await endTurn(name, kind, turn, String(earlyEnd.hook_event_name ?? "Stop"), earlyEnd);
         break;
       }
+      case "Stop":
       case "StopFailure": {
-        store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
-        const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
-        await onVerdict(name, verdict, "hook", obs.at);
-        // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
-        const task = verdict.kind === "quota" ? null : work.runningTaskOf(name);
-        if (task) void work.continueAfterApiError(name, task.id, stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error"));
+        const turn = sightings.turns.end(name, { ...obs.payload, hook_event_name: obs.event }, now);
+        if (turn) await endTurn(name, kind, turn, obs.event, obs.payload);
+        else if (obs.event === "StopFailure") await onVerdict(name, classifyStopFailure(obs.payload, classifyOptions(now)), "hook", obs.at);
         break;
       }
       case "Notification":
@@ -232,6 +234,24 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         break;
       default:
         log.debug("hook event ignored", { session: name, event: obs.event, known: row !== null });
+    }
+  };
+
+  /** A turn ended: its task (if the turn carried one) is done, or goes on after an API error, or waits for a swap. */
+  const endTurn = async (name: string, kind: "pool" | "dedicated", turn: Turn, event: string, payload: Record<string, unknown>) => {
+    const now = clock.now();
+    store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
+    const task = turn.taskId !== null ? work.runningTaskOf(name) : null;
+    const ours = task !== null && task.id === turn.taskId;
+    if (event === "Stop") {
+      if (ours) work.finish(name, task.id, stringOrNull(payload.last_assistant_message));
+      return;
+    }
+    const verdict = classifyStopFailure(payload, classifyOptions(now));
+    await onVerdict(name, verdict, "hook", now);
+    // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
+    if (ours && verdict.kind !== "quota") {
+      void work.continueAfterApiError(name, task.id, stringOrNull(payload.last_assistant_message) ?? String(payload.error ?? "unknown error"));
     }
   };
 
@@ -247,6 +267,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
     sightings.activity.set(session, seen);
+    const streak = seen === "idle" ? (idleStreaks.get(session) ?? 0) + 1 : 0;
+    idleStreaks.set(session, streak);
+    const oldest = sightings.turns.oldest(session);
+    if (oldest && oldest.taskId === null && streak >= config.watcher.idle_polls && at - oldest.startedAt > LOST_END_MS) {
+      // A turn that ended without its Stop hook (interrupted with Esc, or a lost hook): the idle pane says it is over.
+      sightings.turns.clear(session);
+    }
     if (seen === "busy") markTurn(session, kind, at);
     const verdict = classifyPane(lines, classifyOptions(at));
     // A resumed conversation redraws its old limit line: until the session has taken a turn since it was (re)launched,

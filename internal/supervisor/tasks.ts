@@ -14,6 +14,8 @@ import type { Store, TaskRow } from "../state/state.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
+import { pasteSafe } from "../tmux/tmux.ts";
+import type { TurnBook } from "./turns.ts";
 
 /** What the supervisor has seen of each session, shared with this module. */
 export interface SessionSightings {
@@ -21,6 +23,8 @@ export interface SessionSightings {
   activity: Map<string, PaneActivity>;
   /** Last UserPromptSubmit hook, epoch ms. */
   promptSeenAt: Map<string, number>;
+  /** Open turns per session. */
+  turns: TurnBook;
 }
 
 /** What task handling touches. */
@@ -37,14 +41,18 @@ export interface TaskWorkDeps {
   activeHome(): Account;
   gateOpen(): boolean;
   swapRunning(): boolean;
+  /** True once hook events reach the daemon: delivery is then confirmed only by the prompt's own UserPromptSubmit. */
+  hooksWork(): boolean;
 }
 
 /** Task handling for owned sessions. */
 export interface TaskWork {
   runningTaskOf(session: string): TaskRow | null;
+  /** The running task a submitted prompt belongs to: its own prompt, or the continue prompt sent for it; else null. */
+  taskOfPrompt(session: string, prompt: unknown): number | null;
   /** Idle pool sessions with no task, lowest index first (never dedicated or foreign). */
   freeSessions(): string[];
-  deliver(session: string, prompt: string, workdir: string): Promise<boolean>;
+  deliver(session: string, prompt: string, workdir: string): Promise<boolean | "not-ready">;
   /** The task is done: file to done/ with `result`, session freed. */
   finish(session: string, taskId: number, result: string | null): void;
   /** Frees the session of its task (the task was failed or moved elsewhere). */
@@ -86,10 +94,20 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
   const work: TaskWork = {
     runningTaskOf,
 
+    taskOfPrompt(session, prompt) {
+      const task = runningTaskOf(session);
+      if (!task) return null;
+      // Older Claude Code versions send no prompt text: a turn started while a task runs is that task's.
+      if (typeof prompt !== "string") return task.id;
+      const said = normalizePrompt(prompt);
+      // `includes`: text left in the input box by an earlier, unconfirmed paste is submitted together with this one.
+      return said.includes(normalizePrompt(task.prompt)) || said === normalizePrompt(config.switcher.continue_prompt) ? task.id : null;
+    },
+
     freeSessions() {
       const busy = new Set(store.tasks(["running"]).map((t) => t.session));
       return lifecycle.ownedNames().filter((name) => {
-        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
+        if (lifecycle.kindOf(name) !== "pool" || busy.has(name) || sightings.turns.busy(name)) return false;
         const row = store.session(name);
         return row?.state === "idle" && row.taskId === null && sightings.activity.get(name) === "idle";
       });
@@ -103,13 +121,24 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
         await lifecycle.launch(session, { account: deps.activeHome(), workdir });
         if (!(await waitFor(session, (a) => a === "idle", WORKDIR_READY_MS))) return false;
       }
-      const before = clock.now();
+      // The last poll may be seconds old: the session must be idle, with no turn open, right before typing into it.
+      const screen = (await tmux.capture([session])).get(session);
+      const now = screen ? paneActivity(screen) : "unknown";
+      if (now !== "idle" || sightings.turns.busy(session)) {
+        // What the last poll saw is stale: record what the pane shows now, so the session is not offered again at once.
+        sightings.activity.set(session, now === "idle" ? "busy" : now);
+        return "not-ready";
+      }
+      const task = runningTaskOf(session);
       await tmux.paste(session, prompt);
       await clock.sleep(PASTE_SETTLE_MS);
       await tmux.sendKeys(session, "Enter");
-      const confirmed = await waitFor(session, (a) => a === "busy", DELIVERY_CONFIRM_MS, () => (sightings.promptSeenAt.get(session) ?? 0) >= before);
+      // Confirmed by this prompt's own turn (UserPromptSubmit tagged with the task). Without hooks, by the idle pane
+      // turning busy (a person pressing Enter at the same instant could fool that, which hooks rule out).
+      const ownTurn = () => task !== null && sightings.turns.oldest(session)?.taskId === task.id;
+      const paneSaysBusy = (a: PaneActivity) => !deps.hooksWork() && a === "busy";
+      const confirmed = await waitFor(session, paneSaysBusy, DELIVERY_CONFIRM_MS, ownTurn);
       if (!confirmed) return false;
-      const task = runningTaskOf(session);
       watcher.forget(session);
       store.upsertSession(session, "pool", { state: "working", taskId: task?.id ?? null, activityAt: clock.now() }, clock.now());
       return true;
@@ -123,6 +152,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
     release(session) {
       watcher.forget(session);
+      sightings.turns.clear(session);
       const task = runningTaskOf(session);
       if (task) apiErrorRetries.delete(task.id);
       const kind = lifecycle.kindOf(session);
@@ -163,4 +193,9 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     },
   };
   return work;
+}
+
+/** Prompts compare as the session received them: pasted safely, whitespace collapsed. */
+function normalizePrompt(text: string): string {
+  return pasteSafe(text).replace(/\s+/g, " ").trim();
 }

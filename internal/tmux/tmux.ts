@@ -158,7 +158,7 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
 
     async paste(target, text) {
       const buffer = `cf-${process.pid}-${++pasteCounter}`;
-      await exec(["load-buffer", "-b", buffer, "-"], text);
+      await exec(["load-buffer", "-b", buffer, "-"], pasteSafe(text));
       await exec(["paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", exactTarget(target)]);
     },
 
@@ -167,6 +167,20 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       return result.code === 0 || /no sessions/i.test(result.stderr);
     },
   };
+}
+
+/**
+ * Makes text safe to paste: a control character inside a bracketed paste still acts on the terminal (an embedded
+ * `ESC[201~` ends the paste and the rest becomes keystrokes; CR submits; Ctrl-C interrupts). C0 controls other than
+ * tab and newline, and DEL, become their visible Control Pictures (`␛`, `␍`, `␃`), C1 controls are dropped, CRLF
+ * becomes LF. The agent still reads every character; none acts as a key.
+ */
+export function pasteSafe(text: string): string {
+  return text.replace(/\r\n/g, "\n").replace(/[\u0000-\u0008\u000b-\u001f\u007f\u0080-\u009f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (code >= 0x80) return "";
+    return String.fromCharCode(code === 0x7f ? 0x2421 : 0x2400 + code);
+  });
 }
 
 /** Pane ids (`%3`) are used as they are; session names get `=` so tmux never matches a prefix of another session. */

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { createTmux, TmuxError, type CommandResult, type RunCommand } from "../../internal/tmux/tmux.ts";
+import { createTmux, pasteSafe, TmuxError, type CommandResult, type RunCommand } from "../../internal/tmux/tmux.ts";
 import { privateTmux, eventually } from "../support/tmux.ts";
 
 /** A fake runner in the style of gh's exec stub: every call is recorded; unregistered argv fails the test. */
@@ -85,5 +85,13 @@ describe("createTmux() on a real private server", () => {
   test("an exact target never matches another session by prefix", async () => {
     await server.raw("new-session", "-d", "-s", "ccl-auto-110", "sleep", "60");
     await expect(server.tmux.sendKeys("ccl-auto-11", "Enter")).rejects.toBeInstanceOf(TmuxError);
+  });
+});
+
+describe("pasteSafe()", () => {
+  test("turns control characters into visible symbols so nothing in a prompt acts as a key", () => {
+    expect(pasteSafe("a\x1b[201~b\rc\x03d\x7fe\tf\ng")).toBe("a␛[201~b␍c␃d␡e\tf\ng");
+    expect(pasteSafe("line\r\nnext\x9bx")).toBe("line\nnextx");
+    expect(pasteSafe("C-c Enter $(rm -rf /)")).toBe("C-c Enter $(rm -rf /)");
   });
 });
