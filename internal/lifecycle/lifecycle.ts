@@ -49,6 +49,8 @@ export interface LaunchRequest {
   /** Resume this conversation (its transcript must already be in `account.home`); otherwise a new one starts. */
   resumeId?: string | null;
   workdir?: string;
+  /** A fresh `list-panes`, when the caller has one (saves a tmux call per launch). */
+  panes?: PaneInfo[];
 }
 
 /** The session after a launch; `resumed` is false when a new (possibly empty-history) conversation started. */
@@ -75,8 +77,8 @@ export interface Lifecycle {
   hold(name: string, message: string): Promise<void>;
   /** Starts the next pool session above the running ones, up to `max`; returns its name or null. */
   grow(account: { name: string; home: string }): Promise<string | null>;
-  /** The conversation id Claude Code itself reports for a running session (`<home>/sessions/<pid>.json`), if any. */
-  liveSessionId(name: string, home: string): Promise<string | null>;
+  /** Conversation ids Claude Code itself reports for the running owned sessions (`<home>/sessions/<pid>.json`). */
+  liveSessionIds(accounts: ReadonlyArray<{ name: string; home: string }>): Promise<Map<string, { sessionId: string; account: string }>>;
 }
 
 const DEFAULT_CRASH_WINDOW_MS = 60_000;
@@ -135,7 +137,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   return {
     ownedNames: () => [...owned],
     kindOf,
-    launch: (name, request) => launch(name, request),
+    launch: (name, request) => launch(name, request, request.panes),
 
     async reconcile(account, given) {
       const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [] };
@@ -203,10 +205,15 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
     },
 
-    async liveSessionId(name, home) {
-      if (!owned.has(name)) return null;
-      const pane = (await tmux.listPanes()).find((p) => p.session === name && !p.dead);
-      return pane ? findLiveSession([{ name: "", home }], pane.pid)?.sessionId ?? null : null;
+    async liveSessionIds(accounts) {
+      const found = new Map<string, { sessionId: string; account: string }>();
+      const tree = processTree();
+      for (const pane of await tmux.listPanes()) {
+        if (!owned.has(pane.session) || pane.dead) continue;
+        const live = findLiveSession(accounts, pane.pid, tree);
+        if (live) found.set(pane.session, live);
+      }
+      return found;
     },
 
     async grow(account) {
@@ -234,8 +241,8 @@ export function realWorkdir(path: string): string {
  * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
  * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
  */
-export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number): { sessionId: string; account: string } | null {
-  for (const pid of [panePid, ...descendants(panePid)]) {
+export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): { sessionId: string; account: string } | null {
+  for (const pid of [panePid, ...descendants(panePid, tree)]) {
     for (const account of accounts) {
       try {
         const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
@@ -248,8 +255,8 @@ export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: st
   return null;
 }
 
-/** Every descendant of `pid`, read from /proc (Linux). */
-function descendants(pid: number): number[] {
+/** Parent → children of every process, read once from /proc (Linux). */
+function processTree(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   try {
     for (const entry of readdirSync("/proc")) {
@@ -263,14 +270,19 @@ function descendants(pid: number): number[] {
       }
     }
   } catch {
-    return [];
+    // no /proc: only the pane's own process is looked at
   }
+  return children;
+}
+
+/** Every descendant of `pid` in `tree`. */
+function descendants(pid: number, tree: Map<number, number[]>): number[] {
   const out: number[] = [];
-  const queue = [...(children.get(pid) ?? [])];
+  const queue = [...(tree.get(pid) ?? [])];
   while (queue.length && out.length < 1000) {
     const next = queue.shift()!;
     out.push(next);
-    queue.push(...(children.get(next) ?? []));
+    queue.push(...(tree.get(next) ?? []));
   }
   return out;
 }

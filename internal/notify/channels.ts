@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { OperatorControl } from "../state/status.ts";
 import { createEmailChannel } from "./email.ts";
 import type { Channel } from "./notify.ts";
-import { createTelegram, type TelegramHandle } from "./telegram.ts";
+import type { TelegramHandle } from "./telegram.ts";
 
 /** What building the channels needs. `control` enables Telegram commands. */
 export interface ChannelsDeps {
@@ -38,13 +38,25 @@ export function createChannels(
   deps: ChannelsDeps,
 ): NotifyChannels {
   const channels: Channel[] = [];
-  let telegram: TelegramHandle | null = null;
+  let telegram: Promise<TelegramHandle> | null = null;
+  let loaded: TelegramHandle | null = null;
   if (config.telegram) {
-    telegram = createTelegram({ log: deps.log, clock: deps.clock, fetch: deps.fetch, control: deps.control }, {
-      token: secrets.telegramToken, chatIds: config.telegram.chat_ids, apiRoot: config.telegram.api_root,
-      minLevel: config.telegram.min_level, timeZone: config.timezone,
+    const telegramConfig = config.telegram;
+    // grammY costs ~25 ms of start-up: it is loaded only when Telegram is configured, beside the daemon's start.
+    telegram = import("./telegram.ts").then(({ createTelegram }) => {
+      loaded = createTelegram({ log: deps.log, clock: deps.clock, fetch: deps.fetch, control: deps.control }, {
+        token: secrets.telegramToken, chatIds: telegramConfig.chat_ids, apiRoot: telegramConfig.api_root,
+        minLevel: telegramConfig.min_level, timeZone: config.timezone,
+      });
+      return loaded;
     });
-    channels.push(telegram.channel);
+    const pending = telegram;
+    channels.push({
+      name: "telegram",
+      minLevel: telegramConfig.min_level,
+      isEnabled: () => loaded?.channel.isEnabled?.() ?? true,
+      deliver: async (message, event, signal) => (await pending).channel.deliver(message, event, signal),
+    });
   }
   if (config.email) {
     channels.push(createEmailChannel({ log: deps.log, fetch: deps.fetch }, {
@@ -54,7 +66,7 @@ export function createChannels(
   }
   return {
     channels,
-    start: () => telegram?.start(),
-    stop: async (timeoutMs) => telegram?.stop(timeoutMs),
+    start: () => void telegram?.then((t) => t.start()),
+    stop: async (timeoutMs) => (telegram ? (await telegram).stop(timeoutMs) : undefined),
   };
 }

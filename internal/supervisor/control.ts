@@ -59,7 +59,8 @@ export function createControl(deps: ControlDeps): OperatorControl {
     setAccountEnabled(name, enabled) {
       const account = store.accounts().find((a) => a.name === name);
       if (!account) return { ok: false, message: `unknown account "${name}"` };
-      if (enabled && account.state !== "disabled") return { ok: true, message: `account ${name} is already enabled (${account.state})` };
+      if (enabled && account.state === "available") return { ok: true, message: `account ${name} is already enabled` };
+      // Enabling a cooling account is the operator saying its quota is back (e.g. an early reset): it is available now.
       store.setAccountState(name, enabled ? "available" : "disabled", null, clock.now());
       deps.events.notify({ kind: "account_enabled", at: clock.now(), account: name, enabled });
       const note = !enabled && supervisor.state().activeAccount === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)" : "";

@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid } from "../lifecycle/launch.ts";
 import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
-import type { Tmux } from "../tmux/tmux.ts";
+import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
 
@@ -162,16 +162,18 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             savePlan(id, plan);
             enter(id, "relaunching");
             break;
-          case "relaunching":
-            for (const s of plan.sessions) {
-              if (s.relaunchedAt) continue;
+          case "relaunching": {
+            const panes = await tmux.listPanes();
+            const left = plan.sessions.filter((s) => !s.relaunchedAt);
+            for (const [i, s] of left.entries()) {
               checkHalt();
-              await relaunch(s, { name: target.name, home: target.home }, true);
+              await relaunch(s, { name: target.name, home: target.home }, true, panes);
               savePlan(id, plan);
-              if (options.staggerMs > 0) await clock.sleep(options.staggerMs);
+              if (options.staggerMs > 0 && i < left.length - 1) await clock.sleep(options.staggerMs);
             }
             enter(id, "verifying");
             break;
+          }
           case "verifying":
             await verify(id, plan, { name: target.name, home: target.home });
             savePlan(id, plan);
@@ -219,10 +221,11 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   const saveSessions = async (): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
     const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
+    const accounts = store.accounts().map((a) => ({ name: a.name, home: a.home }));
+    const liveIds = await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>());
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {
-      const home = homeOf(s.account);
-      const live = home ? await lifecycle.liveSessionId(s.name, home).catch(() => null) : null;
+      const live = liveIds.get(s.name)?.sessionId ?? null;
       const sessionId = isValidUuid(live) ? live : isValidUuid(s.sessionId) ? s.sessionId : null;
       if (live && live !== s.sessionId) log.info("conversation id taken from Claude Code's registry", { session: s.name, stored: s.sessionId, live });
       // The task is read from the task table: a delivery still being confirmed has not written it to the session yet.
@@ -232,10 +235,10 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     return planned;
   };
 
-  const relaunch = async (s: PlannedSession, target: { name: string; home: string }, resume: boolean) => {
+  const relaunch = async (s: PlannedSession, target: { name: string; home: string }, resume: boolean, panes?: PaneInfo[]) => {
     s.attempts = (s.attempts ?? 0) + 1;
     try {
-      const row = await lifecycle.launch(s.name, { account: target, resumeId: resume ? s.sessionId : null, workdir: s.workdir });
+      const row = await lifecycle.launch(s.name, { account: target, resumeId: resume ? s.sessionId : null, workdir: s.workdir, panes });
       s.outcome = row.resumed ? "resumed" : "fresh";
     } catch (error) {
       log.error("session relaunch failed", { session: s.name, error });
