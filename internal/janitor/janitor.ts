@@ -50,6 +50,8 @@ export interface SweepReport {
   deleted: number;
   tasksPruned: number;
   eventsPruned: number;
+  /** Finished swap records older than the retention (the swap history keeps what is newer). */
+  swapsPruned: number;
   runtimeRemoved: number;
   /** Entries that could not be handled (logged); retried next sweep. */
   errors: number;
@@ -134,12 +136,13 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions): Janit
     async sweep() {
       const now = clock.now();
       const cutoff = now - options.retentionMs;
-      const report: SweepReport = { archived: 0, deleted: 0, tasksPruned: 0, eventsPruned: 0, runtimeRemoved: 0, errors: 0 };
+      const report: SweepReport = { archived: 0, deleted: 0, tasksPruned: 0, eventsPruned: 0, swapsPruned: 0, runtimeRemoved: 0, errors: 0 };
       for (const project of list(queueDir).filter((n) => PROJECT_NAME.test(n)).sort()) {
         for (const folder of FINISHED_FOLDERS) sweepFolder(project, folder, cutoff, report);
       }
       report.tasksPruned = store.pruneTasks(cutoff);
       report.eventsPruned = store.pruneEvents(cutoff);
+      report.swapsPruned = store.pruneSwaps(cutoff);
       for (const dir of deps.runtimeDirs) sweepRuntime(dir, cutoff, now, 1, report);
       log.info("janitor sweep finished", { mode: options.mode, retention_ms: options.retentionMs, ...report });
       return report;

@@ -95,7 +95,7 @@ describe("sweep()", () => {
     expect(tree()).toEqual(["inbox/a.md", "inbox/c.md.tmp", "processing/b.md"]);
   });
 
-  test("prunes finished tasks and events older than the retention from the store", async () => {
+  test("prunes finished tasks, events and swaps older than the retention from the store", async () => {
     const task = (file: string, state: "done" | "failed" | "queued" | "running", finishedAgo: number | null) => {
       const row = store.addTask({ project: "alpha", file, priority: 0, workdir: "/w", timeoutMs: null, prompt: "p", createdAt: clock.now() - 40 * DAY });
       store.updateTask(row.id, { state, finishedAt: finishedAgo === null ? null : clock.now() - finishedAgo });
@@ -107,8 +107,12 @@ describe("sweep()", () => {
     task("working.md", "running", null);
     store.addEvent({ at: clock.now() - 9 * DAY, level: "info", kind: "swap", message: "old", fields: null });
     store.addEvent({ at: clock.now() - DAY, level: "info", kind: "swap", message: "recent", fields: null });
+    const swap = (ago: number) => store.createSwap({ fromAccount: "a", toAccount: "b", reason: "quota", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: clock.now() - ago });
+    store.updateSwap(swap(9 * DAY).id, { step: "done" }, clock.now());
+    store.updateSwap(swap(DAY).id, { step: "done" }, clock.now());
     const report = await janitor().janitor.sweep();
-    expect(report).toMatchObject({ tasksPruned: 2, eventsPruned: 1 });
+    expect(report).toMatchObject({ tasksPruned: 2, eventsPruned: 1, swapsPruned: 1 });
+    expect(store.recentSwaps(10)).toHaveLength(1);
     expect(store.tasks().map((t) => t.file).sort()).toEqual(["recent.md", "waiting.md", "working.md"]);
     expect(store.events(0, 10).map((e) => e.message)).toEqual(["recent"]);
   });
