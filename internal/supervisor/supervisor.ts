@@ -30,7 +30,7 @@ import { createTurnBook, type Turn } from "./turns.ts";
 export type Observation =
   | { kind: "hook"; event: string; session: string | null; payload: Record<string, unknown>; at: number }
   | { kind: "pane"; session: string; pane: PaneInfo; lines: string[]; at: number }
-  | { kind: "transcript"; session: string; record: unknown; at: number }
+  | { kind: "transcript"; session: string; account: string; record: unknown; at: number }
   | { kind: "tick"; at: number };
 
 /** What the supervisor drives. */
@@ -122,11 +122,21 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(), hooksWork: () => hooksWork,
   });
 
-  const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number) => {
+  /**
+   * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
+   * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
+   */
+  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
+    const path = payload.transcript_path;
+    if (typeof path !== "string") return null;
+    return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
+  };
+
+  const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount: string | null = null) => {
     // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
     if (verdict.kind === "none" && signal !== "pane") return;
     const row = store.session(session);
-    const account = row?.account ?? state.activeAccount;
+    const account = eventAccount ?? row?.account ?? state.activeAccount;
     if (!account) return;
     if (verdict.kind === "warning") {
       log.info("quota warning", { session, account, line: verdict.line });
@@ -226,7 +236,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       case "StopFailure": {
         const turn = sightings.turns.end(name, { ...obs.payload, hook_event_name: obs.event }, now);
         if (turn) await endTurn(name, kind, turn, obs.event, obs.payload);
-        else if (obs.event === "StopFailure") await onVerdict(name, classifyStopFailure(obs.payload, classifyOptions(now)), "hook", obs.at);
+        else if (obs.event === "StopFailure") await onVerdict(name, classifyStopFailure(obs.payload, classifyOptions(now)), "hook", obs.at, accountOfEvent(obs.payload));
         break;
       }
       case "Notification":
@@ -248,7 +258,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       return;
     }
     const verdict = classifyStopFailure(payload, classifyOptions(now));
-    await onVerdict(name, verdict, "hook", now);
+    await onVerdict(name, verdict, "hook", now, accountOfEvent(payload));
     // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
     if (ours && verdict.kind !== "quota") {
       void work.continueAfterApiError(name, task.id, stringOrNull(payload.last_assistant_message) ?? String(payload.error ?? "unknown error"));
@@ -313,7 +323,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
           return handlePane(obs);
         case "transcript": {
           const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
-          return onVerdict(obs.session, verdict, "transcript", obs.at);
+          return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
         }
         case "tick":
           return wakeAccounts(obs.at);
@@ -339,7 +349,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
             tailed.set(pane.session, path);
           }
           for (const record of tail.read(path)) {
-            await supervisor.handle({ kind: "transcript", session: pane.session, record, at: now });
+            await supervisor.handle({ kind: "transcript", session: pane.session, account: row.account!, record, at: now });
           }
         }
       }

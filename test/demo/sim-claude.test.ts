@@ -159,7 +159,7 @@ describe("readTranscript()", () => {
 const root = mkdtempSync(join(tmpdir(), "sim-claude-"));
 const home = join(root, "acct-a");
 const workdir = join(root, "work dir_1.x");
-const hooksFile = join(root, "hooks.jsonl");
+const hooksDir = join(root, "hooks");
 const baseEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? root, TERM: "xterm-256color", LANG: "C.UTF-8" };
 mkdirSync(home, { recursive: true });
 mkdirSync(workdir, { recursive: true });
@@ -211,12 +211,20 @@ const waitScreen = (target: string, what: string, test: (lines: string[]) => boo
     const lines = screen(target).split("\n");
     return test(lines) && lines;
   }).catch((e: Error) => Promise.reject(new Error(`${e.message}; screen:\n${screen(target)}`)));
-const hookRecords = () => (existsSync(hooksFile) ? readFileSync(hooksFile, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : []);
+// One file per hook run (hooks run concurrently; appending to one file could interleave), read in name order; a file
+// still being written is skipped until it is complete.
+const hookRecords = () => (existsSync(hooksDir) ? readdirSync(hooksDir).filter((f) => f.endsWith(".json")).sort().flatMap((f) => {
+  try {
+    return [JSON.parse(readFileSync(join(hooksDir, f), "utf8"))];
+  } catch {
+    return [];
+  }
+}) : []);
 const hookFor = (event: string, match: (r: Record<string, unknown>) => boolean = () => true) =>
   until(`${event} hook`, () => hookRecords().find((r) => r.hook_event_name === event && match(r)));
 const records = (id: string) => readFileSync(transcriptPath(home, workdir, id), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 const sessionFiles = () => readdirSync(join(home, "sessions")).filter((f) => f.endsWith(".json"));
-const hookCommand = { type: "command", command: `{ cat; echo; } >> '${hooksFile}'` };
+const hookCommand = { type: "command", command: `mkdir -p '${hooksDir}' && f='${hooksDir}'/$(date +%s%N)-$$ && cat > "$f.tmp" && mv "$f.tmp" "$f.json"` };
 const settings = JSON.stringify({ hooks: Object.fromEntries(["SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notification", "SessionEnd"]
   .map((event) => [event, [{ hooks: [hookCommand] }]])) });
 

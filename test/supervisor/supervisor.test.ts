@@ -141,6 +141,17 @@ describe("hook signals", () => {
     expect(store.accounts().every((a) => a.state === "available")).toBe(true);
   });
 
+  test("a late StopFailure from a turn on the old account cools the old account, not the one the session moved to", async () => {
+    supervisor.setActiveAccount("b");
+    store.upsertSession("ccl-auto-11", "pool", { account: "b" }, clock.now());
+    await supervisor.handle({
+      kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
+      payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)", transcript_path: "/h/a/projects/-w/3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b.jsonl" },
+    });
+    expect(requests).toEqual([]);
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+  });
+
   test("an event from a session the daemon does not own is ignored", async () => {
     await supervisor.handle({ kind: "hook", event: "StopFailure", session: "ccl-0", at: clock.now(), payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" } });
     expect(requests).toEqual([]);
