@@ -116,6 +116,8 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     async deliver(session, prompt, workdir) {
       const row = store.session(session);
       if (!row || lifecycle.kindOf(session) !== "pool") return false;
+      // A swap (or a pause) may have begun since the task was claimed: nothing is typed into a parked pane.
+      if (!deps.gateOpen()) return "not-ready";
       if (row.workdir !== realWorkdir(workdir)) {
         // Claude Code's working directory is fixed per process: a task elsewhere gets a fresh conversation there.
         await lifecycle.launch(session, { account: deps.activeHome(), workdir });
