@@ -8,6 +8,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
+import { isValidUuid } from "../lifecycle/launch.ts";
+import { transcriptPath } from "../demo/encode-cwd.ts";
 
 /** Largest transcript chunk read per poll per session. */
 const TRANSCRIPT_READ_MAX_BYTES = 1024 * 1024;
@@ -64,6 +66,31 @@ export function createTranscriptTail(log: Logger): TranscriptTail {
     forget(path) {
       offsets.delete(path);
       partial.delete(path);
+    },
+  };
+}
+
+/** Follows the transcript of each session's current conversation. */
+export interface TranscriptFollower {
+  /** New records of the session's transcript; a new conversation (or account) starts a new file at its end. */
+  read(session: string, row: { account: string | null; workdir: string; sessionId: string | null }): unknown[];
+}
+
+/** Creates a {@link TranscriptFollower}; `homeOf` maps an account name to its config home. */
+export function createTranscriptFollower(homeOf: (account: string) => string | undefined, log: Logger): TranscriptFollower {
+  const tail = createTranscriptTail(log);
+  const following = new Map<string, string>();
+  return {
+    read(session, row) {
+      const home = row.account ? homeOf(row.account) : undefined;
+      if (!home || !isValidUuid(row.sessionId)) return [];
+      const path = transcriptPath(home, row.workdir, row.sessionId);
+      const previous = following.get(session);
+      if (previous !== path) {
+        if (previous) tail.forget(previous);
+        following.set(session, path);
+      }
+      return tail.read(path);
     },
   };
 }

@@ -13,17 +13,16 @@ import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid } from "../lifecycle/launch.ts";
 import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
-import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
-import type { Verdict } from "../quota/classify.ts";
+import type { QuotaMonitor } from "../quota/quota.ts";
 import type { Store } from "../state/state.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
-import { transcriptPath } from "../demo/encode-cwd.ts";
-import { createTranscriptTail, drainSpool } from "./signals.ts";
+import { createTranscriptFollower, drainSpool } from "./signals.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork } from "./tasks.ts";
+import { createAccountDecisions, FLAG_EXHAUSTED } from "./accounts.ts";
 import { createTurnBook, type Turn } from "./turns.ts";
 
 /** Everything that can happen, as data. */
@@ -62,8 +61,6 @@ export interface Supervisor {
   /** One poll: list panes, capture every owned pane in one tmux call, read transcripts and the spool, dispatch. */
   poll(): Promise<void>;
   reconcile(): Promise<void>;
-  /** Runs the loops until `signal` aborts. */
-  run(signal: AbortSignal): Promise<void>;
   state(): SupervisorState;
   setActiveAccount(name: string): void;
   setPaused(paused: boolean): void;
@@ -78,7 +75,6 @@ export interface Supervisor {
 
 const FLAG_ACTIVE = "active_account";
 const FLAG_PAUSED = "paused";
-const FLAG_EXHAUSTED = "exhausted_until";
 const FLAG_HOOKS_WORK = "hooks_work";
 /** A turn with no task, open this long on a pane idle for `idle_polls` polls, lost its end hook. */
 const LOST_END_MS = 60_000;
@@ -87,7 +83,7 @@ const LOST_END_MS = 60_000;
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
   const owned = new Set(lifecycle.ownedNames());
-  const tail = createTranscriptTail(log);
+  const transcripts = createTranscriptFollower((account) => config.accounts.find((a) => a.name === account)?.home, log);
   const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>(), turns: createTurnBook() };
   // Tasks already running when the daemon starts: their turn began before it, so their Stop must still find them.
   for (const task of store.tasks(["running"])) if (task.session) sightings.turns.adopt(task.session, task.id, task.startedAt ?? 0);
@@ -97,8 +93,6 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   let hooksWork = store.getFlag(FLAG_HOOKS_WORK) === "1";
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
-  /** The transcript each session is followed at; a new conversation forgets the old file's offset. */
-  const tailed = new Map<string, string>();
   const state: SupervisorState = {
     activeAccount: store.getFlag(FLAG_ACTIVE),
     paused: store.getFlag(FLAG_PAUSED) === "1",
@@ -122,87 +116,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(), hooksWork: () => hooksWork,
   });
 
-  /**
-   * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
-   * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
-   */
-  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
-    const path = payload.transcript_path;
-    if (typeof path !== "string") return null;
-    return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
-  };
-
-  const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount: string | null = null) => {
-    // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
-    if (verdict.kind === "none" && signal !== "pane") return;
-    const row = store.session(session);
-    const account = eventAccount ?? row?.account ?? state.activeAccount;
-    if (!account) return;
-    if (verdict.kind === "warning") {
-      log.info("quota warning", { session, account, line: verdict.line });
-      return;
-    }
-    if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
-    const last = store.lastDoneSwap();
-    const decision = quota.observe({ session, account, signal, verdict, now: at }, {
-      activeAccount: state.activeAccount, lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
-    });
-    if (decision.action === "none") return;
-    const existing = store.accounts().find((a) => a.name === decision.account);
-    if (existing?.state !== "disabled") {
-      store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
-    }
-    log.warn("quota hit", { session, account: decision.account, signal, pattern: verdict.kind === "quota" ? verdict.pattern : null, snippet: verdict.kind === "quota" ? verdict.line.slice(0, 120) : null, reset_at: new Date(decision.resetAt).toISOString(), action: decision.action });
-    if (decision.action === "cool") {
-      log.warn("account cooling", { account: decision.account, reset_at: new Date(decision.resetAt).toISOString(), why: decision.why, session });
-      return;
-    }
-    deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
-    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt });
-  };
-
-  const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {
-    const result = await switcher.request(input);
-    if (result.ok) {
-      quota.reset();
-      setExhausted(null);
-    } else if (result.exhausted) {
-      setExhausted(result.exhausted.wakeAt ?? clock.now() + 3_600_000);
-    } else {
-      log.warn("swap not started", { reason: result.message });
-    }
-    return result;
-  };
-
-  const setExhausted = (until: number | null) => {
-    if (until === state.exhaustedUntil) return;
-    const entering = state.exhaustedUntil === null && until !== null;
-    state.exhaustedUntil = until;
-    store.setFlag(FLAG_EXHAUSTED, until === null ? null : String(until));
-    if (entering) {
-      log.error("all accounts exhausted", { wake_at: new Date(until).toISOString() });
-      events.notify({ kind: "accounts_exhausted", at: clock.now(), wake_at: until });
-    }
-  };
-
-  const wakeAccounts = async (now: number) => {
-    for (const account of store.accounts()) {
-      if (account.state === "cooling" && account.resetAt !== null && account.resetAt <= now) {
-        store.setAccountState(account.name, "available", null, now);
-        log.info("account available again", { account: account.name });
-        events.notify({ kind: "account_available", at: now, account: account.name });
-      }
-    }
-    if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
-    const active = store.accounts().find((a) => a.name === state.activeAccount);
-    if (active?.state === "available") {
-      setExhausted(null);
-      // Tasks parked on the limit line wait in their conversation: the account is back, so they go on.
-      await work.continueParked();
-    } else {
-      await requestSwap({ reason: "reset" });
-    }
-  };
+  const accounts = createAccountDecisions({
+    config, store, quota, switcher, events, clock, log, state, metrics: deps.metrics,
+    continueParked: () => work.continueParked(),
+  });
+  const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
     const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
@@ -326,7 +244,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
           return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
         }
         case "tick":
-          return wakeAccounts(obs.at);
+          return accounts.wakeAccounts(obs.at);
       }
     },
 
@@ -340,17 +258,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const lines = screens.get(pane.paneId);
         if (lines) await supervisor.handle({ kind: "pane", session: pane.session, pane, lines, at: now });
         const row = store.session(pane.session);
-        const home = config.accounts.find((a) => a.name === row?.account)?.home;
-        if (row && home && isValidUuid(row.sessionId)) {
-          const path = transcriptPath(home, row.workdir, row.sessionId);
-          const previous = tailed.get(pane.session);
-          if (previous !== path) {
-            if (previous) tail.forget(previous);
-            tailed.set(pane.session, path);
-          }
-          for (const record of tail.read(path)) {
-            await supervisor.handle({ kind: "transcript", session: pane.session, account: row.account!, record, at: now });
-          }
+        if (!row?.account) continue;
+        for (const record of transcripts.read(pane.session, row)) {
+          await supervisor.handle({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
         }
       }
       await supervisor.handle({ kind: "tick", at: now });
@@ -369,23 +279,6 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       if (switcher.running() || store.openSwap()) return;
       const report = await lifecycle.reconcile(activeHome());
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
-    },
-
-    async run(signal) {
-      const loop = async (intervalMs: number, body: () => Promise<void>, name: string) => {
-        while (!signal.aborted) {
-          try {
-            await body();
-          } catch (error) {
-            log.error("loop pass failed", { loop: name, error });
-          }
-          await clock.sleep(intervalMs, signal);
-        }
-      };
-      await Promise.all([
-        loop(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile"),
-        loop(config.quota.poll_interval, () => supervisor.poll(), "poll"),
-      ]);
     },
 
     state: () => ({ ...state }),

@@ -1,0 +1,142 @@
+/**
+ * @module supervisor/accounts
+ * What the supervisor decides about accounts: a verdict cools an account or requests a swap (through the quota
+ * monitor's rules), exhausted mode when no account has quota left (dispatch waits, the operator is told once), and the
+ * wake-up when a reset time passes. Part of the supervisor's single decision point, split out for size; it runs no
+ * tmux and touches no session.
+ */
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../log.ts";
+import type { Verdict } from "../quota/classify.ts";
+import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
+import type { Store } from "../state/state.ts";
+import type { Switcher } from "../switcher/switcher.ts";
+import type { EventBus } from "./events.ts";
+
+/** The runtime state shared with the supervisor (one object, mutated in place). */
+export interface AccountState {
+  activeAccount: string | null;
+  exhaustedUntil: number | null;
+}
+
+/** What account decisions touch. */
+export interface AccountDecisionsDeps {
+  config: Readonly<Config>;
+  store: Store;
+  quota: QuotaMonitor;
+  switcher: Switcher;
+  events: EventBus;
+  clock: Clock;
+  log: Logger;
+  state: AccountState;
+  metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** Asks sessions parked on a limit line to continue (their account came back). */
+  continueParked(): Promise<void>;
+}
+
+/** The account decisions. */
+export interface AccountDecisions {
+  /** The account a hook event belongs to, from the home its transcript is in. */
+  accountOfEvent(payload: Record<string, unknown>): string | null;
+  /** Acts on one classified signal of a session (account defaults to the session's). */
+  onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
+  /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
+  requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
+  /** Accounts whose reset passed become available; exhausted mode ends or swaps. */
+  wakeAccounts(now: number): Promise<void>;
+}
+
+/** Store flag holding the end of exhausted mode (epoch ms), so a restart stays in it. */
+export const FLAG_EXHAUSTED = "exhausted_until";
+const UNKNOWN_WAKE_MS = 3_600_000;
+
+/** Creates the {@link AccountDecisions}. */
+export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
+  const { config, store, quota, switcher, events, clock, log, state } = deps;
+  const work = { continueParked: deps.continueParked };
+
+  /**
+   * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
+   * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
+   */
+  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
+    const path = payload.transcript_path;
+    if (typeof path !== "string") return null;
+    return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
+  };
+
+  const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount: string | null = null) => {
+    // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
+    if (verdict.kind === "none" && signal !== "pane") return;
+    const row = store.session(session);
+    const account = eventAccount ?? row?.account ?? state.activeAccount;
+    if (!account) return;
+    if (verdict.kind === "warning") {
+      log.info("quota warning", { session, account, line: verdict.line });
+      return;
+    }
+    if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
+    const last = store.lastDoneSwap();
+    const decision = quota.observe({ session, account, signal, verdict, now: at }, {
+      activeAccount: state.activeAccount, lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
+    });
+    if (decision.action === "none") return;
+    const existing = store.accounts().find((a) => a.name === decision.account);
+    if (existing?.state !== "disabled") {
+      store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
+    }
+    log.warn("quota hit", { session, account: decision.account, signal, pattern: verdict.kind === "quota" ? verdict.pattern : null, snippet: verdict.kind === "quota" ? verdict.line.slice(0, 120) : null, reset_at: new Date(decision.resetAt).toISOString(), action: decision.action });
+    if (decision.action === "cool") {
+      log.warn("account cooling", { account: decision.account, reset_at: new Date(decision.resetAt).toISOString(), why: decision.why, session });
+      return;
+    }
+    deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
+    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt });
+  };
+
+  const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {
+    const result = await switcher.request(input);
+    if (result.ok) {
+      quota.reset();
+      setExhausted(null);
+    } else if (result.exhausted) {
+      setExhausted(result.exhausted.wakeAt ?? clock.now() + UNKNOWN_WAKE_MS);
+    } else {
+      log.warn("swap not started", { reason: result.message });
+    }
+    return result;
+  };
+
+  const setExhausted = (until: number | null) => {
+    if (until === state.exhaustedUntil) return;
+    const entering = state.exhaustedUntil === null && until !== null;
+    state.exhaustedUntil = until;
+    store.setFlag(FLAG_EXHAUSTED, until === null ? null : String(until));
+    if (entering) {
+      log.error("all accounts exhausted", { wake_at: new Date(until).toISOString() });
+      events.notify({ kind: "accounts_exhausted", at: clock.now(), wake_at: until });
+    }
+  };
+
+  const wakeAccounts = async (now: number) => {
+    for (const account of store.accounts()) {
+      if (account.state === "cooling" && account.resetAt !== null && account.resetAt <= now) {
+        store.setAccountState(account.name, "available", null, now);
+        log.info("account available again", { account: account.name });
+        events.notify({ kind: "account_available", at: now, account: account.name });
+      }
+    }
+    if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
+    const active = store.accounts().find((a) => a.name === state.activeAccount);
+    if (active?.state === "available") {
+      setExhausted(null);
+      // Tasks parked on the limit line wait in their conversation: the account is back, so they go on.
+      await work.continueParked();
+    } else {
+      await requestSwap({ reason: "reset" });
+    }
+  };
+
+  return { accountOfEvent, onVerdict, requestSwap, wakeAccounts };
+}
