@@ -1,8 +1,9 @@
 /**
  * @module dispatcher
  * Turns inbox files into store rows (`ingest`), hands queued tasks to free pool sessions (`dispatch`), records
- * outcomes (`complete`, `fail`, `requeue`), puts things right after a restart (`recover`) and raises the alarm when
- * tasks wait while sessions sit idle (`checkIdleAlert`), so that "nothing dispatched for hours" cannot go unnoticed.
+ * outcomes (`complete`, `fail`, `requeue`), puts things right after a restart (`recover`, which hands over to
+ * dispatcher/recover.ts) and raises the alarm when tasks wait while sessions sit idle (`checkIdleAlert`), so that
+ * "nothing dispatched for hours" cannot go unnoticed.
  * It does not type into tmux (deps.deliver), decide which sessions exist (deps.freeSessions), or decide when a task
  * is finished (the watcher calls complete/fail/requeue).
  *
@@ -19,6 +20,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
+import { recoverQueue } from "./recover.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -85,7 +87,7 @@ export interface Dispatcher {
   fail(taskId: number, reason: string): void;
   /** running → queued; the file stays in processing/ and the prompt is delivered again later. */
   requeue(taskId: number, reason: string): void;
-  /** At startup, before start(): adopts or requeues running tasks and finishes interrupted file moves. */
+  /** At startup, before start(): adopts or requeues running tasks and finishes interrupted file moves ({@link recoverQueue}). */
   recover(isRunningInSession: (taskId: number, session: string) => boolean): void;
   /** Call on every tick with the idle owned sessions as tmux shows them (independently of freeSessions()). */
   checkIdleAlert(idleSessions: number): void;
@@ -333,44 +335,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       kick();
     },
     recover(isRunningInSession) {
-      const counts = { adopted: 0, requeued: 0, moved: 0, finished: 0, strays: 0 };
-      for (const task of store.tasks([...STARTED], ALL_ROWS)) {
-        if (task.session && isRunningInSession(task.id, task.session)) { counts.adopted++; continue; }
-        store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: no longer running in its session" });
-        counts.requeued++;
-      }
-      const active = store.tasks([...ACTIVE], ALL_ROWS);
-      for (const task of active.filter(inProcessing)) {
-        // A crash between "store: running" and the rename leaves the file in inbox/; finish the move.
-        if (!queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "inbox", task.file)
-            && store.taskByFile(task.project, task.file)?.id === task.id) {
-          if (moveFile(task, "inbox", "processing")) counts.moved++;
-        }
-      }
-      const held = new Set(store.tasks([...ACTIVE], ALL_ROWS).filter(inProcessing).map((t) => `${t.project}/${t.file}`));
-      for (const project of queue.projects()) {
-        for (const file of queue.list(project, "processing")) {
-          if (held.has(`${project}/${file}`)) continue;
-          const last = store.taskByFile(project, file);
-          const read = queue.readTaskSync(project, "processing", file);
-          const same = last && read?.ok && read.prompt === last.prompt;
-          if (last && same && last.state === "queued") {
-            store.updateTask(last.id, { startedAt: clock.now() }); // its claim was interrupted: now held in processing/
-            counts.moved++;
-          } else if (last && same && (last.state === "done" || last.state === "failed")) {
-            moveFile(last, "processing", last.state, last.state === "failed" ? { error: last.error ?? "failed" } : undefined);
-            counts.finished++;
-          } else {
-            try {
-              queue.moveTo(project, file, "processing", "inbox"); // nobody owns it: ingest validates and queues it again
-              counts.strays++;
-            } catch (error) {
-              log.error("cannot move task file", { project, file, from: "processing", to: "inbox", error });
-            }
-          }
-        }
-      }
-      log.info("dispatcher recovered", counts);
+      recoverQueue({ store, queue, clock, log, moveFile }, isRunningInSession);
     },
     checkIdleAlert(idleSessions) {
       const now = clock.now();

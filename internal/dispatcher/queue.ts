@@ -3,25 +3,20 @@
  * The filesystem side of the task queue: `<queue_dir>/<project>/{inbox,processing,done,failed}/`.
  * Lists inbox candidates (skipping dotfiles, `*.tmp` and files still being written), reads and validates them,
  * moves files between folders atomically (never overwriting, never deleting), writes new tasks atomically for
- * `POST /tasks`, and watches the tree (every event is just "rescan").
+ * `POST /tasks`, and watches the tree (every event is just "rescan"; the watch itself is dispatcher/watch.ts).
  * It does not decide what to run or keep any task state: that is the dispatcher and the store.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, watch as fsWatch, writeFileSync, type FSWatcher, type Stats } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { link, lstat, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
+import { watchQueue } from "./watch.ts";
 
 /** A file must be unchanged and at least this old (mtime, or since we saw it last change) before it is read. */
 export const STABLE_AGE_MS = 150;
-/** Watch events are coalesced: at most one `onChange` call per this many ms. */
-export const WATCH_DEBOUNCE_MS = 50;
-/** Delay before re-arming a watch that failed or whose directory vanished. */
-export const WATCH_REARM_DELAY_MS = 100;
-/** How often the watch checks that the queue directory is still the one it watches. */
-export const WATCH_CHECK_INTERVAL_MS = 5_000;
 /** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
 const MAX_STEM_BYTES = 200;
 /** Project folder names: what config accepts for project keys. */
@@ -88,7 +83,7 @@ export interface TaskQueue {
   reject(project: string, file: string, reason: string): string;
   /** Writes a new task into an existing project's inbox atomically; never overwrites. Throws {@link TaskQueueError}. */
   writeTask(project: string, name: string | undefined, content: string | Uint8Array): Promise<string>;
-  /** Watches the whole tree; `onChange` runs (coalesced) after any relevant event. Returns a stop function. */
+  /** Watches the whole tree ({@link watchQueue}); `onChange` runs (coalesced) after any relevant event. Returns a stop function. */
   watch(onChange: () => void): () => void;
 }
 
@@ -256,73 +251,7 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
       await unlink(tmp).catch(() => {});
       return final;
     },
-    watch(onChange) {
-      let watcher: FSWatcher | null = null;
-      let armedIno = -1;
-      let stopped = false;
-      let lastFire = 0;
-      let pending: ReturnType<typeof setTimeout> | null = null;
-      let rearmTimer: ReturnType<typeof setTimeout> | null = null;
-      const fire = () => {
-        if (pending || stopped) return;
-        pending = setTimeout(() => {
-          pending = null;
-          lastFire = Date.now();
-          try { onChange(); } catch (error) { log.error("queue change handler failed", { error }); }
-        }, Math.max(0, lastFire + WATCH_DEBOUNCE_MS - Date.now()));
-      };
-      const arm = () => {
-        if (stopped) return;
-        try {
-          mkdirSync(queueDir, { recursive: true });
-          armedIno = statSync(queueDir).ino;
-          const w = fsWatch(queueDir, { recursive: true }, (_event, filename) => onEvent(filename == null ? null : String(filename)));
-          w.on("error", (error) => { log.warn("queue watch failed, re-arming", { dir: queueDir, error }); rearm(); });
-          w.on("close", () => { if (watcher === w) rearm(); }); // closed under us (the root was removed)
-          watcher = w;
-        } catch (error) {
-          log.warn("cannot watch queue directory, retrying", { dir: queueDir, error });
-          rearm();
-        }
-      };
-      const rearm = () => {
-        const w = watcher;
-        watcher = null;
-        w?.close();
-        if (rearmTimer || stopped) return;
-        rearmTimer = setTimeout(() => { rearmTimer = null; arm(); fire(); }, WATCH_REARM_DELAY_MS);
-      };
-      const rootChanged = () => {
-        try { return statSync(queueDir).ino !== armedIno; } catch { return true; }
-      };
-      const onEvent = (filename: string | null) => {
-        if (filename === null) {
-          if (rootChanged()) rearm();
-          return fire();
-        }
-        const parts = filename.split(/[\\/]/);
-        const base = parts[parts.length - 1] ?? "";
-        // A project or one of its folders appeared or vanished: a recreated directory is not watched any more.
-        if (parts.length <= 2) { rearm(); return fire(); }
-        if (parts[1] !== "inbox" || base.startsWith(".") || base.endsWith(".tmp")) return;
-        if (parts.length === 3 && !present(join(queueDir, filename))) return; // moved out or deleted: nothing new
-        fire();
-      };
-      const check = setInterval(() => {
-        if (rootChanged()) { log.warn("queue directory replaced, re-arming watch", { dir: queueDir }); rearm(); }
-      }, WATCH_CHECK_INTERVAL_MS);
-      check.unref?.();
-      arm();
-      return () => {
-        stopped = true;
-        clearInterval(check);
-        if (pending) clearTimeout(pending);
-        if (rearmTimer) clearTimeout(rearmTimer);
-        const w = watcher;
-        watcher = null;
-        w?.close();
-      };
-    },
+    watch: (onChange) => watchQueue(queueDir, onChange, log),
   };
   return queue;
 }

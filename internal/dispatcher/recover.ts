@@ -1,0 +1,90 @@
+/**
+ * @module dispatcher/recover
+ * Start-up recovery of the task queue ({@link recoverQueue}), run once before the dispatcher starts: adopts tasks
+ * still running in their session and requeues the rest, finishes file moves a crash interrupted (inbox/ →
+ * processing/), and settles strays in processing/ (held again, moved to their final folder, or sent back to inbox/).
+ * The store is the truth; files are made to follow it (see the dispatcher module comment for where files live).
+ * It does not claim, deliver or complete tasks (the dispatcher does), and it does not move files itself: it calls
+ * the dispatcher's `moveFile`, so every file move records its final name the same way.
+ */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Store, TaskRow } from "../state/state.ts";
+import type { QueueFolder, TaskQueue } from "./queue.ts";
+
+// The same task-state groups as the dispatcher's.
+const ACTIVE = ["queued", "running", "stalled"] as const;
+const STARTED = ["running", "stalled"] as const;
+const ALL_ROWS = 1_000_000;
+
+/** What {@link recoverQueue} touches; `log` and `moveFile` are the dispatcher's own. */
+export interface RecoverDeps {
+  store: Store;
+  queue: TaskQueue;
+  clock: Clock;
+  log: Logger;
+  /** Moves a task's file and records its final name; false (logged) when the file is missing. */
+  moveFile(task: TaskRow, from: QueueFolder, to: QueueFolder, extra?: { error?: string; result?: string }): boolean;
+}
+
+/** What one {@link recoverQueue} pass did; also logged as `dispatcher recovered`. */
+export interface RecoveryCounts {
+  /** Running tasks still running in their session, kept as they are. */
+  adopted: number;
+  /** Running tasks no longer in their session, back to queued (their file stays in processing/). */
+  requeued: number;
+  /** Interrupted claims finished: a file moved inbox/ → processing/, or a queued task marked as held there. */
+  moved: number;
+  /** Files of done/failed tasks moved out of processing/ to their final folder. */
+  finished: number;
+  /** Files in processing/ no task owns, sent back to inbox/ to be ingested again. */
+  strays: number;
+}
+
+/**
+ * Puts the queue right after a restart; call once, before the dispatcher starts.
+ * `isRunningInSession` says whether a running task is still at work in its session (adopted) or not (requeued).
+ */
+export function recoverQueue(deps: RecoverDeps, isRunningInSession: (taskId: number, session: string) => boolean): RecoveryCounts {
+  const { store, queue, clock, log, moveFile } = deps;
+  const inProcessing = (t: TaskRow) => t.startedAt !== null;
+  const counts: RecoveryCounts = { adopted: 0, requeued: 0, moved: 0, finished: 0, strays: 0 };
+  for (const task of store.tasks([...STARTED], ALL_ROWS)) {
+    if (task.session && isRunningInSession(task.id, task.session)) { counts.adopted++; continue; }
+    store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: no longer running in its session" });
+    counts.requeued++;
+  }
+  const active = store.tasks([...ACTIVE], ALL_ROWS);
+  for (const task of active.filter(inProcessing)) {
+    // A crash between "store: running" and the rename leaves the file in inbox/; finish the move.
+    if (!queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "inbox", task.file)
+        && store.taskByFile(task.project, task.file)?.id === task.id) {
+      if (moveFile(task, "inbox", "processing")) counts.moved++;
+    }
+  }
+  const held = new Set(store.tasks([...ACTIVE], ALL_ROWS).filter(inProcessing).map((t) => `${t.project}/${t.file}`));
+  for (const project of queue.projects()) {
+    for (const file of queue.list(project, "processing")) {
+      if (held.has(`${project}/${file}`)) continue;
+      const last = store.taskByFile(project, file);
+      const read = queue.readTaskSync(project, "processing", file);
+      const same = last && read?.ok && read.prompt === last.prompt;
+      if (last && same && last.state === "queued") {
+        store.updateTask(last.id, { startedAt: clock.now() }); // its claim was interrupted: now held in processing/
+        counts.moved++;
+      } else if (last && same && (last.state === "done" || last.state === "failed")) {
+        moveFile(last, "processing", last.state, last.state === "failed" ? { error: last.error ?? "failed" } : undefined);
+        counts.finished++;
+      } else {
+        try {
+          queue.moveTo(project, file, "processing", "inbox"); // nobody owns it: ingest validates and queues it again
+          counts.strays++;
+        } catch (error) {
+          log.error("cannot move task file", { project, file, from: "processing", to: "inbox", error });
+        }
+      }
+    }
+  }
+  log.info("dispatcher recovered", { ...counts });
+  return counts;
+}
