@@ -90,7 +90,7 @@ export interface TaskQueue {
 /** Creates the filesystem side of the queue rooted at `deps.queueDir`. */
 export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
   const { queueDir, maxTaskBytes, clock } = deps;
-  const log = deps.log.child({ module: "dispatcher" });
+  const log = deps.log.child({ module: "queue" });
   let seen = new Map<string, { size: number; mtimeMs: number; changedAt: number; firstSeenAt: number }>();
   let settleAt: number | null = null;
   const folder = (project: string, f: QueueFolder) => join(queueDir, project, f);
