@@ -145,7 +145,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       }
       case "UserPromptSubmit": {
         sightings.promptSeenAt.set(name, now);
-        store.upsertSession(name, kind, { state: "working", activityAt: now, turnAt: now }, now);
+        // A late hook from a turn taken on the previous account (before a swap relaunched the session) is not a turn
+        // of the relaunched conversation: it must not make a redrawn limit line count as new.
+        const eventAccount = accountOfEvent(obs.payload);
+        const current = eventAccount === null || eventAccount === row?.account;
+        store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
         const { turn, earlyEnd } = sightings.turns.start(name, work.taskOfPrompt(name, obs.payload.prompt), now);
         if (earlyEnd) await endTurn(name, kind, turn, String(earlyEnd.hook_event_name ?? "Stop"), earlyEnd);
         break;
