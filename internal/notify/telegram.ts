@@ -52,6 +52,10 @@ export interface TelegramHandle {
 }
 
 export const TELEGRAM_MAX_CHARS = 4096;
+/** First pause before polling starts again after it stopped on an error (409: another poller). */
+export const POLL_RESTART_MIN_MS = 5_000;
+/** Longest pause between two polling restarts. */
+export const POLL_RESTART_MAX_MS = 300_000;
 export const TELEGRAM_REQUEST_TIMEOUT_SECONDS = 40;
 export const POLL_TIMEOUT_SECONDS = 30;
 export const BOT_STOP_TIMEOUT_MS = 2_500;
@@ -148,12 +152,24 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
     await bot.api.setMyCommands(COMMANDS, undefined, asSignal(abort.signal))
       .catch((error) => log.debug("telegram command menu not set", { error: fail(error).message }));
     if (!deps.control || abort.signal.aborted) return;
-    await bot.start({ timeout: options.pollTimeoutSeconds ?? POLL_TIMEOUT_SECONDS, allowed_updates: ["message"] })
-      .catch((error) => {
+    // Polling ends on 409 (another process polls with this token) and on errors grammY does not retry: start again
+    // after a growing pause, so commands come back by themselves once the other poller is gone.
+    let pauseMs = POLL_RESTART_MIN_MS;
+    while (!abort.signal.aborted) {
+      try {
+        await bot.start({ timeout: options.pollTimeoutSeconds ?? POLL_TIMEOUT_SECONDS, allowed_updates: ["message"] });
+      } catch (error) {
         const f = fail(error);
-        if (f.status === 401) disable("token rejected");
-        else log.error("telegram polling stopped", { status: f.status, error: f.message });
-      });
+        if (f.status === 401) {
+          disable("token rejected");
+          return;
+        }
+        log.error("telegram polling stopped; restarting", { status: f.status, error: f.message, restart_in_ms: pauseMs });
+      }
+      if (abort.signal.aborted) return;
+      await deps.clock.sleep(pauseMs, abort.signal);
+      pauseMs = Math.min(pauseMs * 2, POLL_RESTART_MAX_MS);
+    }
   }
 
   return {

@@ -3,7 +3,7 @@ import { createFakeClock, systemClock, type Clock } from "../../internal/clock.t
 import { memoryLog } from "../../internal/log.ts";
 import type { NotifyEvent } from "../../internal/notify/events.ts";
 import { createNotifier, type NotifyError } from "../../internal/notify/notify.ts";
-import { createTelegram, type TelegramOptions } from "../../internal/notify/telegram.ts";
+import { createTelegram, POLL_RESTART_MIN_MS, type TelegramOptions } from "../../internal/notify/telegram.ts";
 import type { TaskRow } from "../../internal/state/state.ts";
 import type { OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
 import { FAKE_TOKEN, startFakeTelegram, type FakeTelegram } from "../support/fake-telegram.ts";
@@ -143,6 +143,23 @@ describe("createTelegram() channel", () => {
 
     expect(attemptsDuringOutage).toBeGreaterThan(8);
     expect(sentTo(f, OPERATOR)).toEqual(["<b>🚨 Swap FAILED main → backup</b>\nrelaunch failed"]);
+  });
+});
+
+describe("createTelegram() polling", () => {
+  test("starts polling again after a 409 (another poller) and serves commands afterwards", async () => {
+    const f = fake();
+    const clock = createFakeClock(AT);
+    const ctx = setup(f, {}, clock);
+    f.failNext("getUpdates", { error_code: 409, description: "Conflict: terminated by other getUpdates request" });
+    ctx.telegram.start();
+    await f.waitFor(() => ctx.log.records.some((r) => r.msg === "telegram polling stopped; restarting"));
+    const polls = f.calls.filter((c) => c.method === "getUpdates").length;
+    await clock.advance(POLL_RESTART_MIN_MS);
+    await f.waitFor(() => f.calls.filter((c) => c.method === "getUpdates").length > polls);
+    f.pushCommand(OPERATOR, "/help");
+    await f.waitFor(() => sentTo(f, OPERATOR).length > 0);
+    expect(sentTo(f, OPERATOR).at(-1)).toContain("/status");
   });
 });
 
