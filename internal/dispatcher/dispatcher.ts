@@ -20,7 +20,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
-import { recoverQueue } from "./recover.ts";
+import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -36,9 +36,6 @@ export const INGEST_NOTIFY_LIMIT = 10;
 export const GATE_RECHECK_MS = 5_000;
 /** Shortest wait before rescanning for files that were still being written. */
 export const SETTLE_RECHECK_MIN_MS = 50;
-const ACTIVE = ["queued", "running", "stalled"] as const;
-const STARTED = ["running", "stalled"] as const;
-const ALL_ROWS = 1_000_000;
 
 /** Event sent to notifications. */
 export type DispatchEvent = { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting"; level?: "info" | "warning" | "critical"; at: number; [k: string]: unknown };

@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
-import { watchQueue } from "./watch.ts";
+import { present, watchQueue } from "./watch.ts";
 
 /** A file must be unchanged and at least this old (mtime, or since we saw it last change) before it is read. */
 export const STABLE_AGE_MS = 150;
@@ -258,11 +258,6 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
 
 function invalidNameReason(file: string): string {
   return `invalid task file name ${JSON.stringify(file)}: must be a plain *.md name (no leading dot, no '..', no '/', no control characters, at most 200 characters)`;
-}
-
-/** Whether a path exists, counting dangling symlinks (which `existsSync` does not). */
-function present(path: string): boolean {
-  try { lstatSync(path); return true; } catch { return false; }
 }
 
 /** `fix.md` → `fix`; other names keep their extension (`notes.txt` → `notes.txt`). */

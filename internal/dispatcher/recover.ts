@@ -12,10 +12,12 @@ import type { Logger } from "../log.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 import type { QueueFolder, TaskQueue } from "./queue.ts";
 
-// The same task-state groups as the dispatcher's.
-const ACTIVE = ["queued", "running", "stalled"] as const;
-const STARTED = ["running", "stalled"] as const;
-const ALL_ROWS = 1_000_000;
+/** Task states that still have work to do. */
+export const ACTIVE = ["queued", "running", "stalled"] as const;
+/** Task states whose file has left the inbox. */
+export const STARTED = ["running", "stalled"] as const;
+/** "Every row" for store queries that take a limit. */
+export const ALL_ROWS = 1_000_000;
 
 /** What {@link recoverQueue} touches; `log` and `moveFile` are the dispatcher's own. */
 export interface RecoverDeps {

@@ -89,7 +89,7 @@ export function watchQueue(queueDir: string, onChange: () => void, log: Logger):
   };
 }
 
-/** Whether a path exists, counting dangling symlinks (which `existsSync` does not); queue.ts has the same helper. */
-function present(path: string): boolean {
+/** Whether a path exists, counting dangling symlinks (which `existsSync` does not). */
+export function present(path: string): boolean {
   try { lstatSync(path); return true; } catch { return false; }
 }
