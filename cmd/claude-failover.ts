@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { systemClock, type Clock } from "../internal/clock.ts";
-import { ConfigError, formatProblem, readConfig, type Config } from "../internal/config/config.ts";
+import { ConfigError, formatProblem, isWildcardHost, readConfig, type Config } from "../internal/config/config.ts";
 import { DEFAULT_CONFIG_PATH } from "../internal/config/schema.ts";
 import { createLog, type Logger } from "../internal/log.ts";
 import { createTmux, type RunCommand } from "../internal/tmux/tmux.ts";
@@ -85,7 +85,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accounts: config.accounts,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
-    hook: { self: deps.self, url: `http://${connectHost(config.httpHost)}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
+    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
   });
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
@@ -222,13 +222,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
 /** Host names the HTTP server answers to: loopback names plus the configured host; any host on a wildcard listener. */
 function allowedHosts(host: string): string[] {
-  if (host === "0.0.0.0" || host === "::" || host === "") return ["*"];
-  return [...LOOPBACK_HOSTS, host.toLowerCase()];
-}
-
-/** The hook sink is reached on loopback even when the API listens on all interfaces. */
-function connectHost(host: string): string {
-  return host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+  return isWildcardHost(host) ? ["*"] : [...LOOPBACK_HOSTS, host.toLowerCase()];
 }
 
 /** Reads (or creates, mode 0600) the secret hooks send back to the daemon. */

@@ -129,8 +129,7 @@ export async function runCli(argv: string[], host: CliHost): Promise<number> {
 }
 
 async function clientCommand(args: ParsedArgs, config: Readonly<Config>, out: (text: string) => void): Promise<number> {
-  const host = config.httpHost === "0.0.0.0" ? "127.0.0.1" : config.httpHost;
-  const api = createApiClient(`http://${host}:${config.httpPort}`, config.secrets.httpToken);
+  const api = createApiClient(`http://${config.httpConnectHost}:${config.httpPort}`, config.secrets.httpToken);
   const now = Date.now();
   const report = (result: { ok: boolean; message: string }) => {
     (result.ok ? process.stdout : process.stderr).write(`${result.message}\n`);

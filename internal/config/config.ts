@@ -46,6 +46,8 @@ export interface Config extends Omit<Parsed, "accounts"> {
   /** HTTP listen host and port split out of `http.listen`. */
   httpHost: string;
   httpPort: number;
+  /** Where local clients (CLI, hooks) reach the API: the listen host, or loopback when it listens on all interfaces. */
+  httpConnectHost: string;
   /** Secrets read from the variables the file names; empty string when unset. */
   secrets: { httpToken: string; telegramToken: string; resendApiKey: string };
 }
@@ -108,6 +110,11 @@ export function expandPath(path: string, home: string, base = process.cwd()): st
   if (path === "~") return home;
   if (path.startsWith("~/")) return join(home, path.slice(2));
   return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/** True for a listen host meaning "every interface" (`0.0.0.0`, `::`, empty). */
+export function isWildcardHost(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "";
 }
 
 /** Names of owned pool sessions: `<prefix><i>` for i in `[start_index, start_index + max)`. */
@@ -206,6 +213,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
     },
     httpHost: host,
     httpPort: port,
+    httpConnectHost: isWildcardHost(host) ? "127.0.0.1" : host,
     secrets: {
       httpToken: env[parsed.http.token_env] ?? "",
       telegramToken: parsed.notifications.telegram ? env[parsed.notifications.telegram.token_env] ?? "" : "",

@@ -143,3 +143,11 @@ test("config.example.yaml documents every key with a comment", () => {
     expect(text).toMatch(new RegExp(`^\\s*-?\\s*${key}:`, "m"));
   }
 });
+
+describe("httpConnectHost", () => {
+  test("is loopback when the API listens on every interface, and the listen host otherwise", () => {
+    for (const [listen, host] of [["0.0.0.0:8787", "127.0.0.1"], ["10.0.0.5:9000", "10.0.0.5"], ["127.0.0.1:8787", "127.0.0.1"]] as const) {
+      expect(parseConfig(`${MINIMAL}http: { listen: "${listen}" }\n`, "/etc/cf.yaml", env).httpConnectHost).toBe(host);
+    }
+  });
+});
