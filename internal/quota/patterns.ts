@@ -117,9 +117,20 @@ export function firstMatch(rules: readonly Rule[], text: string): Rule | undefin
   return rules.find((rule) => rule.re.test(text));
 }
 
+/** Rules already built for a given patterns array (the daemon passes the same array on every poll). */
+const EXTRA_RULES = new WeakMap<readonly RegExp[], Map<string, Rule[]>>();
+
 /** Config-supplied regexes as named rules; `g`/`y` flags are dropped so `test()` keeps no state. */
 export function extraRules(patterns: readonly RegExp[] | undefined, prefix: string): Rule[] {
-  return (patterns ?? []).map((re) => ({ name: `${prefix}:${re.source}`, re: new RegExp(re.source, re.flags.replace(/[gy]/g, "")) }));
+  if (!patterns?.length) return [];
+  let byPrefix = EXTRA_RULES.get(patterns);
+  if (!byPrefix) EXTRA_RULES.set(patterns, (byPrefix = new Map()));
+  let rules = byPrefix.get(prefix);
+  if (!rules) {
+    rules = patterns.map((re) => ({ name: `${prefix}:${re.source}`, re: new RegExp(re.source, re.flags.replace(/[gy]/g, "")) }));
+    byPrefix.set(prefix, rules);
+  }
+  return rules;
 }
 
 /** Removes CSI and OSC escape sequences (colours, cursor moves, titles). */

@@ -103,10 +103,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     if (state.activeAccount) store.setFlag(FLAG_ACTIVE, state.activeAccount);
   }
 
+  // Compiled once: classification runs for every pane on every poll.
+  const extraQuotaPatterns = config.quota.extra_quota_patterns.map((p) => new RegExp(p));
+  const extraTransientPatterns = config.quota.extra_transient_patterns.map((p) => new RegExp(p));
   const classifyOptions = (now: number): ClassifyOptions => ({
-    now, defaultZone: config.notifications.timezone,
-    extraQuotaPatterns: config.quota.extra_quota_patterns.map((p) => new RegExp(p)),
-    extraTransientPatterns: config.quota.extra_transient_patterns.map((p) => new RegExp(p)),
+    now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
   const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) =>
