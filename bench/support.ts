@@ -14,6 +14,7 @@ import { parseConfig } from "../internal/config/config.ts";
 import { createLog } from "../internal/log.ts";
 import { systemClock, type Clock } from "../internal/clock.ts";
 import { wire, type Daemon } from "../cmd/claude-failover.ts";
+import { freePort } from "../internal/demo/demo.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 /** Bearer token of every bench daemon, read from the variable named by `http.token_env`. */
@@ -219,13 +220,6 @@ watcher: ${spec.watcher ?? "{}"}
 `;
 }
 
-/** Finds a free loopback port. */
-export async function freePort(): Promise<number> {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port ?? 0;
-  await s.stop(true);
-  return port;
-}
 
 /** A daemon wired in this process (as test/support/daemon.ts does), on `server`, stopped at cleanup. */
 export async function startInProcess(text: string, dir: string, server: BenchTmux, opts: { run?: RunCommand; clock?: Clock; self: string[] }): Promise<Daemon> {
@@ -338,3 +332,5 @@ export async function main(body: () => Promise<void>): Promise<void> {
   await cleanup();
   process.exit(code);
 }
+
+export { freePort };

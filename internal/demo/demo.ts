@@ -193,7 +193,8 @@ async function waitFor<T>(probe: () => T | null, timeoutMs: number): Promise<T |
   return null;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free right now (the OS picks it; there is a small window before the caller binds it). */
+export async function freePort(): Promise<number> {
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
   const port = server.port ?? 0;
   await server.stop(true);

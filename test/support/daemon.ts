@@ -12,6 +12,7 @@ import { memoryLog } from "../../internal/log.ts";
 import { systemClock } from "../../internal/clock.ts";
 import { wire, type Daemon, type WireDeps } from "../../cmd/claude-failover.ts";
 import { privateTmux, tempDir, type PrivateTmux } from "./tmux.ts";
+import { freePort } from "../../internal/demo/demo.ts";
 
 export const SIM = join(import.meta.dir, "sim-claude-bin.ts");
 export const TOKEN = "test-token-0123456789";
@@ -29,13 +30,6 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-/** Finds a free loopback port. */
-export async function freePort(): Promise<number> {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port ?? 0;
-  await s.stop(true);
-  return port;
-}
 
 /**
  * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
@@ -111,3 +105,5 @@ export async function typePrompt(server: PrivateTmux, session: string, text: str
   await server.tmux.sendText(session, text);
   await server.tmux.sendKeys(session, "Enter");
 }
+
+export { freePort };
