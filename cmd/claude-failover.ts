@@ -189,21 +189,16 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
         }
       };
       await poll().catch((error) => log.error("first poll failed", { error }));
-      const pollLoop = (async () => {
+      /** Runs `pass` every `intervalMs` until stopped; a pass that throws is logged and the next one runs. */
+      const every = async (intervalMs: number, pass: () => Promise<void>, failed: string) => {
         while (!abort.signal.aborted) {
-          await clock.sleep(pollIntervalMs, abort.signal);
-          if (!abort.signal.aborted) await poll().catch((error) => log.error("poll failed", { error }));
+          await clock.sleep(intervalMs, abort.signal);
+          if (!abort.signal.aborted) await pass().catch((error) => log.error(failed, { error }));
         }
-      })();
-      const reconcileLoop = (async () => {
-        while (!abort.signal.aborted) {
-          await clock.sleep(config.lifecycle.reconcile_interval, abort.signal);
-          if (!abort.signal.aborted) await supervisor.reconcile().catch((error) => log.error("reconcile failed", { error }));
-        }
-      })();
+      };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
-      loops = Promise.all([pollLoop, reconcileLoop]);
+      loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
       events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
       log.info("daemon ready", { url: server.url, active_account: supervisor.state().activeAccount });
     },
