@@ -13,7 +13,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { transcriptPath } from "../internal/demo/encode-cwd.ts";
+import { transcriptPath } from "../internal/claude/home.ts";
 import type { Daemon } from "../cmd/claude-failover.ts";
 import { api, configText, countingRun, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
 

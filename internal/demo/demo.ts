@@ -15,7 +15,7 @@ import { createLog, type Logger } from "../log.ts";
 import type { Clock } from "../clock.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
 import type { OperatorControl, StatusSnapshot } from "../state/status.ts";
-import { transcriptPath } from "./encode-cwd.ts";
+import { transcriptPath } from "../claude/home.ts";
 
 /** What the demo needs from the binary: the same wiring `run` uses. */
 export interface DemoHost {

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
-import { transcriptPath } from "./encode-cwd.ts";
+import { transcriptPath } from "../claude/home.ts";
 import {
   INTERRUPTED_TEXT, UPGRADE_HINT, classifyErrorText, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,

@@ -1,8 +1,9 @@
 /**
  * @module lifecycle/launch
  * Pure construction of what runs in an owned pane: the Claude Code argv (DESIGN.md "Launching Claude Code"),
- * the per-session hook settings JSON, and UUID validation. No I/O here; `lifecycle.ts` writes and runs it.
+ * and the per-session hook settings JSON. No I/O here; `lifecycle.ts` writes and runs it.
  */
+import { isValidUuid } from "../claude/home.ts";
 
 /** Variables that would disable transcripts in a child Claude Code (reference/claude-code.md §3). */
 export const TRANSCRIPT_KILLER_ENV = ["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_CHILD_SESSION", "CLAUDE_CODE_ENTRYPOINT"];
@@ -10,12 +11,6 @@ export const TRANSCRIPT_KILLER_ENV = ["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "C
 /** Hook events injected into every launched session. */
 export const HOOK_EVENTS = ["SessionStart", "Stop", "StopFailure", "Notification", "UserPromptSubmit"] as const;
 
-const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-/** True only for 36 characters of hex and dashes in the 8-4-4-4-12 layout (seed 0.3.0: never trust a stored id blindly). */
-export function isValidUuid(value: unknown): value is string {
-  return typeof value === "string" && value.length === 36 && UUID_PATTERN.test(value);
-}
 
 /** What a launch needs to know. */
 export interface LaunchSpec {

@@ -12,8 +12,9 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
-import { buildHookSettings, buildLaunchArgv, isValidUuid, type HookTarget } from "./launch.ts";
-import { transcriptPath } from "../demo/encode-cwd.ts";
+import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
+import { isValidUuid } from "../claude/home.ts";
+import { transcriptPath } from "../claude/home.ts";
 
 /** Everything lifecycle touches. */
 export interface LifecycleDeps {

@@ -8,8 +8,8 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
-import { isValidUuid } from "../lifecycle/launch.ts";
-import { transcriptPath } from "../demo/encode-cwd.ts";
+import { isValidUuid } from "../claude/home.ts";
+import { transcriptPath } from "../claude/home.ts";
 
 /** Largest transcript chunk read per poll per session. */
 const TRANSCRIPT_READ_MAX_BYTES = 1024 * 1024;

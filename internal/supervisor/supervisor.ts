@@ -11,7 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
-import { isValidUuid } from "../lifecycle/launch.ts";
+import { isValidUuid } from "../claude/home.ts";
 import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
 import type { QuotaMonitor } from "../quota/quota.ts";
 import type { Store } from "../state/state.ts";

@@ -7,7 +7,7 @@
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AccountRow } from "../state/state.ts";
-import { encodeProjectDir } from "../demo/encode-cwd.ts";
+import { encodeProjectDir } from "../claude/home.ts";
 
 /** Result of {@link pickNextAccount}. */
 export type AccountChoice =

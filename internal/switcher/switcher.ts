@@ -9,7 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
-import { isValidUuid } from "../lifecycle/launch.ts";
+import { isValidUuid } from "../claude/home.ts";
 import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import { transcriptPath } from "../../internal/claude/home.ts";
 import { parseSimArgs } from "../../internal/demo/sim-claude.ts";
 import {
   GUTTER, classifyErrorText, createKeyReader, defaultQuotaLine, formatResetTime, parseDirectives, renderFrame, type FrameState,

@@ -5,7 +5,7 @@ import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecy
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { systemClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
-import { transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import { transcriptPath } from "../../internal/claude/home.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 
 const SIM = join(import.meta.dir, "../support/sim-claude-bin.ts");

@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSy
 import { join } from "node:path";
 import { copyTranscript, flipLink, isUsable, LinkError, pickNextAccount } from "../../internal/switcher/accounts.ts";
 import type { AccountRow } from "../../internal/state/state.ts";
-import { encodeProjectDir } from "../../internal/demo/encode-cwd.ts";
+import { encodeProjectDir } from "../../internal/claude/home.ts";
 import { tempDir } from "../support/tmux.ts";
 
 const NOW = Date.UTC(2026, 10, 23, 12);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
-import { transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
 
 // The swap end to end: real tmux on a private socket, the simulated Claude Code, the whole daemon.

@@ -1,7 +1,8 @@
 /**
- * @module encode-cwd
- * Claude Code's name for a project folder under `<config>/projects/`, and the transcript path built from it
- * (reference/claude-code.md §4). Pure string functions: no file system access, no normalisation of the path.
+ * @module claude/home
+ * Claude Code's own facts about a config home, in one place: the name of a project folder under `<config>/projects/`,
+ * the transcript path built from it (reference/claude-code.md §4), and what a valid conversation id looks like.
+ * Pure string functions: no file system access, no normalisation of the path.
  *
  * The rule, as in the CLI: `cwd.replace(/[^a-zA-Z0-9]/g, "-")`. The regex has no `u` flag, so it runs over
  * UTF-16 code units: `é` (one unit) becomes one `-`, an emoji outside the BMP (a surrogate pair) becomes `--`.
@@ -11,6 +12,13 @@
  * after the same 200-character prefix.
  */
 import { join } from "node:path";
+
+const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** A conversation id Claude Code accepts: 36 characters of hex and dashes. Nothing else is put on a command line. */
+export function isValidUuid(value: unknown): value is string {
+  return typeof value === "string" && value.length === 36 && UUID_PATTERN.test(value);
+}
 
 /** Longest encoded name Claude Code keeps before it truncates and appends a hash. */
 export const MAX_PROJECT_DIR_LENGTH = 200;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeProjectDir, javaStringHash, projectDirPath, transcriptPath } from "../../internal/demo/encode-cwd.ts";
+import { encodeProjectDir, javaStringHash, projectDirPath, transcriptPath } from "../../internal/claude/home.ts";
 
 /** Written independently of the module: Java's String.hashCode, wrapped to a signed 32-bit int. */
 function referenceHash(text: string): number {
