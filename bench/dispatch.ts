@@ -31,7 +31,7 @@ function setup(clock: Clock, sessions: string[], onDeliver: (prompt: string) => 
   const dispatcher = createDispatcher({
     store, queue, clock, log: quiet,
     freeSessions: () => sessions.filter((s) => !store.tasks(["running"]).some((t) => t.session === s)),
-    deliver: async (_session, prompt) => { onDeliver(prompt); return true; },
+    deliver: async (task) => { onDeliver(task.prompt); return { kind: "typed" as const }; },
     gate: () => ({ open: true }),
     notify: () => {},
   }, { defaultWorkdir: root, projects: { bench: { workdir: root } }, idleAlertAfterMs: 60_000, rescanIntervalMs: 30_000 });

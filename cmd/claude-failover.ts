@@ -22,6 +22,7 @@ import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
+import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
@@ -114,19 +115,25 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     sessionStartedAt: (session) => supervisor.sessionStartedAt(session),
   }, {
     link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
-    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour, continuePrompt: config.switcher.continue_prompt,
+    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
   });
+  const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
+  const delivery = createDelivery({
+    store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }),
+    homeOf: (session) => homeOfAccount(session.account)?.home ?? null,
+    activeAccount: () => homeOfAccount(supervisor.state().activeAccount) ?? config.accounts[0]!,
+  }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
     store, queue, clock, log: log.child({ module: "dispatcher" }), metrics,
     freeSessions: () => supervisor.freeSessions(),
-    deliver: (session, prompt, workdir) => supervisor.deliver(session, prompt, workdir),
+    deliver: (task) => delivery.deliver(task),
     gate: () => supervisor.gate(),
     notify: (event) => events.notify(event),
   }, {
     defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects,
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
-  supervisor = createSupervisor({ config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log: log.child({ module: "supervisor" }), metrics });
+  supervisor = createSupervisor({ config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, events, clock, log: log.child({ module: "supervisor" }), metrics });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
@@ -173,8 +180,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       channels.start();
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
-      const panes = await tmux.listPanes();
-      dispatcher.recover((taskId, session) => panes.some((p) => p.session === session && !p.dead) && store.session(session)?.taskId === taskId);
+      dispatcher.recover();
       await supervisor.reconcile();
       const failuresSeen = new Map<string, number>();
       const poll = async () => {

@@ -31,8 +31,6 @@ export interface AccountDecisionsDeps {
   log: Logger;
   state: AccountState;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
-  /** Asks sessions parked on a limit line to continue (their account came back). */
-  continueParked(): Promise<void>;
 }
 
 /** The account decisions. */
@@ -54,7 +52,6 @@ const UNKNOWN_WAKE_MS = 3_600_000;
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
   const { config, store, quota, switcher, events, clock, log, state } = deps;
-  const work = { continueParked: deps.continueParked };
 
   /**
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
@@ -130,9 +127,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
     const active = store.accounts().find((a) => a.name === state.activeAccount);
     if (active?.state === "available") {
+      // Tasks cut by the limit go on by themselves: the task follower continues them once their account is usable.
       setExhausted(null);
-      // Tasks parked on the limit line wait in their conversation: the account is back, so they go on.
-      await work.continueParked();
     } else {
       await requestSwap({ reason: "reset" });
     }

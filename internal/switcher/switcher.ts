@@ -45,7 +45,6 @@ export interface SwitcherOptions {
   verifyTimeoutMs: number;
   relaunchAttempts: number;
   maxSwapsPerHour: number;
-  continuePrompt: string;
   /** Pause between verification polls. @default 500 */
   verifyPollMs?: number;
 }
@@ -95,8 +94,6 @@ interface PlannedSession {
   relaunchedAt?: number;
   attempts?: number;
   outcome?: "resumed" | "fresh" | "dead";
-  /** The continue prompt was sent (persisted so a restart never sends it twice). */
-  continued?: boolean;
 }
 
 interface Plan {
@@ -277,13 +274,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           continue;
         }
         if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
-        if (s.midTask && !s.continued) {
-          if (activity !== "idle") continue;
-          await tmux.paste(s.name, options.continuePrompt);
-          await tmux.sendKeys(s.name, "Enter");
-          s.continued = true;
-          savePlan(id, plan);
-        }
+        // A task cut by the swap is continued by the task follower (one counted continue, confirmed by the
+        // transcript), not here: typing it twice after a restart is how a continue got doubled.
         store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());
         pending.delete(s.name);
       }

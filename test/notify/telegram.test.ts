@@ -4,7 +4,7 @@ import { memoryLog } from "../../internal/log.ts";
 import type { NotifyEvent } from "../../internal/notify/events.ts";
 import { createNotifier, type NotifyError } from "../../internal/notify/notify.ts";
 import { createTelegram, POLL_RESTART_MIN_MS, type TelegramOptions } from "../../internal/notify/telegram.ts";
-import type { TaskRow } from "../../internal/state/state.ts";
+import { NO_DELIVERY, type TaskRow } from "../../internal/state/state.ts";
 import type { OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
 import { FAKE_TOKEN, startFakeTelegram, type FakeTelegram } from "../support/fake-telegram.ts";
 
@@ -46,7 +46,7 @@ function fakeControl() {
   };
   const task = (id: number, state: TaskRow["state"], session: string | null): TaskRow => ({
     id, project: "web", file: `t${id}.md`, state, priority: 0, workdir: "/w", timeoutMs: null, prompt: "p", session,
-    attempts: 0, createdAt: AT, startedAt: null, finishedAt: null, error: null,
+    attempts: 0, createdAt: AT, startedAt: null, finishedAt: null, error: null, ...NO_DELIVERY,
   });
   const control: OperatorControl = {
     status: () => (calls.push("status"), snapshot),

@@ -63,6 +63,7 @@ beforeEach(() => {
   store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", sessionId: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b" }, clock.now());
   supervisor = createSupervisor({
     config, store, tmux, lifecycle, dispatcher, events, clock, log,
+    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),
