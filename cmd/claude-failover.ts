@@ -23,6 +23,9 @@ import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
+import { createDispatchGate } from "../internal/dispatcher/gate.ts";
+import { createRuntime } from "../internal/state/runtime.ts";
+import { createSessionTracker } from "../internal/watcher/sessions.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
@@ -94,8 +97,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
-    store, log, send: (event) => notifier.send(event as unknown as NotifyEvent),
-    describe: (event) => ({ level: eventLevel(event as unknown as NotifyEvent), message: renderEvent(event as unknown as NotifyEvent, config.notifications.timezone).title }),
+    store, log, send: (event) => notifier.send(event),
+    describe: (event) => ({ level: eventLevel(event), message: renderEvent(event, config.notifications.timezone).title }),
   });
 
   const quota = createQuotaMonitor({
@@ -105,39 +108,42 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
-  // The supervisor, switcher and dispatcher call each other; late binding through closures keeps wire() linear.
-  let supervisor: ReturnType<typeof createSupervisor>;
-  const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
-    setActiveAccount: (name) => supervisor.setActiveAccount(name),
-    activeAccount: () => supervisor.state().activeAccount,
-    requeueTask: (id, reason) => dispatcher.requeue(id, reason),
-    sessionStartedAt: (session) => supervisor.sessionStartedAt(session),
-  }, {
-    link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
-    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
-  });
+  const runtime = createRuntime(store, config.accounts);
+  const sessions = createSessionTracker({ store, lifecycle });
+  const gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
   const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
+  const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
-    store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }),
+    store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }), activeAccount,
     homeOf: (session) => homeOfAccount(session.account)?.home ?? null,
-    activeAccount: () => homeOfAccount(supervisor.state().activeAccount) ?? config.accounts[0]!,
   }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
-    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics,
-    freeSessions: () => supervisor.freeSessions(),
+    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
+    freeSessions: () => sessions.freeSessions(),
     deliver: (task) => delivery.deliver(task),
-    gate: () => supervisor.gate(),
     notify: (event) => events.notify(event),
   }, {
     defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects,
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
-  supervisor = createSupervisor({ config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, events, clock, log: log.child({ module: "supervisor" }), metrics });
+  const switcher = createSwitcher({
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
+    setActiveAccount: (name) => runtime.setActiveAccount(name),
+    activeAccount: () => runtime.activeAccount(),
+    requeueTask: (id, reason) => dispatcher.requeue(id, reason),
+    sessionStartedAt: (session) => sessions.startedAt(session),
+  }, {
+    link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
+    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
+  });
+  const supervisor = createSupervisor({
+    config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
+    log: log.child({ module: "supervisor" }), metrics,
+  });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
-  Object.assign(control, createControl({ store, supervisor, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -167,7 +173,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
   const abort = new AbortController();
   let server: RunningServer | null = null;
-  let loops: Promise<unknown> = Promise.resolve();
+  const cleanups: Array<() => Promise<void>> = [async () => store.close()];
   return {
     config,
     control,
@@ -175,11 +181,17 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     alive: () => clock.now() - lastPollAt < Math.max(3 * pollIntervalMs, 30_000),
     async start() {
       log.info("daemon starting", { version: VERSION, accounts: config.accounts.length, pool: `${config.autonomous.prefix}[${config.autonomous.start_index}..${config.autonomous.start_index + config.autonomous.max - 1}]`, min: config.autonomous.min, max: config.autonomous.max, dedicated: config.dedicated.length });
+      // Every part started here pushes its cleanup; stop() runs them last-started first. The store, opened by wire(),
+      // closes last, after everything that writes to it has finished.
       server = startServer(app, { hostname: config.httpHost, port: config.httpPort });
+      const running = server;
+      cleanups.push(() => running.stop());
       notifier.start();
       channels.start();
+      cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
+      cleanups.push(() => switcher.halt());
       dispatcher.recover();
       await supervisor.reconcile();
       const failuresSeen = new Map<string, number>();
@@ -204,19 +216,26 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
-      loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
+      // waited for, so nothing writes to a closed store.
+      cleanups.push(async () => {
+        abort.abort();
+        await Promise.race([loops, clock.sleep(5_000)]);
+        await Promise.all([dispatcher.idle(), supervisor.idle()]);
+      });
       events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
-      log.info("daemon ready", { url: server.url, active_account: supervisor.state().activeAccount });
+      log.info("daemon ready", { url: server.url, active_account: runtime.activeAccount() });
     },
     async stop(reason) {
       log.info("daemon stopping", { reason });
       events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
       abort.abort();
-      await Promise.race([loops, clock.sleep(5_000)]);
-      await switcher.halt();
-      await Promise.all([channels.stop(2_500), notifier.stop(3_000)]);
-      await server?.stop();
-      store.close();
+      const errors: unknown[] = [];
+      for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+        await cleanup().catch((error) => errors.push(error));
+      }
+      if (errors.length) throw new AggregateError(errors, `Cannot stop cleanly: ${errors.length} part(s) failed`);
     },
   };
 }

@@ -17,6 +17,7 @@
  */
 import { basename, isAbsolute, resolve } from "node:path";
 import type { Clock } from "../clock.ts";
+import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
 import { NO_DELIVERY, type Store, type TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
@@ -34,8 +35,8 @@ export const GATE_RECHECK_MS = 5_000;
 /** Shortest wait before rescanning for files that were still being written. */
 export const SETTLE_RECHECK_MIN_MS = 50;
 
-/** Event sent to notifications. */
-export type DispatchEvent = { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting"; level?: "info" | "warning" | "critical"; at: number; [k: string]: unknown };
+/** Event sent to notifications: the task kinds of the typed notification union. */
+export type DispatchEvent = Extract<NotifyEvent, { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting" }>;
 
 /** What the dispatcher touches. */
 export interface DispatcherDeps {
@@ -83,6 +84,8 @@ export interface Dispatcher {
   recover(): void;
   /** Call on every tick with the idle owned sessions as tmux shows them (independently of freeSessions()). */
   checkIdleAlert(idleSessions: number): void;
+  /** Resolves once every delivery in flight has finished typing (used by the daemon's stop before closing the store). */
+  idle(): Promise<void>;
 }
 
 /** Creates the dispatcher. */
@@ -90,6 +93,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
   const { store, queue, clock } = deps;
   const log = deps.log.child({ module: "dispatcher" });
   const inflight = new Set<string>();
+  const typing = new Set<Promise<boolean>>();
   let lock: Promise<unknown> = Promise.resolve();
   let kick = () => {};
   let gateReason: string | null = null;
@@ -240,9 +244,17 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     }
   }
 
+  /** Starts a delivery, tracked until it has finished typing. */
+  const track = (claim: Claim): Promise<boolean> => {
+    const run = deliverClaim(claim);
+    typing.add(run);
+    void run.finally(() => typing.delete(run));
+    return run;
+  };
+
   async function dispatch(): Promise<number> {
     const claims = await exclusive(claimLocked);
-    const results = await Promise.all(claims.map(deliverClaim));
+    const results = await Promise.all(claims.map(track));
     if (results.includes(false)) kick();
     return results.filter(Boolean).length;
   }
@@ -262,7 +274,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
             again = false;
             await exclusive(ingestLocked);
             const claims = await exclusive(claimLocked);
-            for (const claim of claims) void deliverClaim(claim).then((ok) => { if (!ok) kick(); });
+            for (const claim of claims) void track(claim).then((ok) => { if (!ok) kick(); });
           } while (again && !signal.aborted);
         } catch (error) {
           log.error("dispatch cycle failed", { error });
@@ -296,7 +308,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       moveFile(task, "processing", "done", result === null ? undefined : { result });
       const durationMs = now - (task.startedAt ?? now);
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
-      deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
+      deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session ?? "none", duration_ms: durationMs });
       kick();
     },
     fail(taskId, reason) {
@@ -314,6 +326,10 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     },
     recover() {
       recoverQueue({ store, queue, clock, log, moveFile });
+    },
+    async idle() {
+      await lock;
+      await Promise.all([...typing]);
     },
     checkIdleAlert(idleSessions) {
       const now = clock.now();

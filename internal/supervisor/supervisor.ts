@@ -23,7 +23,9 @@ import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, drainSpool } from "./signals.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork, type TaskWork } from "./tasks.ts";
-import { createAccountDecisions, FLAG_EXHAUSTED } from "./accounts.ts";
+import { createAccountDecisions } from "./accounts.ts";
+import type { Runtime } from "../state/runtime.ts";
+import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
 
 /** Everything that can happen, as data. */
@@ -44,17 +46,14 @@ export interface SupervisorDeps {
   dispatcher: Dispatcher;
   delivery: Delivery;
   watcher: Watcher;
+  sessions: SessionTracker;
+  runtime: Runtime;
+  /** The dispatch gate (dispatcher/gate.ts). */
+  gate(): { open: true } | { open: false; reason: string };
   events: EventBus;
   clock: Clock;
   log: Logger;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
-}
-
-/** Runtime state shown by `/status`. */
-export interface SupervisorState {
-  activeAccount: string | null;
-  paused: boolean;
-  exhaustedUntil: number | null;
 }
 
 /** The supervisor. */
@@ -63,37 +62,20 @@ export interface Supervisor {
   /** One poll: list panes, capture every owned pane in one tmux call, read transcripts and the spool, dispatch. */
   poll(): Promise<void>;
   reconcile(): Promise<void>;
-  state(): SupervisorState;
-  setActiveAccount(name: string): void;
-  setPaused(paused: boolean): void;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
-  /** Idle pool sessions with no task, for the dispatcher. */
-  freeSessions(): string[];
-  gate(): { open: true } | { open: false; reason: string };
-  sessionStartedAt(session: string): number | null;
+  /** Resolves once the observation in progress and the deliveries started by polls have finished. */
+  idle(): Promise<void>;
 }
 
-const FLAG_ACTIVE = "active_account";
-const FLAG_PAUSED = "paused";
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
-  const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
+  const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
   const transcripts = createTranscriptFollower((account) => config.accounts.find((a) => a.name === account)?.home, log);
-  const startedAt = new Map<string, number>();
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
-  const state: SupervisorState = {
-    activeAccount: store.getFlag(FLAG_ACTIVE),
-    paused: store.getFlag(FLAG_PAUSED) === "1",
-    exhaustedUntil: Number(store.getFlag(FLAG_EXHAUSTED)) || null,
-  };
-  if (!state.activeAccount || !config.accounts.some((a) => a.name === state.activeAccount)) {
-    state.activeAccount = config.accounts[0]?.name ?? null;
-    if (state.activeAccount) store.setFlag(FLAG_ACTIVE, state.activeAccount);
-  }
 
   /** One observation at a time: hooks (HTTP) and the poll are queued here and never interleave. */
   let queue: Promise<unknown> = Promise.resolve();
@@ -109,16 +91,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const classifyOptions = (now: number): ClassifyOptions => ({
     now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
-  const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
+  const activeHome = () => config.accounts.find((a) => a.name === runtime.activeAccount()) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) =>
     (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
   const work: TaskWork = createTaskWork({
-    store, tmux, lifecycle, dispatcher, delivery: deps.delivery, clock, log, taskTimeoutMs: config.watcher.task_timeout,
-    swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => supervisor.gate().open,
-    observed: () => [...owned], activeAccount: activeHome,
+    store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
+    swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => deps.gate().open, activeAccount: activeHome,
   });
 
-  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, state, metrics: deps.metrics });
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -133,7 +114,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const promptId = stringOrNull(obs.payload.prompt_id);
     switch (obs.event) {
       case "SessionStart": {
-        startedAt.set(name, now);
+        sessions.started(name, now);
         const id = obs.payload.session_id;
         const task = work.runningTaskOf(name);
         store.upsertSession(name, kind, { state: task ? "working" : "idle", activityAt: now, ...(isValidUuid(id) ? { sessionId: id } : {}) }, now);
@@ -177,7 +158,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const { session, lines, at } = obs;
     const kind = lifecycle.kindOf(session);
     const row = store.session(session);
-    work.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines);
+    sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines);
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
     if (seen === "busy") markTurn(session, kind, at);
@@ -234,12 +215,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         await handleNow({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
       }
     }
-    for (const name of owned) if (!seen.has(name)) work.sighted(name, false, null);
+    for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null);
     await work.follow();
     await handleNow({ kind: "tick", at: now });
     // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
     // 0.3.1 failure) must not silence the alarm.
-    dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && work.activity(p.session) === "idle").length);
+    dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && sessions.activity(p.session) === "idle").length);
     deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
   };
 
@@ -261,29 +242,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
     },
 
-    state: () => ({ ...state }),
-    setActiveAccount(name) {
-      state.activeAccount = name;
-      store.setFlag(FLAG_ACTIVE, name);
-    },
-    setPaused(paused) {
-      state.paused = paused;
-      store.setFlag(FLAG_PAUSED, paused ? "1" : null);
-    },
-
     requestSwap: (input) => requestSwap(input),
-    freeSessions: () => work.freeSessions(),
 
-    gate() {
-      if (state.paused) return { open: false, reason: "paused by the operator" };
-      if (switcher.running() || store.openSwap()) return { open: false, reason: "a swap is running" };
-      if (state.exhaustedUntil !== null) return { open: false, reason: `all accounts exhausted until ${new Date(state.exhaustedUntil).toISOString()}` };
-      const last = store.lastDoneSwap();
-      if (last && clock.now() - last.updatedAt < config.quota.reactivate_cooldown) return { open: false, reason: "cooldown after a swap" };
-      return { open: true };
+    async idle() {
+      await queue;
+      await dispatching;
     },
-
-    sessionStartedAt: (session) => startedAt.get(session) ?? null,
   };
 
   return supervisor;

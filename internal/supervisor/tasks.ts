@@ -3,19 +3,19 @@
  * Follows every running task to its end and applies what watcher/follow.ts decides: confirm a delivery, finish the
  * task with its own turn's result, record a cut turn, type one counted continue prompt, press Enter again for a
  * prompt left unsent, close a dialog, requeue what never reached its conversation, fail what cannot finish. Also
- * says which pool sessions are free and grows the pool while tasks wait. Runs inside the supervisor's serial
- * queue, so a hook and a poll never decide about the same task at once. Typing is dispatcher/delivery.ts.
+ * grows the pool while tasks wait. Runs inside the supervisor's serial queue, so a hook and a poll never decide
+ * about the same task at once. Typing is dispatcher/delivery.ts; what panes show is watcher/sessions.ts.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
-import { inputText, paneActivity } from "../quota/classify.ts";
 import type { SessionRow, Store, TaskRow } from "../state/state.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
-import { nextTaskStep, recordsOnly, type HookEnd, type PaneFacts, type TaskStep } from "../watcher/follow.ts";
+import { nextTaskStep, type HookEnd, type TaskStep } from "../watcher/follow.ts";
 import { createTaskLedger } from "../watcher/task-ledger.ts";
+import type { SessionTracker } from "../watcher/sessions.ts";
 import type { TurnView } from "../claude/transcript.ts";
 
 /** What task following touches. */
@@ -25,6 +25,7 @@ export interface TaskWorkDeps {
   lifecycle: Lifecycle;
   dispatcher: Dispatcher;
   delivery: Delivery;
+  sessions: SessionTracker;
   clock: Clock;
   log: Logger;
   /** Default task timeout (`watcher.task_timeout`). */
@@ -32,21 +33,11 @@ export interface TaskWorkDeps {
   swapRunning(): boolean;
   /** Whether new tasks may be handed out (not paused, no swap, not exhausted, no cooldown). */
   gateOpen(): boolean;
-  /** Names whose hooks, panes and tasks are followed: the owned sessions and the retiring ones. */
-  observed(): readonly string[];
   activeAccount(): { name: string; home: string };
-}
-
-/** One session as the last poll saw it. */
-interface Sighting {
-  alive: boolean;
-  lines: string[];
 }
 
 /** Task following for owned sessions. */
 export interface TaskWork {
-  /** Records what a poll saw of a session (pane alive, screen). */
-  sighted(session: string, alive: boolean, lines: string[] | null): void;
   /** Decides and acts for every running task. */
   follow(): Promise<void>;
   /** A UserPromptSubmit hook: confirms the delivery it belongs to at once. */
@@ -54,32 +45,15 @@ export interface TaskWork {
   /** A Stop/StopFailure hook: ends the task's turn at once when the hook names that turn. */
   turnEnded(session: string, hook: HookEnd): Promise<void>;
   runningTaskOf(session: string): TaskRow | null;
-  /** Idle pool sessions with no task, lowest index first (never dedicated, retiring or foreign). */
-  freeSessions(): string[];
   /** Tasks wait and no pool session is free: start the next pool session (one per call, up to `max`). */
   growIfNeeded(): Promise<void>;
-  /** The last screen of a session, for the activity checks of other modules. */
-  activity(session: string): ReturnType<typeof paneActivity> | null;
 }
 
 /** Creates the {@link TaskWork}. */
 export function createTaskWork(deps: TaskWorkDeps): TaskWork {
-  const { store, tmux, lifecycle, dispatcher, delivery, clock, log } = deps;
+  const { store, tmux, lifecycle, dispatcher, delivery, sessions, clock, log } = deps;
   const ledger = createTaskLedger();
-  const sightings = new Map<string, Sighting>();
   const runningTaskOf = (session: string) => store.tasks(["running", "stalled"]).find((t) => t.session === session) ?? null;
-
-  const paneFacts = (session: string): PaneFacts | null => {
-    const seen = sightings.get(session);
-    if (!seen?.alive || seen.lines.length === 0) return null;
-    const activity = paneActivity(seen.lines);
-    const bottom = seen.lines.slice(-12).join("\n");
-    return {
-      activity: activity === "idle" ? "idle" : activity === "busy" ? "busy" : activity === "waiting" ? "dialog" : "other",
-      input: inputText(seen.lines),
-      autoContinueArmed: /Continuing automatically at|Continuing shortly/.test(bottom),
-    };
-  };
 
   const accountUsable = (row: SessionRow) => {
     const account = store.accounts().find((a) => a.name === row.account);
@@ -94,12 +68,11 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
   const decide = (task: TaskRow, hook: HookEnd | null): TaskStep => {
     const row = task.session ? store.session(task.session) : null;
-    const seen = task.session ? sightings.get(task.session) : undefined;
     return nextTaskStep({
       task, hook, now: clock.now(), swapRunning: deps.swapRunning(), timeoutMs: task.timeoutMs ?? deps.taskTimeoutMs,
       ledger: ledger.facts(task),
-      pane: task.session ? paneFacts(task.session) : null,
-      session: row ? { alive: seen?.alive ?? true, launchedAt: row.launchedAt, conversation: row.sessionId, accountUsable: accountUsable(row) } : null,
+      pane: row ? sessions.pane(row.name) : null,
+      session: row ? { alive: sessions.alive(row.name), launchedAt: row.launchedAt, conversation: row.sessionId, accountUsable: accountUsable(row) } : null,
     });
   };
 
@@ -165,10 +138,6 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
   };
 
   return {
-    sighted(session, alive, lines) {
-      sightings.set(session, { alive, lines: lines ?? [] });
-    },
-
     async follow() {
       const running = store.tasks(["running", "stalled"]);
       ledger.retain(new Set(running.map((t) => t.id)));
@@ -198,27 +167,13 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
     runningTaskOf,
 
-    freeSessions() {
-      const busy = new Set(store.tasks(["running", "stalled"]).map((t) => t.session));
-      return lifecycle.ownedNames().filter((name) => {
-        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
-        const row = store.session(name);
-        const pane = paneFacts(name);
-        return row?.state === "idle" && row.taskId === null && pane?.activity === "idle" && pane.input === "";
-      });
-    },
-
     async growIfNeeded() {
-      if (!deps.gateOpen() || store.taskCounts().queued === 0 || this.freeSessions().length > 0) return;
+      if (!deps.gateOpen() || store.taskCounts().queued === 0 || sessions.freeSessions().length > 0) return;
       if (store.sessions().some((s) => s.kind === "pool" && s.state === "starting")) return;
       const grown = await lifecycle.grow(deps.activeAccount());
       if (grown) log.info("pool grown for waiting tasks", { session: grown });
     },
 
-    activity(session) {
-      const seen = sightings.get(session);
-      return seen?.alive ? paneActivity(seen.lines) : null;
-    },
   };
 }
 
