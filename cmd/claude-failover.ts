@@ -6,7 +6,7 @@
  * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { systemClock, type Clock } from "../internal/clock.ts";
@@ -25,7 +25,7 @@ import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
-import { createChannels } from "../internal/notify/channels.ts";
+import { createChannels, notifySecretEnvNames } from "../internal/notify/channels.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
@@ -76,7 +76,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
-  const secretEnvNames = [config.http.token_env, config.notifications.telegram?.token_env, config.notifications.email?.api_key_env, "CLAUDE_FAILOVER_HOOK_TOKEN"].filter((n): n is string => Boolean(n));
+  const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
@@ -90,7 +90,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
   const control = {} as OperatorControl;
-  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION });
+  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION, host: hostname() });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
     store, log, send: (event) => notifier.send(event as unknown as NotifyEvent),

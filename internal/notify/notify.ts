@@ -9,7 +9,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { eventKey, eventLevel, LEVEL_RANK, renderEvent, type Level, type NotifyEvent, type RenderedMessage } from "./events.ts";
+import { EVERY_CHANNEL, eventKey, eventLevel, LEVEL_RANK, renderEvent, type Level, type NotifyEvent, type RenderedMessage } from "./events.ts";
 
 /** A destination. `deliver` throws {@link NotifyError} on failure; the notifier owns retrying. */
 export interface Channel {
@@ -283,7 +283,8 @@ export function createNotifier(deps: NotifierDeps, options: NotifierOptions = {}
         const key = eventKey(event);
         const now = clock.now();
         for (const lane of lanes) {
-          if (LEVEL_RANK[level] < LEVEL_RANK[lane.channel.minLevel] || !enabled(lane)) continue;
+          const wanted = LEVEL_RANK[level] >= LEVEL_RANK[lane.channel.minLevel] || EVERY_CHANNEL.has(event.kind);
+          if (!wanted || !enabled(lane)) continue;
           enqueue(lane, event, level, key, now);
           lane.wake();
         }
