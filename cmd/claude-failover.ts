@@ -26,6 +26,7 @@ import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
 import { createChannels, notifySecretEnvNames } from "../internal/notify/channels.ts";
+import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
@@ -130,6 +131,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
+  const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => supervisor.state().activeAccount }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
   Object.assign(control, createControl({ store, supervisor, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
 
   let lastPollAt = clock.now();
@@ -198,6 +200,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
+      digest.start(abort.signal);
       loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
       events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
       log.info("daemon ready", { url: server.url, active_account: supervisor.state().activeAccount });

@@ -146,7 +146,7 @@ export function formatClock(at: number, timeZone: string): string {
  */
 export function renderEvent(event: NotifyEvent, timeZone: string, count = 1): RenderedMessage {
   const when = (at: number) => formatWhen(at, event.at, timeZone);
-  const [headline, lines] = describe(event, when);
+  const [headline, lines] = describe(event, when, timeZone);
   const title = `${ICONS[eventLevel(event)]} ${headline}${count > 1 ? ` ×${count}` : ""}`;
   const body = lines.filter((line): line is string => typeof line === "string" && line.length > 0);
   return {
@@ -180,7 +180,7 @@ function oneLine(event: NotifyEvent, title: string, when: (at: number) => string
 
 type Line = string | null | false;
 
-function describe(event: NotifyEvent, when: (at: number) => string): [string, Line[]] {
+function describe(event: NotifyEvent, when: (at: number) => string, timeZone: string): [string, Line[]] {
   switch (event.kind) {
     case "daemon_started":
       return [`claude-failover ${event.version} started`, [`${event.accounts} accounts, ${event.sessions} sessions`]];
@@ -221,7 +221,7 @@ function describe(event: NotifyEvent, when: (at: number) => string): [string, Li
     case "breaker_open":
       return ["Swap breaker open", [`${event.swaps} swaps within ${formatDuration(event.window_ms)}; automatic swaps stopped.`]];
     case "daily_digest":
-      return ["Daily digest", digestLines(event, when)];
+      return ["Daily digest", digestLines(event, when, timeZone)];
     case "test_message":
       return ["claude-failover test message", [`Sent by "claude-failover notify test" on ${event.host}.`]];
   }
@@ -229,17 +229,16 @@ function describe(event: NotifyEvent, when: (at: number) => string): [string, Li
 
 const DIGEST_LIST_LIMIT = 10;
 
-function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (at: number) => string): Line[] {
+function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (at: number) => string, timeZone: string): Line[] {
   const more = (n: number) => n > DIGEST_LIST_LIMIT && `… and ${n - DIGEST_LIST_LIMIT} more`;
-  const clock = (at: number) => when(at).split(",")[0]!;
   return [
-    `Since ${clock(d.since)}`,
+    `Since ${when(d.since).split(",")[0]}`,
     ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit, active ${formatDuration(a.active_ms)}`),
     `Tasks: ${d.tasks_done} done, ${d.tasks_failed} failed`,
     ...d.failed.slice(0, DIGEST_LIST_LIMIT).map((t) => `✗ ${t.project}/${t.file}: ${t.reason}`),
     more(d.failed.length),
     `Swaps: ${d.swaps.length}`,
-    ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${clock(s.at)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
+    ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${formatClock(s.at, timeZone)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
     more(d.swaps.length),
   ];
 }
