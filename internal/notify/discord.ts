@@ -32,9 +32,10 @@ export function createDiscordChannel(deps: HttpChannelDeps, options: DiscordOpti
     missing: options.url ? null : `missing webhook URL: $${options.urlEnv} is empty`,
     request(message, event) {
       const swap = SWAP_KINDS.has(event.kind);
+      const description = escapeMarkdown(swap ? message.line ?? message.title : messageBody(message)).slice(0, DESCRIPTION_CHARS);
       const embed = {
-        ...(swap ? {} : { title: message.title.slice(0, TITLE_CHARS) }),
-        description: escapeMarkdown(swap ? message.line ?? message.title : messageBody(message)).slice(0, DESCRIPTION_CHARS),
+        ...(swap ? {} : { title: escapeMarkdown(message.title).slice(0, TITLE_CHARS) }),
+        ...(description ? { description } : {}), // Discord refuses an empty description
         color: DISCORD_COLORS[eventLevel(event)],
         timestamp: new Date(event.at).toISOString(),
       };

@@ -1,11 +1,12 @@
 /**
  * @module notify
  * The notifier: `send(event)` queues and returns at once, so nothing that matters (a swap, a dispatch) ever waits on
- * Telegram or email. Owns one bounded queue per channel, each drained by its own sequential loop on the injected clock:
- * level routing, coalescing of repeats into one message with a count, drop policy (oldest info, then warning, never
- * critical), retries with backoff that honour a server's `retryAfterMs` (forever for critical, bounded otherwise),
- * per-channel pacing, and a time-boxed flush at stop. It does not know any wire format: channels
- * (telegram.ts, email.ts) render nothing and decide only whether a failure is worth retrying, via {@link NotifyError}.
+ * a chat app or a mail API. Owns one bounded queue per channel, each drained by its own sequential loop on the injected
+ * clock: level routing (the digest and test messages reach every channel), coalescing of repeats into one message with
+ * a count, drop policy (oldest info, then warning, never critical), retries with backoff that honour a server's
+ * `retryAfterMs` (forever for critical, bounded otherwise), per-channel pacing, and a time-boxed flush at stop. It
+ * knows no wire format: channels (one file each: telegram, email, webhook, ntfy, slack, discord) format what they
+ * are given and decide only whether a failure is worth retrying, via {@link NotifyError}.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";

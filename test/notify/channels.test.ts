@@ -6,7 +6,7 @@ import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import type { Config } from "../../internal/config/config.ts";
 import { memoryLog } from "../../internal/log.ts";
 import { createChannels, notifySecretEnvNames, type NotifySecrets } from "../../internal/notify/channels.ts";
-import type { NotifyEvent } from "../../internal/notify/events.ts";
+import { renderEvent, type NotifyEvent } from "../../internal/notify/events.ts";
 import { retryAfter } from "../../internal/notify/http.ts";
 import { createNotifier, type NotifyError } from "../../internal/notify/notify.ts";
 import { startFakeWebhook, type FakeWebhook } from "../support/fake-webhook.ts";
@@ -203,15 +203,19 @@ describe("Discord channel", () => {
     });
   });
 
-  test("sends other events with a title and Markdown-escaped details", async () => {
-    const { fakes, notifier } = setup();
+  test("sends other events with a Markdown-escaped title and details (none when there are none)", async () => {
+    const { fakes, notifier, built } = setup();
 
     notifier.send(taskFailed);
     await fakes.discord.waitFor(() => fakes.discord.delivered().length === 1);
 
+    const available: NotifyEvent = { kind: "account_available", at: AT, account: "main" };
+    await built.channels.find((c) => c.name === "discord")!.deliver(renderEvent(available, "UTC"), available, new AbortController().signal);
+
     expect((fakes.discord.requests[0]!.json!.embeds as unknown[])[0]).toMatchObject({
-      title: "⚠️ Task failed: web/fix_*now*.md", description: "@everyone <timed out> & gone",
+      title: "⚠️ Task failed: web/fix\\_\\*now\\*.md", description: "@everyone <timed out> & gone",
     });
+    expect((fakes.discord.requests[1]!.json!.embeds as unknown[])[0]).toEqual({ title: "ℹ️ Account main available again", color: 0x3498db, timestamp: new Date(AT).toISOString() });
   });
 
   test("honours retry_after in a 429 body when no header is sent", async () => {

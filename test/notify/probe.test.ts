@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { runCli, UsageError, type CliHost } from "../../internal/cli/commands.ts";
 import { createFakeClock } from "../../internal/clock.ts";
 import type { Config } from "../../internal/config/config.ts";
 import type { NotifySecrets } from "../../internal/notify/channels.ts";
@@ -68,5 +69,27 @@ describe("renderProbe()", () => {
   test("prints one aligned line per channel", () => {
     expect(renderProbe([{ channel: "telegram", ok: true, detail: "sent" }, { channel: "slack", ok: false, detail: "disabled: x" }]))
       .toBe("telegram  ok\nslack     failed: disabled: x");
+  });
+});
+
+describe("claude-failover notify test", () => {
+  test("prints each channel's outcome and exits 0 when all were sent; a channel not configured is a usage error", async () => {
+    const { webhook, config, secrets } = setup();
+    const loaded = { notifications: { timezone: "UTC", webhook: config.webhook }, secrets } as unknown as Config;
+    const host = { version: "0.4.0", defaultConfigPath: "/etc/cf.yaml", loadConfig: () => loaded } as unknown as CliHost;
+    const out: string[] = [];
+    const spy = spyOn(process.stdout, "write").mockImplementation((text) => (out.push(String(text)), true));
+    let code: number;
+    try {
+      code = await runCli(["notify", "test"], host);
+    } finally {
+      spy.mockRestore();
+    }
+
+    expect(code).toBe(0);
+    expect(out.join("")).toBe("webhook  ok\n");
+    expect(webhook.delivered()).toHaveLength(1);
+    await expect(runCli(["notify", "test", "slack"], host)).rejects.toThrow('no channel "slack" is configured (configured: webhook)');
+    await expect(runCli(["notify", "send"], host)).rejects.toBeInstanceOf(UsageError);
   });
 });
