@@ -6,7 +6,7 @@
  * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { systemClock, type Clock } from "../internal/clock.ts";
@@ -29,7 +29,8 @@ import { createSessionTracker } from "../internal/watcher/sessions.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
-import { createChannels } from "../internal/notify/channels.ts";
+import { createChannels, notifySecretEnvNames } from "../internal/notify/channels.ts";
+import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
@@ -80,7 +81,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
-  const secretEnvNames = [config.http.token_env, config.notifications.telegram?.token_env, config.notifications.email?.api_key_env, "CLAUDE_FAILOVER_HOOK_TOKEN"].filter((n): n is string => Boolean(n));
+  const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
@@ -94,7 +95,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
   const control = {} as OperatorControl;
-  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION });
+  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION, host: hostname() });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
     store, log, send: (event) => notifier.send(event),
@@ -143,6 +144,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
+  const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
   Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
 
   let lastPollAt = clock.now();
@@ -216,6 +218,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
+      digest.start(abort.signal);
       const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
       // waited for, so nothing writes to a closed store.

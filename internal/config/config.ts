@@ -49,7 +49,10 @@ export interface Config extends Omit<Parsed, "accounts"> {
   /** Where local clients (CLI, hooks) reach the API: the listen host, or loopback when it listens on all interfaces. */
   httpConnectHost: string;
   /** Secrets read from the variables the file names; empty string when unset. */
-  secrets: { httpToken: string; telegramToken: string; resendApiKey: string };
+  secrets: {
+    httpToken: string; telegramToken: string; resendApiKey: string;
+    webhookSecret: string; ntfyToken: string; slackUrl: string; discordUrl: string;
+  };
 }
 
 /** Environment and home directory used to resolve `~` and secrets. */
@@ -218,9 +221,19 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       httpToken: env[parsed.http.token_env] ?? "",
       telegramToken: parsed.notifications.telegram ? env[parsed.notifications.telegram.token_env] ?? "" : "",
       resendApiKey: parsed.notifications.email ? env[parsed.notifications.email.api_key_env] ?? "" : "",
+      ...notifySecrets(parsed.notifications, env),
     },
   };
   return deepFreeze(config);
+}
+
+/** The notification channels' secrets beyond Telegram and email; empty when the channel is off or the variable unset. */
+function notifySecrets(n: Parsed["notifications"], env: ConfigEnv["env"]) {
+  const read = (name: string | undefined) => (name ? env[name] ?? "" : "");
+  return {
+    webhookSecret: read(n.webhook?.secret_env), ntfyToken: read(n.ntfy?.token_env),
+    slackUrl: read(n.slack?.url_env), discordUrl: read(n.discord?.url_env),
+  };
 }
 
 function splitListen(listen: string): [string, number] {
