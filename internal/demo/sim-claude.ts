@@ -4,8 +4,14 @@
  * reads the flags the daemon passes, validates the session id like the CLI (reference/claude-code.md §3), runs the
  * interactive loop (keys → prompt → busy turn → reply or error line) and decides what each turn ends with. Quota and
  * server-error lines come on demand: a `<home>/sim-quota` file, `[sim:…]` prompt directives or `SIM_CLAUDE_START_LINE`.
- * Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks in sim-store.ts. Uses its own
- * process's terminal and never calls `process.exit`: the caller exits with the returned code.
+ * A turn follows 2.1.330 (reference/real-claude.md §5–§6): the `user` record (with a fresh `promptId`) is written before
+ * UserPromptSubmit fires; the reply or API-error record, then Stop or StopFailure (both with `prompt_id`), and only once
+ * that hook command has returned, `stop_hook_summary` and `turn_duration`, after which the prompt is idle again.
+ * Hooks can be dropped, delayed, duplicated or reordered, and a turn made to crash, through `<home>/sim-faults.json`
+ * (sim-faults.ts documents the knobs) or `[sim:crash=<code>]`. The simulator draws no limit dialog, so its registry
+ * status is only `idle` or `busy`. Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks
+ * in sim-store.ts; flags in sim-args.ts. Uses its own process's terminal and never calls `process.exit`: the caller exits
+ * with the returned code.
  */
 import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -17,6 +23,9 @@ import {
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
 } from "./sim-screen.ts";
 import { createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+import { parseSimArgs, type SimArgs } from "./sim-args.ts";
+import { consumeFaults, planCrash, planHook, type HookPlan } from "./sim-faults.ts";
+import { findResetTime } from "../quota/reset-time.ts";
 
 /** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
 export const DEFAULT_TURN_MS = 1500;
@@ -27,55 +36,6 @@ const MODE_LABELS: Record<string, string> = {
   bypassPermissions: "⏵⏵ bypass permissions on", acceptEdits: "⏵⏵ accept edits on", plan: "⏸ plan mode on",
   auto: "⏵⏵ auto mode on", dontAsk: "⏵⏵ don't ask on",
 };
-/** Flags of `claude --help` that take a value, so that value is not mistaken for the prompt. */
-const VALUE_FLAGS = new Set(["--add-dir", "--agent", "--agents", "--allowedTools", "--allowed-tools", "--append-system-prompt",
-  "--betas", "--debug-file", "--disallowedTools", "--disallowed-tools", "--effort", "--fallback-model", "--file", "--input-format",
-  "--json-schema", "--max-budget-usd", "--mcp-config", "--model", "--name", "-n", "--output-format", "--permission-mode",
-  "--permission-prompts", "--plugin-dir", "--plugin-url", "--resume", "-r", "--session-id", "--setting-sources", "--settings",
-  "--system-prompt", "--system-prompt-snapshot", "--tools"]);
-
-/** The command line as the simulator reads it. Unknown flags are skipped; the first bare word is an initial prompt. */
-export interface SimArgs {
-  sessionId?: string;
-  /** `--resume <uuid>` or `--resume /abs/path/<uuid>.jsonl`; `""` when given without a value. */
-  resume?: string;
-  settings?: string;
-  model?: string;
-  permissionMode?: string;
-  skipPermissions: boolean;
-  forkSession: boolean;
-  prompt?: string;
-}
-
-/** Reads Claude Code's flags (`--flag value` and `--flag=value`). */
-export function parseSimArgs(argv: readonly string[]): SimArgs {
-  const args: SimArgs = { skipPermissions: false, forkSession: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      args.prompt ??= argv[i + 1];
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") {
-      args.prompt ??= arg;
-      continue;
-    }
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (flag === "--dangerously-skip-permissions") args.skipPermissions = true;
-    else if (flag === "--fork-session") args.forkSession = true;
-    if (!VALUE_FLAGS.has(flag)) continue;
-    const next = argv[i + 1];
-    const value = eq > 0 ? arg.slice(eq + 1) : next !== undefined && !next.startsWith("-") ? argv[++i]! : "";
-    if (flag === "--session-id") args.sessionId = value;
-    else if (flag === "--resume" || flag === "-r") args.resume = value;
-    else if (flag === "--settings") args.settings = value;
-    else if (flag === "--model") args.model = value;
-    else if (flag === "--permission-mode") args.permissionMode = value;
-  }
-  return args;
-}
-
 /** Runs the simulated Claude Code on this process's terminal until it exits; resolves to the exit code. */
 export async function runSimClaude(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const args = parseSimArgs(argv);
@@ -87,7 +47,7 @@ export async function runSimClaude(argv: string[], env: Record<string, string | 
   }
   let sessionId = args.sessionId ?? randomUUID();
   let path = transcriptPath(home, cwd, sessionId);
-  let previous: ReturnType<typeof readTranscript> = { entries: [], lastUuid: null };
+  let previous: ReturnType<typeof readTranscript> = { entries: [], lastUuid: null, prompts: 0 };
   let source: string | undefined;
   if (args.resume !== undefined) {
     const file = isAbsolute(args.resume) && args.resume.endsWith(".jsonl") ? args.resume : undefined;
@@ -140,11 +100,24 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let lastCtrlC = 0;
   let finished = false;
   let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
-  let noticeTimer: Timer | undefined, escTimer: Timer | undefined;
+  let noticeTimer: Timer | undefined, escTimer: Timer | undefined, crashTimer: Timer | undefined;
   let resolveRun: (code: number) => void = () => {};
+  let prompts = previous.prompts;
+  /** The running turn: its prompt and the hooks a `reorder` fault holds until its Stop/StopFailure. */
+  let turn: { prompt: string; promptId: string; held: Array<() => void> } | undefined;
 
   const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
-  const fireHook = (event: string, fields: Record<string, unknown>) => store.fireHook(event, fields, size());
+  /** Fires a hook through the faults of `<home>/sim-faults.json`; resolves to the commands run on time, once they exit. */
+  const fireHook = async (event: string, fields: Record<string, unknown>, of = turn): Promise<string[]> => {
+    const plan: HookPlan = consumeFaults(home, (f) => planHook(f, event, of?.prompt))?.plan ?? { drop: false, delayMs: 0, hold: false };
+    if (plan.drop) return [];
+    const run = () => void store.fireHook(event, fields, size());
+    if (plan.duplicateAfterMs !== undefined) setTimeout(run, plan.delayMs + plan.duplicateAfterMs);
+    if (plan.hold && of) of.held.push(() => setTimeout(run, plan.delayMs));
+    else if (plan.delayMs > 0) setTimeout(run, plan.delayMs);
+    else return store.fireHook(event, fields, size());
+    return [];
+  };
   const write = (text: string) => {
     try {
       stdout.write(text);
@@ -175,15 +148,29 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   };
   const submit = (prompt: string) => {
     const { directives, text } = parseDirectives(prompt);
+    const promptId = randomUUID();
+    const current = (turn = { prompt, promptId, held: [] });
     clearTimeout(idleTimer);
     entries.push({ kind: "user", text: prompt });
-    store.userPrompt(prompt);
+    store.userPrompt(prompt, promptId, ++prompts);
     busySince = Date.now();
     store.setStatus("busy");
-    fireHook("UserPromptSubmit", { prompt });
+    void fireHook("UserPromptSubmit", { prompt, prompt_id: promptId });
     spinnerTimer = setInterval(render, 200);
-    turnTimer = setTimeout(() => endTurn(directives, text || prompt), directives.workMs ?? turnMs);
+    const workMs = directives.workMs ?? turnMs;
+    const crash = directives.crashCode !== undefined ? { code: directives.crashCode, afterMs: undefined }
+      : consumeFaults(home, (f) => planCrash(f, prompt))?.plan;
+    if (crash) crashTimer = setTimeout(() => void crashNow(crash.code), crash.afterMs ?? workMs / 2);
+    turnTimer = setTimeout(() => void endTurn(directives, text || prompt, current), workMs);
     render();
+  };
+  /** A crash: the process goes with no reply, no hook, no end record, and its registry file left behind. */
+  const crashNow = (code: number) => {
+    if (finished) return;
+    finished = true;
+    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer]) clearTimeout(timer);
+    clearInterval(spinnerTimer);
+    resolveRun(code);
   };
   const readQuotaFile = (): { line: string; hint?: string } | undefined => {
     let content: string;
@@ -195,27 +182,44 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     const [line, hint] = content.trim().split(/\r?\n/).map((l) => l.trim());
     return line ? { line, hint } : { line: defaultQuotaLine(new Date(), timeZone) };
   };
-  const endTurn = (directives: SimDirectives, text: string) => {
-    stopTurn();
+  /**
+   * Ends a turn as 2.1.330 does: the reply (or API-error) record, the Stop (or StopFailure) hook, and once the hook
+   * command has returned, `stop_hook_summary` and `turn_duration`; only then is the prompt idle again.
+   */
+  const endTurn = async (directives: SimDirectives, text: string, current: NonNullable<typeof turn>) => {
+    clearTimeout(crashTimer);
+    const started = busySince ?? Date.now();
     const quota = readQuotaFile();
     const errorLine = quota?.line ?? directives.say;
+    let hook: Promise<string[]>;
     if (errorLine !== undefined) {
       const filing = classifyErrorText(errorLine);
       entries.push({ kind: "error", text: errorLine, hint: quota ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
-      store.apiError(errorLine, filing);
-      fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine });
+      store.apiError(errorLine, filing, filing.apiError && findResetTime(errorLine, Date.now(), timeZone));
+      hook = fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine, prompt_id: current.promptId }, current)
+        .then(() => []);
     } else {
       const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
       entries.push({ kind: "assistant", text: reply });
       store.assistantReply(model, reply);
-      fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply });
+      hook = fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply, prompt_id: current.promptId }, current);
     }
     render();
-    idleTimer = setTimeout(() => fireHook("Notification", { message: "Claude is waiting for your input", title: "Claude Code",
+    const stopHooks = await hook;
+    current.held.splice(0).forEach((run) => run());
+    if (finished || turn !== current) return; // interrupted or gone while the hook ran
+    store.turnEnded(Date.now() - started, stopHooks);
+    turn = undefined;
+    stopTurn();
+    render();
+    idleTimer = setTimeout(() => void fireHook("Notification", { message: "Claude is waiting for your input", title: "Claude Code",
       notification_type: "idle_prompt" }), idleNotifyMs);
     if (directives.exitCode !== undefined) void finish(directives.exitCode, "other");
   };
   const interrupt = () => {
+    turn?.held.splice(0).forEach((run) => run());
+    turn = undefined;
+    clearTimeout(crashTimer);
     stopTurn();
     entries.push({ kind: "error", text: INTERRUPTED_TEXT });
     store.interrupted();
@@ -256,10 +260,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const finish = async (code: number, reason: string, terminalGone = false) => {
     if (finished) return;
     finished = true;
-    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer]) clearTimeout(timer);
+    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer]) clearTimeout(timer);
     clearInterval(spinnerTimer);
     busySince = undefined;
-    fireHook("SessionEnd", { reason });
+    void fireHook("SessionEnd", { reason }, undefined);
     store.removeStatus();
     stdin.off("data", onData).off("end", onEnd);
     stdout.off("resize", onResize);
@@ -290,7 +294,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   write("\x1b[?2004h");
   store.setStatus("idle");
   render();
-  fireHook("SessionStart", { source: resumed ? "resume" : "startup", model });
+  void fireHook("SessionStart", { source: resumed ? "resume" : "startup", model });
   if (args.prompt) submit(args.prompt);
   return done;
 }

@@ -242,40 +242,50 @@ export interface SimDirectives {
   reply?: string;
   /** `[sim:exit=<code>]`: exit with this code once the turn has ended. */
   exitCode?: number;
+  /** `[sim:crash=<code>]` (`[sim:crash]` = 1): exit with this code halfway through the turn, with no reply, hook or end record. */
+  crashCode?: number;
 }
 
 /** Reads the `[sim:key=value]` markers (value up to the next `]`) and returns the prompt without them. */
 export function parseDirectives(prompt: string): { directives: SimDirectives; text: string } {
   const directives: SimDirectives = {};
-  const text = prompt.replace(/\[sim:(\w+)=([^\]]*)\]/g, (marker, key: string, value: string) => {
+  const text = prompt.replace(/\[sim:(\w+)(?:=([^\]]*))?\]/g, (marker, key: string, value = "") => {
     const work = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
     if (key === "work" && work) directives.workMs = Number(work[1]) * { ms: 1, s: 1000, m: 60_000 }[(work[2] ?? "ms") as "ms" | "s" | "m"];
     else if (key === "say") directives.say = value;
     else if (key === "reply") directives.reply = value;
     else if (key === "exit" && /^\d+$/.test(value.trim())) directives.exitCode = Number(value.trim()) & 255;
+    else if (key === "crash" && /^\d*$/.test(value.trim())) directives.crashCode = Number(value.trim() || 1) & 255;
     else return marker;
     return "";
   });
   return { directives, text: text.replace(/\s+/g, " ").trim() };
 }
 
-/** How an error line is filed: the transcript's `error`/`apiErrorStatus`/`apiError` and the StopFailure `error`. */
+/** How an error line is filed: the transcript's `error`/`apiErrorStatus`/`apiErrorType`/`apiError` and the StopFailure `error`. */
 export interface ErrorFiling {
-  error: "rate_limit" | "overloaded" | "server_error";
+  error: "rate_limit" | "server_error";
   status: number;
+  type: "rate_limit_error" | "overloaded_error" | "api_error";
   /** `usage_limit_reached` for a real quota hit (2.1.330), absent otherwise. */
   apiError?: "usage_limit_reached";
-  /** Set on everything that is not a quota hit (`apiErrorIsTransient`). */
+  /** The quota's `rate_limit_info.rateLimitType`, for a quota hit. */
+  rateLimitType?: "five_hour" | "seven_day" | "seven_day_opus";
+  /** `apiErrorIsTransient`: only the 429 without rate-limit headers ("not your usage limit") has it. */
   transient: boolean;
 }
 
 const QUOTA_PREFIXES = ["You've hit your", "You've reached your", "You're out of usage credits", "You're out of extra usage", "Your org is out of usage"];
 
-/** Files an error line: quota sentences as `rate_limit` 429 `usage_limit_reached`; other 429s, 529s and 5xx as transient. */
+/** Files an error line as 2.1.330 does (reference/real-claude.md §5): quota sentences as `rate_limit` 429 `usage_limit_reached`, the
+ * unheadered 429 as transient `rate_limit`, 529 and 5xx as `server_error`. */
 export function classifyErrorText(text: string): ErrorFiling {
-  if (QUOTA_PREFIXES.some((p) => text.startsWith(p))) return { error: "rate_limit", status: 429, apiError: "usage_limit_reached", transient: false };
-  if (/not your usage limit|\b429\b/i.test(text)) return { error: "rate_limit", status: 429, transient: true };
-  if (/\b529\b|overloaded/i.test(text)) return { error: "overloaded", status: 529, transient: true };
+  if (QUOTA_PREFIXES.some((p) => text.startsWith(p))) {
+    const rateLimitType = /opus/i.test(text) ? "seven_day_opus" : /weekly|7-day/i.test(text) ? "seven_day" : "five_hour";
+    return { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType, transient: false };
+  }
+  if (/not your usage limit|\b429\b/i.test(text)) return { error: "rate_limit", status: 429, type: "rate_limit_error", transient: true };
+  if (/\b529\b|overloaded/i.test(text)) return { error: "server_error", status: 529, type: "overloaded_error", transient: false };
   const status = Number(/\b(5\d\d)\b/.exec(text)?.[1] ?? 500);
-  return { error: "server_error", status, transient: true };
+  return { error: "server_error", status, type: "api_error", transient: false };
 }

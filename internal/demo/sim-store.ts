@@ -1,9 +1,10 @@
 /**
  * @module sim-store
  * What the simulated Claude Code leaves outside its terminal, in the real program's formats (reference/claude-code.md
- * §1.8, §4, §6): transcript JSONL records, the `<uuid>/tool-results/` sibling folder, the live-session registry
- * `<home>/sessions/<pid>.json`, and hook processes fed their stdin JSON. Does not draw and does not decide what a
- * turn says (sim-claude.ts does).
+ * §1.8, §4, §6; reference/real-claude.md §5–§7 for 2.1.330): transcript JSONL records (the `user` record with its
+ * `promptId` and `turnPosition`, replies, API-error records, `stop_hook_summary` and `turn_duration`), the
+ * `<uuid>/tool-results/` sibling folder, the live-session registry `<home>/sessions/<pid>.json`, and hook processes
+ * fed their stdin JSON. Does not draw and does not decide what a turn says or when hooks fire (sim-claude.ts does).
  */
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -39,10 +40,11 @@ export function loadHooks(home: string, settingsArg?: string): HookGroups {
   return merged;
 }
 
-/** Turns transcript JSONL back into conversation blocks (for `--resume`) and finds the last record's uuid. */
-export function readTranscript(jsonl: string): { entries: SimEntry[]; lastUuid: string | null } {
+/** Turns transcript JSONL back into conversation blocks (for `--resume`), finds the last record's uuid and counts prompts. */
+export function readTranscript(jsonl: string): { entries: SimEntry[]; lastUuid: string | null; prompts: number } {
   const entries: SimEntry[] = [];
   let lastUuid: string | null = null;
+  let prompts = 0;
   for (const line of jsonl.split("\n")) {
     let rec: { type?: string; uuid?: string; isApiErrorMessage?: boolean; message?: { content?: unknown } };
     try {
@@ -55,10 +57,13 @@ export function readTranscript(jsonl: string): { entries: SimEntry[]; lastUuid: 
     const text = typeof content === "string" ? content : Array.isArray(content)
       ? content.filter((c) => c?.type === "text").map((c) => String(c.text)).join("\n") : "";
     if (rec.type === "user" && text === INTERRUPT_MARKER) entries.push({ kind: "error", text: INTERRUPTED_TEXT });
-    else if (rec.type === "user" && text) entries.push({ kind: "user", text });
+    else if (rec.type === "user" && text) {
+      entries.push({ kind: "user", text });
+      prompts++;
+    }
     else if (rec.type === "assistant" && text) entries.push(rec.isApiErrorMessage ? { kind: "error", text } : { kind: "assistant", text });
   }
-  return { entries, lastUuid };
+  return { entries, lastUuid, prompts };
 }
 
 /** Where and as whom a {@link SimStore} writes. */
@@ -81,15 +86,19 @@ export interface SimStoreOptions {
 
 /** The simulator's writes and hook runs; every method swallows I/O errors (a failing disk or hook never stops the UI). */
 export interface SimStore {
-  userPrompt(text: string): void;
+  /** The prompt's `user` record: `promptId`, `origin`, `promptSource: "typed"`, `turnPosition` (1-based `index`). */
+  userPrompt(text: string, promptId: string, index: number): void;
   interrupted(): void;
   assistantReply(model: string, text: string): void;
-  apiError(text: string, filing: ErrorFiling): void;
+  /** An `isApiErrorMessage` record; a quota hit also gets `apiErrorParams.rate_limit_info` with `resetsAt` (epoch ms). */
+  apiError(text: string, filing: ErrorFiling, resetsAt?: number): void;
+  /** The end of a turn: `stop_hook_summary` (when stop hooks ran) then `turn_duration`. */
+  turnEnded(durationMs: number, stopHooks: readonly string[]): void;
   /** Writes `sessions/<pid>.json` atomically (temp file + rename). */
   setStatus(status: "idle" | "busy"): void;
   removeStatus(): void;
-  /** Starts every matching command hook for `event` with the hook JSON on stdin; returns at once. */
-  fireHook(event: string, fields: Record<string, unknown>, size?: { cols: number; rows: number }): void;
+  /** Starts every matching command hook for `event` with the hook JSON on stdin; resolves to their commands once all have exited. */
+  fireHook(event: string, fields: Record<string, unknown>, size?: { cols: number; rows: number }): Promise<string[]>;
   /** Waits for running hooks, at most `maxMs`. */
   settle(maxMs: number): Promise<void>;
 }
@@ -126,12 +135,24 @@ export function createSimStore(o: SimStoreOptions): SimStore {
   const requestId = () => `req_sim_${randomUUID().slice(0, 8)}`;
   const baseEnv = Object.fromEntries(Object.entries(o.env).filter((e): e is [string, string] => e[1] !== undefined));
   return {
-    userPrompt: (text) => append({ type: "user", message: { role: "user", content: text } }),
+    userPrompt: (text, promptId, index) => append({ type: "user", promptId, message: { role: "user", content: text },
+      permissionMode: o.permissionMode, origin: { kind: "human" }, promptSource: "typed", turnPosition: { promptIndex: index, turnIndex: index } }),
     interrupted: () => append({ type: "user", message: { role: "user", content: [{ type: "text", text: INTERRUPT_MARKER }] } }),
     assistantReply: (model, text) => append({ type: "assistant", message: message(model, text), requestId: requestId() }),
-    apiError: (text, filing) => append({ type: "assistant", isApiErrorMessage: true, error: filing.error, apiErrorStatus: filing.status,
-      ...(filing.apiError ? { apiError: filing.apiError } : { apiErrorIsTransient: true }), message: message("<synthetic>", text),
-      requestId: requestId() }),
+    apiError: (text, filing, resetsAt) => {
+      const info = filing.apiError && { status: "rejected", resetsAt: Math.floor((resetsAt ?? Date.now() + 3_600_000) / 1000),
+        rateLimitType: filing.rateLimitType, overageStatus: "rejected", isUsingOverage: false };
+      append({ type: "assistant", message: message("<synthetic>", text), requestId: requestId(),
+        ...(info ? { apiError: filing.apiError, apiErrorParams: { rate_limit_info: info }, quotaLimits: info } : {}),
+        ...(filing.transient ? { apiErrorIsTransient: true } : {}), error: filing.error, isApiErrorMessage: true,
+        apiErrorStatus: filing.status, apiErrorType: filing.type });
+    },
+    turnEnded: (durationMs, stopHooks) => {
+      if (stopHooks.length) append({ type: "system", subtype: "stop_hook_summary", hookCount: stopHooks.length,
+        hookInfos: stopHooks.map((command) => ({ command })), hookErrors: [], preventedContinuation: false, stopReason: "",
+        hasOutput: false, level: "suggestion" });
+      append({ type: "system", subtype: "turn_duration", durationMs: Math.max(0, Math.round(durationMs)), isMeta: false });
+    },
     setStatus: (status) => attempt(() => {
       mkdirSync(dirname(statusFile), { recursive: true, mode: 0o700 });
       const tmp = `${statusFile}.${Date.now()}.tmp`;
@@ -145,6 +166,8 @@ export function createSimStore(o: SimStoreOptions): SimStore {
         permission_mode: o.permissionMode, hook_event_name: event, ...fields });
       const env = { ...baseEnv, CLAUDECODE: "1", CLAUDE_CODE_SESSION_ID: o.sessionId, CLAUDE_CODE_CHILD_SESSION: "1",
         CLAUDE_PROJECT_DIR: o.cwd, COLUMNS: String(size.cols), LINES: String(size.rows) };
+      const runs: Array<Promise<void>> = [];
+      const commands: string[] = [];
       for (const group of o.hooks[event] ?? []) {
         if (!matches(group.matcher, fields[MATCH_FIELD[event] ?? ""])) continue;
         for (const hook of Array.isArray(group.hooks) ? group.hooks : []) {
@@ -155,11 +178,14 @@ export function createSimStore(o: SimStoreOptions): SimStore {
             const child = Bun.spawn(["sh", "-c", command], { cwd: o.cwd, env, stdin: new Blob([payload]), stdout: "ignore",
               stderr: "ignore", timeout: Math.min(HOOK_TIMEOUT_MS, ownTimeout), killSignal: "SIGKILL" });
             const done = child.exited.then(() => {}, () => {});
+            commands.push(command);
+            runs.push(done);
             pending.add(done);
             void done.then(() => pending.delete(done));
           });
         }
       }
+      return Promise.all(runs).then(() => commands);
     },
     settle: async (maxMs) => {
       await Promise.race([Promise.allSettled([...pending]), Bun.sleep(maxMs)]);

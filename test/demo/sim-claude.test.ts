@@ -4,11 +4,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { transcriptPath } from "../../internal/claude/home.ts";
-import { parseSimArgs } from "../../internal/demo/sim-claude.ts";
+import { parseSimArgs } from "../../internal/demo/sim-args.ts";
 import {
   GUTTER, classifyErrorText, createKeyReader, defaultQuotaLine, formatResetTime, parseDirectives, renderFrame, type FrameState,
 } from "../../internal/demo/sim-screen.ts";
 import { readTranscript } from "../../internal/demo/sim-store.ts";
+import { planCrash, planHook } from "../../internal/demo/sim-faults.ts";
 
 const BIN = join(import.meta.dir, "../support/sim-claude-bin.ts");
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
@@ -104,9 +105,11 @@ describe("formatResetTime()", () => {
 });
 
 describe("parseDirectives()", () => {
-  test("reads work, say, reply and exit markers and strips them from the prompt", () => {
+  test("reads work, say, reply, exit and crash markers and strips them from the prompt", () => {
     expect(parseDirectives("fix it [sim:work=4s] [sim:reply=ok] [sim:exit=3]")).toEqual({
       directives: { workMs: 4000, reply: "ok", exitCode: 3 }, text: "fix it" });
+    expect(parseDirectives("boom [sim:crash=137]").directives).toEqual({ crashCode: 137 });
+    expect(parseDirectives("boom [sim:crash]").directives).toEqual({ crashCode: 1 });
     expect(parseDirectives("[sim:say=API Error: 529 Overloaded]").directives).toEqual({ say: "API Error: 529 Overloaded" });
     expect(parseDirectives("x [sim:work=250]").directives.workMs).toBe(250);
   });
@@ -118,13 +121,52 @@ describe("parseDirectives()", () => {
 
 describe("classifyErrorText()", () => {
   test.each([
-    ["You've hit your 5-hour limit · resets 3pm (UTC)", { error: "rate_limit", status: 429, apiError: "usage_limit_reached", transient: false }],
-    ["API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited", { error: "rate_limit", status: 429, transient: true }],
-    ["API Error: 529 Overloaded. This is a server-side issue", { error: "overloaded", status: 529, transient: true }],
-    ["API Error: 502 Bad Gateway", { error: "server_error", status: 502, transient: true }],
-    ["API Error: Internal server error", { error: "server_error", status: 500, transient: true }],
+    ["You've hit your 5-hour limit · resets 3pm (UTC)",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "five_hour", transient: false }],
+    ["You've hit your weekly limit · resets Nov 28, 10am (UTC)",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day", transient: false }],
+    ["You've hit your Opus limit · resets 3pm (UTC)",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day_opus", transient: false }],
+    ["API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", transient: true }],
+    ["API Error: 529 Overloaded. This is a server-side issue", { error: "server_error", status: 529, type: "overloaded_error", transient: false }],
+    ["API Error: 502 Bad Gateway", { error: "server_error", status: 502, type: "api_error", transient: false }],
+    ["API Error: Internal server error", { error: "server_error", status: 500, type: "api_error", transient: false }],
   ])("files %p", (text, expected) => {
     expect(classifyErrorText(text)).toEqual(expected as ReturnType<typeof classifyErrorText>);
+  });
+});
+
+describe("planHook()", () => {
+  const on = { drop: false, delayMs: 0, hold: false };
+  test("drops the next N firings and counts them down", () => {
+    const first = planHook({ Stop: { drop: 2 } }, "Stop", "p");
+    expect(first).toEqual({ plan: { ...on, drop: true }, next: { Stop: { drop: 1 } } });
+    expect(planHook(first.next, "Stop", "p").next).toEqual({ Stop: { drop: 0 } });
+    expect(planHook({ Stop: { drop: 0 } }, "Stop", "p").plan).toEqual(on);
+  });
+
+  test("delays every firing without consuming it, and duplicates the next N (900 ms later by default)", () => {
+    expect(planHook({ Stop: { delayMs: 2000 } }, "Stop", "p")).toEqual({ plan: { ...on, delayMs: 2000 }, next: { Stop: { delayMs: 2000 } } });
+    expect(planHook({ Stop: { duplicate: 1 } }, "Stop", "p").plan).toEqual({ ...on, duplicateAfterMs: 900 });
+    expect(planHook({ Stop: { duplicate: 1, duplicateDelayMs: 50 } }, "Stop", "p").plan.duplicateAfterMs).toBe(50);
+  });
+
+  test("holds a reordered hook, and applies a fault only to prompts containing its match", () => {
+    expect(planHook({ UserPromptSubmit: { reorder: 1 } }, "UserPromptSubmit", "p").plan.hold).toBe(true);
+    expect(planHook({ Stop: { drop: 1, match: "task-a" } }, "Stop", "do task-b")).toEqual({ plan: on, next: { Stop: { drop: 1, match: "task-a" } } });
+    expect(planHook({ Stop: { drop: 1, match: "task-a" } }, "Stop", "do task-a").plan.drop).toBe(true);
+    expect(planHook({ SessionStart: { drop: 1, match: "x" } }, "SessionStart", undefined).plan.drop).toBe(false);
+    expect(planHook({ Stop: "nonsense" }, "Stop", "p").plan).toEqual(on);
+  });
+});
+
+describe("planCrash()", () => {
+  test("crashes the next matching turn once by default, with code 1 unless given", () => {
+    expect(planCrash({ crash: {} }, "p")).toEqual({ plan: { code: 1, afterMs: undefined }, next: { crash: { count: 0 } } });
+    expect(planCrash({ crash: { count: 0 } }, "p").plan).toBeUndefined();
+    expect(planCrash({ crash: { code: 137, afterMs: 20, match: "b" } }, "a").plan).toBeUndefined();
+    expect(planCrash({ crash: { code: 137, afterMs: 20, match: "b" } }, "b").plan).toEqual({ code: 137, afterMs: 20 });
   });
 });
 
@@ -147,7 +189,7 @@ describe("readTranscript()", () => {
       { type: "assistant", uuid: "3", isApiErrorMessage: true, message: { content: [{ type: "text", text: "You've hit your limit" }] } },
       { type: "user", uuid: "4", message: { content: [{ type: "text", text: "[Request interrupted by user]" }] } },
     ].map((r) => JSON.stringify(r));
-    expect(readTranscript(`${lines.join("\n")}\nnot json\n`)).toEqual({ lastUuid: "4", entries: [{ kind: "user", text: "hi" },
+    expect(readTranscript(`${lines.join("\n")}\nnot json\n`)).toEqual({ lastUuid: "4", prompts: 1, entries: [{ kind: "user", text: "hi" },
       { kind: "assistant", text: "Done: hi" }, { kind: "error", text: "You've hit your limit" },
       { kind: "error", text: "Interrupted · What should Claude do instead?" }] });
   });
@@ -272,12 +314,20 @@ describe("sim-claude in tmux", () => {
     await waitScreen("s1", "the spinner", (l) => l.some((x) => /^[·✢*✶✻✽] Working… \(\d+s · esc to interrupt\)$/.test(x))
       && l.includes("  ⏵⏵ bypass permissions on · esc to interrupt"));
     await waitScreen("s1", "the reply", (l) => l.includes("● Done: please refactor the parser") && idle(l));
-    const [user, reply] = records(id);
-    expect(user).toMatchObject({ type: "user", sessionId: id, cwd: workdir, message: { role: "user", content: "please refactor the parser" } });
+    await until("turn_duration", () => records(id).at(-1)?.subtype === "turn_duration");
+    const [user, reply, summary, duration] = records(id);
+    expect(user).toMatchObject({ type: "user", sessionId: id, cwd: workdir, message: { role: "user", content: "please refactor the parser" },
+      origin: { kind: "human" }, promptSource: "typed", turnPosition: { promptIndex: 1, turnIndex: 1 }, version: "2.1.330-sim" });
+    expect(user.promptId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(reply).toMatchObject({ type: "assistant", parentUuid: user.uuid, message: { content: [{ type: "text", text: "Done: please refactor the parser" }] } });
+    expect(summary).toMatchObject({ type: "system", subtype: "stop_hook_summary", hookCount: 1, parentUuid: reply.uuid });
+    expect(duration).toMatchObject({ type: "system", subtype: "turn_duration", parentUuid: summary.uuid });
+    expect(duration.durationMs).toBeGreaterThanOrEqual(600);
+    // the Stop hook command had written its record (and exited) before turn_duration was written
+    expect(hookRecords().find((r) => r.hook_event_name === "Stop")).toMatchObject({ session_id: id, stop_hook_active: false,
+      last_assistant_message: "Done: please refactor the parser", prompt_id: user.promptId });
     expect(readdirSync(join(transcriptPath(home, workdir, id), "..", id, "tool-results"))).toHaveLength(1);
-    expect(await hookFor("UserPromptSubmit")).toMatchObject({ prompt: "please refactor the parser" });
-    expect(await hookFor("Stop")).toMatchObject({ session_id: id, stop_hook_active: false, last_assistant_message: "Done: please refactor the parser" });
+    expect(await hookFor("UserPromptSubmit")).toMatchObject({ prompt: "please refactor the parser", prompt_id: user.promptId });
   }, 15_000);
 
   test("ends the turn with the quota line in the gutter while <home>/sim-quota exists", async () => {
@@ -288,21 +338,32 @@ describe("sim-claude in tmux", () => {
     expect(lines[at]).toMatch(/^ {2}⎿ \u00a0You've hit your 5-hour limit · resets \d{1,2}(:\d\d)?[ap]m \(UTC\)$/);
     expect(lines[at + 1]).toBe("     /upgrade to increase your usage limit.");
     const line = lines[at]!.slice(GUTTER.length);
-    expect(records(id).at(-1)).toMatchObject({ type: "assistant", isApiErrorMessage: true, error: "rate_limit", apiErrorStatus: 429,
-      apiError: "usage_limit_reached", message: { role: "assistant", model: "<synthetic>", content: [{ type: "text", text: line }] } });
-    expect(await hookFor("StopFailure")).toMatchObject({ error: "rate_limit", last_assistant_message: line });
     rmSync(join(home, "sim-quota"));
+    const [error, end] = (await until("turn_duration", () => records(id).at(-1)?.subtype === "turn_duration" && records(id))).slice(-2);
+    expect(error).toMatchObject({ type: "assistant", isApiErrorMessage: true, error: "rate_limit", apiErrorStatus: 429,
+      apiError: "usage_limit_reached", apiErrorParams: { rate_limit_info: { status: "rejected", rateLimitType: "five_hour" } },
+      message: { role: "assistant", model: "<synthetic>", content: [{ type: "text", text: line }] } });
+    expect(error.apiErrorIsTransient).toBeUndefined();
+    const resetsAt = error.apiErrorParams.rate_limit_info.resetsAt;
+    expect(resetsAt % 3600).toBe(0); // the default quota line resets on a whole hour, given in epoch seconds
+    expect(resetsAt * 1000).toBeGreaterThan(Date.now());
+    expect(end).toMatchObject({ type: "system", subtype: "turn_duration", parentUuid: error.uuid });
+    const user = records(id).findLast((r) => r.type === "user");
+    expect(user).toMatchObject({ message: { content: "keep going" }, turnPosition: { promptIndex: 2, turnIndex: 2 } });
+    expect(hookRecords().find((r) => r.hook_event_name === "StopFailure")).toMatchObject({ error: "rate_limit", last_assistant_message: line,
+      prompt_id: user.promptId });
   }, 15_000);
 
   test("says a transient server error on demand and replies verbatim on demand", async () => {
     const say = "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited";
     submit("s1", `x [sim:work=100ms] [sim:say=${say}]`);
     await waitScreen("s1", "the API error", (l) => l.includes(`● ${say}`) && idle(l));
-    expect(records(id).at(-1)).toMatchObject({ isApiErrorMessage: true, error: "rate_limit", apiErrorIsTransient: true });
+    expect(records(id).findLast((r) => r.type === "assistant")).toMatchObject({ isApiErrorMessage: true, error: "rate_limit",
+      apiErrorIsTransient: true });
     expect(await hookFor("StopFailure", (r) => r.last_assistant_message === say)).toMatchObject({ error: "rate_limit" });
     submit("s1", "[sim:work=100ms][sim:reply=You've hit your weekly limit · resets 3pm (UTC)]");
     await waitScreen("s1", "the quoting reply", (l) => l.includes("● You've hit your weekly limit · resets 3pm (UTC)") && idle(l));
-    expect(records(id).at(-1).isApiErrorMessage).toBeUndefined();
+    expect(records(id).findLast((r) => r.type === "assistant").isApiErrorMessage).toBeUndefined();
   }, 15_000);
 
   test("relaunched with --resume after a kill, shows the previous conversation and appends to the same transcript", async () => {
@@ -360,4 +421,97 @@ describe("sim-claude in tmux", () => {
     tmux("send-keys", "-t", "s3", "C-c");
     await waitScreen("s3", "the resume hint", (l) => l.includes("Resume this session with:"));
   }, 15_000);
+  describe("fault injection through <home>/sim-faults.json", () => {
+    const fhome = join(root, "acct-f");
+    const fid = randomUUID();
+    const frecords = () => existsSync(transcriptPath(fhome, workdir, fid))
+      ? readFileSync(transcriptPath(fhome, workdir, fid), "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+    const faults = (value: unknown) => writeFileSync(join(fhome, "sim-faults.json"), JSON.stringify(value));
+    const readFaults = () => JSON.parse(readFileSync(join(fhome, "sim-faults.json"), "utf8"));
+    /** Types a prompt, waits for its turn_duration; returns its promptId. */
+    const turn = async (text: string) => {
+      submit("f1", text);
+      return until(`the end of "${text}"`, () => {
+        const all = frecords();
+        const user = all.findLast((r) => r.type === "user");
+        return user?.message.content === text && all.at(-1).subtype === "turn_duration" && String(user.promptId);
+      });
+    };
+    const hooksOf = (promptId: string, event: string) => hookRecords().filter((r) => r.prompt_id === promptId && r.hook_event_name === event);
+    beforeAll(async () => {
+      mkdirSync(fhome, { recursive: true });
+      launch("f1", ["--session-id", fid], { CLAUDE_CONFIG_DIR: fhome, SIM_CLAUDE_TURN_MS: "200" });
+      await waitScreen("f1", "the idle screen", idle);
+    });
+
+    test("drops the next Stop hook: the turn still ends in the transcript, and the fault is consumed", async () => {
+      faults({ Stop: { drop: 1 } });
+      const dropped = await turn("f-drop-1");
+      expect(readFaults()).toEqual({ Stop: { drop: 0 } });
+      const next = await turn("f-drop-2");
+      await hookFor("Stop", (r) => r.prompt_id === next);
+      expect(hooksOf(dropped, "Stop")).toEqual([]);
+      expect(hooksOf(dropped, "UserPromptSubmit")).toHaveLength(1);
+    }, 15_000);
+
+    test("duplicates a Stop hook with the same prompt_id, later", async () => {
+      faults({ Stop: { duplicate: 1, duplicateDelayMs: 300 } });
+      const id = await turn("f-dup");
+      const both = await until("two Stop hooks", () => hooksOf(id, "Stop").length === 2 && hooksOf(id, "Stop"));
+      expect(both.map((r) => r.last_assistant_message)).toEqual(["Done: f-dup", "Done: f-dup"]);
+    }, 15_000);
+
+    test("reorders: a held UserPromptSubmit runs after the turn's Stop", async () => {
+      faults({ UserPromptSubmit: { reorder: 1 } });
+      const id = await turn("f-reorder");
+      await hookFor("UserPromptSubmit", (r) => r.prompt_id === id);
+      const order = hookRecords().filter((r) => r.prompt_id === id).map((r) => r.hook_event_name);
+      expect(order).toEqual(["Stop", "UserPromptSubmit"]);
+    }, 15_000);
+
+    test("delays a hook past the end of its turn, only for prompts that match", async () => {
+      faults({ UserPromptSubmit: { delayMs: 1200, match: "f-late" } });
+      const clean = await turn("f-on-time");
+      expect(hooksOf(clean, "UserPromptSubmit")).toHaveLength(1); // ran before the Stop, which ran before turn_duration
+      const late = await turn("f-late");
+      const hook = await hookFor("UserPromptSubmit", (r) => r.prompt_id === late);
+      const order = hookRecords().filter((r) => r.prompt_id === late).map((r) => r.hook_event_name);
+      expect(order).toEqual(["Stop", "UserPromptSubmit"]);
+      expect(hook.prompt).toBe("f-late");
+      rmSync(join(fhome, "sim-faults.json"));
+    }, 15_000);
+
+    test("crashes mid-turn on [sim:crash=<code>]: exit code, no reply, no Stop, no turn_duration, registry left behind", async () => {
+      const exitFile = join(root, "f2.exit");
+      const id = randomUUID();
+      launch("f2", ["--session-id", id], { CLAUDE_CONFIG_DIR: fhome, SIM_CLAUDE_TURN_MS: "400" }, exitFile);
+      await waitScreen("f2", "the idle screen", idle);
+      submit("f2", "f-crash [sim:crash=7]");
+      expect(await until("the exit code", () => existsSync(exitFile) && readFileSync(exitFile, "utf8").trim())).toBe("7");
+      const all = readFileSync(transcriptPath(fhome, workdir, id), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(all.map((r) => r.type)).toEqual(["user"]);
+      const promptId = all[0].promptId;
+      await hookFor("UserPromptSubmit", (r) => r.prompt_id === promptId);
+      expect(hookRecords().filter((r) => r.session_id === id).map((r) => r.hook_event_name)).toEqual(["SessionStart", "UserPromptSubmit"]);
+      const registry = readdirSync(join(fhome, "sessions")).map((f) => JSON.parse(readFileSync(join(fhome, "sessions", f), "utf8")));
+      expect(registry.find((r) => r.sessionId === id)).toMatchObject({ status: "busy" });
+    }, 15_000);
+
+    test("crashes the next turn on a crash fault, and resumes into the same conversation", async () => {
+      const exitFile = join(root, "f3.exit");
+      faults({ crash: { code: 137, afterMs: 50, match: "f-fault-crash" } });
+      submit("f1", "f-fault-crash");
+      await until("the pane to go", () => !tmux("list-sessions", "-F", "#{session_name}:#{pane_dead}").includes("f1:0"));
+      expect(readFaults().crash.count).toBe(0);
+      expect(frecords().at(-1)).toMatchObject({ type: "user", message: { content: "f-fault-crash" } });
+      tmux("kill-session", "-t", "f1");
+      launch("f1", ["--resume", fid], { CLAUDE_CONFIG_DIR: fhome, SIM_CLAUDE_TURN_MS: "200" }, exitFile);
+      await waitScreen("f1", "the resumed screen", (l) => idle(l) && l.includes("> f-fault-crash"));
+      await hookFor("SessionStart", (r) => r.session_id === fid && r.source === "resume");
+      const id = await turn("continue");
+      const users = frecords().filter((r) => r.type === "user");
+      expect(users.map((r) => r.turnPosition.promptIndex)).toEqual(users.map((_, i) => i + 1)); // counted across the crash and resume
+      expect(users.at(-1)).toMatchObject({ promptId: id, message: { content: "continue" } });
+    }, 15_000);
+  });
 });
