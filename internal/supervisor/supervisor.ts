@@ -158,7 +158,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const { session, lines, at } = obs;
     const kind = lifecycle.kindOf(session);
     const row = store.session(session);
-    sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines);
+    sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines, at);
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
     if (seen === "busy") markTurn(session, kind, at);
@@ -215,7 +215,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         await handleNow({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
       }
     }
-    for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null);
+    for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
     await work.follow();
     await handleNow({ kind: "tick", at: now });
     // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the

@@ -12,8 +12,8 @@ import type { PaneFacts } from "./follow.ts";
 
 /** The session tracker. */
 export interface SessionTracker {
-  /** Records what a poll saw of a session: its pane is alive (with `lines` on screen) or dead/gone. */
-  sighted(session: string, alive: boolean, lines: string[] | null): void;
+  /** Records what a poll saw of a session at `at`: its pane is alive (with `lines` on screen) or dead/gone. */
+  sighted(session: string, alive: boolean, lines: string[] | null, at: number): void;
   /** Records a SessionStart hook. */
   started(session: string, at: number): void;
   /** Time of the last SessionStart hook, if any since the daemon started. */
@@ -31,7 +31,7 @@ export interface SessionTracker {
 /** Creates a {@link SessionTracker}. */
 export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifecycle, "ownedNames" | "kindOf"> }): SessionTracker {
   const { store, lifecycle } = deps;
-  const screens = new Map<string, { alive: boolean; lines: string[] }>();
+  const screens = new Map<string, { alive: boolean; lines: string[]; at: number }>();
   const starts = new Map<string, number>();
 
   const pane = (session: string): PaneFacts | null => {
@@ -46,8 +46,8 @@ export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifec
   };
 
   return {
-    sighted(session, alive, lines) {
-      screens.set(session, { alive, lines: lines ?? [] });
+    sighted(session, alive, lines, at) {
+      screens.set(session, { alive, lines: lines ?? [], at });
     },
     started(session, at) {
       starts.set(session, at);
@@ -65,7 +65,11 @@ export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifec
         if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
         const row = store.session(name);
         const seen = pane(name);
-        return row?.state === "idle" && row.taskId === null && seen?.activity === "idle" && seen.input === "";
+        if (row?.state !== "idle" || row.taskId !== null || !seen) return false;
+        // A turn that ended (Stop hook, ledger) after the last poll: the screen is older than the row. Delivery checks
+        // the pane again right before typing, so a stale "busy" does not keep the lowest session from its next task.
+        const stale = seen.activity === "busy" && row.updatedAt > (screens.get(name)?.at ?? 0);
+        return (seen.activity === "idle" || stale) && (seen.input === "" || seen.input === null);
       });
     },
   };
