@@ -101,7 +101,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown,
     minSightingGapMs: Math.floor(Math.min(config.quota.poll_interval, config.watcher.poll_interval) * 0.8),
   });
-  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
+  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, settleMs: config.dispatcher.settle, log: log.child({ module: "queue" }), clock });
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
   // The supervisor, switcher and dispatcher call each other; late binding through closures keeps wire() linear.

@@ -115,6 +115,7 @@ export const ConfigSchema = z.strictObject({
     queue_dir: z.string().default(""),
     max_task_bytes: ByteSize.prefault(DEFAULT_MAX_TASK_BYTES),
     rescan_interval: Duration.prefault("30s"),
+    settle: Duration.prefault("1s"),
     idle_alert_after: Duration.prefault("1m"),
     projects: z.record(SessionName, z.strictObject({ workdir: Path })).default({}),
   }).prefault({}),

@@ -134,6 +134,18 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       return false;
     }
   };
+  /** Re-reads a file just moved to processing/, so one changed after it was queued is delivered as it is now; false (failed) when it no longer parses. */
+  const rereadClaimed = (task: TaskRow): boolean => {
+    const fresh = queue.readTaskSync(task.project, "processing", task.file);
+    if (fresh === null) return true; // unreadable this instant: the stored prompt stands
+    if (!fresh.ok) { finishFailed(task, fresh.reason); return false; }
+    const changed = { prompt: fresh.prompt, workdir: workdirFor(task.project, fresh.frontMatter.workdir), timeoutMs: fresh.frontMatter.timeoutMs ?? null };
+    if (changed.prompt === task.prompt && changed.workdir === task.workdir && changed.timeoutMs === task.timeoutMs) return true;
+    store.updateTask(task.id, changed);
+    Object.assign(task, changed);
+    log.warn("task file changed after it was queued; re-read", { task_id: task.id, project: task.project, file: task.file });
+    return true;
+  };
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
     store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
@@ -214,6 +226,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
           finishFailed({ ...task, startedAt: null }, "task file vanished from inbox/ before dispatch");
           continue;
         }
+        if (first && !rereadClaimed(task)) continue;
         inflight.add(session);
         claims.push({ task, session, first });
         break;

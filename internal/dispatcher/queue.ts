@@ -1,10 +1,20 @@
 /**
  * @module dispatcher/queue
  * The filesystem side of the task queue: `<queue_dir>/<project>/{inbox,processing,done,failed}/`.
- * Lists inbox candidates (skipping dotfiles, `*.tmp` and files still being written), reads and validates them,
- * moves files between folders atomically (never overwriting, never deleting), writes new tasks atomically for
- * `POST /tasks`, and watches the tree (every event is just "rescan"; the watch itself is dispatcher/watch.ts).
+ * Lists inbox candidates (skipping files still being written), reads and validates them, moves files between
+ * folders atomically (never overwriting, never deleting), writes new tasks atomically for `POST /tasks`, and
+ * watches the tree (the watch itself is dispatcher/watch.ts; its events mean "rescan", and tell how a name arrived).
  * It does not decide what to run or keep any task state: that is the dispatcher and the store.
+ *
+ * The inbox rule (README "Tasks"): only `*.md` names not starting with `.` are task files; anything else (`.x.tmp`,
+ * `x.md.part`, `notes.txt`) is left alone, so a writer can prepare a file under such a name. A task file is read only
+ * when it is complete, that is when either
+ * - it arrived whole by an atomic rename or hard link (`.x.md.tmp` → `x.md`): the watch saw the name appear and saw
+ *   no write to it since, it is not empty and still what it was then; it is read about {@link ARRIVAL_GRACE_MS} later; or
+ * - its size, mtime and inode were the same in two scans at least `dispatcher.settle` apart ({@link DEFAULT_SETTLE_MS}):
+ *   the path for files written in place (a writer that pauses longer than that mid-file must use the rename).
+ * The bookkeeping is dispatcher/settle.ts. The dispatcher re-reads a file when it moves it to processing/, so a file
+ * changed after it was queued is delivered as it is then, never as first read.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { link, lstat, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
@@ -13,10 +23,10 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
+import { ARRIVAL_GRACE_MS, createSettleTracker, DEFAULT_SETTLE_MS, type FileMeta } from "./settle.ts";
 import { present, watchQueue } from "./watch.ts";
 
-/** A file must be unchanged and at least this old (mtime, or since we saw it last change) before it is read. */
-export const STABLE_AGE_MS = 150;
+export { ARRIVAL_GRACE_MS, DEFAULT_SETTLE_MS } from "./settle.ts";
 /** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
 const MAX_STEM_BYTES = 200;
 /** Project folder names: what config accepts for project keys. */
@@ -51,8 +61,10 @@ export interface TaskQueueDeps {
   /** Files larger than this are refused unread. */
   maxTaskBytes: number;
   log: Logger;
-  /** Used for stability ages, `-<epoch ms>` suffixes and generated names. */
+  /** Used for the settle rule, `-<epoch ms>` suffixes and generated names. */
   clock: Clock;
+  /** `dispatcher.settle`: how long a file written in place must stay unchanged; 0 = read at first sight. @default 1000 */
+  settleMs?: number;
 }
 
 /** The queue folders as seen by the dispatcher. */
@@ -91,8 +103,13 @@ export interface TaskQueue {
 export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
   const { queueDir, maxTaskBytes, clock } = deps;
   const log = deps.log.child({ module: "queue" });
-  let seen = new Map<string, { size: number; mtimeMs: number; changedAt: number; firstSeenAt: number }>();
+  const settle = createSettleTracker(deps.settleMs ?? DEFAULT_SETTLE_MS);
+  let firstSeen = new Map<string, number>();
+  let ignored = new Set<string>();
   let settleAt: number | null = null;
+  const metaOf = (path: string): FileMeta | null => {
+    try { const st = statSync(path); return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } : null; } catch { return null; }
+  };
   const folder = (project: string, f: QueueFolder) => join(queueDir, project, f);
   const assertProject = (project: string) => {
     if (!PROJECT_NAME.test(project)) throw new TaskQueueError("invalid_project", `Cannot use project ${JSON.stringify(project)}: letters, digits, '.', '_' or '-' only`);
@@ -136,7 +153,8 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
     },
     async scanInbox() {
       const now = clock.now();
-      const next: typeof seen = new Map();
+      const nextSeen = new Map<string, number>();
+      const nextIgnored = new Set<string>();
       const entries: InboxEntry[] = [];
       settleAt = null;
       for (const project of queue.projects()) {
@@ -148,28 +166,29 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
           continue;
         }
         for (const file of names) {
-          if (file.startsWith(".") || file.endsWith(".tmp")) continue;
           const path = join(folder(project, "inbox"), file);
+          if (file.startsWith(".") || !file.endsWith(".md")) {
+            if (!file.startsWith(".") && !ignored.has(path)) log.info("inbox file ignored: not a task name", { project, file, rule: "*.md, no leading dot" });
+            nextIgnored.add(path);
+            continue;
+          }
           const found = await inspect(path, file);
           if (!found) continue;
-          const prev = seen.get(path);
-          const firstSeenAt = prev?.firstSeenAt ?? now;
+          const firstSeenAt = firstSeen.get(path) ?? now;
+          nextSeen.set(path, firstSeenAt);
           if (found.st) {
-            const { size, mtimeMs } = found.st;
-            const changed = prev !== undefined && (prev.size !== size || prev.mtimeMs !== mtimeMs);
-            const changedAt = prev && !changed ? prev.changedAt : now;
-            next.set(path, { size, mtimeMs, changedAt, firstSeenAt });
-            const stable = !changed && (now - mtimeMs >= STABLE_AGE_MS || now - changedAt >= STABLE_AGE_MS);
-            if (!stable) {
-              const at = Math.min(mtimeMs, changedAt) + STABLE_AGE_MS;
-              settleAt = settleAt === null ? at : Math.min(settleAt, at);
+            const verdict = settle.check(path, { size: found.st.size, mtimeMs: found.st.mtimeMs, ino: found.st.ino }, now);
+            if (!verdict.ready) {
+              settleAt = settleAt === null ? verdict.at : Math.min(settleAt, verdict.at);
               continue;
             }
           }
           entries.push({ project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) });
         }
       }
-      seen = next;
+      firstSeen = nextSeen;
+      ignored = nextIgnored;
+      settle.endScan(now);
       return entries;
     },
     settlingUntil: () => settleAt,
@@ -246,12 +265,24 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
         if (code === "EEXIST") { await unlink(tmp).catch(() => {}); throw new TaskQueueError("exists", `Cannot add task ${file}: a file with that name is already in the inbox`); }
         if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") { await unlink(tmp).catch(() => {}); throw error; }
         await rename(tmp, final); // filesystem without hard links: check-then-rename (tiny race window)
+        settle.appeared(final, metaOf(final), clock.now());
         return final;
       }
       await unlink(tmp).catch(() => {});
+      settle.appeared(final, metaOf(final), clock.now()); // written whole by us: no need to wait for the watch
       return final;
     },
-    watch: (onChange) => watchQueue(queueDir, onChange, log),
+    watch(onChange) {
+      // A name that appeared is ready once its arrival grace is over: look again then, rather than at the next rescan.
+      let graceTimer: ReturnType<typeof setTimeout> | null = null;
+      const stop = watchQueue(queueDir, onChange, log, (event, path) => {
+        if (event === "change") return settle.written(path);
+        const meta = metaOf(path);
+        settle.appeared(path, meta, clock.now());
+        if (meta && !graceTimer) graceTimer = setTimeout(() => { graceTimer = null; onChange(); }, ARRIVAL_GRACE_MS + 1);
+      });
+      return () => { if (graceTimer) clearTimeout(graceTimer); stop(); };
+    },
   };
   return queue;
 }

@@ -24,12 +24,12 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 /** A dispatcher on a temp queue, a memory store and a fake session layer that records every delivery. */
-function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClock; store?: Store } = {}) {
+function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClock; store?: Store; settleMs?: number } = {}) {
   const store = opts.store ?? openStore(":memory:");
-  // Ahead of the files' real mtimes, so files written by a test are already stable.
   const clock = opts.clock ?? createFakeClock(Date.now() + 10_000);
   const log = memoryLog();
-  const queue = createTaskQueue({ queueDir, maxTaskBytes: opts.maxBytes ?? 256 * 1024, log, clock });
+  // settle 0 unless asked: files a test writes are whole (the inbox rule has its own specs in queue.test.ts).
+  const queue = createTaskQueue({ queueDir, maxTaskBytes: opts.maxBytes ?? 256 * 1024, log, clock, settleMs: opts.settleMs ?? 0 });
   queue.ensureProject("alpha");
   const sessions = opts.sessions ?? SESSIONS.slice(0, 1);
   const delivered: Array<{ session: string; prompt: string; workdir: string }> = [];
@@ -163,7 +163,7 @@ describe("bad inputs end in failed/ with a reason", () => {
     { name: "empty prompt", file: "empty.md", content: "---\npriority: 1\n---\n\n", reason: "empty prompt" },
     { name: "binary file", file: "image.md", content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1, 2]), reason: "binary file" },
     { name: "file over the default 256 KiB limit", file: "big.md", content: "x".repeat(300 * 1024), reason: "file is 307200 bytes, over the 262144-byte limit" },
-    { name: "file name that is not *.md", file: "notes.txt", content: "hello", reason: "invalid task file name" },
+    { name: "*.md name with '..'", file: "a..b.md", content: "hello", reason: "invalid task file name" },
   ])("$name", async ({ file, content, reason }) => {
     const h = harness();
     h.drop(file, content);
@@ -195,12 +195,13 @@ describe("bad inputs end in failed/ with a reason", () => {
     expect(h.delivered).toEqual([]);
   });
 
-  test("dotfiles such as .hidden.md and ..md are ignored and never read or moved", async () => {
+  test("dotfiles such as .hidden.md and ..md, and names that are not *.md, are ignored and never read or moved", async () => {
     const h = harness();
     h.drop(".hidden.md");
     h.drop("..md");
+    h.drop("notes.txt");
     expect(await h.dispatcher.ingest()).toBe(0);
-    expect(h.ls("inbox")).toEqual(["..md", ".hidden.md"]);
+    expect(h.ls("inbox")).toEqual(["..md", ".hidden.md", "notes.txt"]);
     expect(h.ls("failed")).toEqual([]);
     expect(h.store.tasks()).toEqual([]);
   });
@@ -222,8 +223,29 @@ describe("bad inputs end in failed/ with a reason", () => {
 });
 
 describe("delivery", () => {
+  test("a file changed after it was queued is delivered as it is when it moves to processing/", async () => {
+    const h = harness();
+    h.drop("edit.md", "First draft, cut off");
+    expect(await h.dispatcher.ingest()).toBe(1);
+    h.drop("edit.md", "---\nworkdir: web\ntimeout: 5m\n---\nThe whole prompt.\n");
+    expect(await h.dispatcher.dispatch()).toBe(1);
+    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "The whole prompt.", workdir: "/srv/alpha/web" }]);
+    expect(h.store.tasks()[0]).toMatchObject({ prompt: "The whole prompt.", workdir: "/srv/alpha/web", timeoutMs: 300_000 });
+  });
+
+  test("a file that turned invalid after it was queued fails with the reason instead of delivering the old text", async () => {
+    const h = harness();
+    h.drop("gone-bad.md", "Fine at first");
+    await h.dispatcher.ingest();
+    h.drop("gone-bad.md", "---\nmodel: opus\n---\nbody");
+    expect(await h.dispatcher.dispatch()).toBe(0);
+    expect(h.delivered).toEqual([]);
+    expect(h.ls("failed")).toEqual(["gone-bad.error.txt", "gone-bad.md"]);
+    expect(h.store.tasks()[0]).toMatchObject({ state: "failed", error: expect.stringContaining('unknown front-matter key "model"') });
+  });
+
   test("a half-written file is not read until it is stable, then delivered whole", async () => {
-    const h = harness({ clock: createFakeClock(Date.now()) });
+    const h = harness({ clock: createFakeClock(Date.now()), settleMs: 1_000 });
     const path = join(queueDir, "alpha", "inbox", "slow.md");
     writeFileSync(path, "---\npriority: 2\n");
     expect(await h.dispatcher.ingest()).toBe(0);
@@ -234,7 +256,7 @@ describe("delivery", () => {
     appendFileSync(path, " part two.\n");
     expect(await h.dispatcher.ingest()).toBe(0);
     expect(h.ls("failed")).toEqual([]);
-    await h.clock.advance(600);
+    await h.clock.advance(1_000);
     expect(await h.dispatcher.ingest()).toBe(1);
     await h.dispatcher.dispatch();
     expect(h.delivered.map((d) => d.prompt)).toEqual(["Part one, part two."]);
@@ -347,14 +369,14 @@ describe("delivery", () => {
   });
 
   test("start() picks up a file that was still being written once it settles", async () => {
-    const h = harness({ clock: createFakeClock(Date.now()) });
+    const h = harness({ clock: createFakeClock(Date.now()), settleMs: 1_000 });
     const abort = new AbortController();
     h.dispatcher.start(abort.signal);
     try {
       h.drop("fresh.md", "Written just now.\n");
       await Bun.sleep(200);
       expect(h.delivered).toEqual([]);
-      await h.clock.advance(600);
+      await h.clock.advance(1_100); // past the settle time, and the dispatcher's recheck 1 ms after it
       const until = Date.now() + 3_000;
       while (h.delivered.length === 0 && Date.now() < until) await Bun.sleep(10);
       expect(h.delivered.map((d) => d.prompt)).toEqual(["Written just now."]);
