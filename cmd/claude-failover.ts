@@ -21,6 +21,7 @@ import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
+import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
@@ -257,6 +258,7 @@ export function loadConfig(path: string): Readonly<Config> {
 /** `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). */
 export async function runDaemon(configPath: string): Promise<number> {
   let config = loadConfig(configPath);
+  assertSessionWorkdirs(configPath, config);
   let daemon = wire(config, realDeps(config));
   const log = createLog({ level: config.log_level });
   await daemon.start();
@@ -279,6 +281,7 @@ export async function runDaemon(configPath: string): Promise<number> {
       let next: Readonly<Config>;
       try {
         next = loadConfig(configPath);
+        assertSessionWorkdirs(configPath, next);
       } catch (error) {
         log.error("config reload refused; keeping the running config", { error: (error as Error).message });
         return;

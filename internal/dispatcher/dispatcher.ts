@@ -21,6 +21,7 @@ import type { Logger } from "../log.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
 import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
+import { workdirProblem } from "./workdir.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -227,6 +228,8 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
           continue;
         }
         if (first && !rereadClaimed(task)) continue;
+        const workdirFault = workdirProblem(task.workdir);
+        if (workdirFault !== null) { finishFailed(task, workdirFault); continue; }
         inflight.add(session);
         claims.push({ task, session, first });
         break;

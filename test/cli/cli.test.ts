@@ -57,6 +57,7 @@ describe("runDoctor()", () => {
     const config = parseConfig(`state_dir: ${dir.path}/state
 claude: { command: claude-that-does-not-exist, link: ${dir.path}/real-claude }
 accounts: [{ name: a, home: ${dir.path}/homes/a }, { name: b, home: ${dir.path}/homes/b }]
+autonomous: { workdir: ${dir.path}/no-repo }
 `, "", { env: {}, home: dir.path });
     const run: RunCommand = async (argv) => argv[0] === "tmux" ? { code: 0, stdout: "tmux 3.3a\n", stderr: "" } : { code: 1, stdout: "", stderr: "" };
     const checks = await runDoctor(config, run, { unitDir: join(dir.path, "units") });
@@ -68,6 +69,7 @@ accounts: [{ name: a, home: ${dir.path}/homes/a }, { name: b, home: ${dir.path}/
     expect(byName["claude.link"]!.detail).toContain("real directory");
     expect(byName["state folder"]!.ok).toBe(true);
     expect(byName["queue folder"]!.ok).toBe(false);
+    expect(byName.workdirs).toMatchObject({ ok: false, detail: `autonomous.workdir: workdir ${dir.path}/no-repo does not exist` });
     expect(byName["tmux unit"]).toMatchObject({ ok: false, warning: true });
     expect(checks.filter((c) => !c.ok).every((c) => c.fix)).toBe(true);
     expect(renderDoctor(checks)).toContain("✗ claude command");

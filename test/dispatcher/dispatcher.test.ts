@@ -4,7 +4,7 @@
  * delivery, every bad input ending in failed/ with a reason, retries, the gate, requeue and the watch-driven loop.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
@@ -20,7 +20,10 @@ let queueDir: string;
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "cf-dispatch-"));
   queueDir = join(root, "queue");
+  for (const d of ["default", "alpha/api", "alpha/web"]) mkdirSync(srv(d), { recursive: true });
 });
+/** A working directory that exists, under the test's temp folder. */
+const srv = (path: string) => join(root, "srv", path);
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 /** A dispatcher on a temp queue, a memory store and a fake session layer that records every delivery. */
@@ -68,7 +71,7 @@ function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClo
     gate: () => h.gate,
     notify: (event) => events.push(event),
     metrics: { observe: (name, seconds) => observed.push([name, seconds]) },
-  }, { defaultWorkdir: "/srv/default", projects: { alpha: { workdir: "/srv/alpha" } }, idleAlertAfterMs: 60_000, rescanIntervalMs: 30_000 });
+  }, { defaultWorkdir: srv("default"), projects: { alpha: { workdir: srv("alpha") } }, idleAlertAfterMs: 60_000, rescanIntervalMs: 30_000 });
   return h;
 }
 
@@ -79,7 +82,7 @@ describe("ingest() and dispatch()", () => {
     expect(await h.dispatcher.ingest()).toBe(1);
     expect(await h.dispatcher.ingest()).toBe(0);
     expect(await h.dispatcher.dispatch()).toBe(1);
-    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "Fix the login bug.", workdir: "/srv/alpha/api" }]);
+    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "Fix the login bug.", workdir: srv("alpha/api") }]);
     expect(h.ls("inbox")).toEqual([]);
     expect(h.ls("processing")).toEqual(["fix.md"]);
     expect(h.store.tasks()).toEqual([expect.objectContaining({ file: "fix.md", state: "running", session: "pool-1", timeoutMs: 1_800_000, attempts: 1 })]);
@@ -92,7 +95,7 @@ describe("ingest() and dispatch()", () => {
     h.drop("b.md", "beta work", "beta");
     await h.dispatcher.ingest();
     await h.dispatcher.dispatch();
-    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "beta work", workdir: "/srv/default" }]);
+    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "beta work", workdir: srv("default") }]);
   });
 
   test("runs the highest priority first, then the oldest", async () => {
@@ -177,6 +180,23 @@ describe("bad inputs end in failed/ with a reason", () => {
     expect(await h.dispatcher.dispatch()).toBe(0);
   });
 
+  test.each([
+    ["does not exist", (dir: string) => dir, "missing"],
+    ["is not a directory", (dir: string) => { writeFileSync(dir, "a file"); return dir; }, "plain-file"],
+  ])("a task whose workdir %s fails with that reason and is never delivered", async (what, make, name) => {
+    const h = harness();
+    const dir = make(srv(name));
+    h.drop("job.md", `---\nworkdir: ${dir}\n---\nWork there.\n`);
+    h.drop("next.md", "The next task still runs.\n");
+    await h.dispatcher.ingest();
+    expect(await h.dispatcher.dispatch()).toBe(1);
+    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "The next task still runs.", workdir: srv("alpha") }]);
+    expect(existsSync(srv("missing"))).toBe(false);
+    expect(h.read("failed", "job.error.txt")).toStartWith(`workdir ${dir} ${what}\n`);
+    expect(h.store.taskByFile("alpha", "job.md")).toMatchObject({ state: "failed", error: `workdir ${dir} ${what}` });
+    expect(h.events).toEqual([expect.objectContaining({ kind: "task_failed", file: "job.md", reason: `workdir ${dir} ${what}` })]);
+  });
+
   test("the size limit is configurable", async () => {
     const h = harness({ maxBytes: 100 });
     h.drop("medium.md", "y".repeat(101));
@@ -229,8 +249,8 @@ describe("delivery", () => {
     expect(await h.dispatcher.ingest()).toBe(1);
     h.drop("edit.md", "---\nworkdir: web\ntimeout: 5m\n---\nThe whole prompt.\n");
     expect(await h.dispatcher.dispatch()).toBe(1);
-    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "The whole prompt.", workdir: "/srv/alpha/web" }]);
-    expect(h.store.tasks()[0]).toMatchObject({ prompt: "The whole prompt.", workdir: "/srv/alpha/web", timeoutMs: 300_000 });
+    expect(h.delivered).toEqual([{ session: "pool-1", prompt: "The whole prompt.", workdir: srv("alpha/web") }]);
+    expect(h.store.tasks()[0]).toMatchObject({ prompt: "The whole prompt.", workdir: srv("alpha/web"), timeoutMs: 300_000 });
   });
 
   test("a file that turned invalid after it was queued fails with the reason instead of delivering the old text", async () => {
@@ -295,7 +315,7 @@ describe("delivery", () => {
     h.drop("d.md");
     await h.dispatcher.ingest();
     await h.dispatcher.dispatch();
-    expect(h.delivered.at(-1)).toEqual({ session: "pool-1", prompt: "Prompt of d.md", workdir: "/srv/alpha" });
+    expect(h.delivered.at(-1)).toEqual({ session: "pool-1", prompt: "Prompt of d.md", workdir: srv("alpha") });
   });
 
   test("a delivery confirmed on the third attempt counts as delivered", async () => {

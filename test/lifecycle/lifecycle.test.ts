@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
@@ -35,6 +35,8 @@ async function panes() {
 }
 
 beforeAll(async () => {
+  // The daemon never creates a session's workdir: it exists, as the start-up check demands.
+  for (const d of ["work", "dedicated"]) mkdirSync(join(dir.path, d), { recursive: true });
   store = openStore(join(dir.path, "state.db"));
   for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
 });
@@ -130,5 +132,13 @@ describe("lifecycle against a real tmux server", () => {
   test("never launches or stops a name it does not own", async () => {
     await expect(lifecycle.launch("ccl-0", { account })).rejects.toThrow(/not an owned session/);
     await expect(lifecycle.hold("other-12", "x")).rejects.toThrow(/not an owned session/);
+  });
+
+  test("refuses to launch into a missing workdir, leaves the pane as it was and creates nothing", async () => {
+    const missing = join(dir.path, "no-such-repo");
+    const before = (await panes()).find((p) => p.name === "ccl-auto-11")!;
+    await expect(lifecycle.launch("ccl-auto-11", { account, workdir: missing })).rejects.toThrow(`Cannot launch ccl-auto-11: workdir ${missing} does not exist`);
+    expect(existsSync(missing)).toBe(false);
+    expect((await panes()).find((p) => p.name === "ccl-auto-11")!.pid).toBe(before.pid);
   });
 });
