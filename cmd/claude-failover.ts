@@ -5,7 +5,7 @@
  * `wire()` is the only place real implementations meet the modules; reading it top to bottom is reading the
  * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -22,6 +22,7 @@ import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
+import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
@@ -86,7 +87,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accounts: config.accounts,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
-    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
+    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
   });
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
@@ -221,11 +222,12 @@ function allowedHosts(host: string): string[] {
   return isWildcardHost(host) ? ["*"] : [...LOOPBACK_HOSTS, host.toLowerCase()];
 }
 
-/** Reads (or creates, mode 0600) the secret hooks send back to the daemon. */
+/** Reads (or creates, mode 0600) the secret hooks send back to the daemon; hooks read the same file (`--token-file`). */
 function loadHookToken(stateDir: string): string {
-  const path = join(stateDir, "hook-token");
+  const path = join(stateDir, HOOK_TOKEN_FILE);
   if (existsSync(path)) {
     const token = readFileSync(path, "utf8").trim();
+    chmodSync(path, 0o600); // a copy restored with looser permissions must not stay readable by other users
     if (token.length >= 32) return token;
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o750 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
@@ -9,6 +9,7 @@ import { transcriptPath } from "../../internal/claude/home.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 
 const SIM = join(import.meta.dir, "../support/sim-claude-bin.ts");
+const HOOK_TOKEN = "t".repeat(40);
 const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-5", "ccl-auto-14", "other-12"];
 const server = privateTmux("lifecycle");
 const dir = tempDir();
@@ -22,7 +23,7 @@ function makeLifecycle(s: Store): Lifecycle {
     claude: { command: process.execPath, args: [SIM, "--dangerously-skip-permissions"] },
     stripEnv: ["CLAUDE_FAILOVER_TOKEN"],
     hooksDir: join(dir.path, "hooks"),
-    hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), token: "t".repeat(40) },
+    hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), tokenFile: join(dir.path, "hook-token") },
   });
 }
 
@@ -37,6 +38,7 @@ async function panes() {
 beforeAll(async () => {
   // The daemon never creates a session's workdir: it exists, as the start-up check demands.
   for (const d of ["work", "dedicated"]) mkdirSync(join(dir.path, d), { recursive: true });
+  writeFileSync(join(dir.path, "hook-token"), `${HOOK_TOKEN}\n`, { mode: 0o600 });
   store = openStore(join(dir.path, "state.db"));
   for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
 });
@@ -71,6 +73,10 @@ describe("lifecycle against a real tmux server", () => {
     const settings = JSON.parse(readFileSync(join(dir.path, "hooks", "ccl-auto-11.json"), "utf8"));
     expect(Object.keys(settings.hooks).sort()).toEqual(["Notification", "SessionStart", "Stop", "StopFailure", "UserPromptSubmit"]);
     expect(settings.hooks.StopFailure[0].hooks[0].command).toContain("hook StopFailure --session ccl-auto-11");
+    // The hook secret is named by its file, never written into the settings nor the pane's command line.
+    expect(settings.hooks.StopFailure[0].hooks[0].command).toEndWith(`--token-file ${join(dir.path, "hook-token")}`);
+    expect(readFileSync(join(dir.path, "hooks", "ccl-auto-11.json"), "utf8")).not.toContain(HOOK_TOKEN);
+    expect(pool.command).not.toContain(HOOK_TOKEN);
     // The simulated Claude Code writes its transcript where the daemon expects it.
     await eventually(async () => (await server.tmux.capture(["ccl-auto-11"])).get("ccl-auto-11")?.some((l) => l.startsWith("❯")));
   });
