@@ -79,6 +79,8 @@ export const ConfigSchema = z.strictObject({
     command: z.string().min(1).default("claude"),
     args: z.array(z.string()).default([]),
     link: z.string().default(""),
+    /** Zone of a reset time printed without one ("resets 4am"); "" = the daemon's own (resolved in config.ts). */
+    timezone: z.string().default(""),
   }).prefault({}),
   accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({

@@ -107,7 +107,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const extraQuotaPatterns = config.quota.extra_quota_patterns.map((p) => new RegExp(p));
   const extraTransientPatterns = config.quota.extra_transient_patterns.map((p) => new RegExp(p));
   const classifyOptions = (now: number): ClassifyOptions => ({
-    now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
+    now, defaultZone: config.claude.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
   const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) =>
