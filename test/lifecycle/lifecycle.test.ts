@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
@@ -146,5 +146,14 @@ describe("lifecycle against a real tmux server", () => {
     await expect(lifecycle.launch("ccl-auto-11", { account, workdir: missing })).rejects.toThrow(`Cannot launch ccl-auto-11: workdir ${missing} does not exist`);
     expect(existsSync(missing)).toBe(false);
     expect((await panes()).find((p) => p.name === "ccl-auto-11")!.pid).toBe(before.pid);
+  });
+
+  test("relaunches a session whose last task's workdir was removed in its own workdir, without recreating the removed one", async () => {
+    const taskDir = join(dir.path, "task-repo");
+    mkdirSync(taskDir);
+    expect(await lifecycle.launch("ccl-auto-12", { account, workdir: taskDir })).toMatchObject({ workdir: taskDir });
+    rmSync(taskDir, { recursive: true });
+    expect(await lifecycle.launch("ccl-auto-12", { account })).toMatchObject({ workdir: join(dir.path, "work") });
+    expect(existsSync(taskDir)).toBe(false);
   });
 });
