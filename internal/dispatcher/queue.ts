@@ -11,8 +11,9 @@
  * when it is complete, that is when either
  * - it arrived whole by an atomic rename or hard link (`.x.md.tmp` → `x.md`): the watch saw the name appear and saw
  *   no write to it since, it is not empty and still what it was then; it is read about {@link ARRIVAL_GRACE_MS} later; or
- * - its size, mtime and inode were the same in two scans at least `dispatcher.settle` apart ({@link DEFAULT_SETTLE_MS}):
- *   the path for files written in place (a writer that pauses longer than that mid-file must use the rename).
+ * - its size, mtime and inode were the same in two scans at least `dispatcher.settle` apart ({@link DEFAULT_SETTLE_MS})
+ *   and no process holds it open for writing (dispatcher/writers.ts): the path for files written in place. A writer
+ *   that closes the file and reopens it to add more after a pause longer than that must use the rename.
  * The bookkeeping is dispatcher/settle.ts. The dispatcher re-reads a file when it moves it to processing/, so a file
  * changed after it was queued is delivered as it is then, never as first read.
  */
@@ -25,6 +26,7 @@ import type { Logger } from "../log.ts";
 import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
 import { ARRIVAL_GRACE_MS, createSettleTracker, DEFAULT_SETTLE_MS, type FileMeta } from "./settle.ts";
 import { present, watchQueue } from "./watch.ts";
+import { openForWriting as openForWritingInProc } from "./writers.ts";
 
 export { ARRIVAL_GRACE_MS, DEFAULT_SETTLE_MS } from "./settle.ts";
 /** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
@@ -65,6 +67,8 @@ export interface TaskQueueDeps {
   clock: Clock;
   /** `dispatcher.settle`: how long a file written in place must stay unchanged; 0 = read at first sight. @default 1000 */
   settleMs?: number;
+  /** Which of these real paths a process holds open for writing. @default {@link openForWritingInProc} (Linux `/proc`) */
+  openForWriting?: (paths: ReadonlySet<string>) => Set<string>;
 }
 
 /** The queue folders as seen by the dispatcher. */
@@ -103,7 +107,9 @@ export interface TaskQueue {
 export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
   const { queueDir, maxTaskBytes, clock } = deps;
   const log = deps.log.child({ module: "queue" });
-  const settle = createSettleTracker(deps.settleMs ?? DEFAULT_SETTLE_MS);
+  const settleMs = deps.settleMs ?? DEFAULT_SETTLE_MS;
+  const settle = createSettleTracker(settleMs);
+  const openForWriting = deps.openForWriting ?? openForWritingInProc;
   let firstSeen = new Map<string, number>();
   let ignored = new Set<string>();
   let settleAt: number | null = null;
@@ -156,6 +162,9 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
       const nextSeen = new Map<string, number>();
       const nextIgnored = new Set<string>();
       const entries: InboxEntry[] = [];
+      /** Files ready by the settle rule alone, by real path: checked for a writer still holding them open. */
+      const unconfirmed = new Map<string, InboxEntry>();
+      const real = rootReal();
       settleAt = null;
       for (const project of queue.projects()) {
         let names: string[];
@@ -176,15 +185,25 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
           if (!found) continue;
           const firstSeenAt = firstSeen.get(path) ?? now;
           nextSeen.set(path, firstSeenAt);
-          if (found.st) {
-            const verdict = settle.check(path, { size: found.st.size, mtimeMs: found.st.mtimeMs, ino: found.st.ino }, now);
-            if (!verdict.ready) {
-              settleAt = settleAt === null ? verdict.at : Math.min(settleAt, verdict.at);
-              continue;
-            }
+          const verdict = found.st ? settle.check(path, { size: found.st.size, mtimeMs: found.st.mtimeMs, ino: found.st.ino }, now) : null;
+          if (verdict && !verdict.ready) {
+            settleAt = settleAt === null ? verdict.at : Math.min(settleAt, verdict.at);
+            continue;
           }
-          entries.push({ project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) });
+          const entry: InboxEntry = { project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) };
+          if (verdict?.how === "settled") unconfirmed.set(join(real, project, "inbox", file), entry);
+          entries.push(entry);
         }
+      }
+      const held = openForWriting(new Set(unconfirmed.keys()));
+      for (const [realPath, entry] of unconfirmed) {
+        if (!held.has(realPath)) {
+          settle.confirm(entry.path);
+          continue;
+        }
+        entries.splice(entries.indexOf(entry), 1);
+        log.debug("inbox file still open for writing", { project: entry.project, file: entry.file });
+        settleAt = Math.min(settleAt ?? Number.POSITIVE_INFINITY, now + settleMs);
       }
       firstSeen = nextSeen;
       ignored = nextIgnored;

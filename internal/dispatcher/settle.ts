@@ -17,8 +17,11 @@ export const ARRIVAL_GRACE_MS = 25;
 /** What a scan or the watch saw of a file. */
 export interface FileMeta { size: number; mtimeMs: number; ino: number }
 
-/** Verdict for one file in one scan. */
-export type SettleVerdict = { ready: true; how: "renamed" | "settled" } | { ready: false; at: number };
+/**
+ * Verdict for one file in one scan. `settled`: unchanged across two scans; the caller makes its last check (no
+ * writer holds it open) and then calls {@link SettleTracker.confirm}. `renamed` and `confirmed` need nothing more.
+ */
+export type SettleVerdict = { ready: true; how: "renamed" | "settled" | "confirmed" } | { ready: false; at: number };
 
 /** Per-path memory of scans and watch events. */
 export interface SettleTracker {
@@ -28,6 +31,8 @@ export interface SettleTracker {
   written(path: string): void;
   /** Whether the file at `path`, seen now with `meta`, may be read; otherwise the clock time worth checking again. */
   check(path: string, meta: FileMeta, now: number): SettleVerdict;
+  /** Marks the file `check` just found `settled` as complete for as long as it stays unchanged. */
+  confirm(path: string): void;
   /** Ends a scan that started at `startedAt`: forgets paths it did not check (their watch events too, unless newer). */
   endScan(startedAt: number): void;
 }
@@ -39,8 +44,9 @@ const keyOf = (m: FileMeta) => `${m.size}:${m.mtimeMs}:${m.ino}`;
  * writer renames). `graceMs` is {@link ARRIVAL_GRACE_MS}.
  */
 export function createSettleTracker(settleMs: number, graceMs = ARRIVAL_GRACE_MS): SettleTracker {
-  let scans = new Map<string, { key: string; since: number }>();
-  let current = new Map<string, { key: string; since: number }>();
+  type Seen = { key: string; since: number; confirmed: boolean };
+  let scans = new Map<string, Seen>();
+  let current = new Map<string, Seen>();
   const arrivals = new Map<string, { key: string; at: number; written: boolean }>();
   return {
     appeared(path, meta, now) {
@@ -54,18 +60,27 @@ export function createSettleTracker(settleMs: number, graceMs = ARRIVAL_GRACE_MS
     check(path, meta, now) {
       const key = keyOf(meta);
       const prev = scans.get(path);
-      const since = prev?.key === key ? prev.since : now;
-      current.set(path, { key, since });
-      if (settleMs <= 0) return { ready: true, how: "settled" };
+      const same = prev?.key === key;
+      const seen: Seen = { key, since: same ? prev.since : now, confirmed: same && prev.confirmed };
+      current.set(path, seen);
+      if (settleMs <= 0 || seen.confirmed) return { ready: true, how: "confirmed" };
+      const since = seen.since;
       let at = since + settleMs;
       const arrival = arrivals.get(path);
       // Appeared whole: nothing wrote to the name since it appeared, and it still is what it was then.
       if (arrival && !arrival.written && arrival.key === key && meta.size > 0) {
-        if (now - arrival.at >= graceMs) return { ready: true, how: "renamed" };
+        if (now - arrival.at >= graceMs) {
+          seen.confirmed = true;
+          return { ready: true, how: "renamed" };
+        }
         at = Math.min(at, arrival.at + graceMs);
       }
       if (prev?.key === key && now - since >= settleMs) return { ready: true, how: "settled" };
       return { ready: false, at };
+    },
+    confirm(path) {
+      const seen = current.get(path);
+      if (seen) seen.confirmed = true;
     },
     endScan(startedAt) {
       scans = current;

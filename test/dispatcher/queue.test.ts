@@ -185,6 +185,32 @@ describe("the inbox rule", () => {
     }
   });
 
+  test("a file its writer still holds open is not read however long it stays unchanged, and is read once closed", async () => {
+    const q = ruled();
+    const fd = openSync(join(inbox(), "held.md"), "w");
+    const reader = openSync(join(inbox(), "held.md"), "r"); // a reader alone does not hold a file back
+    try {
+      writeSync(fd, "First half, then a long pause");
+      expect(await files(q)).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(DEFAULT_SETTLE_MS);
+        expect(await files(q)).toEqual([]);
+        expect(q.settlingUntil()).toBe(clock.now() + DEFAULT_SETTLE_MS);
+      }
+      writeSync(fd, " and the end.\n");
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      expect(await files(q)).toEqual([]);
+      await clock.advance(DEFAULT_SETTLE_MS);
+      const [entry] = await q.scanInbox();
+      expect(await q.readTask(entry!)).toMatchObject({ ok: true, prompt: "First half, then a long pause and the end." });
+    } finally {
+      closeSync(reader);
+    }
+  });
+
   test("a file renamed in and then written to waits for the settle rule", async () => {
     const q = ruled();
     const stop = q.watch(() => {});

@@ -1,7 +1,7 @@
 /**
  * @module test/dispatcher/settle
- * Specs for the pure bookkeeping of the inbox rule: two scans a settle time apart, or arrived whole (appeared, not
- * written since, unchanged, not empty) once the arrival grace is over.
+ * Specs for the pure bookkeeping of the inbox rule: two scans a settle time apart (then confirmed by the caller's
+ * writer check), or arrived whole (appeared, not written since, unchanged, not empty) once the arrival grace is over.
  */
 import { describe, expect, test } from "bun:test";
 import { ARRIVAL_GRACE_MS, createSettleTracker, type FileMeta } from "../../internal/dispatcher/settle.ts";
@@ -63,7 +63,21 @@ describe("createSettleTracker()", () => {
     expect(t.check(P, meta(10), 2_000)).toEqual({ ready: false, at: 3_000 });
   });
 
-  test("settle 0 reads every file at first sight", () => {
-    expect(createSettleTracker(0).check(P, meta(0), 0)).toEqual({ ready: true, how: "settled" });
+  test("a settled file is offered for the writer check until confirmed, then stays ready while unchanged", () => {
+    const t = createSettleTracker(SETTLE);
+    t.check(P, meta(10), 0);
+    t.endScan(0);
+    expect(t.check(P, meta(10), 1_000)).toEqual({ ready: true, how: "settled" });
+    t.endScan(1_000);
+    expect(t.check(P, meta(10), 2_000)).toEqual({ ready: true, how: "settled" });
+    t.confirm(P);
+    t.endScan(2_000);
+    expect(t.check(P, meta(10), 2_001)).toEqual({ ready: true, how: "confirmed" });
+    t.endScan(2_001);
+    expect(t.check(P, meta(11), 2_002)).toEqual({ ready: false, at: 3_002 });
+  });
+
+  test("settle 0 reads every file at first sight, with no further check", () => {
+    expect(createSettleTracker(0).check(P, meta(0), 0)).toEqual({ ready: true, how: "confirmed" });
   });
 });
