@@ -1,7 +1,7 @@
 /**
  * @module dispatcher/queue
  * The filesystem side of the task queue: `<queue_dir>/<project>/{inbox,processing,done,failed}/`.
- * Lists inbox candidates (skipping files still being written), reads and validates them, moves files between
+ * Lists inbox candidates (through dispatcher/inbox.ts), reads and validates them, moves files between
  * folders atomically (never overwriting, never deleting), writes new tasks atomically for `POST /tasks`, and
  * watches the tree (the watch itself is dispatcher/watch.ts; its events mean "rescan", and tell how a name arrived).
  * It does not decide what to run or keep any task state: that is the dispatcher and the store.
@@ -14,20 +14,21 @@
  * - its size, mtime and inode were the same in two scans at least `dispatcher.settle` apart ({@link DEFAULT_SETTLE_MS})
  *   and no process holds it open for writing (dispatcher/writers.ts): the path for files written in place. A writer
  *   that closes the file and reopens it to add more after a pause longer than that must use the rename.
- * The bookkeeping is dispatcher/settle.ts. The dispatcher re-reads a file when it moves it to processing/, so a file
+ * Applied by dispatcher/inbox.ts (bookkeeping in settle.ts). The dispatcher re-reads a file when it moves it to processing/, so a file
  * changed after it was queued is delivered as it is then, never as first read.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
-import { link, lstat, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
-import { ARRIVAL_GRACE_MS, createSettleTracker, DEFAULT_SETTLE_MS, type FileMeta } from "./settle.ts";
+import { createInboxScanner, type InboxEntry } from "./inbox.ts";
+import { ARRIVAL_GRACE_MS } from "./settle.ts";
+import { invalidNameReason, isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
 import { present, watchQueue } from "./watch.ts";
-import { openForWriting as openForWritingInProc } from "./writers.ts";
 
+export type { InboxEntry } from "./inbox.ts";
 export { ARRIVAL_GRACE_MS, DEFAULT_SETTLE_MS } from "./settle.ts";
 /** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
 const MAX_STEM_BYTES = 200;
@@ -38,16 +39,6 @@ const PROJECT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 export type QueueFolder = "inbox" | "processing" | "done" | "failed";
 const FOLDERS: QueueFolder[] = ["inbox", "processing", "done", "failed"];
 
-/** One candidate found in an inbox. */
-export interface InboxEntry {
-  project: string;
-  file: string;
-  path: string;
-  status: "ready" | "rejected";
-  reason?: string;
-  /** Clock time the queue first saw this file (the start of dispatch latency). */
-  firstSeenAt: number;
-}
 
 /** A refused {@link TaskQueue.writeTask}; `code` tells the HTTP layer which status to answer. */
 export class TaskQueueError extends Error {
@@ -67,7 +58,7 @@ export interface TaskQueueDeps {
   clock: Clock;
   /** `dispatcher.settle`: how long a file written in place must stay unchanged; 0 = read at first sight. @default 1000 */
   settleMs?: number;
-  /** Which of these real paths a process holds open for writing. @default {@link openForWritingInProc} (Linux `/proc`) */
+  /** Which of these real paths a process holds open for writing. @default Linux `/proc` (dispatcher/writers.ts) */
   openForWriting?: (paths: ReadonlySet<string>) => Set<string>;
 }
 
@@ -107,41 +98,11 @@ export interface TaskQueue {
 export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
   const { queueDir, maxTaskBytes, clock } = deps;
   const log = deps.log.child({ module: "queue" });
-  const settleMs = deps.settleMs ?? DEFAULT_SETTLE_MS;
-  const settle = createSettleTracker(settleMs);
-  const openForWriting = deps.openForWriting ?? openForWritingInProc;
-  let firstSeen = new Map<string, number>();
-  let ignored = new Set<string>();
-  let settleAt: number | null = null;
-  const metaOf = (path: string): FileMeta | null => {
-    try { const st = statSync(path); return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } : null; } catch { return null; }
-  };
+  const scanner = createInboxScanner({ queueDir, log, clock, settleMs: deps.settleMs, openForWriting: deps.openForWriting });
   const folder = (project: string, f: QueueFolder) => join(queueDir, project, f);
   const assertProject = (project: string) => {
     if (!PROJECT_NAME.test(project)) throw new TaskQueueError("invalid_project", `Cannot use project ${JSON.stringify(project)}: letters, digits, '.', '_' or '-' only`);
   };
-  const rootReal = () => { try { return realpathSync(queueDir); } catch { return queueDir; } };
-
-  /** Classifies one inbox name; null when it vanished. */
-  async function inspect(path: string, file: string): Promise<{ reject?: string; st?: Stats } | null> {
-    try {
-      const lst = await lstat(path);
-      if (lst.isSymbolicLink()) {
-        let target: string;
-        try { target = await realpath(path); } catch { return { reject: "symlink target does not exist" }; }
-        if (!target.startsWith(rootReal() + sep)) return { reject: `symlink points outside the queue directory (${target})` };
-        const st = await stat(path);
-        if (!st.isFile()) return { reject: "symlink target is not a regular file" };
-        return isValidTaskName(file) ? { st } : { reject: invalidNameReason(file), st };
-      }
-      if (!lst.isFile()) return { reject: "not a regular file" };
-      return isValidTaskName(file) ? { st: lst } : { reject: invalidNameReason(file), st: lst };
-    } catch (error) {
-      // One unreadable entry must never stop the scan (and with it every other task).
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot inspect inbox file", { path, error });
-      return null;
-    }
-  }
 
   const queue: TaskQueue = {
     ensureProject(project) {
@@ -157,60 +118,8 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
         return [];
       }
     },
-    async scanInbox() {
-      const now = clock.now();
-      const nextSeen = new Map<string, number>();
-      const nextIgnored = new Set<string>();
-      const entries: InboxEntry[] = [];
-      /** Files ready by the settle rule alone, by real path: checked for a writer still holding them open. */
-      const unconfirmed = new Map<string, InboxEntry>();
-      const real = rootReal();
-      settleAt = null;
-      for (const project of queue.projects()) {
-        let names: string[];
-        try {
-          names = (await readdir(folder(project, "inbox"))).sort();
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot list inbox", { project, error });
-          continue;
-        }
-        for (const file of names) {
-          const path = join(folder(project, "inbox"), file);
-          if (file.startsWith(".") || !file.endsWith(".md")) {
-            if (!file.startsWith(".") && !ignored.has(path)) log.info("inbox file ignored: not a task name", { project, file, rule: "*.md, no leading dot" });
-            nextIgnored.add(path);
-            continue;
-          }
-          const found = await inspect(path, file);
-          if (!found) continue;
-          const firstSeenAt = firstSeen.get(path) ?? now;
-          nextSeen.set(path, firstSeenAt);
-          const verdict = found.st ? settle.check(path, { size: found.st.size, mtimeMs: found.st.mtimeMs, ino: found.st.ino }, now) : null;
-          if (verdict && !verdict.ready) {
-            settleAt = settleAt === null ? verdict.at : Math.min(settleAt, verdict.at);
-            continue;
-          }
-          const entry: InboxEntry = { project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) };
-          if (verdict?.how === "settled") unconfirmed.set(join(real, project, "inbox", file), entry);
-          entries.push(entry);
-        }
-      }
-      const held = openForWriting(new Set(unconfirmed.keys()));
-      for (const [realPath, entry] of unconfirmed) {
-        if (!held.has(realPath)) {
-          settle.confirm(entry.path);
-          continue;
-        }
-        entries.splice(entries.indexOf(entry), 1);
-        log.debug("inbox file still open for writing", { project: entry.project, file: entry.file });
-        settleAt = Math.min(settleAt ?? Number.POSITIVE_INFINITY, now + settleMs);
-      }
-      firstSeen = nextSeen;
-      ignored = nextIgnored;
-      settle.endScan(now);
-      return entries;
-    },
-    settlingUntil: () => settleAt,
+    scanInbox: () => scanner.scan(queue.projects()),
+    settlingUntil: () => scanner.settlingUntil(),
     async readTask(entry) {
       if (entry.status === "rejected") return { ok: false, reason: entry.reason ?? "rejected" };
       try {
@@ -284,30 +193,23 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
         if (code === "EEXIST") { await unlink(tmp).catch(() => {}); throw new TaskQueueError("exists", `Cannot add task ${file}: a file with that name is already in the inbox`); }
         if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") { await unlink(tmp).catch(() => {}); throw error; }
         await rename(tmp, final); // filesystem without hard links: check-then-rename (tiny race window)
-        settle.appeared(final, metaOf(final), clock.now());
+        scanner.observe("rename", final);
         return final;
       }
       await unlink(tmp).catch(() => {});
-      settle.appeared(final, metaOf(final), clock.now()); // written whole by us: no need to wait for the watch
+      scanner.observe("rename", final); // written whole by us: no need to wait for the watch
       return final;
     },
     watch(onChange) {
       // A name that appeared is ready once its arrival grace is over: look again then, rather than at the next rescan.
       let graceTimer: ReturnType<typeof setTimeout> | null = null;
       const stop = watchQueue(queueDir, onChange, log, (event, path) => {
-        if (event === "change") return settle.written(path);
-        const meta = metaOf(path);
-        settle.appeared(path, meta, clock.now());
-        if (meta && !graceTimer) graceTimer = setTimeout(() => { graceTimer = null; onChange(); }, ARRIVAL_GRACE_MS + 1);
+        if (scanner.observe(event, path) && !graceTimer) graceTimer = setTimeout(() => { graceTimer = null; onChange(); }, ARRIVAL_GRACE_MS + 1);
       });
       return () => { if (graceTimer) clearTimeout(graceTimer); stop(); };
     },
   };
   return queue;
-}
-
-function invalidNameReason(file: string): string {
-  return `invalid task file name ${JSON.stringify(file)}: must be a plain *.md name (no leading dot, no '..', no '/', no control characters, at most 200 characters)`;
 }
 
 /** `fix.md` → `fix`; other names keep their extension (`notes.txt` → `notes.txt`). */
