@@ -5,7 +5,7 @@
  * `wire()` is the only place real implementations meet the modules; reading it top to bottom is reading the
  * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -21,6 +21,8 @@ import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
+import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
+import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createDispatchGate } from "../internal/dispatcher/gate.ts";
@@ -34,6 +36,7 @@ import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
+import { parseHookEvent } from "../internal/hook/event.ts";
 import { createControl } from "../internal/supervisor/control.ts";
 import { createApp, LOOPBACK_HOSTS, startServer, type RunningServer } from "../internal/server/server.ts";
 import { createMetrics } from "../internal/server/metrics.ts";
@@ -90,7 +93,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accounts: config.accounts,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
-    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
+    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
   });
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
@@ -106,7 +109,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown,
     minSightingGapMs: Math.floor(Math.min(config.quota.poll_interval, config.watcher.poll_interval) * 0.8),
   });
-  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
+  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, settleMs: config.dispatcher.settle, log: log.child({ module: "queue" }), clock });
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
   const runtime = createRuntime(store, config.accounts);
@@ -153,8 +156,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     control, metrics, events, token: config.secrets.httpToken, hookToken, log, version: VERSION,
     allowedHosts: allowedHosts(config.httpHost),
     ingestHook: (event, session, payload) => {
-      const body = payload && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
-      supervisor.handle({ kind: "hook", event, session, payload: body, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
+      supervisor.handle({ kind: "hook", event: parseHookEvent(event, payload), session, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
     },
     health: async () => {
       const checks: Record<string, { ok: boolean; detail?: string }> = {};
@@ -248,11 +250,12 @@ function allowedHosts(host: string): string[] {
   return isWildcardHost(host) ? ["*"] : [...LOOPBACK_HOSTS, host.toLowerCase()];
 }
 
-/** Reads (or creates, mode 0600) the secret hooks send back to the daemon. */
+/** Reads (or creates, mode 0600) the secret hooks send back to the daemon; hooks read the same file (`--token-file`). */
 function loadHookToken(stateDir: string): string {
-  const path = join(stateDir, "hook-token");
+  const path = join(stateDir, HOOK_TOKEN_FILE);
   if (existsSync(path)) {
     const token = readFileSync(path, "utf8").trim();
+    chmodSync(path, 0o600); // a copy restored with looser permissions must not stay readable by other users
     if (token.length >= 32) return token;
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o750 });
@@ -285,6 +288,7 @@ export function loadConfig(path: string): Readonly<Config> {
 /** `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). */
 export async function runDaemon(configPath: string): Promise<number> {
   let config = loadConfig(configPath);
+  assertSessionWorkdirs(configPath, config);
   let daemon = wire(config, realDeps(config));
   const log = createLog({ level: config.log_level });
   await daemon.start();
@@ -307,6 +311,7 @@ export async function runDaemon(configPath: string): Promise<number> {
       let next: Readonly<Config>;
       try {
         next = loadConfig(configPath);
+        assertSessionWorkdirs(configPath, next);
       } catch (error) {
         log.error("config reload refused; keeping the running config", { error: (error as Error).message });
         return;

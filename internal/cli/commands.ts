@@ -12,7 +12,7 @@ import { renderProbe, testChannels } from "../notify/probe.ts";
 import { createApiClient, renderAccounts, renderStatus, renderTasks } from "./client.ts";
 import { renderDoctor, runDoctor } from "./doctor.ts";
 import { childEnv, createBunRun } from "../tmux/runner.ts";
-import { forwardHook } from "../hook/hook.ts";
+import { forwardHook, readHookToken } from "../hook/hook.ts";
 import { runSimClaude } from "../demo/sim-claude.ts";
 import { runDemo, type DemoHost } from "../demo/demo.ts";
 
@@ -36,7 +36,7 @@ export interface ParsedArgs {
   flags: Record<string, string | true>;
 }
 
-const FLAGS_WITH_VALUE = new Set(["config", "session", "url", "spool", "seconds", "port"]);
+const FLAGS_WITH_VALUE = new Set(["config", "session", "url", "spool", "token-file", "seconds", "port"]);
 
 /** Splits argv into command, positionals and `--flags`. */
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -114,7 +114,8 @@ export async function runCli(argv: string[], host: CliHost): Promise<number> {
       await forwardHook({
         event, session: typeof args.flags.session === "string" ? args.flags.session : null,
         url: typeof args.flags.url === "string" ? args.flags.url : "", spoolDir: typeof args.flags.spool === "string" ? args.flags.spool : "/tmp",
-        token: process.env.CLAUDE_FAILOVER_HOOK_TOKEN ?? "", stdin: Bun.stdin.stream(), fetch, now: Date.now,
+        token: readHookToken(typeof args.flags["token-file"] === "string" ? args.flags["token-file"] : null, process.env),
+        stdin: Bun.stdin.stream(), fetch, now: Date.now,
       });
       return 0;
     }

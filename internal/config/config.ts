@@ -138,6 +138,7 @@ interface RawConfig {
   autonomous?: { prefix?: unknown; start_index?: unknown; min?: unknown; max?: unknown };
   dedicated?: Array<{ session?: unknown }>;
   quota?: { extra_quota_patterns?: unknown; extra_transient_patterns?: unknown };
+  claude?: { timezone?: unknown };
   notifications?: { timezone?: unknown };
   http?: { listen?: unknown };
 }
@@ -183,12 +184,12 @@ function semanticProblems(raw: RawConfig, root: Node | null, lc: LineCounter): C
       }
     });
   }
-  const zone = raw.notifications?.timezone;
-  if (typeof zone === "string") {
+  for (const [section, zone] of [["claude", raw.claude?.timezone], ["notifications", raw.notifications?.timezone]] as const) {
+    if (typeof zone !== "string" || zone === "") continue;
     try {
       new Intl.DateTimeFormat("en-US", { timeZone: zone });
     } catch {
-      at(["notifications", "timezone"], `unknown time zone "${zone}"`);
+      at([section, "timezone"], `unknown time zone "${zone}"`);
     }
   }
   const listen = raw.http?.listen;
@@ -205,7 +206,11 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
     ...parsed,
     source,
     state_dir: path(parsed.state_dir),
-    claude: { ...parsed.claude, link: parsed.claude.link ? path(parsed.claude.link) : "" },
+    claude: {
+      ...parsed.claude, link: parsed.claude.link ? path(parsed.claude.link) : "",
+      // The panes inherit the daemon's TZ: by default a zone-less reset time is read in the daemon's own zone.
+      timezone: parsed.claude.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
+    },
     accounts: parsed.accounts.map((a, i) => ({ name: a.name, home: path(a.home), priority: i })),
     autonomous: { ...parsed.autonomous, workdir: path(parsed.autonomous.workdir) },
     dedicated: parsed.dedicated.map((d) => ({ session: d.session, workdir: path(d.workdir) })),

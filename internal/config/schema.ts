@@ -83,6 +83,8 @@ export const ConfigSchema = z.strictObject({
     command: z.string().min(1).default("claude"),
     args: z.array(z.string()).default([]),
     link: z.string().default(""),
+    /** Zone of a reset time printed without one ("resets 4am"); "" = the daemon's own (resolved in config.ts). */
+    timezone: z.string().default(""),
   }).prefault({}),
   accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({
@@ -119,6 +121,7 @@ export const ConfigSchema = z.strictObject({
     queue_dir: z.string().default(""),
     max_task_bytes: ByteSize.prefault(DEFAULT_MAX_TASK_BYTES),
     rescan_interval: Duration.prefault("30s"),
+    settle: Duration.prefault("1s"),
     idle_alert_after: Duration.prefault("1m"),
     projects: z.record(SessionName, z.strictObject({ workdir: Path })).default({}),
   }).prefault({}),

@@ -23,6 +23,7 @@ import { NO_DELIVERY, type Store, type TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
 import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
+import { workdirProblem } from "./workdir.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -131,6 +132,18 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       return false;
     }
   };
+  /** Re-reads a file just moved to processing/, so one changed after it was queued is delivered as it is now; false (failed) when it no longer parses. */
+  const rereadClaimed = (task: TaskRow): boolean => {
+    const fresh = queue.readTaskSync(task.project, "processing", task.file);
+    if (fresh === null) return true; // unreadable this instant: the stored prompt stands
+    if (!fresh.ok) { finishFailed(task, fresh.reason); return false; }
+    const changed = { prompt: fresh.prompt, workdir: workdirFor(task.project, fresh.frontMatter.workdir), timeoutMs: fresh.frontMatter.timeoutMs ?? null };
+    if (changed.prompt === task.prompt && changed.workdir === task.workdir && changed.timeoutMs === task.timeoutMs) return true;
+    store.updateTask(task.id, changed);
+    Object.assign(task, changed);
+    log.warn("task file changed after it was queued; re-read", { task_id: task.id, project: task.project, file: task.file });
+    return true;
+  };
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
     store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
@@ -211,6 +224,9 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
           finishFailed({ ...task, startedAt: null }, "task file vanished from inbox/ before dispatch");
           continue;
         }
+        if (first && !rereadClaimed(task)) continue;
+        const workdirFault = workdirProblem(task.workdir);
+        if (workdirFault !== null) { finishFailed(task, workdirFault); continue; }
         inflight.add(session);
         claims.push({ task, session, first });
         break;

@@ -31,7 +31,7 @@ export interface AccountDecisionsDeps {
 /** The account decisions. */
 export interface AccountDecisions {
   /** The account a hook event belongs to, from the home its transcript is in. */
-  accountOfEvent(payload: Record<string, unknown>): string | null;
+  accountOfEvent(transcriptPath: string | null): string | null;
   /** Acts on one classified signal of a session (account defaults to the session's). */
   onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
   /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
@@ -50,9 +50,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
    * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
    */
-  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
-    const path = payload.transcript_path;
-    if (typeof path !== "string") return null;
+  const accountOfEvent = (path: string | null): string | null => {
+    if (path === null) return null;
     return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
   };
 

@@ -27,10 +27,11 @@ import { createAccountDecisions } from "./accounts.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
+import { parseHookEvent, type HookEvent } from "../hook/event.ts";
 
 /** Everything that can happen, as data. */
 export type Observation =
-  | { kind: "hook"; event: string; session: string | null; payload: Record<string, unknown>; at: number }
+  | { kind: "hook"; event: HookEvent; session: string | null; at: number }
   | { kind: "pane"; session: string; pane: PaneInfo; lines: string[]; at: number }
   | { kind: "transcript"; session: string; account: string; record: unknown; at: number }
   | { kind: "tick"; at: number };
@@ -89,7 +90,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const extraQuotaPatterns = config.quota.extra_quota_patterns.map((p) => new RegExp(p));
   const extraTransientPatterns = config.quota.extra_transient_patterns.map((p) => new RegExp(p));
   const classifyOptions = (now: number): ClassifyOptions => ({
-    now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
+    now, defaultZone: config.claude.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
   const activeHome = () => config.accounts.find((a) => a.name === runtime.activeAccount()) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) =>
@@ -103,49 +104,52 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
-    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
+    const event = obs.event;
+    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(event.sessionId);
     if (!name) {
-      log.debug("hook from unknown session ignored", { event: obs.event });
+      log.debug("hook from unknown session ignored", { event: event.kind === "unknown" ? event.event : event.kind });
       return;
     }
     const row = store.session(name);
     const kind = lifecycle.kindOf(name)!;
     const now = clock.now();
-    const promptId = stringOrNull(obs.payload.prompt_id);
-    switch (obs.event) {
+    switch (event.kind) {
       case "SessionStart": {
         sessions.started(name, now);
-        const id = obs.payload.session_id;
         const task = work.runningTaskOf(name);
-        store.upsertSession(name, kind, { state: task ? "working" : "idle", activityAt: now, ...(isValidUuid(id) ? { sessionId: id } : {}) }, now);
+        store.upsertSession(name, kind, { state: task ? "working" : "idle", activityAt: now, ...(event.sessionId ? { sessionId: event.sessionId } : {}) }, now);
         break;
       }
       case "UserPromptSubmit": {
         // A late hook from a turn taken on the previous account (before a swap relaunched the session) is not a turn
         // of the relaunched conversation: it must not make a redrawn limit line count as new.
-        const eventAccount = accountOfEvent(obs.payload);
+        const eventAccount = accountOfEvent(event.transcriptPath);
         const current = eventAccount === null || eventAccount === row?.account;
         store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
-        await work.promptSubmitted(name, promptId, stringOrNull(obs.payload.prompt));
+        await work.promptSubmitted(name, event.promptId, event.prompt);
         break;
       }
       case "Stop":
-        await work.turnEnded(name, { promptId, end: { kind: "done", reply: stringOrNull(obs.payload.last_assistant_message) } });
+        await work.turnEnded(name, { promptId: event.promptId, end: { kind: "done", reply: event.lastMessage } });
         if (!work.runningTaskOf(name)) store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
         break;
       case "StopFailure": {
-        const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
-        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(obs.payload));
-        const text = stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error");
+        const signal = { error: event.error ?? undefined, last_assistant_message: event.message ?? undefined, error_details: event.details ?? undefined };
+        const verdict = classifyStopFailure(signal, classifyOptions(now));
+        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(event.transcriptPath));
+        const text = event.message ?? event.error ?? "unknown error";
         const quotaHit = verdict.kind === "quota" ? { resetsAt: verdict.resetAt ?? null, limitType: null } : null;
-        await work.turnEnded(name, { promptId, end: { kind: "api-error", error: String(obs.payload.error ?? "unknown"), text, quota: quotaHit } });
+        await work.turnEnded(name, { promptId: event.promptId, end: { kind: "api-error", error: event.error ?? "unknown", text, quota: quotaHit } });
         break;
       }
       case "Notification":
-        log.info("session notification", { session: name, type: obs.payload.notification_type });
+        log.info("session notification", { session: name, type: event.type });
         break;
-      default:
-        log.debug("hook event ignored", { session: name, event: obs.event, known: row !== null });
+      case "SessionEnd":
+        log.info("session ended", { session: name, reason: event.reason });
+        break;
+      case "unknown":
+        log.debug("hook event ignored", { session: name, event: event.event, known: row !== null });
     }
   };
 
@@ -200,7 +204,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const observeAll = async () => {
     const began = performance.now();
     const now = clock.now();
-    for (const hook of drainSpool(spoolDir, log)) await handleNow({ kind: "hook", ...hook, at: hook.at || now });
+    for (const hook of drainSpool(spoolDir, log)) {
+      await handleNow({ kind: "hook", event: parseHookEvent(hook.event, hook.payload), session: hook.session, at: hook.at || now });
+    }
     const panes = (await tmux.listPanes()).filter((p) => owned.has(p.session));
     const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
     const seen = new Set<string>();
@@ -253,6 +259,3 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   return supervisor;
 }
 
-function stringOrNull(value: unknown): string | null {
-  return typeof value === "string" ? value : null;
-}

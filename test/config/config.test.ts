@@ -114,6 +114,14 @@ describe("parseConfig()", () => {
     expect(list.map((p) => p.key)).toEqual(["quota.extra_quota_patterns.0", "notifications.timezone"]);
   });
 
+  test("claude.timezone defaults to the daemon's own zone, takes an IANA zone, and refuses an unknown one", () => {
+    expect(parseConfig(MINIMAL, "/etc/cf.yaml", env).claude.timezone).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const set = parseConfig(`${MINIMAL}claude:\n  timezone: Asia/Tokyo\nnotifications:\n  timezone: Europe/Paris\n`, "/etc/cf.yaml", env);
+    expect([set.claude.timezone, set.notifications.timezone]).toEqual(["Asia/Tokyo", "Europe/Paris"]);
+    const [p] = problems(`${MINIMAL}claude:\n  timezone: Mars/Olympus\n`);
+    expect(p).toMatchObject({ key: "claude.timezone", line: 5, message: 'unknown time zone "Mars/Olympus"' });
+  });
+
   test("never reads a secret from the file itself", () => {
     const [p] = problems(`${MINIMAL}notifications:\n  telegram:\n    token: "123:abc"\n    chat_ids: [1]\n`);
     expect(p!.key).toBe("notifications.telegram.token");

@@ -37,7 +37,7 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 /** One daemon "life": a fresh queue and dispatcher over the same store and folders. */
 function boot() {
   const log = memoryLog();
-  const queue = createTaskQueue({ queueDir, maxTaskBytes: 4096, log, clock });
+  const queue = createTaskQueue({ queueDir, maxTaskBytes: 4096, log, clock, settleMs: 0 });
   queue.ensureProject("alpha");
   const dispatcher = createDispatcher({
     store, queue, clock, log,

@@ -12,6 +12,7 @@ import type { Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
 import type { Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import type { Tmux } from "../../internal/tmux/tmux.ts";
 import { pickNextAccount } from "../../internal/switcher/accounts.ts";
+import { parseHookEvent } from "../../internal/hook/event.ts";
 import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
 import { createDispatchGate, type GateState } from "../../internal/dispatcher/gate.ts";
 import { createSessionTracker } from "../../internal/watcher/sessions.ts";
@@ -79,8 +80,7 @@ beforeEach(() => {
 });
 
 const stopFailure = (line: string) => supervisor.handle({
-  kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
-  payload: { error: "rate_limit", last_assistant_message: line },
+  kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: line }), session: "ccl-auto-11", at: clock.now(),
 });
 
 describe("exhausted mode", () => {
@@ -155,15 +155,14 @@ describe("hook signals", () => {
     runtime.setActiveAccount("b");
     store.upsertSession("ccl-auto-11", "pool", { account: "b" }, clock.now());
     await supervisor.handle({
-      kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
-      payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)", transcript_path: "/h/a/projects/-w/3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b.jsonl" },
+      kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)", transcript_path: "/h/a/projects/-w/3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b.jsonl" }), session: "ccl-auto-11", at: clock.now(),
     });
     expect(requests).toEqual([]);
     expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
   });
 
   test("an event from a session the daemon does not own is ignored", async () => {
-    await supervisor.handle({ kind: "hook", event: "StopFailure", session: "ccl-0", at: clock.now(), payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" } });
+    await supervisor.handle({ kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" }), session: "ccl-0", at: clock.now() });
     expect(requests).toEqual([]);
   });
 
