@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
+import { flipLink, inspectLink } from "./link.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { transcriptPath } from "../claude/home.ts";
 
@@ -42,6 +43,8 @@ export interface LifecycleOptions {
   maxQuickDeaths?: number;
   /** Every account, searched when adopting a session the store does not know. @default the active account only */
   accounts?: ReadonlyArray<{ name: string; home: string }>;
+  /** `claude.link`: kept pointing at the reconciled account's home. @default "" (no link) */
+  link?: string;
 }
 
 /** A launch request. */
@@ -63,6 +66,8 @@ export interface ReconcileReport {
   relaunched: string[];
   adopted: string[];
   dead: string[];
+  /** Set on the pass that first finds `claude.link` unmanageable (or finds a new reason): tell the operator once. */
+  linkProblem?: string;
 }
 
 /** The lifecycle interface used by the supervisor and the switcher. */
@@ -78,6 +83,8 @@ export interface Lifecycle {
   hold(name: string, message: string): Promise<void>;
   /** Starts the next pool session above the running ones, up to `max`; returns its name or null. */
   grow(account: { name: string; home: string }): Promise<string | null>;
+  /** Why `claude.link` cannot point at the active account's home (as of the last reconcile), or null. */
+  linkProblem(): string | null;
   /** Conversation ids Claude Code itself reports for the running owned sessions (`<home>/sessions/<pid>.json`). */
   liveSessionIds(accounts: ReadonlyArray<{ name: string; home: string }>): Promise<Map<string, { sessionId: string; account: string }>>;
 }
@@ -97,6 +104,27 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const quickDeaths = new Map<string, number>();
   const crashWindow = options.crashWindowMs ?? DEFAULT_CRASH_WINDOW_MS;
   const maxQuickDeaths = options.maxQuickDeaths ?? DEFAULT_MAX_QUICK_DEATHS;
+  let linkProblem: string | null = null;
+
+  /** Creates or repairs `claude.link`; a path it must not replace is reported, never touched. Returns a new problem. */
+  const keepLink = (home: string): string | undefined => {
+    const link = options.link ?? "";
+    const state = inspectLink(link, home);
+    let problem: string | null = state.kind === "blocked" ? state.reason : null;
+    if (state.kind === "missing" || state.kind === "drifted") {
+      try {
+        flipLink(link, home);
+        log.info("link repaired", { link, was: state.kind === "drifted" ? state.current : null, now: home });
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+    }
+    const fresh = problem !== null && problem !== linkProblem;
+    if (fresh) log.error("link not managed", { link, reason: problem });
+    else if (problem === null && linkProblem !== null) log.info("link managed again", { link, now: home });
+    linkProblem = problem;
+    return fresh ? problem! : undefined;
+  };
 
   const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
@@ -142,6 +170,8 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
 
     async reconcile(account, given) {
       const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [] };
+      const newLinkProblem = keepLink(account.home);
+      if (newLinkProblem) report.linkProblem = newLinkProblem;
       const panes = given ?? (await tmux.listPanes());
       const byName = new Map<string, PaneInfo>();
       for (const pane of panes) if (owned.has(pane.session) && !byName.has(pane.session)) byName.set(pane.session, pane);
@@ -205,6 +235,8 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       await tmux.respawn(name, { cwd: existsSync(workdir) ? workdir : "/", argv: ["sh", "-c", `printf '%s\\n' "$0"; exec sleep 86400`, message] });
       store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
     },
+
+    linkProblem: () => linkProblem,
 
     async liveSessionIds(accounts) {
       const found = new Map<string, { sessionId: string; account: string }>();

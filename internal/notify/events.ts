@@ -31,6 +31,7 @@ export interface EventData {
   session_dead: { session: string; reason: string };
   tasks_waiting: { queued: number; idle_sessions: number; since: number };
   breaker_open: { swaps: number; window_ms: number };
+  link_blocked: { link: string; reason: string };
 }
 
 /** Every kind of notification. */
@@ -52,7 +53,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   daemon_started: "info", daemon_stopping: "info", swap_started: "warning", swap_done: "warning",
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
-  tasks_waiting: "warning", breaker_open: "critical",
+  tasks_waiting: "warning", breaker_open: "critical", link_blocked: "warning",
 };
 
 /** A rendered notification: `title` (email subject), plain `text`, and `html` using only Telegram's tags. */
@@ -170,6 +171,8 @@ function describe(event: NotifyEvent, when: (at: number) => string): [string, Li
       return [`${event.queued} tasks waiting`, [`${event.idle_sessions} idle sessions since ${when(event.since)}`]];
     case "breaker_open":
       return ["Swap breaker open", [`${event.swaps} swaps within ${formatDuration(event.window_ms)}; automatic swaps stopped.`]];
+    case "link_blocked":
+      return [`${event.link} is not managed`, [event.reason]];
   }
 }
 

@@ -284,6 +284,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       if (switcher.running() || store.openSwap()) return;
       const report = await lifecycle.reconcile(activeHome());
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
+      if (report.linkProblem) events.notify({ kind: "link_blocked", at: clock.now(), link: config.claude.link, reason: report.linkProblem });
     },
 
     state: () => ({ ...state }),

@@ -13,7 +13,8 @@ import { isValidUuid } from "../claude/home.ts";
 import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
-import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+import { flipLink, linkFlipProblem } from "../lifecycle/link.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
