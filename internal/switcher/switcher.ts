@@ -14,7 +14,7 @@ import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
-import { flipLink, linkFlipProblem } from "../lifecycle/link.ts";
+import { flipLink, LinkError, linkFlipProblem } from "../lifecycle/link.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -137,10 +137,13 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         await deps.beforeStep?.(id, swap.step, halting.signal);
         checkHalt();
         switch (swap.step) {
+          // Until a session is stopped, a swap that could not flip the link is refused: nothing moves, nothing restarts.
           case "requested":
+            checkLink();
             enter(id, "saving");
             break;
           case "saving":
+            checkLink();
             savePlan(id, { sessions: await saveSessions() });
             enter(id, "stopping");
             break;
@@ -196,12 +199,21 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         log.info("swap paused until the next start", { swap: id, step: store.swap(id)?.step });
         return;
       }
-      const message = (error as Error).message;
-      store.updateSwap(id, { step: "failed", error: message }, clock.now());
-      log.error("swap failed", { swap: id, error: message });
-      deps.notify({ kind: "swap_failed", at: clock.now(), from: store.swap(id)?.fromAccount, to: store.swap(id)?.toAccount, error: message });
+      fail(id, (error as Error).message);
       await bringBack(id);
     }
+  };
+
+  /** Records a swap as failed with its reason and tells the operator. */
+  const fail = (id: number, message: string) => {
+    store.updateSwap(id, { step: "failed", error: message }, clock.now());
+    log.error("swap failed", { swap: id, error: message });
+    deps.notify({ kind: "swap_failed", at: clock.now(), from: store.swap(id)?.fromAccount, to: store.swap(id)?.toAccount, error: message });
+  };
+
+  const checkLink = () => {
+    const problem = linkFlipProblem(options.link);
+    if (problem) throw new LinkError(problem);
   };
 
   /** After a failed swap no session may stay parked: relaunch the stopped ones on the account that is active now. */
@@ -316,11 +328,19 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       const choice = pickNextAccount(accounts, now, { exclude: from, prefer: input.to });
       if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
       if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
+      // A swap that cannot flip the link fails before any session stops; one record and one message per reason.
+      const linkProblem = linkFlipProblem(options.link);
+      const last = store.recentSwaps(1)[0];
+      if (linkProblem && last?.step === "failed" && last.error === linkProblem) return { ok: false, message: linkProblem };
       const swap = store.createSwap({
         fromAccount: from, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null,
         signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: now,
       });
       log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
+      if (linkProblem) {
+        fail(swap.id, linkProblem);
+        return { ok: false, message: linkProblem };
+      }
       deps.notify({ kind: "swap_started", at: now, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, reset_at: input.resetAt ?? null });
       start(swap.id);
       return { ok: true, swapId: swap.id, message: `swapping from ${from ?? "none"} to ${swap.toAccount}` };
