@@ -172,7 +172,7 @@ function describe(event: NotifyEvent, when: (at: number) => string): [string, Li
     case "breaker_open":
       return ["Swap breaker open", [`${event.swaps} swaps within ${formatDuration(event.window_ms)}; automatic swaps stopped.`]];
     case "link_blocked":
-      return [`${event.link} is not managed`, [event.reason]];
+      return [`${event.link} is not managed`, [event.reason, "Swaps are refused until it is fixed."]];
   }
 }
 
