@@ -83,6 +83,11 @@ export interface Lifecycle {
   hold(name: string, message: string): Promise<void>;
   /** Starts the next pool session above the running ones, up to `max`; returns its name or null. */
   grow(account: { name: string; home: string }): Promise<string | null>;
+  /**
+   * Owned sessions (not dead) that run in a home no configured account has any more: their account was removed from
+   * the config or given another home. A swap with reason `config` moves them, conversations included.
+   */
+  strandedNames(accounts: ReadonlyArray<{ name: string; home: string }>): string[];
   /** Why `claude.link` cannot point at the active account's home (as of the last reconcile), or null. */
   linkProblem(): string | null;
   /** Conversation ids Claude Code itself reports for the running owned sessions (`<home>/sessions/<pid>.json`). */
@@ -157,7 +162,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const now = clock.now();
     log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir });
     const row = store.upsertSession(name, kind, {
-      state: "starting", sessionId, account: request.account.name, workdir, launchedAt: now, activityAt: now,
+      state: "starting", sessionId, account: request.account.name, home: request.account.home, workdir, launchedAt: now, activityAt: now,
       ...(resumable ? {} : { taskId: null }),
     }, now);
     return { ...row, resumed: resumable };
@@ -189,9 +194,11 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           if (!row) {
             // The store lost this session (new state folder): Claude Code's live registry still knows its
             // conversation and its account, even when Claude Code runs under a shell the operator started.
-            const live = findLiveSession(options.accounts ?? [account], pane.pid);
+            const searched = options.accounts ?? [account];
+            const live = findLiveSession(searched, pane.pid);
+            const home = live ? searched.find((a) => a.name === live.account)!.home : account.home;
             store.upsertSession(name, kind, {
-              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, activityAt: now,
+              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, home, activityAt: now,
               ...(live ? { sessionId: live.sessionId } : {}),
             }, now);
             report.adopted.push(name);
@@ -237,6 +244,15 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     },
 
     linkProblem: () => linkProblem,
+
+    strandedNames(accounts) {
+      const homes = new Map(accounts.map((a) => [a.name, a.home]));
+      return store.sessions().filter((row) => {
+        if (!owned.has(row.name) || row.state === "dead" || row.account === null) return false;
+        const home = homes.get(row.account);
+        return home === undefined || (row.home !== null && row.home !== home);
+      }).map((row) => row.name);
+    },
 
     async liveSessionIds(accounts) {
       const found = new Map<string, { sessionId: string; account: string }>();

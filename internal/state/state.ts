@@ -36,6 +36,11 @@ export interface SessionRow {
   /** Conversation UUID the daemon launched (`--session-id`) or resumed. */
   sessionId: string | null;
   account: string | null;
+  /**
+   * The config home Claude Code runs in (`CLAUDE_CONFIG_DIR`), kept with the session because an account removed from
+   * the config (or given a new home) loses its row: the session's conversation is still read from here.
+   */
+  home: string | null;
   workdir: string;
   taskId: number | null;
   launchedAt: number | null;
@@ -123,7 +128,10 @@ export interface Store {
   openSwap(): SwapRow | null;
   recentSwaps(limit: number): SwapRow[];
   swapsSince(at: number): number;
-  /** The most recent swap that completed, if any. */
+  /**
+   * The most recent swap that completed, if any, not counting `config` swaps (sessions moved off an account removed
+   * from the config): those start no cooldown.
+   */
   lastDoneSwap(): SwapRow | null;
   /** Deletes finished swaps requested before `before`; returns how many. */
   pruneSwaps(before: number): number;
@@ -168,6 +176,7 @@ const MIGRATIONS = [
    CREATE INDEX events_at ON events(at);
    CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
   `ALTER TABLE sessions ADD COLUMN turn_at INTEGER;`,
+  `ALTER TABLE sessions ADD COLUMN home TEXT;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -185,7 +194,7 @@ export function openStore(path: string): Store {
   });
   const sessionRow = (r: Record<string, unknown>): SessionRow => ({
     name: r.name as string, kind: r.kind as SessionKind, state: r.state as SessionState,
-    sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null,
+    sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null, home: (r.home as string | null) ?? null,
     workdir: r.workdir as string, taskId: (r.task_id as number | null) ?? null,
     launchedAt: (r.launched_at as number | null) ?? null, activityAt: (r.activity_at as number | null) ?? null,
     turnAt: (r.turn_at as number | null) ?? null, updatedAt: r.updated_at as number,
@@ -207,7 +216,7 @@ export function openStore(path: string): Store {
   });
 
   const SESSION_COLUMNS: Record<keyof SessionPatch, string> = {
-    kind: "kind", state: "state", sessionId: "session_id", account: "account", workdir: "workdir",
+    kind: "kind", state: "state", sessionId: "session_id", account: "account", home: "home", workdir: "workdir",
     taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at",
   };
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
@@ -322,7 +331,7 @@ export function openStore(path: string): Store {
     },
     recentSwaps: (limit) => (db.query("SELECT * FROM swaps ORDER BY id DESC LIMIT $limit").all({ limit }) as Record<string, unknown>[]).map(swapRow),
     lastDoneSwap() {
-      const row = db.query("SELECT * FROM swaps WHERE step = 'done' ORDER BY id DESC LIMIT 1").get() as Record<string, unknown> | null;
+      const row = db.query("SELECT * FROM swaps WHERE step = 'done' AND reason != 'config' ORDER BY id DESC LIMIT 1").get() as Record<string, unknown> | null;
       return row ? swapRow(row) : null;
     },
     pruneSwaps(before) {

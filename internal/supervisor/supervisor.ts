@@ -282,6 +282,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
     async reconcile() {
       if (switcher.running() || store.openSwap()) return;
+      // Sessions left on an account the config no longer has move first, with their conversations (reason `config`).
+      const stranded = lifecycle.strandedNames(config.accounts);
+      if (stranded.length && (await requestSwap({ reason: "config", from: store.session(stranded[0]!)?.account ?? undefined })).ok) return;
       const report = await lifecycle.reconcile(activeHome());
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
       if (report.linkProblem) events.notify({ kind: "link_blocked", at: clock.now(), link: config.claude.link, reason: report.linkProblem });

@@ -53,9 +53,12 @@ export interface SwitcherOptions {
 
 /** A swap request. */
 export interface SwapInput {
-  reason: "quota" | "manual" | "reset";
-  /** Target account; the next available one when absent. */
+  /** `config`: sessions run on an account the config no longer has (or in its old home); only they move. */
+  reason: "quota" | "manual" | "reset" | "config";
+  /** Target account; the next available one when absent (for `config`, the active account when usable). */
   to?: string;
+  /** The account the sessions leave. @default the active account */
+  from?: string;
   triggerSession?: string | null;
   signal?: string | null;
   pattern?: string | null;
@@ -90,6 +93,8 @@ interface PlannedSession {
   sessionId: string | null;
   workdir: string;
   account: string | null;
+  /** The home the session ran in (absent in plans written before homes were kept). */
+  home?: string | null;
   taskId: number | null;
   midTask: boolean;
   copy?: CopyOutcome;
@@ -142,11 +147,14 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             checkLink();
             enter(id, "saving");
             break;
-          case "saving":
+          case "saving": {
             checkLink();
-            savePlan(id, { sessions: await saveSessions() });
+            const sessions = await saveSessions();
+            // A config swap moves only the sessions not already running in the target home.
+            savePlan(id, { sessions: swap.reason === "config" ? sessions.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : sessions });
             enter(id, "stopping");
             break;
+          }
           case "stopping":
             for (const s of plan.sessions) {
               await lifecycle.hold(s.name, HOLD_MESSAGE).catch((error) => log.warn("session stop failed", { session: s.name, error }));
@@ -160,7 +168,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             break;
           case "migrating":
             for (const s of plan.sessions) {
-              const from = homeOf(s.account);
+              // The home the session ran in: its account may have left the config (reason `config`).
+              const from = s.home ?? homeOf(s.account);
               s.copy = isValidUuid(s.sessionId) && from ? copyTranscript(from, target.home, s.workdir, s.sessionId) : "missing";
             }
             savePlan(id, plan);
@@ -243,7 +252,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       if (live && live !== s.sessionId) log.info("conversation id taken from Claude Code's registry", { session: s.name, stored: s.sessionId, live });
       // The task is read from the task table: a delivery still being confirmed has not written it to the session yet.
       const taskId = running.get(s.name) ?? s.taskId;
-      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId, sessionId, midTask: s.kind === "pool" && taskId !== null });
+      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, home: s.home, taskId, sessionId, midTask: s.kind === "pool" && taskId !== null });
     }
     return planned;
   };
@@ -322,10 +331,12 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         deps.notify({ kind: "breaker_open", at: now, swaps: recent, window_ms: HOUR_MS });
         return { ok: false, breaker: true, message: `circuit breaker open: ${recent} swaps in the last hour (limit ${options.maxSwapsPerHour})` };
       }
-      const from = deps.activeAccount();
+      const from = input.from ?? deps.activeAccount();
       const accounts = store.accounts();
       if (input.to && !accounts.some((a) => a.name === input.to)) return { ok: false, message: `unknown account "${input.to}"` };
-      const choice = pickNextAccount(accounts, now, { exclude: from, prefer: input.to });
+      // Sessions leaving a removed account may go to the active one (it is not the account they leave).
+      const config = input.reason === "config";
+      const choice = pickNextAccount(accounts, now, { exclude: config ? null : from, prefer: input.to ?? (config ? deps.activeAccount() ?? undefined : undefined) });
       if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
       if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
       // A swap that cannot flip the link fails before any session stops; one record and one message per reason.
