@@ -6,7 +6,7 @@
  * foreign session (an operator's `ccl-0`, `ccl-auto5`, another prefix) is never created, killed or typed into.
  * Decides nothing about accounts or tasks: callers say which home to launch with.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
@@ -14,6 +14,8 @@ import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
 import { flipLink, inspectLink } from "./link.ts";
+import { findLiveSession, processTree } from "./proc.ts";
+import { retire, retiringNames } from "./retiring.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { transcriptPath } from "../claude/home.ts";
 
@@ -25,6 +27,11 @@ export interface LifecycleDeps {
   log: Logger;
   /** Fresh conversation ids. @default crypto.randomUUID */
   newUuid?: () => string;
+  /**
+   * True while a task runs on a session (a retiring session is stopped only when false).
+   * @default a task of the store in state `running` or `stalled` names the session
+   */
+  hasRunningTask?: (name: string) => boolean;
 }
 
 /** Static facts from config. */
@@ -66,6 +73,8 @@ export interface ReconcileReport {
   relaunched: string[];
   adopted: string[];
   dead: string[];
+  /** Retiring sessions stopped on this pass (their task had ended). */
+  retired: string[];
   /** Set on the pass that first finds `claude.link` unmanageable (or finds a new reason): tell the operator once. */
   linkProblem?: string;
 }
@@ -74,6 +83,12 @@ export interface ReconcileReport {
 export interface Lifecycle {
   /** Owned names, pool range first, then dedicated. */
   ownedNames(): string[];
+  /** Sessions the daemon launched that left the owned names (a reload): no new task; stopped once their task ends. */
+  retiringNames(): string[];
+  /** The names whose hooks, transcripts and tasks are followed: owned, then retiring. */
+  observedNames(): string[];
+  /** Stops the retiring sessions on which no task runs (`hasRunningTask` false); returns their names. */
+  stopIfRetired(hasRunningTask: (name: string) => boolean, panes?: PaneInfo[]): Promise<string[]>;
   kindOf(name: string): SessionKind | null;
   /** Ensures owned sessions exist and run Claude Code with `account`; relaunches dead panes. */
   reconcile(account: { name: string; home: string }, panes?: PaneInfo[]): Promise<ReconcileReport>;
@@ -134,9 +149,10 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
 
+  const settingsPath = (name: string) => join(options.hooksDir, `${name}.json`);
   const writeSettings = (name: string): string => {
     mkdirSync(options.hooksDir, { recursive: true, mode: 0o700 });
-    const path = join(options.hooksDir, `${name}.json`);
+    const path = settingsPath(name);
     writeFileSync(path, buildHookSettings(name, options.hook), { mode: 0o600 });
     return path;
   };
@@ -168,16 +184,24 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     return { ...row, resumed: resumable };
   };
 
+  const hasRunningTask = deps.hasRunningTask ?? ((name: string) => store.tasks(["running", "stalled"]).some((t) => t.session === name));
+  const stopIfRetired = async (busy: (name: string) => boolean, panes?: PaneInfo[]) =>
+    retire({ tmux, store, clock, log }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
+
   return {
     ownedNames: () => [...owned],
+    retiringNames: () => retiringNames(store, owned),
+    observedNames: () => [...owned, ...retiringNames(store, owned)],
+    stopIfRetired,
     kindOf,
     launch: (name, request) => launch(name, request, request.panes),
 
     async reconcile(account, given) {
-      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [] };
+      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
       const newLinkProblem = keepLink(account.home);
       if (newLinkProblem) report.linkProblem = newLinkProblem;
       const panes = given ?? (await tmux.listPanes());
+      report.retired = await stopIfRetired(hasRunningTask, panes);
       const byName = new Map<string, PaneInfo>();
       for (const pane of panes) if (owned.has(pane.session) && !byName.has(pane.session)) byName.set(pane.session, pane);
       const runningPool = poolNames.filter((n) => byName.has(n)).length;
@@ -284,54 +308,4 @@ export function realWorkdir(path: string): string {
   } catch {
     return path;
   }
-}
-
-/**
- * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
- * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
- */
-export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): { sessionId: string; account: string } | null {
-  for (const pid of [panePid, ...descendants(panePid, tree)]) {
-    for (const account of accounts) {
-      try {
-        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
-        if (isValidUuid(record.sessionId)) return { sessionId: record.sessionId, account: account.name };
-      } catch {
-        // not this process, or not this home
-      }
-    }
-  }
-  return null;
-}
-
-/** Parent → children of every process, read once from /proc (Linux). */
-function processTree(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-      } catch {
-        // the process ended meanwhile
-      }
-    }
-  } catch {
-    // no /proc: only the pane's own process is looked at
-  }
-  return children;
-}
-
-/** Every descendant of `pid` in `tree`. */
-function descendants(pid: number, tree: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const queue = [...(tree.get(pid) ?? [])];
-  while (queue.length && out.length < 1000) {
-    const next = queue.shift()!;
-    out.push(next);
-    queue.push(...(tree.get(next) ?? []));
-  }
-  return out;
 }

@@ -48,6 +48,11 @@ export interface SessionRow {
   activityAt: number | null;
   /** Last time a turn was seen starting (UserPromptSubmit hook or a busy pane), epoch ms. */
   turnAt: number | null;
+  /**
+   * Since when the session is outside the owned names (a reload shrank the pool or renamed it) while still running
+   * the daemon's Claude Code: it gets no new task and is stopped once its task ends. `/status` shows `retiring`.
+   */
+  retiringAt: number | null;
   updatedAt: number;
 }
 
@@ -177,6 +182,7 @@ const MIGRATIONS = [
    CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
   `ALTER TABLE sessions ADD COLUMN turn_at INTEGER;`,
   `ALTER TABLE sessions ADD COLUMN home TEXT;`,
+  `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -197,7 +203,7 @@ export function openStore(path: string): Store {
     sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null, home: (r.home as string | null) ?? null,
     workdir: r.workdir as string, taskId: (r.task_id as number | null) ?? null,
     launchedAt: (r.launched_at as number | null) ?? null, activityAt: (r.activity_at as number | null) ?? null,
-    turnAt: (r.turn_at as number | null) ?? null, updatedAt: r.updated_at as number,
+    turnAt: (r.turn_at as number | null) ?? null, retiringAt: (r.retiring_at as number | null) ?? null, updatedAt: r.updated_at as number,
   });
   const taskRow = (r: Record<string, unknown>): TaskRow => ({
     id: r.id as number, project: r.project as string, file: r.file as string, state: r.state as TaskState,
@@ -217,7 +223,7 @@ export function openStore(path: string): Store {
 
   const SESSION_COLUMNS: Record<keyof SessionPatch, string> = {
     kind: "kind", state: "state", sessionId: "session_id", account: "account", home: "home", workdir: "workdir",
-    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at",
+    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at", retiringAt: "retiring_at",
   };
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
     project: "project", file: "file", state: "state", priority: "priority", workdir: "workdir", timeoutMs: "timeout_ms",

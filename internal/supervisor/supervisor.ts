@@ -110,8 +110,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
   const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
+  // Retiring sessions (they left the owned names on a reload) are followed too, until their task ends.
+  const observed = (name: string) => owned.has(name) || lifecycle.retiringNames().includes(name);
   const sessionByConversation = (id: unknown) =>
-    (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
+    (isValidUuid(id) ? store.sessions().find((s) => observed(s.name) && s.sessionId === id)?.name ?? null : null);
   const work = createTaskWork({
     config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings, activeHome,
     gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(), hooksWork: () => hooksWork,
@@ -124,7 +126,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
-    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
+    const name = obs.session && observed(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
     if (!name) {
       log.debug("hook from unknown session ignored", { event: obs.event });
       return;
@@ -134,7 +136,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       store.setFlag(FLAG_HOOKS_WORK, "1");
     }
     const row = store.session(name);
-    const kind = lifecycle.kindOf(name)!;
+    const kind = lifecycle.kindOf(name) ?? row?.kind ?? "pool";
     const now = clock.now();
     switch (obs.event) {
       case "SessionStart": {
