@@ -4,7 +4,10 @@
  * of them running) and every dedicated session. Creates, adopts after a restart, relaunches dead panes, and runs
  * (re)launch commands. Owns the set of owned names: every loop here iterates that set and nothing else, so a
  * foreign session (an operator's `ccl-0`, `ccl-auto5`, another prefix) is never created, killed or typed into.
- * Decides nothing about accounts or tasks: callers say which home to launch with.
+ * Each reconcile also keeps `claude.link` on the reconciled account's home (`link.ts`) and retires the sessions a
+ * reload left outside the owned names (`retiring.ts`: stopped once no task runs on them, found from the store and
+ * checked to run the daemon's own Claude Code, never from tmux names alone).
+ * Decides nothing about accounts or tasks: callers say which home to launch with and which sessions have a task.
  */
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
-import { flipLink, inspectLink } from "./link.ts";
+import { createLinkKeeper } from "./link.ts";
 import { findLiveSession, processTree } from "./proc.ts";
 import { retire, retiringNames } from "./retiring.ts";
 import { isValidUuid } from "../claude/home.ts";
@@ -124,27 +127,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const quickDeaths = new Map<string, number>();
   const crashWindow = options.crashWindowMs ?? DEFAULT_CRASH_WINDOW_MS;
   const maxQuickDeaths = options.maxQuickDeaths ?? DEFAULT_MAX_QUICK_DEATHS;
-  let linkProblem: string | null = null;
-
-  /** Creates or repairs `claude.link`; a path it must not replace is reported, never touched. Returns a new problem. */
-  const keepLink = (home: string): string | undefined => {
-    const link = options.link ?? "";
-    const state = inspectLink(link, home);
-    let problem: string | null = state.kind === "blocked" ? state.reason : null;
-    if (state.kind === "missing" || state.kind === "drifted") {
-      try {
-        flipLink(link, home);
-        log.info("link repaired", { link, was: state.kind === "drifted" ? state.current : null, now: home });
-      } catch (error) {
-        problem = (error as Error).message;
-      }
-    }
-    const fresh = problem !== null && problem !== linkProblem;
-    if (fresh) log.error("link not managed", { link, reason: problem });
-    else if (problem === null && linkProblem !== null) log.info("link managed again", { link, now: home });
-    linkProblem = problem;
-    return fresh ? problem! : undefined;
-  };
+  const link = createLinkKeeper(options.link ?? "", log);
 
   const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
@@ -198,7 +181,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
 
     async reconcile(account, given) {
       const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
-      const newLinkProblem = keepLink(account.home);
+      const newLinkProblem = link.keep(account.home);
       if (newLinkProblem) report.linkProblem = newLinkProblem;
       const panes = given ?? (await tmux.listPanes());
       report.retired = await stopIfRetired(hasRunningTask, panes);
@@ -267,7 +250,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
     },
 
-    linkProblem: () => linkProblem,
+    linkProblem: () => link.problem(),
 
     strandedNames(accounts) {
       const homes = new Map(accounts.map((a) => [a.name, a.home]));

@@ -7,6 +7,7 @@
  */
 import { accessSync, constants, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import type { Logger } from "../log.ts";
 
 /** What the link path is, compared with the home it should point at. */
 export type LinkState =
@@ -95,4 +96,37 @@ export function flipLink(link: string, target: string): void {
     unlinkSync(temp);
     throw new LinkError(`Cannot flip claude.link ${link}: ${(error as Error).message}`);
   }
+}
+
+/** Keeps `claude.link` on a home across reconcile passes, remembering the last problem so it is reported once. */
+export interface LinkKeeper {
+  /** Creates or repairs the link to `home`; a path it must not replace is left alone. Returns a problem seen for the first time. */
+  keep(home: string): string | undefined;
+  /** The problem found by the last {@link LinkKeeper.keep}, or null. */
+  problem(): string | null;
+}
+
+/** Creates a {@link LinkKeeper} for `link` ("" = no link: nothing to keep). */
+export function createLinkKeeper(link: string, log: Logger): LinkKeeper {
+  let current: string | null = null;
+  return {
+    keep(home) {
+      const state = inspectLink(link, home);
+      let problem: string | null = state.kind === "blocked" ? state.reason : null;
+      if (state.kind === "missing" || state.kind === "drifted") {
+        try {
+          flipLink(link, home);
+          log.info("link repaired", { link, was: state.kind === "drifted" ? state.current : null, now: home });
+        } catch (error) {
+          problem = (error as Error).message;
+        }
+      }
+      const fresh = problem !== null && problem !== current;
+      if (fresh) log.error("link not managed", { link, reason: problem });
+      else if (problem === null && current !== null) log.info("link managed again", { link, now: home });
+      current = problem;
+      return fresh ? problem! : undefined;
+    },
+    problem: () => current,
+  };
 }
