@@ -49,3 +49,31 @@ test("restarted with account a removed, every session resumes on b with its conv
   expect((await t.daemon.control.addTask({ project: "p", prompt: "[sim:work=0s] a task after the reload" })).ok).toBe(true);
   await eventually(() => t.daemon.control.status().tasks.done === 1, 20_000);
 }, 90_000);
+
+test("restarted with account a given another home, every session resumes in the new home with its conversation", async () => {
+  const t = await startTestDaemon({ foreign: FOREIGN });
+  current = t;
+  const seen = await giveConversations(t, OWNED, FOREIGN);
+  const moved = join(t.dir, "homes", "a-moved");
+
+  await t.daemon.stop("reload");
+  await t.restart(undefined, (text) => text.replace(/^( {2}- \{ name: a, home: ).*\/homes\/a \}$/m, `$1${moved} }`));
+  expect(t.config.accounts.find((a) => a.name === "a")!.home).toBe(moved);
+
+  const swap = await eventually(() => {
+    const last = t.daemon.control.status().last_swap;
+    return last?.step === "done" ? last : null;
+  }, 30_000);
+  expect(swap).toMatchObject({ from: "a", to: "a", reason: "config" });
+  await eventually(() => t.daemon.control.status().sessions.every((s) => s.account === "a" && s.state === "idle"), 20_000);
+  const panes = await listPanes(t.server);
+  for (const name of OWNED) {
+    const was = seen.before.get(name)!;
+    const pane = panes.find((p) => p.name === name)!;
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${moved} `);
+    expect(pane.command).toContain(`--resume ${was.session_id}`);
+    expect(readFileSync(transcriptPath(moved, was.workdir, was.session_id!), "utf8")).toContain(`hello from ${name}`);
+  }
+  for (const [name, pid] of seen.foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(moved);
+}, 90_000);
