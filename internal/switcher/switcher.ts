@@ -3,7 +3,8 @@
  * Runs a swap as a state machine persisted step by step in the store:
  * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`.
  * Each step is written before it starts and is safe to run twice, so a daemon killed at any point finishes the swap
- * on its next start ({@link Switcher.resumeOpen}). Owns the swap circuit breaker. Does not decide *when* to swap
+ * on its next start ({@link Switcher.resumeOpen}). A swap that could not flip `claude.link` fails before any session
+ * is stopped. Owns the swap circuit breaker. Does not decide *when* to swap
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
  */
 import type { Clock } from "../clock.ts";

@@ -27,7 +27,7 @@ test("restarted with max 1 while 3 tasks run, the 2 leaving sessions retire: no 
     const states = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s.state]));
     return states.get("ccl-auto-12") === "retiring" && states.get("ccl-auto-13") === "retiring";
   }, 10_000, 20);
-  for (const n of [1, 2]) expect((await t.daemon.control.addTask({ project: "p", name: `after-${n}.md`, prompt: `[sim:work=0s] after the reload ${n}` })).ok).toBe(true);
+  for (const n of [1, 2]) expect((await t.daemon.control.addTask({ project: "p", name: `after-${n}.md`, prompt: `[sim:work=1s] after the reload ${n}` })).ok).toBe(true);
 
   await eventually(() => t.daemon.control.status().tasks.done === 5, 40_000);
   const tasks = t.daemon.control.tasks();

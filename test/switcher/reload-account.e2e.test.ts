@@ -46,7 +46,7 @@ test("restarted with account a removed, every session resumes on b with its conv
   const path = transcriptPath(t.home("b"), before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
   await eventually(() => readFileSync(path, "utf8").includes("after the reload"));
   expect(t.daemon.control.status().swaps).toHaveLength(1);
-  expect((await t.daemon.control.addTask({ project: "p", prompt: "[sim:work=0s] a task after the reload" })).ok).toBe(true);
+  expect((await t.daemon.control.addTask({ project: "p", prompt: "[sim:work=1s] a task after the reload" })).ok).toBe(true);
   await eventually(() => t.daemon.control.status().tasks.done === 1, 20_000);
 }, 90_000);
 
