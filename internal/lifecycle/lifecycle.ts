@@ -78,7 +78,7 @@ export interface ReconcileReport {
   dead: string[];
   /** Retiring sessions stopped on this pass (their task had ended). */
   retired: string[];
-  /** Set on the pass that first finds `claude.link` unmanageable (or finds a new reason): tell the operator once. */
+  /** Set on the pass that first finds `claude.link` unmanageable for a reason not told before: tell the operator. */
   linkProblem?: string;
 }
 
@@ -112,6 +112,8 @@ export interface Lifecycle {
   liveSessionIds(accounts: ReadonlyArray<{ name: string; home: string }>): Promise<Map<string, { sessionId: string; account: string }>>;
 }
 
+/** Store flag: the `claude.link` problem the operator was last told about. */
+const FLAG_LINK_TOLD = "link_problem_told";
 const DEFAULT_CRASH_WINDOW_MS = 60_000;
 const DEFAULT_MAX_QUICK_DEATHS = 3;
 /** A session left `dead` is tried again after this long. */
@@ -181,8 +183,13 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
 
     async reconcile(account, given) {
       const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
+      // The operator is told once per reason, across restarts too (the reason told is kept in the store).
       const newLinkProblem = link.keep(account.home);
-      if (newLinkProblem) report.linkProblem = newLinkProblem;
+      if (newLinkProblem && store.getFlag(FLAG_LINK_TOLD) !== newLinkProblem) {
+        report.linkProblem = newLinkProblem;
+        store.setFlag(FLAG_LINK_TOLD, newLinkProblem);
+      }
+      if (link.problem() === null && store.getFlag(FLAG_LINK_TOLD) !== null) store.setFlag(FLAG_LINK_TOLD, null);
       const panes = given ?? (await tmux.listPanes());
       report.retired = await stopIfRetired(hasRunningTask, panes);
       const byName = new Map<string, PaneInfo>();

@@ -81,7 +81,7 @@ describe("reconcile keeps claude.link on the account it is given (real tmux)", (
   const account = { name: "main", home: join(dir.path, "home-main") };
   const store = openStore(join(dir.path, "state.db"));
   const log = memoryLog();
-  const lifecycle = createLifecycle({ tmux: server.tmux, store, clock: systemClock, log }, {
+  const makeLifecycle = () => createLifecycle({ tmux: server.tmux, store, clock: systemClock, log }, {
     pool: { prefix: "ccl-auto-", startIndex: 11, min: 1, max: 1, workdir: join(dir.path, "work") },
     dedicated: [],
     claude: { command: process.execPath, args: [SIM] },
@@ -90,6 +90,7 @@ describe("reconcile keeps claude.link on the account it is given (real tmux)", (
     hook: { self: ["/bin/true"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), token: "t".repeat(40) },
     link,
   });
+  const lifecycle = makeLifecycle();
   afterAll(async () => {
     await server.kill();
     store.close();
@@ -120,6 +121,18 @@ describe("reconcile keeps claude.link on the account it is given (real tmux)", (
     expect(log.records.filter((r) => r.msg === "link not managed")).toHaveLength(1);
     // The sessions are kept all the same.
     expect((await server.tmux.listPanes()).map((p) => p.session)).toEqual(["ccl-auto-11"]);
+  });
+
+  test("a restarted daemon logs the problem again but does not tell the operator twice; once fixed, a new problem is told", async () => {
+    const again = makeLifecycle();
+    expect((await again.reconcile(account)).linkProblem).toBeUndefined();
+    expect(log.records.filter((r) => r.msg === "link not managed")).toHaveLength(2);
+    rmSync(link, { recursive: true });
+    expect((await again.reconcile(account)).linkProblem).toBeUndefined();
+    expect(readlinkSync(link)).toBe(account.home);
+    rmSync(link);
+    mkdirSync(link);
+    expect((await again.reconcile(account)).linkProblem).toContain("real directory");
   });
 });
 
