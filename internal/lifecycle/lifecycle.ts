@@ -19,6 +19,7 @@ import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts
 import { createLinkKeeper } from "./link.ts";
 import { findLiveSession, processTree } from "./proc.ts";
 import { retire, retiringNames } from "./retiring.ts";
+import { copyTranscript } from "../switcher/accounts.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { transcriptPath } from "../claude/home.ts";
 
@@ -149,6 +150,12 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
     const workdir = realWorkdir(request.workdir ?? previous?.workdir ?? defaultWorkdir(name));
     mkdirSync(request.workdir ?? previous?.workdir ?? defaultWorkdir(name), { recursive: true });
+    // A session relaunched outside a swap in another home than it ran in (e.g. its account left the config while no
+    // swap could move it) takes its conversation along, as a swap would.
+    if (isValidUuid(request.resumeId) && previous?.home && previous.home !== request.account.home) {
+      const copied = copyTranscript(previous.home, request.account.home, workdir, request.resumeId);
+      if (copied === "copied") log.info("conversation carried to the new home", { session: name, from: previous.home, to: request.account.home });
+    }
     const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.

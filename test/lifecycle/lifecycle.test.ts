@@ -127,6 +127,19 @@ describe("lifecycle against a real tmux server", () => {
     expect((await panes()).filter((p) => p.name === "ccl-auto-14")).toHaveLength(1);
   });
 
+  test("a session relaunched in another home than it ran in takes its conversation along", async () => {
+    const other = { name: "other", home: join(dir.path, "home-other") };
+    const before = store.session("ccl-auto-12")!;
+    expect(before.home).toBe(account.home);
+    await server.raw("kill-session", "-t", "=ccl-auto-12");
+    expect((await lifecycle.reconcile(other)).created).toEqual(["ccl-auto-12"]);
+    const pane = (await panes()).find((p) => p.name === "ccl-auto-12")!;
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${other.home} `);
+    expect(pane.command).toContain(`--resume ${before.sessionId}`);
+    expect(readFileSync(transcriptPath(other.home, before.workdir, before.sessionId!), "utf8")).toContain("hello");
+    expect(store.session("ccl-auto-12")).toMatchObject({ account: "other", home: other.home, sessionId: before.sessionId });
+  });
+
   test("never launches or stops a name it does not own", async () => {
     await expect(lifecycle.launch("ccl-0", { account })).rejects.toThrow(/not an owned session/);
     await expect(lifecycle.hold("other-12", "x")).rejects.toThrow(/not an owned session/);
