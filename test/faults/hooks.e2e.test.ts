@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { makeTask } from "../support/ledger.ts";
+import { makeTask, type TestTask } from "../support/ledger.ts";
 import { startFaultCase, type FaultCase } from "../support/fault-case.ts";
 
 // Duplicated, late, lost and reordered hooks of every kind, injected by the simulated Claude Code
@@ -12,116 +12,49 @@ afterEach(async () => {
   c = undefined;
 });
 
+/** One case: task A (and B queued behind it on the one pool session) under the faults `faults(A)`. */
+interface HookCase {
+  title: string;
+  faults: (a: TestTask) => Record<string, unknown>;
+  /** How long A's and B's turns work; no B when absent. */
+  work: [string, string?];
+  /** Faults written before the daemon (and its sessions) start. */
+  atStart?: Record<string, unknown>;
+}
+
+const cases: HookCase[] = [
+  { title: "a late duplicate of task A's Stop does not finish task B (B is typed right after A, the copy arrives during B)",
+    faults: (a) => ({ Stop: { duplicate: 1, duplicateDelayMs: 1500, match: a.marker } }), work: ["1s", "4s"] },
+  { title: "a duplicated Stop of the same task finishes it once and does not finish the next one",
+    faults: (a) => ({ Stop: { duplicate: 1, duplicateDelayMs: 100, match: a.marker } }), work: ["1s", "1s"] },
+  { title: "a lost Stop: the task ends from the transcript's turn_duration",
+    faults: (a) => ({ Stop: { drop: 1, match: a.marker } }), work: ["1s"] },
+  { title: "a Stop delivered late (after the turn ended) finishes the task once",
+    faults: (a) => ({ Stop: { delayMs: 2500, match: a.marker } }), work: ["1s", "2s"] },
+  { title: "a lost UserPromptSubmit: the task is typed once, not three times",
+    faults: (a) => ({ UserPromptSubmit: { drop: 1, match: a.marker } }), work: ["2s"] },
+  { title: "every UserPromptSubmit of a task lost: typed once, ended by the transcript",
+    faults: (a) => ({ UserPromptSubmit: { drop: 5, match: a.marker } }), work: ["2s"] },
+  { title: "a UserPromptSubmit delivered after the turn's Stop (late) changes nothing",
+    faults: (a) => ({ UserPromptSubmit: { delayMs: 3000, match: a.marker } }), work: ["1s", "2s"] },
+  { title: "reordered hooks (Stop before UserPromptSubmit) finish the task once",
+    faults: (a) => ({ UserPromptSubmit: { reorder: 1, match: a.marker } }), work: ["1s", "1s"] },
+  { title: "a duplicated UserPromptSubmit does not type the task again",
+    faults: (a) => ({ UserPromptSubmit: { duplicate: 1, duplicateDelayMs: 500, match: a.marker } }), work: ["2s"] },
+  { title: "a late duplicate SessionStart while a task runs does not requeue or retype it",
+    faults: () => ({}), atStart: { SessionStart: { duplicate: 5, duplicateDelayMs: 6000 } }, work: ["5s"] },
+  { title: "a lost SessionStart: the session still gets and finishes tasks",
+    faults: () => ({}), atStart: { SessionStart: { drop: 5 } }, work: ["1s"] },
+];
+
 describe("hook faults", () => {
-  test("a late duplicate of task A's Stop does not finish task B", async () => {
-    c = await startFaultCase();
-    const a = makeTask("dup-a", { work: "1s" });
-    const b = makeTask("dup-b", { work: "4s" });
-    c.faults({ Stop: { duplicate: 1, duplicateDelayMs: 1500, match: a.marker } });
-    c.drop(a, b); // one pool session: B is typed right after A ends, and A's second Stop arrives during B
-    expect(await c.settle(a)).toBe("done");
-    expect(await c.settle(b)).toBe("done");
-    c.once(a);
-    c.once(b);
-  }, 90_000);
-
-  test("a duplicated Stop of the same task finishes it once", async () => {
-    c = await startFaultCase();
-    const a = makeTask("dup-same", { work: "1s" });
-    const b = makeTask("dup-next", { work: "1s" });
-    c.faults({ Stop: { duplicate: 1, duplicateDelayMs: 100, match: a.marker } });
-    c.drop(a, b);
-    expect(await c.settle(a)).toBe("done");
-    expect(await c.settle(b)).toBe("done");
-    c.once(a);
-    c.once(b);
-  }, 90_000);
-
-  test("a lost Stop: the task ends from the transcript's turn_duration", async () => {
-    c = await startFaultCase();
-    const a = makeTask("lost-stop", { work: "1s" });
-    c.faults({ Stop: { drop: 1, match: a.marker } });
-    c.drop(a);
-    expect(await c.settle(a, 60_000)).toBe("done");
-    c.once(a);
-  }, 90_000);
-
-  test("a Stop delivered late (after the turn ended) still finishes the task once", async () => {
-    c = await startFaultCase();
-    const a = makeTask("late-stop", { work: "1s" });
-    const b = makeTask("after-late-stop", { work: "2s" });
-    c.faults({ Stop: { delayMs: 2500, match: a.marker } });
-    c.drop(a, b);
-    expect(await c.settle(a)).toBe("done");
-    expect(await c.settle(b)).toBe("done");
-    c.once(a);
-    c.once(b);
-  }, 90_000);
-
-  test("a lost UserPromptSubmit: the task is typed once, not three times", async () => {
-    c = await startFaultCase();
-    const a = makeTask("lost-ups", { work: "2s" });
-    c.faults({ UserPromptSubmit: { drop: 1, match: a.marker } });
-    c.drop(a);
-    expect(await c.settle(a)).toBe("done");
-    c.once(a);
-  }, 90_000);
-
-  test("every UserPromptSubmit of a task lost: typed once, ended by the transcript", async () => {
-    c = await startFaultCase();
-    const a = makeTask("no-ups", { work: "2s" });
-    c.faults({ UserPromptSubmit: { drop: 5, match: a.marker } });
-    c.drop(a);
-    expect(await c.settle(a)).toBe("done");
-    c.once(a);
-  }, 90_000);
-
-  test("a UserPromptSubmit delivered after the turn's Stop (late) changes nothing", async () => {
-    c = await startFaultCase();
-    const a = makeTask("late-ups", { work: "1s" });
-    const b = makeTask("after-late-ups", { work: "2s" });
-    c.faults({ UserPromptSubmit: { delayMs: 3000, match: a.marker } });
-    c.drop(a, b);
-    expect(await c.settle(a)).toBe("done");
-    expect(await c.settle(b)).toBe("done");
-    c.once(a);
-    c.once(b);
-  }, 90_000);
-
-  test("reordered hooks (Stop before UserPromptSubmit) finish the task once", async () => {
-    c = await startFaultCase();
-    const a = makeTask("reorder", { work: "1s" });
-    const b = makeTask("after-reorder", { work: "1s" });
-    c.faults({ UserPromptSubmit: { reorder: 1, match: a.marker } });
-    c.drop(a, b);
-    expect(await c.settle(a)).toBe("done");
-    expect(await c.settle(b)).toBe("done");
-    c.once(a);
-    c.once(b);
-  }, 90_000);
-
-  test("a duplicated UserPromptSubmit does not type the task again", async () => {
-    c = await startFaultCase();
-    const a = makeTask("dup-ups", { work: "2s" });
-    c.faults({ UserPromptSubmit: { duplicate: 1, duplicateDelayMs: 500, match: a.marker } });
-    c.drop(a);
-    expect(await c.settle(a)).toBe("done");
-    c.once(a);
-  }, 90_000);
-
-  test("a late duplicate SessionStart while a task runs does not requeue or retype it", async () => {
-    c = await startFaultCase({ before: (k) => k.faults({ SessionStart: { duplicate: 5, duplicateDelayMs: 6000 } }) });
-    const a = makeTask("late-start", { work: "5s" });
-    c.drop(a); // the pool came up within ~2 s: the copies arrive ~6 s after each launch, in the middle of the turn
-    expect(await c.settle(a)).toBe("done");
-    c.once(a);
-  }, 90_000);
-
-  test("a lost SessionStart: the session still gets and finishes tasks", async () => {
-    c = await startFaultCase({ before: (k) => k.faults({ SessionStart: { drop: 5 } }) });
-    const a = makeTask("no-start", { work: "1s" });
-    c.drop(a);
-    expect(await c.settle(a)).toBe("done");
-    c.once(a);
+  test.each(cases.map((k) => [k.title, k] as const))("%s", async (_, k) => {
+    c = await startFaultCase({ before: (fresh) => k.atStart && fresh.faults(k.atStart) });
+    const slug = k.title.replace(/[^a-z]+/gi, "-").slice(0, 24);
+    const tasks = k.work.flatMap((work, i) => (work ? [makeTask(`${slug}${"ab"[i]}`, { work })] : []));
+    if (!k.atStart) c.faults(k.faults(tasks[0]!));
+    c.drop(...tasks);
+    for (const task of tasks) expect(await c.settle(task, 60_000)).toBe("done");
+    for (const task of tasks) c.once(task);
   }, 90_000);
 });

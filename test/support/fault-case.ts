@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { dropFile, expectExactlyOnce, prompts, waitSettled, type OnceOptions, type TestTask } from "./ledger.ts";
+import { dropFile, expectExactlyOnce, prompts, turnEnded, waitSettled, type OnceOptions, type TestTask } from "./ledger.ts";
 import { startProcDaemon, type ProcDaemon } from "./proc-daemon.ts";
 import { eventually } from "./tmux.ts";
 
@@ -26,6 +26,8 @@ export interface FaultCase {
   idle(names: string[], timeoutMs?: number): Promise<void>;
   /** Waits until the task's turn has written its user record (it was typed and submitted). */
   typed(task: TestTask, timeoutMs?: number): Promise<void>;
+  /** Waits until the task's turn has ended in the transcript (`turn_duration`), whatever the hooks did. */
+  ended(task: TestTask, timeoutMs?: number): Promise<void>;
   settle(task: TestTask, timeoutMs?: number): Promise<"done" | "failed">;
   once(task: TestTask, options?: OnceOptions): void;
   cleanup(): Promise<void>;
@@ -66,6 +68,7 @@ function makeCase(d: ProcDaemon): FaultCase {
     },
     typed: (task, timeoutMs = 30_000) => eventually(() => prompts(d.dir).some((p) => p.text.includes(task.marker)), timeoutMs, 20)
       .then(() => undefined),
+    ended: (task, timeoutMs = 30_000) => eventually(() => turnEnded(d.dir, task.marker), timeoutMs, 20).then(() => undefined),
     settle: (task, timeoutMs) => waitSettled(queue, task, timeoutMs),
     once: (task, options) => expectExactlyOnce(d.dir, queue, task, options),
     cleanup: () => d.cleanup(),

@@ -43,9 +43,32 @@ export function prompts(homesRoot: string): Prompt[] {
   return [...seen.values()];
 }
 
+/** True once a transcript holds the user record containing `marker` followed by its turn's `turn_duration`. */
+export function turnEnded(homesRoot: string, marker: string): boolean {
+  for (const file of jsonlFiles(homesRoot)) {
+    let typed = false;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!typed) typed = line.includes('"type":"user"') && line.includes(JSON.stringify(marker).slice(1, -1));
+      else if (line.includes('"subtype":"turn_duration"')) return true;
+      else if (line.includes('"type":"user"') && line.includes('"promptId"')) typed = false;
+    }
+  }
+  return false;
+}
+
 /** How many times `marker` was typed into any conversation (twice in one glued prompt counts twice). */
 export function typedTimes(homesRoot: string, marker: string): number {
   return prompts(homesRoot).reduce((n, p) => n + p.text.split(marker).length - 1, 0);
+}
+
+/** Claude Code's reply to the continue prompt in the simulator. */
+export const CONTINUE_PROMPT = "Continue where you left off.";
+
+/** What the task's `.result.md` must hold: its own reply, or the reply to a continue prompt when that was typed last. */
+export function expectedResult(homesRoot: string, task: TestTask): string {
+  const all = prompts(homesRoot);
+  const conversation = all.find((p) => p.text.includes(task.marker))?.conversation;
+  return all.filter((p) => p.conversation === conversation).at(-1)?.text === CONTINUE_PROMPT ? `Done: ${CONTINUE_PROMPT}` : task.result;
 }
 
 /** A task for the simulated Claude Code: a unique marker, how long its turn works and the reply it ends with. */
@@ -95,8 +118,7 @@ export interface OnceOptions {
   continues?: number;
   continuePrompt?: string;
   outcome?: "done" | "failed";
-  /** What `.result.md` must hold instead of the task's own reply (e.g. the reply to a continue prompt). */
-  result?: string;
+  /** A continue prompt typed last in the conversation makes its reply the expected result (see {@link expectedResult}). */
 }
 
 /**
@@ -108,13 +130,13 @@ export function expectExactlyOnce(homesRoot: string, queue: (folder: "inbox" | "
   const all = prompts(homesRoot);
   const conversation = all.find((p) => p.text.includes(task.marker))?.conversation;
   expect({ task: task.name, typed: typedTimes(homesRoot, task.marker) }).toEqual({ task: task.name, typed: 1 });
-  const continuePrompt = options.continuePrompt ?? "Continue where you left off.";
+  const continuePrompt = options.continuePrompt ?? CONTINUE_PROMPT;
   const continues = all.filter((p) => p.conversation === conversation && p.text === continuePrompt).length;
   expect(continues).toBeLessThanOrEqual(options.continues ?? 0);
   const done = listing(queue("done")).includes(task.file);
   const failed = listing(queue("failed")).includes(task.file);
   expect({ task: task.name, in: [done && "done", failed && "failed"].filter(Boolean) })
     .toEqual({ task: task.name, in: [options.outcome ?? (done ? "done" : "failed")] });
-  if (done) expect(readFileSync(join(queue("done"), `${task.name}.result.md`), "utf8")).toContain(options.result ?? task.result);
+  if (done) expect(readFileSync(join(queue("done"), `${task.name}.result.md`), "utf8")).toContain(expectedResult(homesRoot, task));
   else expect(readFileSync(join(queue("failed"), `${task.name}.error.txt`), "utf8").trim()).not.toBe("");
 }
