@@ -49,25 +49,18 @@ interface Step {
 const spool = (k: FaultCase) => join(k.d.config.state_dir, "spool");
 const spooled = (k: FaultCase) => (existsSync(spool(k)) ? readdirSync(spool(k)).filter((f) => f.endsWith(".json")).length : 0);
 
+/** A step reached by holding the first tmux command matching `glob`, before or after it runs. */
+const trapStep = (title: string, when: "before" | "after", glob: string): Step => ({ title, async reach(k, a, b) {
+  k.d.arm(when, glob);
+  k.drop(a, b);
+  await k.d.trapped();
+  return when;
+} });
+
 const steps: Step[] = [
-  { title: "before typing (the paste held unrun)", async reach(k, a, b) {
-    k.d.arm("before", "*paste-buffer*");
-    k.drop(a, b);
-    await k.d.trapped();
-    return "before";
-  } },
-  { title: "between the paste and Enter (the text left in the prompt box)", async reach(k, a, b) {
-    k.d.arm("before", "*send-keys*Enter*");
-    k.drop(a, b);
-    await k.d.trapped();
-    return "before";
-  } },
-  { title: "right after Enter (typed, nothing confirmed)", async reach(k, a, b) {
-    k.d.arm("after", "*send-keys*Enter*");
-    k.drop(a, b);
-    await k.d.trapped();
-    return "after";
-  } },
+  trapStep("before typing (the paste held unrun)", "before", "*paste-buffer*"),
+  trapStep("between the paste and Enter (the text left in the prompt box)", "before", "*send-keys*Enter*"),
+  trapStep("right after Enter (typed, nothing confirmed)", "after", "*send-keys*Enter*"),
   { title: "after the task's user record, before its UserPromptSubmit is heard", async reach(k, a, b) {
     k.faults({ UserPromptSubmit: { delayMs: 2500, match: a.marker } });
     k.drop(a, b);

@@ -120,7 +120,12 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
       proc?.kill("SIGKILL");
       await proc?.exited;
       await server.kill();
-      if (!process.env.CF_KEEP_FAULT_DIRS) temp.cleanup(); // set it to read a failed test's logs and transcripts
+      if (process.env.CF_KEEP_FAULT_DIRS) return; // set it to read a failed test's logs and transcripts
+      // Hook commands of the dying agents may still write under HOME (= dir) for a moment: remove until it stays gone.
+      for (let i = 0; i < 5 && existsSync(dir); i++) {
+        if (i) await Bun.sleep(400);
+        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      }
     },
   };
   options.before?.(d);
