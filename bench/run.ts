@@ -45,7 +45,7 @@ function dispatchRows(out: string): Row[] {
   const tasks = /throughput: ([\d,]+) tasks/.exec(out)?.[1] ?? "?";
   if (tp) rows.push({ bench: "dispatch", figure: `dispatch throughput (${tasks} queued tasks → delivered)`, median: `${tp[2]} tasks/s (${tp[1]} total)`, runs: 1 });
   for (const m of out.matchAll(/latency \((fresh file|file with an old mtime)[^)]*\), (\d+)\/(\d+) files\n\s+median ([\d.]+ ms), p95 ([\d.]+ ms)/g)) {
-    rows.push({ bench: "dispatch", figure: `dispatch latency, inbox file → deliver (${m[1] === "fresh file" ? "fresh file, incl. 500 ms stability rule" : "old mtime"})`, median: m[4]!, p95: m[5]!, runs: `${m[2]}/${m[3]}` });
+    rows.push({ bench: "dispatch", figure: `dispatch latency, inbox file → deliver (${m[1] === "fresh file" ? "fresh file, renamed in whole" : "old mtime"})`, median: m[4]!, p95: m[5]!, runs: `${m[2]}/${m[3]}` });
   }
   return rows;
 }

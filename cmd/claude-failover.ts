@@ -5,8 +5,8 @@
  * `wire()` is the only place real implementations meet the modules; reading it top to bottom is reading the
  * architecture. Exit codes: 0 clean stop or success, 2 bad config or usage, 1 anything else.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { systemClock, type Clock } from "../internal/clock.ts";
@@ -21,14 +21,22 @@ import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
+import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
+import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
+import { createDelivery } from "../internal/dispatcher/delivery.ts";
+import { createDispatchGate } from "../internal/dispatcher/gate.ts";
+import { createRuntime } from "../internal/state/runtime.ts";
+import { createSessionTracker } from "../internal/watcher/sessions.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
-import { createChannels } from "../internal/notify/channels.ts";
+import { createChannels, notifySecretEnvNames } from "../internal/notify/channels.ts";
+import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
+import { parseHookEvent } from "../internal/hook/event.ts";
 import { createControl } from "../internal/supervisor/control.ts";
 import { createApp, LOOPBACK_HOSTS, startServer, type RunningServer } from "../internal/server/server.ts";
 import { createMetrics } from "../internal/server/metrics.ts";
@@ -76,7 +84,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
-  const secretEnvNames = [config.http.token_env, config.notifications.telegram?.token_env, config.notifications.email?.api_key_env, "CLAUDE_FAILOVER_HOOK_TOKEN"].filter((n): n is string => Boolean(n));
+  const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
@@ -85,52 +93,62 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accounts: config.accounts,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
-    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), token: hookToken },
+    hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
   });
 
   // Telegram commands act through the control surface built below; this object is filled in once it exists.
   const control = {} as OperatorControl;
-  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION });
+  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION, host: hostname() });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
-    store, log, send: (event) => notifier.send(event as unknown as NotifyEvent),
-    describe: (event) => ({ level: eventLevel(event as unknown as NotifyEvent), message: renderEvent(event as unknown as NotifyEvent, config.notifications.timezone).title }),
+    store, log, send: (event) => notifier.send(event),
+    describe: (event) => ({ level: eventLevel(event), message: renderEvent(event, config.notifications.timezone).title }),
   });
 
   const quota = createQuotaMonitor({
     confirmPolls: config.quota.confirm_polls, reactivateCooldownMs: config.quota.reactivate_cooldown,
     minSightingGapMs: Math.floor(Math.min(config.quota.poll_interval, config.watcher.poll_interval) * 0.8),
   });
-  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, log: log.child({ module: "queue" }), clock });
+  const queue = createTaskQueue({ queueDir: config.dispatcher.queue_dir, maxTaskBytes: config.dispatcher.max_task_bytes, settleMs: config.dispatcher.settle, log: log.child({ module: "queue" }), clock });
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
-  // The supervisor, switcher and dispatcher call each other; late binding through closures keeps wire() linear.
-  let supervisor: ReturnType<typeof createSupervisor>;
-  const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
-    setActiveAccount: (name) => supervisor.setActiveAccount(name),
-    activeAccount: () => supervisor.state().activeAccount,
-    requeueTask: (id, reason) => dispatcher.requeue(id, reason),
-    sessionStartedAt: (session) => supervisor.sessionStartedAt(session),
-  }, {
-    link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
-    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour, continuePrompt: config.switcher.continue_prompt,
-  });
+  const runtime = createRuntime(store, config.accounts);
+  const sessions = createSessionTracker({ store, lifecycle });
+  const gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
+  const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
+  const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
+  const delivery = createDelivery({
+    store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }), activeAccount,
+    homeOf: (session) => homeOfAccount(session.account)?.home ?? null,
+  }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
-    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics,
-    freeSessions: () => supervisor.freeSessions(),
-    deliver: (session, prompt, workdir) => supervisor.deliver(session, prompt, workdir),
-    gate: () => supervisor.gate(),
+    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
+    freeSessions: () => sessions.freeSessions(),
+    deliver: (task) => delivery.deliver(task),
     notify: (event) => events.notify(event),
   }, {
     defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects,
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
-  supervisor = createSupervisor({ config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log: log.child({ module: "supervisor" }), metrics });
+  const switcher = createSwitcher({
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
+    setActiveAccount: (name) => runtime.setActiveAccount(name),
+    activeAccount: () => runtime.activeAccount(),
+    requeueTask: (id, reason) => dispatcher.requeue(id, reason),
+    sessionStartedAt: (session) => sessions.startedAt(session),
+  }, {
+    link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
+    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
+  });
+  const supervisor = createSupervisor({
+    config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
+    log: log.child({ module: "supervisor" }), metrics,
+  });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
-  Object.assign(control, createControl({ store, supervisor, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+  const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
+  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -138,8 +156,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     control, metrics, events, token: config.secrets.httpToken, hookToken, log, version: VERSION,
     allowedHosts: allowedHosts(config.httpHost),
     ingestHook: (event, session, payload) => {
-      const body = payload && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
-      supervisor.handle({ kind: "hook", event, session, payload: body, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
+      supervisor.handle({ kind: "hook", event: parseHookEvent(event, payload), session, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
     },
     health: async () => {
       const checks: Record<string, { ok: boolean; detail?: string }> = {};
@@ -160,7 +177,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
   const abort = new AbortController();
   let server: RunningServer | null = null;
-  let loops: Promise<unknown> = Promise.resolve();
+  const cleanups: Array<() => Promise<void>> = [async () => store.close()];
   return {
     config,
     control,
@@ -168,13 +185,18 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     alive: () => clock.now() - lastPollAt < Math.max(3 * pollIntervalMs, 30_000),
     async start() {
       log.info("daemon starting", { version: VERSION, accounts: config.accounts.length, pool: `${config.autonomous.prefix}[${config.autonomous.start_index}..${config.autonomous.start_index + config.autonomous.max - 1}]`, min: config.autonomous.min, max: config.autonomous.max, dedicated: config.dedicated.length });
+      // Every part started here pushes its cleanup; stop() runs them last-started first. The store, opened by wire(),
+      // closes last, after everything that writes to it has finished.
       server = startServer(app, { hostname: config.httpHost, port: config.httpPort });
+      const running = server;
+      cleanups.push(() => running.stop());
       notifier.start();
       channels.start();
+      cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
-      const panes = await tmux.listPanes();
-      dispatcher.recover((taskId, session) => panes.some((p) => p.session === session && !p.dead) && store.session(session)?.taskId === taskId);
+      cleanups.push(() => switcher.halt());
+      dispatcher.recover();
       await supervisor.reconcile();
       const failuresSeen = new Map<string, number>();
       const poll = async () => {
@@ -198,19 +220,27 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
-      loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      digest.start(abort.signal);
+      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
+      // waited for, so nothing writes to a closed store.
+      cleanups.push(async () => {
+        abort.abort();
+        await Promise.race([loops, clock.sleep(5_000)]);
+        await Promise.all([dispatcher.idle(), supervisor.idle()]);
+      });
       events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
-      log.info("daemon ready", { url: server.url, active_account: supervisor.state().activeAccount });
+      log.info("daemon ready", { url: server.url, active_account: runtime.activeAccount() });
     },
     async stop(reason) {
       log.info("daemon stopping", { reason });
       events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
       abort.abort();
-      await Promise.race([loops, clock.sleep(5_000)]);
-      await switcher.halt();
-      await Promise.all([channels.stop(2_500), notifier.stop(3_000)]);
-      await server?.stop();
-      store.close();
+      const errors: unknown[] = [];
+      for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+        await cleanup().catch((error) => errors.push(error));
+      }
+      if (errors.length) throw new AggregateError(errors, `Cannot stop cleanly: ${errors.length} part(s) failed`);
     },
   };
 }
@@ -220,11 +250,12 @@ function allowedHosts(host: string): string[] {
   return isWildcardHost(host) ? ["*"] : [...LOOPBACK_HOSTS, host.toLowerCase()];
 }
 
-/** Reads (or creates, mode 0600) the secret hooks send back to the daemon. */
+/** Reads (or creates, mode 0600) the secret hooks send back to the daemon; hooks read the same file (`--token-file`). */
 function loadHookToken(stateDir: string): string {
-  const path = join(stateDir, "hook-token");
+  const path = join(stateDir, HOOK_TOKEN_FILE);
   if (existsSync(path)) {
     const token = readFileSync(path, "utf8").trim();
+    chmodSync(path, 0o600); // a copy restored with looser permissions must not stay readable by other users
     if (token.length >= 32) return token;
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o750 });
@@ -257,6 +288,7 @@ export function loadConfig(path: string): Readonly<Config> {
 /** `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). */
 export async function runDaemon(configPath: string): Promise<number> {
   let config = loadConfig(configPath);
+  assertSessionWorkdirs(configPath, config);
   let daemon = wire(config, realDeps(config));
   const log = createLog({ level: config.log_level });
   await daemon.start();
@@ -279,6 +311,7 @@ export async function runDaemon(configPath: string): Promise<number> {
       let next: Readonly<Config>;
       try {
         next = loadConfig(configPath);
+        assertSessionWorkdirs(configPath, next);
       } catch (error) {
         log.error("config reload refused; keeping the running config", { error: (error as Error).message });
         return;

@@ -36,13 +36,21 @@ export function createApiClient(baseUrl: string, token: string, fetchImpl: typeo
     if (!response.ok && !body?.message) throw new ApiError(`The daemon answered ${response.status} for ${path}`, response.status);
     return { status: response.status, body };
   };
+  const auth = { Authorization: `Bearer ${token}` };
+  /** A read: its body on success; the daemon's own message as an ApiError otherwise. */
+  const read = async (path: string, init?: RequestInit) => {
+    const { status, body } = await call(path, init);
+    if (status >= 400) throw new ApiError(`The daemon refused ${path}: ${body?.message ?? status}`, status);
+    return body;
+  };
   return {
-    status: async () => (await call("/status")).body as unknown as StatusSnapshot,
-    tasks: async () => (await call("/tasks")).body as unknown as TaskRow[],
+    status: async () => (await read("/status")) as unknown as StatusSnapshot,
+    // Prompts are private: the task list needs the token like the control routes.
+    tasks: async () => (await read("/tasks", { headers: auth })) as unknown as TaskRow[],
     async post(path, body) {
       const { body: answer } = await call(path, {
         method: "POST",
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        headers: { ...auth, "Content-Type": "application/json" },
         body: JSON.stringify(body ?? {}),
       });
       return { ok: Boolean((answer as { ok?: boolean } | null)?.ok), message: answer?.message ?? "" };

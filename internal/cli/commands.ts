@@ -1,15 +1,18 @@
 /**
  * @module cli/commands
  * Command-line parsing and the subcommands that are not the daemon itself: `validate-config`, the HTTP client
- * commands (`status`, `accounts`, `tasks`, `swap`, `pause`, `resume`), `doctor`, `demo`, `hook`, `version`, and the
+ * commands (`status`, `accounts`, `tasks`, `swap`, `pause`, `resume`), `doctor`, `demo`, `hook`, `notify test`, `version`, and the
  * hidden `sim-claude`. Prints to stdout/stderr and returns an exit code; throws {@link UsageError} for bad usage and
  * lets ConfigError through, so only `main()` maps failures to exit codes.
  */
+import { hostname } from "node:os";
+import { systemClock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
+import { renderProbe, testChannels } from "../notify/probe.ts";
 import { createApiClient, renderAccounts, renderStatus, renderTasks } from "./client.ts";
 import { renderDoctor, runDoctor } from "./doctor.ts";
 import { childEnv, createBunRun } from "../tmux/runner.ts";
-import { forwardHook } from "../hook/hook.ts";
+import { forwardHook, readHookToken } from "../hook/hook.ts";
 import { runSimClaude } from "../demo/sim-claude.ts";
 import { runDemo, type DemoHost } from "../demo/demo.ts";
 
@@ -33,7 +36,7 @@ export interface ParsedArgs {
   flags: Record<string, string | true>;
 }
 
-const FLAGS_WITH_VALUE = new Set(["config", "session", "url", "spool", "seconds", "port"]);
+const FLAGS_WITH_VALUE = new Set(["config", "session", "url", "spool", "token-file", "seconds", "port"]);
 
 /** Splits argv into command, positionals and `--flags`. */
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -70,6 +73,7 @@ Commands:
   doctor                       check tmux, claude, account homes, link, folders and systemd units
   demo [--seconds N] [--keep]  a full failover on a private tmux server with a simulated Claude Code
   hook <event>                 (used by Claude Code hooks) forward a hook event to the daemon
+  notify test [channel]        send a test message through each configured notification channel
   version
 
 Exit codes: 0 success, 2 bad config or usage, 1 other failure.`;
@@ -110,9 +114,20 @@ export async function runCli(argv: string[], host: CliHost): Promise<number> {
       await forwardHook({
         event, session: typeof args.flags.session === "string" ? args.flags.session : null,
         url: typeof args.flags.url === "string" ? args.flags.url : "", spoolDir: typeof args.flags.spool === "string" ? args.flags.spool : "/tmp",
-        token: process.env.CLAUDE_FAILOVER_HOOK_TOKEN ?? "", stdin: Bun.stdin.stream(), fetch, now: Date.now,
+        token: readHookToken(typeof args.flags["token-file"] === "string" ? args.flags["token-file"] : null, process.env),
+        stdin: Bun.stdin.stream(), fetch, now: Date.now,
       });
       return 0;
+    }
+    case "notify": {
+      const [action, only] = args.positional;
+      if (action !== "test") throw new UsageError(`unknown notify action "${action ?? ""}" (use: notify test [channel])`);
+      const config = host.loadConfig(configPath);
+      const report = await testChannels(config.notifications, config.secrets, { fetch, clock: systemClock, version: host.version, host: hostname() }, only);
+      if (only && !report.configured.includes(only)) throw new UsageError(`no channel "${only}" is configured (configured: ${report.configured.join(", ") || "none"})`);
+      if (report.results.length === 0) process.stderr.write("no notification channel is configured\n");
+      else out(renderProbe(report.results));
+      return report.results.length > 0 && report.results.every((r) => r.ok) ? 0 : 1;
     }
     case "sim-claude":
       return runSimClaude(argv.slice(argv.indexOf("sim-claude") + 1), process.env);

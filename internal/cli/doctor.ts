@@ -1,13 +1,14 @@
 /**
  * @module cli/doctor
  * `claude-failover doctor`: checks what the daemon needs on this machine and says how to fix each problem:
- * tmux, the claude command, every account home and its credentials, the `~/.claude` link, the queue and state
- * folders and their permissions, and the systemd units. Reads only; changes nothing.
+ * tmux, the claude command, every account home and its credentials, the `~/.claude` link, the configured workdirs,
+ * the queue and state folders and their permissions, and the systemd units. Reads only; changes nothing.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
+import { configuredWorkdirProblems } from "../dispatcher/workdir.ts";
 
 /** One check's result. */
 export interface DoctorCheck {
@@ -64,6 +65,12 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
     }
     add(detail);
   }
+
+  const workdirs = configuredWorkdirProblems(config);
+  add(workdirs.length === 0
+    ? { name: "workdirs", ok: true, detail: "every configured workdir is a directory" }
+    : { name: "workdirs", ok: false, detail: workdirs.map((w) => `${w.key}: ${w.problem}`).join("; "),
+      fix: `mkdir -p ${workdirs.map((w) => JSON.stringify(w.path)).join(" ")}, or correct the paths (the daemon never creates them)` });
 
   for (const [name, dir] of [["state folder", config.state_dir], ["queue folder", config.dispatcher.queue_dir]] as const) {
     add(writable(dir)

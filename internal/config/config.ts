@@ -49,7 +49,10 @@ export interface Config extends Omit<Parsed, "accounts"> {
   /** Where local clients (CLI, hooks) reach the API: the listen host, or loopback when it listens on all interfaces. */
   httpConnectHost: string;
   /** Secrets read from the variables the file names; empty string when unset. */
-  secrets: { httpToken: string; telegramToken: string; resendApiKey: string };
+  secrets: {
+    httpToken: string; telegramToken: string; resendApiKey: string;
+    webhookSecret: string; ntfyToken: string; slackUrl: string; discordUrl: string;
+  };
 }
 
 /** Environment and home directory used to resolve `~` and secrets. */
@@ -135,6 +138,7 @@ interface RawConfig {
   autonomous?: { prefix?: unknown; start_index?: unknown; min?: unknown; max?: unknown };
   dedicated?: Array<{ session?: unknown }>;
   quota?: { extra_quota_patterns?: unknown; extra_transient_patterns?: unknown };
+  claude?: { timezone?: unknown };
   notifications?: { timezone?: unknown };
   http?: { listen?: unknown };
 }
@@ -180,12 +184,12 @@ function semanticProblems(raw: RawConfig, root: Node | null, lc: LineCounter): C
       }
     });
   }
-  const zone = raw.notifications?.timezone;
-  if (typeof zone === "string") {
+  for (const [section, zone] of [["claude", raw.claude?.timezone], ["notifications", raw.notifications?.timezone]] as const) {
+    if (typeof zone !== "string" || zone === "") continue;
     try {
       new Intl.DateTimeFormat("en-US", { timeZone: zone });
     } catch {
-      at(["notifications", "timezone"], `unknown time zone "${zone}"`);
+      at([section, "timezone"], `unknown time zone "${zone}"`);
     }
   }
   const listen = raw.http?.listen;
@@ -202,7 +206,11 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
     ...parsed,
     source,
     state_dir: path(parsed.state_dir),
-    claude: { ...parsed.claude, link: parsed.claude.link ? path(parsed.claude.link) : "" },
+    claude: {
+      ...parsed.claude, link: parsed.claude.link ? path(parsed.claude.link) : "",
+      // The panes inherit the daemon's TZ: by default a zone-less reset time is read in the daemon's own zone.
+      timezone: parsed.claude.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
+    },
     accounts: parsed.accounts.map((a, i) => ({ name: a.name, home: path(a.home), priority: i })),
     autonomous: { ...parsed.autonomous, workdir: path(parsed.autonomous.workdir) },
     dedicated: parsed.dedicated.map((d) => ({ session: d.session, workdir: path(d.workdir) })),
@@ -218,9 +226,19 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       httpToken: env[parsed.http.token_env] ?? "",
       telegramToken: parsed.notifications.telegram ? env[parsed.notifications.telegram.token_env] ?? "" : "",
       resendApiKey: parsed.notifications.email ? env[parsed.notifications.email.api_key_env] ?? "" : "",
+      ...notifySecrets(parsed.notifications, env),
     },
   };
   return deepFreeze(config);
+}
+
+/** The notification channels' secrets beyond Telegram and email; empty when the channel is off or the variable unset. */
+function notifySecrets(n: Parsed["notifications"], env: ConfigEnv["env"]) {
+  const read = (name: string | undefined) => (name ? env[name] ?? "" : "");
+  return {
+    webhookSecret: read(n.webhook?.secret_env), ntfyToken: read(n.ntfy?.token_env),
+    slackUrl: read(n.slack?.url_env), discordUrl: read(n.discord?.url_env),
+  };
 }
 
 function splitListen(listen: string): [string, number] {

@@ -26,6 +26,9 @@ export const DEFAULT_VERIFY_TIMEOUT = "60s";
 export const DEFAULT_MAX_SWAPS_PER_HOUR = 6;
 export const DEFAULT_TELEGRAM_API_ROOT = "https://api.telegram.org";
 export const DEFAULT_RESEND_API_BASE = "https://api.resend.com";
+export const DEFAULT_WEBHOOK_SECRET_ENV = "CLAUDE_FAILOVER_WEBHOOK_SECRET";
+export const DEFAULT_SLACK_URL_ENV = "SLACK_WEBHOOK_URL";
+export const DEFAULT_DISCORD_URL_ENV = "DISCORD_WEBHOOK_URL";
 
 const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -63,6 +66,7 @@ const Path = z.string().min(1, "must not be empty");
 const SessionName = z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be letters, digits, '.', '_' or '-' (tmux session names)");
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 const Level = z.enum(["info", "warning", "critical"]);
+const HttpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
 
 /** The config file's shape: strict at every level, defaults applied, durations and sizes converted. */
 export const ConfigSchema = z.strictObject({
@@ -79,6 +83,8 @@ export const ConfigSchema = z.strictObject({
     command: z.string().min(1).default("claude"),
     args: z.array(z.string()).default([]),
     link: z.string().default(""),
+    /** Zone of a reset time printed without one ("resets 4am"); "" = the daemon's own (resolved in config.ts). */
+    timezone: z.string().default(""),
   }).prefault({}),
   accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({
@@ -115,6 +121,7 @@ export const ConfigSchema = z.strictObject({
     queue_dir: z.string().default(""),
     max_task_bytes: ByteSize.prefault(DEFAULT_MAX_TASK_BYTES),
     rescan_interval: Duration.prefault("30s"),
+    settle: Duration.prefault("1s"),
     idle_alert_after: Duration.prefault("1m"),
     projects: z.record(SessionName, z.strictObject({ workdir: Path })).default({}),
   }).prefault({}),
@@ -138,6 +145,20 @@ export const ConfigSchema = z.strictObject({
       api_base: z.url().default(DEFAULT_RESEND_API_BASE).transform((u) => u.replace(/\/+$/, "")),
       min_level: Level.default("critical"),
     }).optional(),
+    webhook: z.strictObject({
+      url: HttpUrl,
+      secret_env: EnvName.default(DEFAULT_WEBHOOK_SECRET_ENV),
+      min_level: Level.default("info"),
+    }).optional(),
+    ntfy: z.strictObject({
+      url: HttpUrl.refine((u) => /^[^/]+\/\/[^/]+\/[^?#]*[^/?#]$/.test(u), "must be the topic's URL, e.g. https://ntfy.sh/my-topic"),
+      token_env: EnvName.optional(),
+      min_level: Level.default("warning"),
+    }).optional(),
+    slack: z.strictObject({ url_env: EnvName.default(DEFAULT_SLACK_URL_ENV), min_level: Level.default("warning") }).optional(),
+    discord: z.strictObject({ url_env: EnvName.default(DEFAULT_DISCORD_URL_ENV), min_level: Level.default("warning") }).optional(),
+    /** Local time ("09:00", in `timezone`) of the daily digest; absent: no digest. */
+    digest_at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time like "09:00"').optional(),
   }).prefault({}),
 });
 

@@ -17,19 +17,18 @@
  */
 import { basename, isAbsolute, resolve } from "node:path";
 import type { Clock } from "../clock.ts";
+import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
-import type { Store, TaskRow } from "../state/state.ts";
+import { NO_DELIVERY, type Store, type TaskRow } from "../state/state.ts";
 import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
 import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
+import type { DeliveryOutcome } from "./delivery.ts";
+import { workdirProblem } from "./workdir.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
-/** deliver() calls per dispatch before the task fails. */
-export const DEFAULT_DELIVERY_ATTEMPTS = 3;
 /** A task after this many deliver() calls in all (retries and requeues included) fails instead of going round again. */
 export const MAX_DELIVERIES_PER_TASK = 10;
-/** A session whose delivery failed gets no new task for this long, so one broken pane cannot fail the whole queue. */
-export const FAILED_SESSION_BENCH_MS = 60_000;
 /** Rejections notified one by one per ingest pass; the rest are summed up in one event. */
 export const INGEST_NOTIFY_LIMIT = 10;
 /** While the gate is closed, how often start() checks whether it reopened. */
@@ -37,8 +36,8 @@ export const GATE_RECHECK_MS = 5_000;
 /** Shortest wait before rescanning for files that were still being written. */
 export const SETTLE_RECHECK_MIN_MS = 50;
 
-/** Event sent to notifications. */
-export type DispatchEvent = { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting"; level?: "info" | "warning" | "critical"; at: number; [k: string]: unknown };
+/** Event sent to notifications: the task kinds of the typed notification union. */
+export type DispatchEvent = Extract<NotifyEvent, { kind: "task_failed" | "task_done" | "task_stalled" | "tasks_waiting" }>;
 
 /** What the dispatcher touches. */
 export interface DispatcherDeps {
@@ -49,10 +48,10 @@ export interface DispatcherDeps {
   /** Owned pool sessions that are idle and have no task, lowest index first (never dedicated or foreign sessions). */
   freeSessions(): string[];
   /**
-   * Types the prompt into the session after making sure it runs in `workdir`; true once delivery is confirmed.
-   * `"not-ready"`: the session turned out to be busy and nothing was typed; the task simply waits for another turn.
+   * Types a claimed task into its session (after making sure it runs in the task's workdir). `not-ready`: nothing
+   * was typed; the task waits for another free session.
    */
-  deliver(session: string, prompt: string, workdir: string): Promise<boolean | "not-ready">;
+  deliver(task: TaskRow): Promise<DeliveryOutcome>;
   /** Whether dispatch may run now; the reason is logged when not (swap, cooldown, exhausted, paused). */
   gate(): { open: true } | { open: false; reason: string };
   notify(event: DispatchEvent): void;
@@ -66,8 +65,6 @@ export interface DispatcherOptions {
   projects: Record<string, { workdir: string }>;
   idleAlertAfterMs: number;
   rescanIntervalMs: number;
-  /** @default 3 */
-  deliveryAttempts?: number;
 }
 
 /** The task queue's brain; see the module comment for where files live. */
@@ -84,19 +81,20 @@ export interface Dispatcher {
   fail(taskId: number, reason: string): void;
   /** running → queued; the file stays in processing/ and the prompt is delivered again later. */
   requeue(taskId: number, reason: string): void;
-  /** At startup, before start(): adopts or requeues running tasks and finishes interrupted file moves ({@link recoverQueue}). */
-  recover(isRunningInSession: (taskId: number, session: string) => boolean): void;
+  /** At startup, before start(): requeues claims never typed and finishes interrupted file moves ({@link recoverQueue}). */
+  recover(): void;
   /** Call on every tick with the idle owned sessions as tmux shows them (independently of freeSessions()). */
   checkIdleAlert(idleSessions: number): void;
+  /** Resolves once every delivery in flight has finished typing (used by the daemon's stop before closing the store). */
+  idle(): Promise<void>;
 }
 
 /** Creates the dispatcher. */
 export function createDispatcher(deps: DispatcherDeps, options: DispatcherOptions): Dispatcher {
   const { store, queue, clock } = deps;
   const log = deps.log.child({ module: "dispatcher" });
-  const attempts = options.deliveryAttempts ?? DEFAULT_DELIVERY_ATTEMPTS;
   const inflight = new Set<string>();
-  const benchedUntil = new Map<string, number>();
+  const typing = new Set<Promise<boolean>>();
   let lock: Promise<unknown> = Promise.resolve();
   let kick = () => {};
   let gateReason: string | null = null;
@@ -133,6 +131,18 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       log.error("cannot move task file", { task_id: task.id, project: task.project, file: task.file, from, to, error });
       return false;
     }
+  };
+  /** Re-reads a file just moved to processing/, so one changed after it was queued is delivered as it is now; false (failed) when it no longer parses. */
+  const rereadClaimed = (task: TaskRow): boolean => {
+    const fresh = queue.readTaskSync(task.project, "processing", task.file);
+    if (fresh === null) return true; // unreadable this instant: the stored prompt stands
+    if (!fresh.ok) { finishFailed(task, fresh.reason); return false; }
+    const changed = { prompt: fresh.prompt, workdir: workdirFor(task.project, fresh.frontMatter.workdir), timeoutMs: fresh.frontMatter.timeoutMs ?? null };
+    if (changed.prompt === task.prompt && changed.workdir === task.workdir && changed.timeoutMs === task.timeoutMs) return true;
+    store.updateTask(task.id, changed);
+    Object.assign(task, changed);
+    log.warn("task file changed after it was queued; re-read", { task_id: task.id, project: task.project, file: task.file });
+    return true;
   };
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
@@ -199,7 +209,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     const busy = new Set([...inflight, ...store.tasks([...STARTED], ALL_ROWS).map((t) => t.session)]);
     const claims: Claim[] = [];
     for (const session of deps.freeSessions()) {
-      if (busy.has(session) || (benchedUntil.get(session) ?? 0) > clock.now()) continue;
+      if (busy.has(session)) continue;
       for (;;) {
         const task = store.tasks(["queued"], 1)[0];
         if (!task) return claims;
@@ -214,6 +224,9 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
           finishFailed({ ...task, startedAt: null }, "task file vanished from inbox/ before dispatch");
           continue;
         }
+        if (first && !rereadClaimed(task)) continue;
+        const workdirFault = workdirProblem(task.workdir);
+        if (workdirFault !== null) { finishFailed(task, workdirFault); continue; }
         inflight.add(session);
         claims.push({ task, session, first });
         break;
@@ -222,46 +235,42 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     return claims;
   }
 
+  /** Types a claimed task into its session; the task follower confirms it from the transcript. */
   async function deliverClaim({ task, session, first }: Claim): Promise<boolean> {
-    let reason = "delivery not confirmed";
     try {
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        let ok: boolean | "not-ready" = false;
-        // Counted before typing: the task may finish (Stop hook) before its delivery is confirmed.
-        store.updateTask(task.id, { attempts: task.attempts + attempt });
-        try {
-          ok = await deps.deliver(session, task.prompt, task.workdir);
-        } catch (error) {
-          reason = (error as Error).message;
-        }
-        if (ok === "not-ready") {
-          // Nothing was typed: no attempt is spent and the session is not benched; the task waits in the queue.
-          store.updateTask(task.id, { state: "queued", session: null, attempts: task.attempts + attempt - 1 });
-          log.info("session not ready; task back in the queue", { task_id: task.id, session });
-          return false;
-        }
-        if (ok) {
-          const now = clock.now();
-          lastDeliveryAt = now;
-          log.info("task delivered", { task_id: task.id, project: task.project, file: task.file, session, attempt });
-          if (first) deps.metrics?.observe(DISPATCH_LATENCY_METRIC, Math.max(0, now - task.createdAt) / 1000);
-          return true;
-        }
-        log.warn("task delivery not confirmed", { task_id: task.id, session, attempt, of: attempts, reason });
+      const outcome = await deps.deliver({ ...task, session });
+      if (outcome.kind === "not-ready") {
+        // Nothing was typed: no attempt is spent; the task waits in the queue for a free session.
+        const row = store.task(task.id);
+        if (row?.state === "running" && row.delivery === null) store.updateTask(task.id, { state: "queued", session: null });
+        log.info("session not ready; task back in the queue", { task_id: task.id, session, reason: outcome.reason });
+        return false;
       }
-      benchedUntil.set(session, clock.now() + FAILED_SESSION_BENCH_MS);
-      log.warn("session benched after failed delivery", { session, for_ms: FAILED_SESSION_BENCH_MS });
-      const row = store.task(task.id);
-      if (row?.state === "running" && row.session === session) finishFailed(row, `not delivered to ${session} after ${attempts} attempts: ${reason}`);
+      const now = clock.now();
+      lastDeliveryAt = now;
+      log.info("task delivered", { task_id: task.id, project: task.project, file: task.file, session, attempt: task.attempts + 1 });
+      if (first) deps.metrics?.observe(DISPATCH_LATENCY_METRIC, Math.max(0, now - task.createdAt) / 1000);
+      return true;
+    } catch (error) {
+      // What was typed, if anything, is read from the transcript by the task follower; nothing is retyped here.
+      log.error("task delivery failed", { task_id: task.id, session, error });
       return false;
     } finally {
       inflight.delete(session);
     }
   }
 
+  /** Starts a delivery, tracked until it has finished typing. */
+  const track = (claim: Claim): Promise<boolean> => {
+    const run = deliverClaim(claim);
+    typing.add(run);
+    void run.finally(() => typing.delete(run));
+    return run;
+  };
+
   async function dispatch(): Promise<number> {
     const claims = await exclusive(claimLocked);
-    const results = await Promise.all(claims.map(deliverClaim));
+    const results = await Promise.all(claims.map(track));
     if (results.includes(false)) kick();
     return results.filter(Boolean).length;
   }
@@ -281,7 +290,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
             again = false;
             await exclusive(ingestLocked);
             const claims = await exclusive(claimLocked);
-            for (const claim of claims) void deliverClaim(claim).then((ok) => { if (!ok) kick(); });
+            for (const claim of claims) void track(claim).then((ok) => { if (!ok) kick(); });
           } while (again && !signal.aborted);
         } catch (error) {
           log.error("dispatch cycle failed", { error });
@@ -315,7 +324,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       moveFile(task, "processing", "done", result === null ? undefined : { result });
       const durationMs = now - (task.startedAt ?? now);
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
-      deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
+      deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session ?? "none", duration_ms: durationMs });
       kick();
     },
     fail(taskId, reason) {
@@ -327,12 +336,16 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     requeue(taskId, reason) {
       const task = taskIn(taskId, STARTED, "requeue");
       if (!task) return;
-      store.updateTask(taskId, { state: "queued", session: null, error: reason });
+      store.updateTask(taskId, { state: "queued", session: null, error: reason, ...NO_DELIVERY });
       log.info("task requeued", { task_id: taskId, project: task.project, file: task.file, session: task.session, reason });
       kick();
     },
-    recover(isRunningInSession) {
-      recoverQueue({ store, queue, clock, log, moveFile }, isRunningInSession);
+    recover() {
+      recoverQueue({ store, queue, clock, log, moveFile });
+    },
+    async idle() {
+      await lock;
+      await Promise.all([...typing]);
     },
     checkIdleAlert(idleSessions) {
       const now = clock.now();

@@ -1,22 +1,35 @@
 /**
  * @module dispatcher/queue
  * The filesystem side of the task queue: `<queue_dir>/<project>/{inbox,processing,done,failed}/`.
- * Lists inbox candidates (skipping dotfiles, `*.tmp` and files still being written), reads and validates them,
- * moves files between folders atomically (never overwriting, never deleting), writes new tasks atomically for
- * `POST /tasks`, and watches the tree (every event is just "rescan"; the watch itself is dispatcher/watch.ts).
+ * Lists inbox candidates (through dispatcher/inbox.ts), reads and validates them, moves files between
+ * folders atomically (never overwriting, never deleting), writes new tasks atomically for `POST /tasks`, and
+ * watches the tree (the watch itself is dispatcher/watch.ts; its events mean "rescan", and tell how a name arrived).
  * It does not decide what to run or keep any task state: that is the dispatcher and the store.
+ *
+ * The inbox rule (README "Tasks"): only `*.md` names not starting with `.` are task files; anything else (`.x.tmp`,
+ * `x.md.part`, `notes.txt`) is left alone, so a writer can prepare a file under such a name. A task file is read only
+ * when it is complete, that is when either
+ * - it arrived whole by an atomic rename or hard link (`.x.md.tmp` → `x.md`): the watch saw the name appear and saw
+ *   no write to it since, it is not empty and still what it was then; it is read about {@link ARRIVAL_GRACE_MS} later; or
+ * - its size, mtime and inode were the same in two scans at least `dispatcher.settle` apart ({@link DEFAULT_SETTLE_MS})
+ *   and no process holds it open for writing (dispatcher/writers.ts): the path for files written in place. A writer
+ *   that closes the file and reopens it to add more after a pause longer than that must use the rename.
+ * Applied by dispatcher/inbox.ts (bookkeeping in settle.ts). The dispatcher re-reads a file when it moves it to processing/, so a file
+ * changed after it was queued is delivered as it is then, never as first read.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from "node:fs";
-import { link, lstat, open, readdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
+import { createInboxScanner, type InboxEntry } from "./inbox.ts";
+import { ARRIVAL_GRACE_MS } from "./settle.ts";
+import { invalidNameReason, isValidTaskName, oversizeReason, parseTaskFile, type TaskFileResult } from "./task-file.ts";
 import { present, watchQueue } from "./watch.ts";
 
-/** A file must be unchanged and at least this old (mtime, or since we saw it last change) before it is read. */
-export const STABLE_AGE_MS = 150;
+export type { InboxEntry } from "./inbox.ts";
+export { ARRIVAL_GRACE_MS, DEFAULT_SETTLE_MS } from "./settle.ts";
 /** Longest destination stem in bytes, so `-<epoch ms>` and `.error.txt` stay under NAME_MAX (255). */
 const MAX_STEM_BYTES = 200;
 /** Project folder names: what config accepts for project keys. */
@@ -26,16 +39,6 @@ const PROJECT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 export type QueueFolder = "inbox" | "processing" | "done" | "failed";
 const FOLDERS: QueueFolder[] = ["inbox", "processing", "done", "failed"];
 
-/** One candidate found in an inbox. */
-export interface InboxEntry {
-  project: string;
-  file: string;
-  path: string;
-  status: "ready" | "rejected";
-  reason?: string;
-  /** Clock time the queue first saw this file (the start of dispatch latency). */
-  firstSeenAt: number;
-}
 
 /** A refused {@link TaskQueue.writeTask}; `code` tells the HTTP layer which status to answer. */
 export class TaskQueueError extends Error {
@@ -51,8 +54,12 @@ export interface TaskQueueDeps {
   /** Files larger than this are refused unread. */
   maxTaskBytes: number;
   log: Logger;
-  /** Used for stability ages, `-<epoch ms>` suffixes and generated names. */
+  /** Used for the settle rule, `-<epoch ms>` suffixes and generated names. */
   clock: Clock;
+  /** `dispatcher.settle`: how long a file written in place must stay unchanged; 0 = read at first sight. @default 1000 */
+  settleMs?: number;
+  /** Which of these real paths a process holds open for writing. @default Linux `/proc` (dispatcher/writers.ts) */
+  openForWriting?: (paths: ReadonlySet<string>) => Set<string>;
 }
 
 /** The queue folders as seen by the dispatcher. */
@@ -91,34 +98,11 @@ export interface TaskQueue {
 export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
   const { queueDir, maxTaskBytes, clock } = deps;
   const log = deps.log.child({ module: "queue" });
-  let seen = new Map<string, { size: number; mtimeMs: number; changedAt: number; firstSeenAt: number }>();
-  let settleAt: number | null = null;
+  const scanner = createInboxScanner({ queueDir, log, clock, settleMs: deps.settleMs, openForWriting: deps.openForWriting });
   const folder = (project: string, f: QueueFolder) => join(queueDir, project, f);
   const assertProject = (project: string) => {
     if (!PROJECT_NAME.test(project)) throw new TaskQueueError("invalid_project", `Cannot use project ${JSON.stringify(project)}: letters, digits, '.', '_' or '-' only`);
   };
-  const rootReal = () => { try { return realpathSync(queueDir); } catch { return queueDir; } };
-
-  /** Classifies one inbox name; null when it vanished. */
-  async function inspect(path: string, file: string): Promise<{ reject?: string; st?: Stats } | null> {
-    try {
-      const lst = await lstat(path);
-      if (lst.isSymbolicLink()) {
-        let target: string;
-        try { target = await realpath(path); } catch { return { reject: "symlink target does not exist" }; }
-        if (!target.startsWith(rootReal() + sep)) return { reject: `symlink points outside the queue directory (${target})` };
-        const st = await stat(path);
-        if (!st.isFile()) return { reject: "symlink target is not a regular file" };
-        return isValidTaskName(file) ? { st } : { reject: invalidNameReason(file), st };
-      }
-      if (!lst.isFile()) return { reject: "not a regular file" };
-      return isValidTaskName(file) ? { st: lst } : { reject: invalidNameReason(file), st: lst };
-    } catch (error) {
-      // One unreadable entry must never stop the scan (and with it every other task).
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot inspect inbox file", { path, error });
-      return null;
-    }
-  }
 
   const queue: TaskQueue = {
     ensureProject(project) {
@@ -134,45 +118,8 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
         return [];
       }
     },
-    async scanInbox() {
-      const now = clock.now();
-      const next: typeof seen = new Map();
-      const entries: InboxEntry[] = [];
-      settleAt = null;
-      for (const project of queue.projects()) {
-        let names: string[];
-        try {
-          names = (await readdir(folder(project, "inbox"))).sort();
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot list inbox", { project, error });
-          continue;
-        }
-        for (const file of names) {
-          if (file.startsWith(".") || file.endsWith(".tmp")) continue;
-          const path = join(folder(project, "inbox"), file);
-          const found = await inspect(path, file);
-          if (!found) continue;
-          const prev = seen.get(path);
-          const firstSeenAt = prev?.firstSeenAt ?? now;
-          if (found.st) {
-            const { size, mtimeMs } = found.st;
-            const changed = prev !== undefined && (prev.size !== size || prev.mtimeMs !== mtimeMs);
-            const changedAt = prev && !changed ? prev.changedAt : now;
-            next.set(path, { size, mtimeMs, changedAt, firstSeenAt });
-            const stable = !changed && (now - mtimeMs >= STABLE_AGE_MS || now - changedAt >= STABLE_AGE_MS);
-            if (!stable) {
-              const at = Math.min(mtimeMs, changedAt) + STABLE_AGE_MS;
-              settleAt = settleAt === null ? at : Math.min(settleAt, at);
-              continue;
-            }
-          }
-          entries.push({ project, file, path, firstSeenAt, ...(found.reject ? { status: "rejected", reason: found.reject } : { status: "ready" }) });
-        }
-      }
-      seen = next;
-      return entries;
-    },
-    settlingUntil: () => settleAt,
+    scanInbox: () => scanner.scan(queue.projects()),
+    settlingUntil: () => scanner.settlingUntil(),
     async readTask(entry) {
       if (entry.status === "rejected") return { ok: false, reason: entry.reason ?? "rejected" };
       try {
@@ -246,18 +193,23 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
         if (code === "EEXIST") { await unlink(tmp).catch(() => {}); throw new TaskQueueError("exists", `Cannot add task ${file}: a file with that name is already in the inbox`); }
         if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") { await unlink(tmp).catch(() => {}); throw error; }
         await rename(tmp, final); // filesystem without hard links: check-then-rename (tiny race window)
+        scanner.observe("rename", final);
         return final;
       }
       await unlink(tmp).catch(() => {});
+      scanner.observe("rename", final); // written whole by us: no need to wait for the watch
       return final;
     },
-    watch: (onChange) => watchQueue(queueDir, onChange, log),
+    watch(onChange) {
+      // A name that appeared is ready once its arrival grace is over: look again then, rather than at the next rescan.
+      let graceTimer: ReturnType<typeof setTimeout> | null = null;
+      const stop = watchQueue(queueDir, onChange, log, (event, path) => {
+        if (scanner.observe(event, path) && !graceTimer) graceTimer = setTimeout(() => { graceTimer = null; onChange(); }, ARRIVAL_GRACE_MS + 1);
+      });
+      return () => { if (graceTimer) clearTimeout(graceTimer); stop(); };
+    },
   };
   return queue;
-}
-
-function invalidNameReason(file: string): string {
-  return `invalid task file name ${JSON.stringify(file)}: must be a plain *.md name (no leading dot, no '..', no '/', no control characters, at most 200 characters)`;
 }
 
 /** `fix.md` → `fix`; other names keep their extension (`notes.txt` → `notes.txt`). */

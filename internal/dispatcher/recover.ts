@@ -1,7 +1,8 @@
 /**
  * @module dispatcher/recover
- * Start-up recovery of the task queue ({@link recoverQueue}), run once before the dispatcher starts: adopts tasks
- * still running in their session and requeues the rest, finishes file moves a crash interrupted (inbox/ →
+ * Start-up recovery of the task queue ({@link recoverQueue}), run once before the dispatcher starts: keeps every task
+ * whose prompt may have been typed (the task follower reads its transcript and decides: done, still running, or
+ * never typed), requeues claims that never reached typing, finishes file moves a crash interrupted (inbox/ →
  * processing/), and settles strays in processing/ (held again, moved to their final folder, or sent back to inbox/).
  * The store is the truth; files are made to follow it (see the dispatcher module comment for where files live).
  * It does not claim, deliver or complete tasks (the dispatcher does), and it does not move files itself: it calls
@@ -9,7 +10,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import type { Store, TaskRow } from "../state/state.ts";
+import { NO_DELIVERY, type Store, type TaskRow } from "../state/state.ts";
 import type { QueueFolder, TaskQueue } from "./queue.ts";
 
 /** Task states that still have work to do. */
@@ -31,9 +32,9 @@ export interface RecoverDeps {
 
 /** What one {@link recoverQueue} pass did; also logged as `dispatcher recovered`. */
 export interface RecoveryCounts {
-  /** Running tasks still running in their session, kept as they are. */
+  /** Running tasks with a delivery intent, kept for the task follower to settle from the transcript. */
   adopted: number;
-  /** Running tasks no longer in their session, back to queued (their file stays in processing/). */
+  /** Running tasks claimed but never typed (no intent), back to queued (their file stays in processing/). */
   requeued: number;
   /** Interrupted claims finished: a file moved inbox/ → processing/, or a queued task marked as held there. */
   moved: number;
@@ -44,16 +45,16 @@ export interface RecoveryCounts {
 }
 
 /**
- * Puts the queue right after a restart; call once, before the dispatcher starts.
- * `isRunningInSession` says whether a running task is still at work in its session (adopted) or not (requeued).
+ * Puts the queue right after a restart; call once, before the dispatcher starts. Nothing is requeued merely because
+ * the daemon restarted: a task with a delivery intent stays running until its transcript says what happened.
  */
-export function recoverQueue(deps: RecoverDeps, isRunningInSession: (taskId: number, session: string) => boolean): RecoveryCounts {
+export function recoverQueue(deps: RecoverDeps): RecoveryCounts {
   const { store, queue, clock, log, moveFile } = deps;
   const inProcessing = (t: TaskRow) => t.startedAt !== null;
   const counts: RecoveryCounts = { adopted: 0, requeued: 0, moved: 0, finished: 0, strays: 0 };
   for (const task of store.tasks([...STARTED], ALL_ROWS)) {
-    if (task.session && isRunningInSession(task.id, task.session)) { counts.adopted++; continue; }
-    store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: no longer running in its session" });
+    if (task.session && task.delivery !== null) { counts.adopted++; continue; }
+    store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: claimed but never typed", ...NO_DELIVERY });
     counts.requeued++;
   }
   const active = store.tasks([...ACTIVE], ALL_ROWS);

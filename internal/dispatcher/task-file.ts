@@ -54,6 +54,11 @@ export function isValidTaskName(name: string): boolean {
   );
 }
 
+/** Why `name` is not a valid task file name (see {@link isValidTaskName}). */
+export function invalidNameReason(file: string): string {
+  return `invalid task file name ${JSON.stringify(file)}: must be a plain *.md name (no leading dot, no '..', no '/', no control characters, at most 200 characters)`;
+}
+
 /**
  * Validates a task file's bytes and splits them into front matter and prompt.
  * The prompt is the body with surrounding whitespace trimmed; everything else (escape sequences, tmux key

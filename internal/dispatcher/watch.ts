@@ -17,11 +17,17 @@ export const WATCH_REARM_DELAY_MS = 100;
 /** How often the watch checks that the queue directory is still the one it watches. */
 export const WATCH_CHECK_INTERVAL_MS = 5_000;
 
+/** What the watch saw happen to one inbox task name: `rename` = it appeared or went away, `change` = it was written. */
+export type InboxFileEvent = "rename" | "change";
+
 /**
  * Watches `queueDir` (created if missing) recursively; `onChange` runs, coalesced, after any event that may mean a
- * new inbox file or a changed tree. Errors thrown by `onChange` are logged. Returns a stop function.
+ * new inbox file or a changed tree. `onInboxFile` (optional) hears at once, uncoalesced, each event on a `*.md`
+ * name directly in an inbox, with its absolute path. Errors thrown by `onChange` are logged. Returns a stop function.
  */
-export function watchQueue(queueDir: string, onChange: () => void, log: Logger): () => void {
+export function watchQueue(
+  queueDir: string, onChange: () => void, log: Logger, onInboxFile?: (event: InboxFileEvent, path: string) => void,
+): () => void {
   let watcher: FSWatcher | null = null;
   let armedIno = -1;
   let stopped = false;
@@ -41,7 +47,7 @@ export function watchQueue(queueDir: string, onChange: () => void, log: Logger):
     try {
       mkdirSync(queueDir, { recursive: true });
       armedIno = statSync(queueDir).ino;
-      const w = fsWatch(queueDir, { recursive: true }, (_event, filename) => onEvent(filename == null ? null : String(filename)));
+      const w = fsWatch(queueDir, { recursive: true }, (event, filename) => onEvent(event, filename == null ? null : String(filename)));
       w.on("error", (error) => { log.warn("queue watch failed, re-arming", { dir: queueDir, error }); rearm(); });
       w.on("close", () => { if (watcher === w) rearm(); }); // closed under us (the root was removed)
       watcher = w;
@@ -60,7 +66,7 @@ export function watchQueue(queueDir: string, onChange: () => void, log: Logger):
   const rootChanged = () => {
     try { return statSync(queueDir).ino !== armedIno; } catch { return true; }
   };
-  const onEvent = (filename: string | null) => {
+  const onEvent = (event: string, filename: string | null) => {
     if (filename === null) {
       if (rootChanged()) rearm();
       return fire();
@@ -69,8 +75,12 @@ export function watchQueue(queueDir: string, onChange: () => void, log: Logger):
     const base = parts[parts.length - 1] ?? "";
     // A project or one of its folders appeared or vanished: a recreated directory is not watched any more.
     if (parts.length <= 2) { rearm(); return fire(); }
-    if (parts[1] !== "inbox" || base.startsWith(".") || base.endsWith(".tmp")) return;
-    if (parts.length === 3 && !present(join(queueDir, filename))) return; // moved out or deleted: nothing new
+    if (parts[1] !== "inbox" || base.startsWith(".") || !base.endsWith(".md")) return;
+    if (parts.length === 3) {
+      const path = join(queueDir, filename);
+      try { onInboxFile?.(event === "change" ? "change" : "rename", path); } catch (error) { log.error("inbox event handler failed", { error }); }
+      if (!present(path)) return; // moved out or deleted: nothing new
+    }
     fire();
   };
   const check = setInterval(() => {

@@ -3,15 +3,38 @@
  * The `claude-failover hook <event>` side: Claude Code runs it for each injected hook with the event JSON on stdin.
  * It forwards the JSON to the daemon's hook sink over loopback HTTP and, when the daemon does not answer in time,
  * spools it to a file the daemon drains on its next poll. It never blocks Claude Code for more than about a second
- * and never fails its turn: every outcome exits 0.
+ * and never fails its turn: every outcome exits 0. The shared secret it sends is read from a file named on its
+ * command line ({@link readHookToken}), never passed as an argument, so no other local user can read it in `ps`.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Total budget for reading stdin and posting. */
 export const HOOK_BUDGET_MS = 900;
 /** Largest stdin accepted (hook JSON is small; a transcript excerpt may be a few KB). */
 const MAX_STDIN_BYTES = 1024 * 1024;
+
+/** Name of the token file in `state_dir`, created by the daemon with mode 0600. */
+export const HOOK_TOKEN_FILE = "hook-token";
+/** Environment variable that carried the secret in settings written by 0.4 and earlier (still read, never written). */
+export const LEGACY_TOKEN_ENV = "CLAUDE_FAILOVER_HOOK_TOKEN";
+
+/**
+ * The hook secret: the first line of `tokenFile` (`<state_dir>/hook-token`, mode 0600, passed as `--token-file`),
+ * else {@link LEGACY_TOKEN_ENV} from `env`; "" when neither (the daemon then refuses the POST and the event is spooled).
+ * Never throws.
+ */
+export function readHookToken(tokenFile: string | null, env: Readonly<Record<string, string | undefined>>): string {
+  if (tokenFile) {
+    try {
+      const token = readFileSync(tokenFile, "utf8").split("\n", 1)[0]!.trim();
+      if (token) return token;
+    } catch {
+      // unreadable: fall back below
+    }
+  }
+  return env[LEGACY_TOKEN_ENV] ?? "";
+}
 
 /** Inputs of {@link forwardHook}. */
 export interface HookForward {

@@ -53,16 +53,20 @@ export interface HookTarget {
   url: string;
   /** Folder where events are spooled when the daemon does not answer. */
   spoolDir: string;
-  /** Shared secret the hook sink checks. */
-  token: string;
+  /** File holding the shared secret the hook sink checks (`<state_dir>/hook-token`, mode 0600). Only its path is written. */
+  tokenFile: string;
 }
 
-/** Builds the `--settings` JSON that makes every hook event call `claude-failover hook <event>` for this session. */
+/**
+ * Builds the `--settings` JSON that makes every hook event call `claude-failover hook <event>` for this session.
+ * The command names the token file, never the token: Claude Code runs it through `sh -c`, whose argv any local user
+ * can read in `/proc/<pid>/cmdline`.
+ */
 export function buildHookSettings(session: string, target: HookTarget): string {
   const hooks: Record<string, unknown> = {};
   for (const event of HOOK_EVENTS) {
-    const argv = [...target.self, "hook", event, "--session", session, "--url", target.url, "--spool", target.spoolDir];
-    const command = `CLAUDE_FAILOVER_HOOK_TOKEN=${shellQuote(target.token)} ${argv.map(shellQuote).join(" ")}`;
+    const argv = [...target.self, "hook", event, "--session", session, "--url", target.url, "--spool", target.spoolDir, "--token-file", target.tokenFile];
+    const command = argv.map(shellQuote).join(" ");
     hooks[event] = [{ hooks: [{ type: "command", command, timeout: 5 }] }];
   }
   return JSON.stringify({ hooks }, null, 2);

@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { workdirProblem } from "../dispatcher/workdir.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
@@ -112,9 +113,16 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const kind = kindOf(name);
     if (!kind) throw new RangeError(`Cannot launch ${name}: not an owned session`);
     const previous = store.session(name);
+    let wanted = request.workdir ?? previous?.workdir ?? defaultWorkdir(name);
+    if (request.workdir === undefined && wanted !== defaultWorkdir(name) && workdirProblem(wanted) !== null) {
+      // The folder of an earlier task is gone: the session goes back to its own.
+      log.warn("session workdir gone; using the default", { session: name, workdir: wanted, default: defaultWorkdir(name) });
+      wanted = defaultWorkdir(name);
+    }
+    const problem = workdirProblem(wanted);
+    if (problem !== null) throw new Error(`Cannot launch ${name}: ${problem}`);
     // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
-    const workdir = realWorkdir(request.workdir ?? previous?.workdir ?? defaultWorkdir(name));
-    mkdirSync(request.workdir ?? previous?.workdir ?? defaultWorkdir(name), { recursive: true });
+    const workdir = realWorkdir(wanted);
     const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
@@ -228,10 +236,9 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   };
 }
 
-/** Resolves a working directory to its real path (as Claude Code does); the path as given when it cannot. */
+/** Resolves a working directory to its real path (as Claude Code does); the path as given when it cannot. Creates nothing. */
 export function realWorkdir(path: string): string {
   try {
-    mkdirSync(path, { recursive: true });
     return realpathSync(path);
   } catch {
     return path;

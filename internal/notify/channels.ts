@@ -1,14 +1,19 @@
 /**
  * @module notify/channels
- * Builds the notification channels the config asks for (Telegram, email) and one handle for the Telegram side's
- * lifecycle (getMe and command polling). Owns only this assembly; delivery is in telegram.ts and email.ts,
- * queueing in notify.ts. A channel whose secret is missing is still returned, disabled, after one warning.
+ * Builds the notification channels the config asks for (Telegram, email, webhook, ntfy, Slack, Discord) and one
+ * handle for the Telegram side's lifecycle (getMe and command polling). Owns only this assembly and the list of the
+ * variables that hold their secrets; delivery is in one file per channel, queueing in notify.ts. A channel whose
+ * secret is missing is still returned, disabled, after one warning.
  */
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { OperatorControl } from "../state/status.ts";
+import { createDiscordChannel } from "./discord.ts";
 import { createEmailChannel } from "./email.ts";
+import { createNtfyChannel } from "./ntfy.ts";
+import { createSlackChannel } from "./slack.ts";
+import { createWebhookChannel } from "./webhook.ts";
 import type { Channel } from "./notify.ts";
 import type { TelegramHandle } from "./telegram.ts";
 
@@ -18,8 +23,10 @@ export interface ChannelsDeps {
   clock: Clock;
   fetch: typeof fetch;
   control?: OperatorControl;
-  /** Daemon version, for Resend's User-Agent. */
+  /** Daemon version, for the User-Agent of Resend and webhook requests. */
   version: string;
+  /** This machine's name (os.hostname()), sent in webhook bodies. */
+  host: string;
 }
 
 /** The channels for {@link import("./notify.ts").createNotifier}, plus start/stop for Telegram polling. */
@@ -31,10 +38,19 @@ export interface NotifyChannels {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/** The secrets the channels use, resolved from the environment by config.ts. */
+export type NotifySecrets = Pick<Config["secrets"], "telegramToken" | "resendApiKey" | "webhookSecret" | "ntfyToken" | "slackUrl" | "discordUrl">;
+
+/** Names of the environment variables holding notification secrets, so they can be kept out of the panes' environment. */
+export function notifySecretEnvNames(config: Config["notifications"]): string[] {
+  const names = [config.telegram?.token_env, config.email?.api_key_env, config.webhook?.secret_env, config.ntfy?.token_env, config.slack?.url_env, config.discord?.url_env];
+  return names.filter((name): name is string => Boolean(name));
+}
+
 /** Creates the channels configured in `config` (the `notifications` slice) with `secrets` resolved from the environment. */
 export function createChannels(
   config: Config["notifications"],
-  secrets: Pick<Config["secrets"], "telegramToken" | "resendApiKey">,
+  secrets: NotifySecrets,
   deps: ChannelsDeps,
 ): NotifyChannels {
   const channels: Channel[] = [];
@@ -64,6 +80,16 @@ export function createChannels(
       minLevel: config.email.min_level, version: deps.version,
     }));
   }
+  const http = { log: deps.log, fetch: deps.fetch, clock: deps.clock };
+  const { webhook, ntfy, slack, discord } = config;
+  if (webhook) {
+    channels.push(createWebhookChannel(http, {
+      url: webhook.url, secret: secrets.webhookSecret, secretEnv: webhook.secret_env, minLevel: webhook.min_level, host: deps.host, version: deps.version,
+    }));
+  }
+  if (ntfy) channels.push(createNtfyChannel(http, { url: ntfy.url, token: secrets.ntfyToken, tokenEnv: ntfy.token_env, minLevel: ntfy.min_level }));
+  if (slack) channels.push(createSlackChannel(http, { url: secrets.slackUrl, urlEnv: slack.url_env, minLevel: slack.min_level }));
+  if (discord) channels.push(createDiscordChannel(http, { url: secrets.discordUrl, urlEnv: discord.url_env, minLevel: discord.min_level }));
   return {
     channels,
     start: () => void telegram?.then((t) => t.start()),

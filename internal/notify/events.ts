@@ -31,6 +31,18 @@ export interface EventData {
   session_dead: { session: string; reason: string };
   tasks_waiting: { queued: number; idle_sessions: number; since: number };
   breaker_open: { swaps: number; window_ms: number };
+  /** The daily summary of the period since `since` (see digest.ts). */
+  daily_digest: {
+    since: number;
+    accounts: Array<{ account: string; limits: number; active_ms: number }>;
+    tasks_done: number;
+    tasks_failed: number;
+    /** The first few failed tasks of the period. */
+    failed: Array<{ project: string; file: string; reason: string }>;
+    swaps: Array<{ at: number; from: string | null; to: string | null; reason: string; ok: boolean }>;
+  };
+  /** `claude-failover notify test`. */
+  test_message: { host: string };
 }
 
 /** Every kind of notification. */
@@ -52,17 +64,27 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   daemon_started: "info", daemon_stopping: "info", swap_started: "warning", swap_done: "warning",
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
-  tasks_waiting: "warning", breaker_open: "critical",
+  tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info",
 };
+
+/** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
+export const EVERY_CHANNEL: ReadonlySet<EventKind> = new Set<EventKind>(["daily_digest", "test_message"]);
+
+/** Kinds about swaps, shown as one line (with the account and its reset) where a chat app wants one. */
+export const SWAP_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(["swap_started", "swap_done", "swap_failed"]);
 
 /** A rendered notification: `title` (email subject), plain `text`, and `html` using only Telegram's tags. */
 export interface RenderedMessage {
   title: string;
   text: string;
   html: string;
+  /** How many events were coalesced into it. @default 1 */
+  count?: number;
+  /** `title` and the gist on one line (swaps: the reason or outcome, and the account's reset). @default title */
+  line?: string;
 }
 
-const ICONS: Readonly<Record<Level, string>> = { info: "ℹ️", warning: "⚠️", critical: "🚨" };
+export const ICONS: Readonly<Record<Level, string>> = { info: "ℹ️", warning: "⚠️", critical: "🚨" };
 const MS_PER_MINUTE = 60_000;
 const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
@@ -81,6 +103,7 @@ export function eventKey(event: NotifyEvent): string {
       case "account_available": case "account_enabled": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
+      case "daily_digest": return String(event.since);
       default: return "";
     }
   })();
@@ -105,11 +128,16 @@ export function formatDuration(ms: number): string {
 
 /** Formats `at` in `timeZone` relative to `now`: `15:00 Europe/Paris, in 2h 10m` (with the date when not the same day). */
 export function formatWhen(at: number, now: number, timeZone: string): string {
-  const time = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
+  const time = formatClock(at, timeZone);
   const day = (ms: number) => new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short" }).format(ms);
   const date = day(at) === day(now) ? "" : `${day(at)} `;
   const relative = at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
   return `${date}${time} ${timeZone}, ${relative}`;
+}
+
+/** `15:00`: the time of day of `at` in `timeZone`. */
+export function formatClock(at: number, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
 }
 
 /**
@@ -118,19 +146,41 @@ export function formatWhen(at: number, now: number, timeZone: string): string {
  */
 export function renderEvent(event: NotifyEvent, timeZone: string, count = 1): RenderedMessage {
   const when = (at: number) => formatWhen(at, event.at, timeZone);
-  const [headline, lines] = describe(event, when);
+  const [headline, lines] = describe(event, when, timeZone);
   const title = `${ICONS[eventLevel(event)]} ${headline}${count > 1 ? ` ×${count}` : ""}`;
   const body = lines.filter((line): line is string => typeof line === "string" && line.length > 0);
   return {
     title,
     text: [title, ...body].join("\n"),
     html: [`<b>${escapeHtml(title)}</b>`, ...body.map(escapeHtml)].join("\n"),
+    count,
+    line: oneLine(event, title, when),
   };
+}
+
+/** The message's text without its title line. */
+export function messageBody(message: RenderedMessage): string {
+  return message.text.split("\n").slice(1).join("\n");
+}
+
+function oneLine(event: NotifyEvent, title: string, when: (at: number) => string): string {
+  switch (event.kind) {
+    case "swap_started": {
+      const reset = event.reset_at !== null ? `, ${event.from ?? "account"} resets ${when(event.reset_at)}` : "";
+      return `${title}: ${event.reason}${reset}`;
+    }
+    case "swap_done":
+      return `${title}: ${event.sessions} sessions (${event.resumed} resumed, ${event.fresh} fresh) in ${formatDuration(event.duration_ms)}`;
+    case "swap_failed":
+      return `${title}: ${event.error}`;
+    default:
+      return title;
+  }
 }
 
 type Line = string | null | false;
 
-function describe(event: NotifyEvent, when: (at: number) => string): [string, Line[]] {
+function describe(event: NotifyEvent, when: (at: number) => string, timeZone: string): [string, Line[]] {
   switch (event.kind) {
     case "daemon_started":
       return [`claude-failover ${event.version} started`, [`${event.accounts} accounts, ${event.sessions} sessions`]];
@@ -170,7 +220,27 @@ function describe(event: NotifyEvent, when: (at: number) => string): [string, Li
       return [`${event.queued} tasks waiting`, [`${event.idle_sessions} idle sessions since ${when(event.since)}`]];
     case "breaker_open":
       return ["Swap breaker open", [`${event.swaps} swaps within ${formatDuration(event.window_ms)}; automatic swaps stopped.`]];
+    case "daily_digest":
+      return ["Daily digest", digestLines(event, when, timeZone)];
+    case "test_message":
+      return ["claude-failover test message", [`Sent by "claude-failover notify test" on ${event.host}.`]];
   }
+}
+
+const DIGEST_LIST_LIMIT = 10;
+
+function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (at: number) => string, timeZone: string): Line[] {
+  const more = (n: number) => n > DIGEST_LIST_LIMIT && `… and ${n - DIGEST_LIST_LIMIT} more`;
+  return [
+    `Since ${when(d.since).split(",")[0]}`,
+    ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit, active ${formatDuration(a.active_ms)}`),
+    `Tasks: ${d.tasks_done} done, ${d.tasks_failed} failed`,
+    ...d.failed.slice(0, DIGEST_LIST_LIMIT).map((t) => `✗ ${t.project}/${t.file}: ${t.reason}`),
+    more(d.failed.length),
+    `Swaps: ${d.swaps.length}`,
+    ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${formatClock(s.at, timeZone)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
+    more(d.swaps.length),
+  ];
 }
 
 function pair(from: string | null, to: string | null): string {

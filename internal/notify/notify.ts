@@ -1,15 +1,16 @@
 /**
  * @module notify
  * The notifier: `send(event)` queues and returns at once, so nothing that matters (a swap, a dispatch) ever waits on
- * Telegram or email. Owns one bounded queue per channel, each drained by its own sequential loop on the injected clock:
- * level routing, coalescing of repeats into one message with a count, drop policy (oldest info, then warning, never
- * critical), retries with backoff that honour a server's `retryAfterMs` (forever for critical, bounded otherwise),
- * per-channel pacing, and a time-boxed flush at stop. It does not know any wire format: channels
- * (telegram.ts, email.ts) render nothing and decide only whether a failure is worth retrying, via {@link NotifyError}.
+ * a chat app or a mail API. Owns one bounded queue per channel, each drained by its own sequential loop on the injected
+ * clock: level routing (the digest and test messages reach every channel), coalescing of repeats into one message with
+ * a count, drop policy (oldest info, then warning, never critical), retries with backoff that honour a server's
+ * `retryAfterMs` (forever for critical, bounded otherwise), per-channel pacing, and a time-boxed flush at stop. It
+ * knows no wire format: channels (one file each: telegram, email, webhook, ntfy, slack, discord) format what they
+ * are given and decide only whether a failure is worth retrying, via {@link NotifyError}.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { eventKey, eventLevel, LEVEL_RANK, renderEvent, type Level, type NotifyEvent, type RenderedMessage } from "./events.ts";
+import { EVERY_CHANNEL, eventKey, eventLevel, LEVEL_RANK, renderEvent, type Level, type NotifyEvent, type RenderedMessage } from "./events.ts";
 
 /** A destination. `deliver` throws {@link NotifyError} on failure; the notifier owns retrying. */
 export interface Channel {
@@ -283,7 +284,8 @@ export function createNotifier(deps: NotifierDeps, options: NotifierOptions = {}
         const key = eventKey(event);
         const now = clock.now();
         for (const lane of lanes) {
-          if (LEVEL_RANK[level] < LEVEL_RANK[lane.channel.minLevel] || !enabled(lane)) continue;
+          const wanted = LEVEL_RANK[level] >= LEVEL_RANK[lane.channel.minLevel] || EVERY_CHANNEL.has(event.kind);
+          if (!wanted || !enabled(lane)) continue;
           enqueue(lane, event, level, key, now);
           lane.wake();
         }

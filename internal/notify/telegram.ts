@@ -1,19 +1,19 @@
 /**
  * @module notify/telegram
- * The Telegram channel and the operator's Telegram commands, over one grammY `Bot`. Owns the Bot API calls
- * (getMe once at start, setMyCommands, sendMessage in HTML to every allowed chat, long polling with `bot.start()`),
- * the mapping of grammY's two error classes to {@link NotifyError}, the chat allowlist and the replies' wording.
- * It does not queue or retry (notify.ts does) and it changes nothing itself: commands act only through the injected
- * {@link OperatorControl}. A missing or rejected token disables the channel with one warning; the daemon runs on.
+ * The Telegram channel over one grammY `Bot`. Owns the Bot API calls (getMe once at start, setMyCommands,
+ * sendMessage in HTML to every allowed chat, with action buttons under swap and exhausted messages, long polling
+ * with `bot.start()`) and the mapping of grammY's two error classes to {@link NotifyError}. It does not queue or
+ * retry (notify.ts does) and it changes nothing itself: commands and buttons (telegram-commands.ts) act only through
+ * the injected {@link OperatorControl}. A missing or rejected token disables the channel with one warning.
  */
 import { Bot, GrammyError, HttpError, type Context } from "grammy";
 import { retry } from "../retry.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import type { OperatorControl, StatusSnapshot } from "../state/status.ts";
-import type { TaskRow } from "../state/state.ts";
-import { escapeHtml, formatWhen, type Level } from "./events.ts";
+import type { OperatorControl } from "../state/status.ts";
+import type { Level, NotifyEvent } from "./events.ts";
 import { NotifyError, redact, type Channel } from "./notify.ts";
+import { ACTION_KINDS, actionKeyboard, COMMANDS, renderStatus, serveCommands } from "./telegram-commands.ts";
 
 /** What the Telegram channel touches. Without `control`, no commands are served and no polling happens. */
 export interface TelegramDeps {
@@ -59,20 +59,8 @@ export const POLL_RESTART_MAX_MS = 300_000;
 export const TELEGRAM_REQUEST_TIMEOUT_SECONDS = 40;
 export const POLL_TIMEOUT_SECONDS = 30;
 export const BOT_STOP_TIMEOUT_MS = 2_500;
-export const TAIL_LINES = 20;
 const DELIVERED_MEMORY = 50;
-const LIST_LIMIT = 30;
 
-/** The command menu, also shown by /help. */
-export const COMMANDS: ReadonlyArray<{ command: string; description: string }> = [
-  { command: "status", description: "Accounts, sessions, queue, last swap" },
-  { command: "swap", description: "Swap now: /swap [account]" },
-  { command: "pause", description: "Pause task dispatch" },
-  { command: "resume", description: "Resume task dispatch" },
-  { command: "tasks", description: "Queued and running tasks" },
-  { command: "tail", description: "Last lines of a session: /tail <session>" },
-  { command: "help", description: "This list" },
-];
 
 /** Creates the Telegram channel; call `start()` to verify the token and serve commands. */
 export function createTelegram(deps: TelegramDeps, options: TelegramOptions): TelegramHandle {
@@ -93,22 +81,39 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
     ? new Bot(options.token, { client: { apiRoot: options.apiRoot, timeoutSeconds: TELEGRAM_REQUEST_TIMEOUT_SECONDS, fetch: deps.fetch } })
     : null;
   if (!bot) disable("missing token");
-  if (bot && deps.control) serveCommands(bot, deps.control, new Set(options.chatIds), log, () => formatStatusNow(deps, timeZone), secrets);
+  const reply = (ctx: Context, html: string) =>
+    ctx.reply(truncateHtml(html, TELEGRAM_MAX_CHARS), { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
+  if (bot && deps.control) {
+    const describeError = (e: unknown) =>
+      e instanceof GrammyError || e instanceof HttpError ? fail(e).message : redact(String(e instanceof Error ? e.message : e), secrets);
+    serveCommands(bot, { control: deps.control, allowed: new Set(options.chatIds), log, describeError, reply, status: () => formatStatusNow(deps, timeZone) });
+  }
+  /** The buttons under a message, from the state now; none without commands or when the state cannot be read. */
+  const keyboard = (event: NotifyEvent) => {
+    if (!deps.control || !ACTION_KINDS.has(event.kind)) return undefined;
+    try {
+      return actionKeyboard(event, deps.control.status()) ?? undefined;
+    } catch (error) {
+      log.debug("telegram buttons left out", { error: error as Error });
+      return undefined;
+    }
+  };
 
   const channel: Channel = {
     name: "telegram",
     minLevel: options.minLevel ?? "info",
     minIntervalMs: options.minIntervalMs ?? 0,
     isEnabled: () => !disabled,
-    async deliver(message, _event, signal) {
+    async deliver(message, event, signal) {
       if (!bot || disabled) throw new NotifyError("Cannot send Telegram message: channel disabled", { channel: "telegram", retryable: false });
       const html = truncateHtml(message.html, TELEGRAM_MAX_CHARS);
       const done = delivered.get(html) ?? new Set<number>();
+      const reply_markup = keyboard(event);
       let failure: NotifyError | undefined;
       for (const chatId of options.chatIds) {
         if (done.has(chatId)) continue;
         try {
-          await bot.api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true } }, asSignal(signal));
+          await bot.api.sendMessage(chatId, html, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, reply_markup }, asSignal(signal));
           done.add(chatId);
         } catch (error) {
           const f = fail(error);
@@ -157,7 +162,7 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
     let pauseMs = POLL_RESTART_MIN_MS;
     while (!abort.signal.aborted) {
       try {
-        await bot.start({ timeout: options.pollTimeoutSeconds ?? POLL_TIMEOUT_SECONDS, allowed_updates: ["message"] });
+        await bot.start({ timeout: options.pollTimeoutSeconds ?? POLL_TIMEOUT_SECONDS, allowed_updates: ["message", "callback_query"] });
       } catch (error) {
         const f = fail(error);
         if (f.status === 401) {
@@ -213,66 +218,8 @@ export function toNotifyError(error: unknown, secrets: readonly string[]): Notif
   return new NotifyError(`Cannot call Telegram: ${redact(name, secrets)}`, { channel, retryable: true });
 }
 
-function serveCommands(bot: Bot, control: OperatorControl, allowed: Set<number>, log: Logger, status: () => string, secrets: string[]) {
-  // Registered first: nothing below runs for a chat that is not on the list.
-  bot.use(async (ctx, next) => {
-    const chatId = ctx.chat?.id;
-    if (chatId !== undefined && allowed.has(chatId)) return next();
-    log.warn("telegram update from unknown chat dropped", { chat_id: chatId ?? null, update_id: ctx.update.update_id });
-  });
-  bot.catch((err) => {
-    const e = err.error;
-    const error = e instanceof GrammyError || e instanceof HttpError ? toNotifyError(e, secrets).message : redact(String(e instanceof Error ? e.message : e), secrets);
-    log.error("telegram command failed", { update_id: err.ctx.update.update_id, error });
-  });
-  const reply = (ctx: Context, html: string) =>
-    ctx.reply(truncateHtml(html, TELEGRAM_MAX_CHARS), { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
-  const outcome = (r: { ok: boolean; message: string }) => `${r.ok ? "✅" : "❌"} ${escapeHtml(r.message)}`;
-  bot.command("status", (ctx) => reply(ctx, status()));
-  bot.command("swap", async (ctx) => reply(ctx, outcome(await control.swap(ctx.match.trim() || undefined))));
-  bot.command("pause", (ctx) => reply(ctx, outcome(control.pause())));
-  bot.command("resume", (ctx) => reply(ctx, outcome(control.resume())));
-  bot.command("tasks", (ctx) => reply(ctx, renderTasks(control.tasks())));
-  bot.command("tail", async (ctx) => {
-    const name = ctx.match.trim();
-    if (!name) return reply(ctx, "Usage: /tail &lt;session&gt;");
-    const lines = await control.tail(name, TAIL_LINES);
-    if (!lines) return reply(ctx, `${escapeHtml(name)}: not an owned session`);
-    return reply(ctx, `<b>${escapeHtml(name)}</b>\n<pre>${escapeHtml(lines.join("\n").slice(-3500))}</pre>`);
-  });
-  bot.command(["help", "start"], (ctx) => reply(ctx, COMMANDS.map((c) => `/${c.command} — ${escapeHtml(c.description)}`).join("\n")));
-}
-
 function formatStatusNow(deps: TelegramDeps, timeZone: string): string {
   return deps.control ? renderStatus(deps.control.status(), deps.clock.now(), timeZone) : "";
-}
-
-/** `/status` for a phone: accounts with countdowns, sessions by state, queue counts, last swap. */
-export function renderStatus(s: StatusSnapshot, now: number, timeZone: string): string {
-  const at = (iso: string) => formatWhen(Date.parse(iso), now, timeZone);
-  const flags = [s.paused && "paused", s.swapping && "swapping", s.exhausted && `exhausted${s.wake_at ? `, wakes ${at(s.wake_at)}` : ""}`];
-  const head = `<b>claude-failover ${escapeHtml(s.version)}</b> — active ${escapeHtml(s.active_account ?? "none")}`;
-  const lines = [head + flags.filter(Boolean).map((f) => ` · ${f}`).join(""), "<b>Accounts</b>"];
-  for (const a of s.accounts) {
-    const reset = a.state === "cooling" && a.reset_at ? `, resets ${at(a.reset_at)}` : "";
-    lines.push(`• ${escapeHtml(a.name)}${a.name === s.active_account ? " ★" : ""} ${a.state}${reset}`);
-  }
-  const byState = new Map<string, string[]>();
-  for (const x of s.sessions) byState.set(x.state, [...(byState.get(x.state) ?? []), x.task ? `${x.name} (${x.task})` : x.name]);
-  lines.push(`<b>Sessions</b> ${[...byState].map(([state, names]) => `${names.length} ${state}`).join(", ") || "none"}`);
-  for (const [state, names] of byState) if (state !== "idle") lines.push(`${state}: ${escapeHtml(names.join(", "))}`);
-  lines.push(`<b>Tasks</b> ${Object.entries(s.tasks).map(([state, n]) => `${n} ${state}`).join(", ")}`);
-  const last = s.last_swap;
-  if (last) lines.push(`<b>Last swap</b> ${escapeHtml(`${last.from ?? "?"} → ${last.to ?? "?"}, ${at(last.at)}, ${last.step}: ${last.reason}`)}`);
-  return lines.join("\n");
-}
-
-function renderTasks(rows: TaskRow[]): string {
-  const open = rows.filter((t) => t.state === "queued" || t.state === "running" || t.state === "stalled");
-  if (open.length === 0) return "No queued or running tasks.";
-  const lines = open.slice(0, LIST_LIMIT).map((t) => `#${t.id} ${t.state} ${t.project}/${t.file}${t.session ? ` on ${t.session}` : ""}`);
-  if (open.length > LIST_LIMIT) lines.push(`… and ${open.length - LIST_LIMIT} more`);
-  return escapeHtml(lines.join("\n"));
 }
 
 /** grammY's Node typings name the abort-controller polyfill's AbortSignal; Bun maps that package to the native one. */

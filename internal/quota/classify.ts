@@ -119,6 +119,25 @@ export function paneActivity(lines: string[]): PaneActivity {
   return last !== undefined && isShellPrompt(last) ? "shell" : "unknown";
 }
 
+/** Dim placeholder texts Claude Code draws in an empty input box (capture-pane shows them as plain text). */
+const PLACEHOLDER_RE = /^(?:Resend your message to try again|Once fixed, resend your message|Try "[^"]*")$/;
+
+/**
+ * The text in the input box: `""` when it is empty (placeholders count as empty), null when no input box is on
+ * screen (a dialog, a shell, a starting session). A prompt left there unsent is what Enter would submit.
+ */
+export function inputText(lines: string[]): string | null {
+  const screen = clean(lines);
+  const box = promptBox(screen);
+  if (!box) return null;
+  const text = screen
+    .slice(box.top + 1, box.bottom)
+    .map((line, i) => (i === 0 ? line.replace(/^[❯>!][\u00a0 ]?/, "") : line))
+    .join("\n")
+    .trim();
+  return PLACEHOLDER_RE.test(text) ? "" : text;
+}
+
 /**
  * The StopFailure hook. Quota only when `error` is `rate_limit` AND the message is a quota line; a `rate_limit`
  * whose text is not (e.g. "Server is temporarily limiting requests (not your usage limit)") is transient, as are

@@ -96,8 +96,11 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   const allowedHosts = new Set(deps.allowedHosts ?? LOOPBACK_HOSTS);
   app.use("*", async (c, next) => {
+    // Under Bun.serve the Host header is the authority; app.request() (tests) has none, and its URL's host stands in.
+    const authority = (c.req.header("Host") ?? URL.parse(c.req.url)?.host ?? "").trim();
+    if (authority === "") return c.json({ ok: false, message: "Cannot answer: the request has no Host header" }, 400);
     if (allowedHosts.has("*")) return next();
-    const host = hostName(c.req.header("Host") ?? new URL(c.req.url).host);
+    const host = hostName(authority);
     if (!allowedHosts.has(host)) return c.json({ ok: false, message: `Cannot answer for host "${host}": not in the allowed host names` }, 421);
     return next();
   });
@@ -139,7 +142,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     return c.json({ ok: false, failing, checks: report.checks }, 503);
   });
   app.get("/status", (c) => { c.header("Cache-Control", "no-store"); return c.json(deps.control.status()); });
-  app.get("/tasks", (c) => { c.header("Cache-Control", "no-store"); return c.json(deps.control.tasks()); });
+  // Prompts are private: the task list needs the bearer token, like every control route.
+  app.get("/tasks", api, (c) => { c.header("Cache-Control", "no-store"); return c.json(deps.control.tasks()); });
   app.get("/metrics", (c) =>
     c.body(deps.metrics.render(statusGauges(deps.control.status(), deps.version)), 200, { "Content-Type": METRICS_CONTENT_TYPE }));
   app.get("/", (c) => {

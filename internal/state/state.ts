@@ -16,6 +16,13 @@ export type AccountState = "available" | "cooling" | "disabled";
 export type SessionKind = "pool" | "dedicated";
 export type SessionState = "starting" | "idle" | "working" | "stalled" | "dead";
 export type TaskState = "queued" | "running" | "done" | "failed" | "stalled";
+/**
+ * Where a running task's current prompt (the task itself, or a continue prompt for it) is in its conversation:
+ * `intent` written before typing; `typed` once the keys were sent; `confirmed` once the transcript (or the
+ * UserPromptSubmit hook) shows the prompt with its `promptId`; `ended` when that turn ended on an API error or a
+ * limit and the task waits to be continued.
+ */
+export type DeliveryState = "intent" | "typed" | "confirmed" | "ended";
 export type SwapStep = "requested" | "saving" | "stopping" | "flipping" | "migrating" | "relaunching" | "verifying" | "done" | "failed";
 export type EventLevel = "info" | "warning" | "critical";
 
@@ -62,7 +69,35 @@ export interface TaskRow {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  /** The ledger of the current delivery (null while queued). */
+  delivery: DeliveryState | null;
+  /** Conversation id the prompt was typed into. */
+  conversation: string | null;
+  /** Transcript path of that conversation. */
+  transcript: string | null;
+  /** Transcript size when the intent was written: the prompt's record comes after it. */
+  ledgerOffset: number | null;
+  /** The text expected in the next user record: the task's prompt, or the continue prompt. */
+  expect: string | null;
+  /** Claude Code's id of the turn the task runs in (from the transcript or the hooks). */
+  promptId: string | null;
+  typedAt: number | null;
+  /** Why the last turn ended without finishing the task: `quota` or `transient`. */
+  endedKind: string | null;
+  endedAt: number | null;
+  /** Continue prompts typed for this task (after errors, limits and relaunches). */
+  continues: number;
+  /** Turns of this task that ended on a transient API error. */
+  apiErrors: number;
+  /** When Enter was pressed again for a prompt left unsent in the input box. */
+  nudgedAt: number | null;
 }
+
+/** The delivery fields of a task that was never delivered (what a new row holds). */
+export const NO_DELIVERY = {
+  delivery: null, conversation: null, transcript: null, ledgerOffset: null, expect: null, promptId: null, typedAt: null,
+  endedKind: null, endedAt: null, continues: 0, apiErrors: 0, nudgedAt: null,
+} as const satisfies Partial<TaskRow>;
 
 export interface SwapRow {
   id: number;
@@ -108,7 +143,7 @@ export interface Store {
   upsertSession(name: string, kind: SessionKind, patch: SessionPatch, now: number): SessionRow;
   deleteSession(name: string): void;
 
-  addTask(task: Omit<TaskRow, "id" | "state" | "session" | "attempts" | "startedAt" | "finishedAt" | "error">): TaskRow;
+  addTask(task: Pick<TaskRow, "project" | "file" | "priority" | "workdir" | "timeoutMs" | "prompt" | "createdAt">): TaskRow;
   task(id: number): TaskRow | null;
   taskByFile(project: string, file: string): TaskRow | null;
   tasks(states?: TaskState[], limit?: number): TaskRow[];
@@ -168,6 +203,18 @@ const MIGRATIONS = [
    CREATE INDEX events_at ON events(at);
    CREATE TABLE flags (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`,
   `ALTER TABLE sessions ADD COLUMN turn_at INTEGER;`,
+  `ALTER TABLE tasks ADD COLUMN delivery TEXT;
+   ALTER TABLE tasks ADD COLUMN conversation TEXT;
+   ALTER TABLE tasks ADD COLUMN transcript TEXT;
+   ALTER TABLE tasks ADD COLUMN ledger_offset INTEGER;
+   ALTER TABLE tasks ADD COLUMN expect TEXT;
+   ALTER TABLE tasks ADD COLUMN prompt_id TEXT;
+   ALTER TABLE tasks ADD COLUMN typed_at INTEGER;
+   ALTER TABLE tasks ADD COLUMN ended_kind TEXT;
+   ALTER TABLE tasks ADD COLUMN ended_at INTEGER;
+   ALTER TABLE tasks ADD COLUMN continues INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN api_errors INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN nudged_at INTEGER;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -196,6 +243,12 @@ export function openStore(path: string): Store {
     prompt: r.prompt as string, session: (r.session as string | null) ?? null, attempts: r.attempts as number,
     createdAt: r.created_at as number, startedAt: (r.started_at as number | null) ?? null,
     finishedAt: (r.finished_at as number | null) ?? null, error: (r.error as string | null) ?? null,
+    delivery: (r.delivery as DeliveryState | null) ?? null, conversation: (r.conversation as string | null) ?? null,
+    transcript: (r.transcript as string | null) ?? null, ledgerOffset: (r.ledger_offset as number | null) ?? null,
+    expect: (r.expect as string | null) ?? null, promptId: (r.prompt_id as string | null) ?? null,
+    typedAt: (r.typed_at as number | null) ?? null, endedKind: (r.ended_kind as string | null) ?? null,
+    endedAt: (r.ended_at as number | null) ?? null, continues: (r.continues as number | null) ?? 0,
+    apiErrors: (r.api_errors as number | null) ?? 0, nudgedAt: (r.nudged_at as number | null) ?? null,
   });
   const swapRow = (r: Record<string, unknown>): SwapRow => ({
     id: r.id as number, step: r.step as SwapStep, fromAccount: (r.from_account as string | null) ?? null,
@@ -213,6 +266,9 @@ export function openStore(path: string): Store {
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
     project: "project", file: "file", state: "state", priority: "priority", workdir: "workdir", timeoutMs: "timeout_ms",
     prompt: "prompt", session: "session", attempts: "attempts", startedAt: "started_at", finishedAt: "finished_at", error: "error",
+    delivery: "delivery", conversation: "conversation", transcript: "transcript", ledgerOffset: "ledger_offset", expect: "expect",
+    promptId: "prompt_id", typedAt: "typed_at", endedKind: "ended_kind", endedAt: "ended_at", continues: "continues",
+    apiErrors: "api_errors", nudgedAt: "nudged_at",
   };
   const SWAP_COLUMNS: Record<keyof SwapPatch, string> = {
     step: "step", fromAccount: "from_account", toAccount: "to_account", reason: "reason", triggerSession: "trigger_session",

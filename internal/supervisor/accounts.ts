@@ -11,14 +11,9 @@ import type { Logger } from "../log.ts";
 import type { Verdict } from "../quota/classify.ts";
 import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
 import type { Store } from "../state/state.ts";
+import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { EventBus } from "./events.ts";
-
-/** The runtime state shared with the supervisor (one object, mutated in place). */
-export interface AccountState {
-  activeAccount: string | null;
-  exhaustedUntil: number | null;
-}
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {
@@ -29,16 +24,14 @@ export interface AccountDecisionsDeps {
   events: EventBus;
   clock: Clock;
   log: Logger;
-  state: AccountState;
+  runtime: Runtime;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
-  /** Asks sessions parked on a limit line to continue (their account came back). */
-  continueParked(): Promise<void>;
 }
 
 /** The account decisions. */
 export interface AccountDecisions {
   /** The account a hook event belongs to, from the home its transcript is in. */
-  accountOfEvent(payload: Record<string, unknown>): string | null;
+  accountOfEvent(transcriptPath: string | null): string | null;
   /** Acts on one classified signal of a session (account defaults to the session's). */
   onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
   /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
@@ -47,22 +40,18 @@ export interface AccountDecisions {
   wakeAccounts(now: number): Promise<void>;
 }
 
-/** Store flag holding the end of exhausted mode (epoch ms), so a restart stays in it. */
-export const FLAG_EXHAUSTED = "exhausted_until";
 const UNKNOWN_WAKE_MS = 3_600_000;
 
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
-  const { config, store, quota, switcher, events, clock, log, state } = deps;
-  const work = { continueParked: deps.continueParked };
+  const { config, store, quota, switcher, events, clock, log, runtime } = deps;
 
   /**
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
    * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
    */
-  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
-    const path = payload.transcript_path;
-    if (typeof path !== "string") return null;
+  const accountOfEvent = (path: string | null): string | null => {
+    if (path === null) return null;
     return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
   };
 
@@ -70,7 +59,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
     if (verdict.kind === "none" && signal !== "pane") return;
     const row = store.session(session);
-    const account = eventAccount ?? row?.account ?? state.activeAccount;
+    const account = eventAccount ?? row?.account ?? runtime.activeAccount();
     if (!account) return;
     if (verdict.kind === "warning") {
       log.info("quota warning", { session, account, line: verdict.line });
@@ -79,7 +68,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
     const last = store.lastDoneSwap();
     const decision = quota.observe({ session, account, signal, verdict, now: at }, {
-      activeAccount: state.activeAccount, lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
+      activeAccount: runtime.activeAccount(), lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
     });
     if (decision.action === "none") return;
     const existing = store.accounts().find((a) => a.name === decision.account);
@@ -109,10 +98,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   };
 
   const setExhausted = (until: number | null) => {
-    if (until === state.exhaustedUntil) return;
-    const entering = state.exhaustedUntil === null && until !== null;
-    state.exhaustedUntil = until;
-    store.setFlag(FLAG_EXHAUSTED, until === null ? null : String(until));
+    if (until === runtime.exhaustedUntil()) return;
+    const entering = runtime.exhaustedUntil() === null && until !== null;
+    runtime.setExhaustedUntil(until);
     if (entering) {
       log.error("all accounts exhausted", { wake_at: new Date(until).toISOString() });
       events.notify({ kind: "accounts_exhausted", at: clock.now(), wake_at: until });
@@ -127,12 +115,12 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
         events.notify({ kind: "account_available", at: now, account: account.name });
       }
     }
-    if (state.exhaustedUntil === null || state.exhaustedUntil > now) return;
-    const active = store.accounts().find((a) => a.name === state.activeAccount);
+    const exhaustedUntil = runtime.exhaustedUntil();
+    if (exhaustedUntil === null || exhaustedUntil > now) return;
+    const active = store.accounts().find((a) => a.name === runtime.activeAccount());
     if (active?.state === "available") {
+      // Tasks cut by the limit go on by themselves: the task follower continues them once their account is usable.
       setExhausted(null);
-      // Tasks parked on the limit line wait in their conversation: the account is back, so they go on.
-      await work.continueParked();
     } else {
       await requestSwap({ reason: "reset" });
     }

@@ -11,12 +11,14 @@ import { buildStatus, type OperatorControl } from "../state/status.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { TaskQueue } from "../dispatcher/queue.ts";
 import type { Supervisor } from "./supervisor.ts";
+import type { Runtime } from "../state/runtime.ts";
 import type { EventBus } from "./events.ts";
 
 /** What the control surface calls. */
 export interface ControlDeps {
   store: Store;
-  supervisor: Supervisor;
+  supervisor: Pick<Supervisor, "requestSwap">;
+  runtime: Runtime;
   lifecycle: Lifecycle;
   queue: TaskQueue;
   tmux: Tmux;
@@ -29,12 +31,12 @@ export interface ControlDeps {
 
 /** Creates the {@link OperatorControl}. */
 export function createControl(deps: ControlDeps): OperatorControl {
-  const { store, supervisor, lifecycle, queue, tmux, clock, log } = deps;
+  const { store, supervisor, runtime, lifecycle, queue, tmux, clock, log } = deps;
   return {
     status() {
-      const s = supervisor.state();
       return buildStatus(store, {
-        version: deps.version, startedAt: deps.startedAt, activeAccount: s.activeAccount, paused: s.paused, exhaustedUntil: s.exhaustedUntil,
+        version: deps.version, startedAt: deps.startedAt, activeAccount: runtime.activeAccount(), paused: runtime.paused(),
+        exhaustedUntil: runtime.exhaustedUntil(),
       }, clock.now());
     },
 
@@ -45,13 +47,13 @@ export function createControl(deps: ControlDeps): OperatorControl {
     },
 
     pause() {
-      supervisor.setPaused(true);
+      runtime.setPaused(true);
       log.info("dispatch paused by operator");
       return { ok: true, message: "dispatch paused: running tasks continue, queued tasks wait" };
     },
 
     resume() {
-      supervisor.setPaused(false);
+      runtime.setPaused(false);
       log.info("dispatch resumed by operator");
       return { ok: true, message: "dispatch resumed" };
     },
@@ -63,7 +65,7 @@ export function createControl(deps: ControlDeps): OperatorControl {
       // Enabling a cooling account is the operator saying its quota is back (e.g. an early reset): it is available now.
       store.setAccountState(name, enabled ? "available" : "disabled", null, clock.now());
       deps.events.notify({ kind: "account_enabled", at: clock.now(), account: name, enabled });
-      const note = !enabled && supervisor.state().activeAccount === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)" : "";
+      const note = !enabled && runtime.activeAccount() === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)" : "";
       return { ok: true, message: `account ${name} ${enabled ? "enabled" : "disabled"}${note}` };
     },
 

@@ -6,14 +6,10 @@
  */
 import type { Logger } from "../log.ts";
 import type { EventLevel, Store } from "../state/state.ts";
+import type { NotifyEvent } from "../notify/events.ts";
 
-/** An event as modules emit it: `kind`, `at` (epoch ms) and kind-specific fields. */
-export interface OperatorEvent {
-  kind: string;
-  at: number;
-  level?: EventLevel;
-  [field: string]: unknown;
-}
+/** An event as modules emit it: one of the typed notification events (notify/events.ts). */
+export type OperatorEvent = NotifyEvent;
 
 /** A stored event as live listeners see it. */
 export interface LiveEvent {
@@ -50,7 +46,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     notify(event) {
       try {
         const { level, message } = deps.describe(event);
-        const { kind, at, level: _ignored, ...fields } = event;
+        const { kind, at, level: _ignored, ...fields } = event as NotifyEvent & Record<string, unknown>;
         const row = deps.store.addEvent({ at, level: event.level ?? level, kind, message, fields: JSON.stringify(fields) });
         for (const listener of listeners) listener({ id: row.id, at, level: row.level, kind, message });
         deps.send(event);

@@ -5,11 +5,12 @@
  * and hook events spooled to disk by `claude-failover hook` when the daemon did not answer.
  * Only reads and parses; deciding is the supervisor's job.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { transcriptPath } from "../claude/home.ts";
+import { readRecords, transcriptSize } from "../claude/transcript.ts";
 
 /** Largest transcript chunk read per poll per session. */
 const TRANSCRIPT_READ_MAX_BYTES = 1024 * 1024;
@@ -24,48 +25,27 @@ export interface TranscriptTail {
 /** Creates a {@link TranscriptTail}. */
 export function createTranscriptTail(log: Logger): TranscriptTail {
   const offsets = new Map<string, number>();
-  const partial = new Map<string, string>();
   return {
     read(path) {
-      let size: number;
-      try {
-        size = statSync(path).size;
-      } catch {
-        return [];
-      }
+      const size = transcriptSize(path);
       const offset = offsets.get(path);
       if (offset === undefined || size < offset) {
         offsets.set(path, size);
-        partial.delete(path);
         return [];
       }
       if (size === offset) return [];
-      const length = Math.min(size - offset, TRANSCRIPT_READ_MAX_BYTES);
-      const buffer = Buffer.alloc(length);
-      const fd = openSync(path, "r");
-      try {
-        readSync(fd, buffer, 0, length, offset);
-      } finally {
-        closeSync(fd);
+      const read = readRecords(path, offset, TRANSCRIPT_READ_MAX_BYTES);
+      if (read.end === offset && size - offset >= TRANSCRIPT_READ_MAX_BYTES) {
+        // One line longer than a whole read: skip it rather than stall on it forever.
+        log.debug("transcript line skipped", { path });
+        offsets.set(path, size);
+        return [];
       }
-      offsets.set(path, offset + length);
-      const text = (partial.get(path) ?? "") + buffer.toString("utf8");
-      const lines = text.split("\n");
-      partial.set(path, lines.pop() ?? "");
-      const records: unknown[] = [];
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        try {
-          records.push(JSON.parse(line));
-        } catch {
-          log.debug("transcript line skipped", { path });
-        }
-      }
-      return records;
+      offsets.set(path, read.end);
+      return read.records.map((r) => r.record);
     },
     forget(path) {
       offsets.delete(path);
-      partial.delete(path);
     },
   };
 }

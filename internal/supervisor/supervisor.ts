@@ -2,9 +2,10 @@
  * @module supervisor
  * The one place that decides. Every signal becomes an {@link Observation} handled by one `switch` in
  * {@link Supervisor.handle}: hook events, pane captures and transcript records turn into verdicts, verdicts into
- * actions (cool an account, swap, mark a task done, notify), and actions into store writes that HTTP and the
- * notifications read. Also runs the loops (poll, reconcile, account wake-up) with an AbortSignal.
- * Owns no tmux, file or network code itself: it calls lifecycle, switcher, dispatcher and notify.
+ * actions (cool an account, swap, follow a task to its end, notify), and actions into store writes that HTTP and the
+ * notifications read. Every observation runs through one serial queue: an HTTP hook and the poll never interleave.
+ * One poll pass (`poll`) and one reconcile pass (`reconcile`) are called by the daemon's loops.
+ * Owns no tmux, file or network code itself: it calls lifecycle, switcher, dispatcher, the task follower and notify.
  */
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
@@ -21,13 +22,16 @@ import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, drainSpool } from "./signals.ts";
 import type { EventBus } from "./events.ts";
-import { createTaskWork } from "./tasks.ts";
-import { createAccountDecisions, FLAG_EXHAUSTED } from "./accounts.ts";
-import { createTurnBook, type Turn } from "./turns.ts";
+import { createTaskWork, type TaskWork } from "./tasks.ts";
+import { createAccountDecisions } from "./accounts.ts";
+import type { Runtime } from "../state/runtime.ts";
+import type { SessionTracker } from "../watcher/sessions.ts";
+import type { Delivery } from "../dispatcher/delivery.ts";
+import { parseHookEvent, type HookEvent } from "../hook/event.ts";
 
 /** Everything that can happen, as data. */
 export type Observation =
-  | { kind: "hook"; event: string; session: string | null; payload: Record<string, unknown>; at: number }
+  | { kind: "hook"; event: HookEvent; session: string | null; at: number }
   | { kind: "pane"; session: string; pane: PaneInfo; lines: string[]; at: number }
   | { kind: "transcript"; session: string; account: string; record: unknown; at: number }
   | { kind: "tick"; at: number };
@@ -41,18 +45,16 @@ export interface SupervisorDeps {
   quota: QuotaMonitor;
   switcher: Switcher;
   dispatcher: Dispatcher;
+  delivery: Delivery;
   watcher: Watcher;
+  sessions: SessionTracker;
+  runtime: Runtime;
+  /** The dispatch gate (dispatcher/gate.ts). */
+  gate(): { open: true } | { open: false; reason: string };
   events: EventBus;
   clock: Clock;
   log: Logger;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
-}
-
-/** Runtime state shown by `/status`. */
-export interface SupervisorState {
-  activeAccount: string | null;
-  paused: boolean;
-  exhaustedUntil: number | null;
 }
 
 /** The supervisor. */
@@ -61,130 +63,93 @@ export interface Supervisor {
   /** One poll: list panes, capture every owned pane in one tmux call, read transcripts and the spool, dispatch. */
   poll(): Promise<void>;
   reconcile(): Promise<void>;
-  state(): SupervisorState;
-  setActiveAccount(name: string): void;
-  setPaused(paused: boolean): void;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
-  /** Deliver-side helpers the dispatcher needs. */
-  freeSessions(): string[];
-  deliver(session: string, prompt: string, workdir: string): Promise<boolean | "not-ready">;
-  gate(): { open: true } | { open: false; reason: string };
-  sessionStartedAt(session: string): number | null;
+  /** Resolves once the observation in progress and the deliveries started by polls have finished. */
+  idle(): Promise<void>;
 }
 
-const FLAG_ACTIVE = "active_account";
-const FLAG_PAUSED = "paused";
-const FLAG_HOOKS_WORK = "hooks_work";
-/** A turn with no task, open this long on a pane idle for `idle_polls` polls, lost its end hook. */
-const LOST_END_MS = 60_000;
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
-  const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log } = deps;
+  const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
   const transcripts = createTranscriptFollower((account) => config.accounts.find((a) => a.name === account)?.home, log);
-  const sightings = { activity: new Map<string, PaneActivity>(), promptSeenAt: new Map<string, number>(), turns: createTurnBook() };
-  // Tasks already running when the daemon starts: their turn began before it, so their Stop must still find them.
-  for (const task of store.tasks(["running"])) if (task.session) sightings.turns.adopt(task.session, task.id, task.startedAt ?? 0);
-  const startedAt = new Map<string, number>();
-  const idleStreaks = new Map<string, number>();
-  /** Once any hook has reached this daemon, `Stop` decides completion; idleness is only the fallback without hooks. */
-  let hooksWork = store.getFlag(FLAG_HOOKS_WORK) === "1";
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
-  const state: SupervisorState = {
-    activeAccount: store.getFlag(FLAG_ACTIVE),
-    paused: store.getFlag(FLAG_PAUSED) === "1",
-    exhaustedUntil: Number(store.getFlag(FLAG_EXHAUSTED)) || null,
+
+  /** One observation at a time: hooks (HTTP) and the poll are queued here and never interleave. */
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
   };
-  if (!state.activeAccount || !config.accounts.some((a) => a.name === state.activeAccount)) {
-    state.activeAccount = config.accounts[0]?.name ?? null;
-    if (state.activeAccount) store.setFlag(FLAG_ACTIVE, state.activeAccount);
-  }
 
   // Compiled once: classification runs for every pane on every poll.
   const extraQuotaPatterns = config.quota.extra_quota_patterns.map((p) => new RegExp(p));
   const extraTransientPatterns = config.quota.extra_transient_patterns.map((p) => new RegExp(p));
   const classifyOptions = (now: number): ClassifyOptions => ({
-    now, defaultZone: config.notifications.timezone, extraQuotaPatterns, extraTransientPatterns,
+    now, defaultZone: config.claude.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
-  const activeHome = () => config.accounts.find((a) => a.name === state.activeAccount) ?? config.accounts[0]!;
+  const activeHome = () => config.accounts.find((a) => a.name === runtime.activeAccount()) ?? config.accounts[0]!;
   const sessionByConversation = (id: unknown) =>
     (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
-  const work = createTaskWork({
-    config, store, tmux, lifecycle, dispatcher, watcher, clock, log, sightings, activeHome,
-    gateOpen: () => supervisor.gate().open, swapRunning: () => switcher.running(), hooksWork: () => hooksWork,
+  const work: TaskWork = createTaskWork({
+    store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
+    swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => deps.gate().open, activeAccount: activeHome,
   });
 
-  const accounts = createAccountDecisions({
-    config, store, quota, switcher, events, clock, log, state, metrics: deps.metrics,
-    continueParked: () => work.continueParked(),
-  });
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
-    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(obs.payload.session_id);
+    const event = obs.event;
+    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(event.sessionId);
     if (!name) {
-      log.debug("hook from unknown session ignored", { event: obs.event });
+      log.debug("hook from unknown session ignored", { event: event.kind === "unknown" ? event.event : event.kind });
       return;
-    }
-    if (!hooksWork) {
-      hooksWork = true;
-      store.setFlag(FLAG_HOOKS_WORK, "1");
     }
     const row = store.session(name);
     const kind = lifecycle.kindOf(name)!;
     const now = clock.now();
-    switch (obs.event) {
+    switch (event.kind) {
       case "SessionStart": {
-        startedAt.set(name, now);
-        sightings.turns.clear(name);
-        const id = obs.payload.session_id;
-        store.upsertSession(name, kind, { state: "idle", activityAt: now, ...(isValidUuid(id) ? { sessionId: id } : {}) }, now);
+        sessions.started(name, now);
+        const task = work.runningTaskOf(name);
+        store.upsertSession(name, kind, { state: task ? "working" : "idle", activityAt: now, ...(event.sessionId ? { sessionId: event.sessionId } : {}) }, now);
         break;
       }
       case "UserPromptSubmit": {
-        sightings.promptSeenAt.set(name, now);
         // A late hook from a turn taken on the previous account (before a swap relaunched the session) is not a turn
         // of the relaunched conversation: it must not make a redrawn limit line count as new.
-        const eventAccount = accountOfEvent(obs.payload);
+        const eventAccount = accountOfEvent(event.transcriptPath);
         const current = eventAccount === null || eventAccount === row?.account;
         store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
-        const { turn, earlyEnd } = sightings.turns.start(name, work.taskOfPrompt(name, obs.payload.prompt), now);
-        if (earlyEnd) await endTurn(name, kind, turn, String(earlyEnd.hook_event_name ?? "Stop"), earlyEnd);
+        await work.promptSubmitted(name, event.promptId, event.prompt);
         break;
       }
       case "Stop":
+        await work.turnEnded(name, { promptId: event.promptId, end: { kind: "done", reply: event.lastMessage } });
+        if (!work.runningTaskOf(name)) store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
+        break;
       case "StopFailure": {
-        const turn = sightings.turns.end(name, { ...obs.payload, hook_event_name: obs.event }, now);
-        if (turn) await endTurn(name, kind, turn, obs.event, obs.payload);
-        else if (obs.event === "StopFailure") await onVerdict(name, classifyStopFailure(obs.payload, classifyOptions(now)), "hook", obs.at, accountOfEvent(obs.payload));
+        const signal = { error: event.error ?? undefined, last_assistant_message: event.message ?? undefined, error_details: event.details ?? undefined };
+        const verdict = classifyStopFailure(signal, classifyOptions(now));
+        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(event.transcriptPath));
+        const text = event.message ?? event.error ?? "unknown error";
+        const quotaHit = verdict.kind === "quota" ? { resetsAt: verdict.resetAt ?? null, limitType: null } : null;
+        await work.turnEnded(name, { promptId: event.promptId, end: { kind: "api-error", error: event.error ?? "unknown", text, quota: quotaHit } });
         break;
       }
       case "Notification":
-        log.info("session notification", { session: name, type: obs.payload.notification_type });
+        log.info("session notification", { session: name, type: event.type });
         break;
-      default:
-        log.debug("hook event ignored", { session: name, event: obs.event, known: row !== null });
-    }
-  };
-
-  /** A turn ended: its task (if the turn carried one) is done, or goes on after an API error, or waits for a swap. */
-  const endTurn = async (name: string, kind: "pool" | "dedicated", turn: Turn, event: string, payload: Record<string, unknown>) => {
-    const now = clock.now();
-    store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
-    const task = turn.taskId !== null ? work.runningTaskOf(name) : null;
-    const ours = task !== null && task.id === turn.taskId;
-    if (event === "Stop") {
-      if (ours) work.finish(name, task.id, stringOrNull(payload.last_assistant_message));
-      return;
-    }
-    const verdict = classifyStopFailure(payload, classifyOptions(now));
-    await onVerdict(name, verdict, "hook", now, accountOfEvent(payload));
-    // A quota hit keeps the task on its session: the swap resumes the conversation and sends the continue prompt.
-    if (ours && verdict.kind !== "quota") {
-      void work.continueAfterApiError(name, task.id, stringOrNull(payload.last_assistant_message) ?? String(payload.error ?? "unknown error"));
+      case "SessionEnd":
+        log.info("session ended", { session: name, reason: event.reason });
+        break;
+      case "unknown":
+        log.debug("hook event ignored", { session: name, event: event.event, known: row !== null });
     }
   };
 
@@ -197,16 +162,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const { session, lines, at } = obs;
     const kind = lifecycle.kindOf(session);
     const row = store.session(session);
+    sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines, at);
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
-    sightings.activity.set(session, seen);
-    const streak = seen === "idle" ? (idleStreaks.get(session) ?? 0) + 1 : 0;
-    idleStreaks.set(session, streak);
-    const oldest = sightings.turns.oldest(session);
-    if (oldest && oldest.taskId === null && streak >= config.watcher.idle_polls && at - oldest.startedAt > LOST_END_MS) {
-      // A turn that ended without its Stop hook (interrupted with Esc, or a lost hook): the idle pane says it is over.
-      sightings.turns.clear(session);
-    }
     if (seen === "busy") markTurn(session, kind, at);
     const verdict = classifyPane(lines, classifyOptions(at));
     // A resumed conversation redraws its old limit line: until the session has taken a turn since it was (re)launched,
@@ -219,65 +177,69 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const task = work.runningTaskOf(session);
     const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;
     if (next !== row.state && row.state !== "dead") store.upsertSession(session, kind, { state: next, activityAt: at }, at);
+    // Timeouts and completion come from the task follower; the watcher only notices a working screen that froze.
     const watch = watcher.observe({
-      session, activity: seen, screen: lines, now: at, hooksWork,
-      // A pane parked on a limit or error line is idle but not done.
-      blocked: verdict.kind === "quota" || verdict.kind === "transient",
-      task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: task.timeoutMs } : null,
+      session, activity: seen, screen: lines, now: at, hooksWork: true,
+      task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: Number.POSITIVE_INFINITY } : null,
     });
-    if (!task) return;
-    if (watch.kind === "done-idle") work.finish(session, task.id, null);
-    if (watch.kind === "stalled" && row.state !== "stalled") store.upsertSession(session, kind, { state: "stalled" }, at);
-    if (watch.kind === "timeout") {
-      log.warn("task timed out", { session, task: task.id, after_ms: watch.afterMs });
-      events.notify({ kind: "task_stalled", at, project: task.project, file: task.file, session, after_ms: watch.afterMs });
-      await tmux.sendKeys(session, "Escape").catch(() => undefined);
-      dispatcher.fail(task.id, `timed out after ${Math.round(watch.afterMs / 60_000)} min without finishing; the session was interrupted`);
-      work.release(session);
+    if (task && watch.kind === "stalled" && row.state !== "stalled") store.upsertSession(session, kind, { state: "stalled" }, at);
+  };
+
+  const handleNow = async (obs: Observation): Promise<void> => {
+    switch (obs.kind) {
+      case "hook":
+        return handleHook(obs);
+      case "pane":
+        return handlePane(obs);
+      case "transcript": {
+        const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
+        return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
+      }
+      case "tick":
+        return accounts.wakeAccounts(obs.at);
     }
   };
 
-  const supervisor: Supervisor = {
-    async handle(obs) {
-      switch (obs.kind) {
-        case "hook":
-          return handleHook(obs);
-        case "pane":
-          return handlePane(obs);
-        case "transcript": {
-          const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
-          return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
-        }
-        case "tick":
-          return accounts.wakeAccounts(obs.at);
+  /** One pass over everything observable, inside the serial queue. */
+  const observeAll = async () => {
+    const began = performance.now();
+    const now = clock.now();
+    for (const hook of drainSpool(spoolDir, log)) {
+      await handleNow({ kind: "hook", event: parseHookEvent(hook.event, hook.payload), session: hook.session, at: hook.at || now });
+    }
+    const panes = (await tmux.listPanes()).filter((p) => owned.has(p.session));
+    const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
+    const seen = new Set<string>();
+    for (const pane of panes) {
+      if (seen.has(pane.session)) continue;
+      seen.add(pane.session);
+      const lines = screens.get(pane.paneId);
+      if (lines || pane.dead) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
+      const row = store.session(pane.session);
+      if (!row?.account) continue;
+      for (const record of transcripts.read(pane.session, row)) {
+        await handleNow({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
       }
-    },
+    }
+    for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
+    await work.follow();
+    await handleNow({ kind: "tick", at: now });
+    // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
+    // 0.3.1 failure) must not silence the alarm.
+    dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && sessions.activity(p.session) === "idle").length);
+    deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
+  };
+
+  const supervisor: Supervisor = {
+    handle: (obs) => serial(() => handleNow(obs)),
 
     async poll() {
-      const began = performance.now();
-      const now = clock.now();
-      for (const hook of drainSpool(spoolDir, log)) await supervisor.handle({ kind: "hook", ...hook, at: hook.at || now });
-      const panes = (await tmux.listPanes()).filter((p) => owned.has(p.session));
-      const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
-      for (const pane of panes) {
-        const lines = screens.get(pane.paneId);
-        if (lines) await supervisor.handle({ kind: "pane", session: pane.session, pane, lines, at: now });
-        const row = store.session(pane.session);
-        if (!row?.account) continue;
-        for (const record of transcripts.read(pane.session, row)) {
-          await supervisor.handle({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
-        }
-      }
-      await supervisor.handle({ kind: "tick", at: now });
+      await serial(observeAll);
       await dispatcher.ingest();
-      // Deliveries wait for panes to confirm (seconds); they run beside the poll so detection is never held up.
+      // Typing runs beside the poll so detection is never held up; the follower confirms deliveries on later passes.
       dispatching ??= dispatcher.dispatch().then(() => work.growIfNeeded()).catch((error) => log.error("dispatch failed", { error })).finally(() => {
         dispatching = null;
       });
-      // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
-      // 0.3.1 failure) must not silence the alarm.
-      dispatcher.checkIdleAlert(panes.filter((p) => lifecycle.kindOf(p.session) === "pool" && sightings.activity.get(p.session) === "idle").length);
-      deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
     },
 
     async reconcile() {
@@ -286,35 +248,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
     },
 
-    state: () => ({ ...state }),
-    setActiveAccount(name) {
-      state.activeAccount = name;
-      store.setFlag(FLAG_ACTIVE, name);
-    },
-    setPaused(paused) {
-      state.paused = paused;
-      store.setFlag(FLAG_PAUSED, paused ? "1" : null);
-    },
-
     requestSwap: (input) => requestSwap(input),
-    freeSessions: () => work.freeSessions(),
-    deliver: (session, prompt, workdir) => work.deliver(session, prompt, workdir),
 
-    gate() {
-      if (state.paused) return { open: false, reason: "paused by the operator" };
-      if (switcher.running() || store.openSwap()) return { open: false, reason: "a swap is running" };
-      if (state.exhaustedUntil !== null) return { open: false, reason: `all accounts exhausted until ${new Date(state.exhaustedUntil).toISOString()}` };
-      const last = store.lastDoneSwap();
-      if (last && clock.now() - last.updatedAt < config.quota.reactivate_cooldown) return { open: false, reason: "cooldown after a swap" };
-      return { open: true };
+    async idle() {
+      await queue;
+      await dispatching;
     },
-
-    sessionStartedAt: (session) => startedAt.get(session) ?? null,
   };
 
   return supervisor;
 }
 
-function stringOrNull(value: unknown): string | null {
-  return typeof value === "string" ? value : null;
-}

@@ -7,6 +7,7 @@
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
  */
 import type { Clock } from "../clock.ts";
+import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid } from "../claude/home.ts";
@@ -22,7 +23,7 @@ export interface SwitcherDeps {
   tmux: Tmux;
   clock: Clock;
   log: Logger;
-  notify(event: { kind: string; at: number; [field: string]: unknown }): void;
+  notify(event: NotifyEvent): void;
   /** Records the active account (store flag + runtime). */
   setActiveAccount(name: string): void;
   activeAccount(): string | null;
@@ -45,7 +46,6 @@ export interface SwitcherOptions {
   verifyTimeoutMs: number;
   relaunchAttempts: number;
   maxSwapsPerHour: number;
-  continuePrompt: string;
   /** Pause between verification polls. @default 500 */
   verifyPollMs?: number;
 }
@@ -95,8 +95,6 @@ interface PlannedSession {
   relaunchedAt?: number;
   attempts?: number;
   outcome?: "resumed" | "fresh" | "dead";
-  /** The continue prompt was sent (persisted so a restart never sends it twice). */
-  continued?: boolean;
 }
 
 interface Plan {
@@ -184,7 +182,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             const counts = { resumed: 0, fresh: 0, dead: 0 };
             for (const s of plan.sessions) counts[s.outcome ?? "resumed"]++;
             deps.metrics?.inc("claude_failover_swaps_total", { reason: swap.reason });
-            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount, sessions: plan.sessions.length, resumed: counts.resumed, fresh: counts.fresh, duration_ms: clock.now() - started });
+            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount ?? "unknown", sessions: plan.sessions.length, resumed: counts.resumed, fresh: counts.fresh, duration_ms: clock.now() - started });
             log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, ...counts });
             return;
           }
@@ -198,7 +196,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       const message = (error as Error).message;
       store.updateSwap(id, { step: "failed", error: message }, clock.now());
       log.error("swap failed", { swap: id, error: message });
-      deps.notify({ kind: "swap_failed", at: clock.now(), from: store.swap(id)?.fromAccount, to: store.swap(id)?.toAccount, error: message });
+      const failed = store.swap(id);
+      deps.notify({ kind: "swap_failed", at: clock.now(), from: failed?.fromAccount ?? null, to: failed?.toAccount ?? null, error: message });
       await bringBack(id);
     }
   };
@@ -277,13 +276,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           continue;
         }
         if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
-        if (s.midTask && !s.continued) {
-          if (activity !== "idle") continue;
-          await tmux.paste(s.name, options.continuePrompt);
-          await tmux.sendKeys(s.name, "Enter");
-          s.continued = true;
-          savePlan(id, plan);
-        }
+        // A task cut by the swap is continued by the task follower (one counted continue, confirmed by the
+        // transcript), not here: typing it twice after a restart is how a continue got doubled.
         store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());
         pending.delete(s.name);
       }

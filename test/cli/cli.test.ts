@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, UsageError } from "../../internal/cli/commands.ts";
-import { countdown, renderStatus, table } from "../../internal/cli/client.ts";
+import { ApiError, countdown, createApiClient, renderStatus, table } from "../../internal/cli/client.ts";
 import { renderDoctor, runDoctor } from "../../internal/cli/doctor.ts";
 import { sdNotify } from "../../internal/cli/systemd.ts";
 import { parseConfig } from "../../internal/config/config.ts";
@@ -57,6 +57,7 @@ describe("runDoctor()", () => {
     const config = parseConfig(`state_dir: ${dir.path}/state
 claude: { command: claude-that-does-not-exist, link: ${dir.path}/real-claude }
 accounts: [{ name: a, home: ${dir.path}/homes/a }, { name: b, home: ${dir.path}/homes/b }]
+autonomous: { workdir: ${dir.path}/no-repo }
 `, "", { env: {}, home: dir.path });
     const run: RunCommand = async (argv) => argv[0] === "tmux" ? { code: 0, stdout: "tmux 3.3a\n", stderr: "" } : { code: 1, stdout: "", stderr: "" };
     const checks = await runDoctor(config, run, { unitDir: join(dir.path, "units") });
@@ -68,6 +69,7 @@ accounts: [{ name: a, home: ${dir.path}/homes/a }, { name: b, home: ${dir.path}/
     expect(byName["claude.link"]!.detail).toContain("real directory");
     expect(byName["state folder"]!.ok).toBe(true);
     expect(byName["queue folder"]!.ok).toBe(false);
+    expect(byName.workdirs).toMatchObject({ ok: false, detail: `autonomous.workdir: workdir ${dir.path}/no-repo does not exist` });
     expect(byName["tmux unit"]).toMatchObject({ ok: false, warning: true });
     expect(checks.filter((c) => !c.ok).every((c) => c.fix)).toBe(true);
     expect(renderDoctor(checks)).toContain("✗ claude command");
@@ -95,5 +97,32 @@ s.settimeout(5); print(s.recv(100).decode(), flush=True)`, socket], { stdout: "p
     expect(new TextDecoder().decode(value)).toContain("READY=1\nSTATUS=serving");
     await receiver.exited;
     dir.cleanup();
+  });
+});
+
+describe("createApiClient()", () => {
+  const recording = (status: number, body: unknown) => {
+    const seen: Array<{ url: string; auth: string | null }> = [];
+    const fetchImpl = (async (url: string, init?: RequestInit) => {
+      seen.push({ url, auth: new Headers(init?.headers).get("Authorization") });
+      return Response.json(body, { status });
+    }) as unknown as typeof fetch;
+    return { seen, fetchImpl };
+  };
+
+  test("tasks() sends the API token, since the task list holds private prompts", async () => {
+    const { seen, fetchImpl } = recording(200, [{ id: 1, prompt: "secret plan" }]);
+    const tasks = await createApiClient("http://127.0.0.1:8787", "tok", fetchImpl).tasks();
+    expect(tasks).toEqual([{ id: 1, prompt: "secret plan" }] as never);
+    expect(seen).toEqual([{ url: "http://127.0.0.1:8787/tasks", auth: "Bearer tok" }]);
+  });
+
+  test("tasks() says why when the daemon refuses, instead of rendering the refusal as a task list", async () => {
+    const { fetchImpl } = recording(503, { ok: false, message: "no API token configured: set the variable named by http.token_env" });
+    const error = await createApiClient("http://127.0.0.1:8787", "", fetchImpl).tasks().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).message).toBe("The daemon refused /tasks: no API token configured: set the variable named by http.token_env");
+    const unauthorized = recording(401, { ok: false, message: "unauthorized" });
+    await expect(createApiClient("http://x", "bad", unauthorized.fetchImpl).tasks()).rejects.toThrow("set the API token in the variable named by http.token_env");
   });
 });

@@ -114,6 +114,14 @@ describe("parseConfig()", () => {
     expect(list.map((p) => p.key)).toEqual(["quota.extra_quota_patterns.0", "notifications.timezone"]);
   });
 
+  test("claude.timezone defaults to the daemon's own zone, takes an IANA zone, and refuses an unknown one", () => {
+    expect(parseConfig(MINIMAL, "/etc/cf.yaml", env).claude.timezone).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const set = parseConfig(`${MINIMAL}claude:\n  timezone: Asia/Tokyo\nnotifications:\n  timezone: Europe/Paris\n`, "/etc/cf.yaml", env);
+    expect([set.claude.timezone, set.notifications.timezone]).toEqual(["Asia/Tokyo", "Europe/Paris"]);
+    const [p] = problems(`${MINIMAL}claude:\n  timezone: Mars/Olympus\n`);
+    expect(p).toMatchObject({ key: "claude.timezone", line: 5, message: 'unknown time zone "Mars/Olympus"' });
+  });
+
   test("never reads a secret from the file itself", () => {
     const [p] = problems(`${MINIMAL}notifications:\n  telegram:\n    token: "123:abc"\n    chat_ids: [1]\n`);
     expect(p!.key).toBe("notifications.telegram.token");
@@ -139,9 +147,39 @@ describe("poolSessionNames()", () => {
 
 test("config.example.yaml documents every key with a comment", () => {
   const text = readFileSync(join(import.meta.dir, "../../config.example.yaml"), "utf8");
-  for (const key of ["state_dir", "log_level", "listen", "token_env", "socket", "command", "args", "link", "accounts", "prefix", "start_index", "min", "max", "workdir", "dedicated", "reconcile_interval", "poll_interval", "reactivate_cooldown", "confirm_polls", "task_timeout", "queue_dir", "interval", "retention", "telegram", "chat_ids", "api_root", "api_key_env", "api_base", "min_level"]) {
+  for (const key of ["state_dir", "log_level", "listen", "token_env", "socket", "command", "args", "link", "accounts", "prefix", "start_index", "min", "max", "workdir", "dedicated", "reconcile_interval", "poll_interval", "reactivate_cooldown", "confirm_polls", "task_timeout", "queue_dir", "interval", "retention", "telegram", "chat_ids", "api_root", "api_key_env", "api_base", "min_level", "webhook", "secret_env", "slack", "discord", "url_env", "digest_at"]) {
     expect(text).toMatch(new RegExp(`^\\s*-?\\s*${key}:`, "m"));
   }
+});
+
+describe("notifications", () => {
+  const channels = `${MINIMAL}notifications:
+  webhook: { url: "https://hooks.example.com/cf" }
+  ntfy: { url: "https://ntfy.example.com/base/alerts", token_env: NTFY_TOKEN }
+  slack: {}
+  discord: { url_env: MY_DISCORD }
+  digest_at: "09:00"
+`;
+
+  test("reads each channel's secret from the variable it names, with defaults", () => {
+    const env = { env: { CLAUDE_FAILOVER_WEBHOOK_SECRET: "s", NTFY_TOKEN: "n", SLACK_WEBHOOK_URL: "https://hooks.slack.com/x", MY_DISCORD: "https://discord.com/y" }, home: "/h" };
+    const config = parseConfig(channels, "/etc/cf.yaml", env);
+
+    expect(config.secrets).toMatchObject({ webhookSecret: "s", ntfyToken: "n", slackUrl: "https://hooks.slack.com/x", discordUrl: "https://discord.com/y" });
+    expect(config.notifications).toMatchObject({
+      digest_at: "09:00", webhook: { min_level: "info" }, ntfy: { min_level: "warning" }, slack: { url_env: "SLACK_WEBHOOK_URL", min_level: "warning" },
+    });
+  });
+
+  test("refuses a digest time that is not HH:MM, an ntfy URL without a topic and a webhook URL that is not http(s)", () => {
+    const bad = `${MINIMAL}notifications:\n  digest_at: "9am"\n  ntfy: { url: "https://ntfy.sh/" }\n  webhook: { url: "ftp://example.com/x" }\n`;
+
+    expect(problems(bad).map((p) => `${p.key}: ${p.message}`)).toEqual([
+      'notifications.digest_at: must be a 24-hour time like "09:00"',
+      "notifications.ntfy.url: must be the topic's URL, e.g. https://ntfy.sh/my-topic",
+      "notifications.webhook.url: must be an http:// or https:// URL",
+    ]);
+  });
 });
 
 describe("httpConnectHost", () => {

@@ -335,7 +335,7 @@ describe("daemon restart with tasks in processing/", () => {
       return r?.state === "running" && sessions(t).find((s) => s.name === r.session)?.task === `${PROJECT}/long.md` ? r : null;
     }, 10_000, 50);
     expect(list(t, "processing")).toEqual(["long.md"]);
-    expect(recordsOf(t, prompt)).toHaveLength(1);
+    await eventually(() => recordsOf(t, prompt).length === 1, 10_000, 50);
     const session = row.session!;
     const panesBefore = (await listPanes(t.server)).filter((p) => p.name.startsWith("ccl-")).map((p) => `${p.name}:${p.pid}`).sort();
 

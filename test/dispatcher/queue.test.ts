@@ -1,15 +1,16 @@
 /**
  * @module test/dispatcher/queue
- * Specs for the queue folders on a temp dir: inbox scanning (dotfiles, *.tmp, half-written files, symlinks, bad
- * names), no-overwrite moves with companions, atomic writeTask, and the real fs.watch including re-arming.
+ * Specs for the queue folders on a temp dir: inbox scanning (dotfiles, non-.md names, symlinks, bad names), the
+ * inbox rule on a fake clock (settle across two scans, or arrived whole by rename), no-overwrite moves with
+ * companions, atomic writeTask, and the real fs.watch including re-arming.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
-import { createTaskQueue, TaskQueueError, type TaskQueue } from "../../internal/dispatcher/queue.ts";
+import { ARRIVAL_GRACE_MS, createTaskQueue, DEFAULT_SETTLE_MS, TaskQueueError, type TaskQueue } from "../../internal/dispatcher/queue.ts";
 
 let root: string;
 let queueDir: string;
@@ -21,9 +22,9 @@ const drop = (name: string, content: string | Uint8Array = "Do the thing.\n", p 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "cf-queue-"));
   queueDir = join(root, "queue");
-  // Ten seconds ahead of the files' real mtimes: every file written by a test is already "stable".
   clock = createFakeClock(Date.now() + 10_000);
-  queue = createTaskQueue({ queueDir, maxTaskBytes: 1024, log: memoryLog(), clock });
+  // settle 0: files a test writes are whole, so they are read at first sight; "the inbox rule" specs use the default.
+  queue = createTaskQueue({ queueDir, maxTaskBytes: 1024, log: memoryLog(), clock, settleMs: 0 });
   queue.ensureProject("alpha");
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -51,38 +52,11 @@ describe("scanInbox()", () => {
     expect(await queue.readTask(entries[0]!)).toEqual({ ok: true, prompt: "Do the thing.", frontMatter: {} });
   });
 
-  test("ignores dotfiles and *.tmp files and leaves them in place", async () => {
-    for (const name of [".hidden.md", "..md", ".draft.md.tmp", "upload.md.tmp"]) drop(name);
+  test("ignores dotfiles and names that are not *.md, and leaves them in place", async () => {
+    const names = [".hidden.md", "..md", ".draft.md.tmp", "upload.md.tmp", "notes.txt", "job.md.part", "README"];
+    for (const name of names) drop(name);
     expect(await queue.scanInbox()).toEqual([]);
-    expect(readdirSync(inbox()).sort()).toEqual(["..md", ".draft.md.tmp", ".hidden.md", "upload.md.tmp"]);
-  });
-
-  test("does not read a half-written file until its size and mtime stop changing", async () => {
-    clock = createFakeClock(Date.now());
-    queue = createTaskQueue({ queueDir, maxTaskBytes: 1024, log: memoryLog(), clock });
-    drop("big.md", "---\npriority: 1\n");
-    expect(await queue.scanInbox()).toEqual([]);
-    expect(queue.settlingUntil()).not.toBeNull();
-    await clock.advance(1_000);
-    appendFileSync(join(inbox(), "big.md"), "---\nFirst half");
-    expect(await queue.scanInbox()).toEqual([]);
-    await clock.advance(1_000);
-    appendFileSync(join(inbox(), "big.md"), " and second half.\n");
-    expect(await queue.scanInbox()).toEqual([]);
-    await clock.advance(1_000);
-    const entries = await queue.scanInbox();
-    expect(entries.map((e) => e.status)).toEqual(["ready"]);
-    expect(queue.settlingUntil()).toBeNull();
-    expect(await queue.readTask(entries[0]!)).toEqual({ ok: true, prompt: "First half and second half.", frontMatter: { priority: 1 } });
-  });
-
-  test("a file with an mtime in the future still becomes ready once unchanged for a while", async () => {
-    drop("future.md");
-    const future = new Date(clock.now() + 3_600_000);
-    utimesSync(join(inbox(), "future.md"), future, future);
-    expect(await queue.scanInbox()).toEqual([]);
-    await clock.advance(600);
-    expect((await queue.scanInbox()).map((e) => e.file)).toEqual(["future.md"]);
+    expect(readdirSync(inbox()).sort()).toEqual([...names].sort());
   });
 
   test("accepts a symlink whose target is inside the queue", async () => {
@@ -99,13 +73,11 @@ describe("scanInbox()", () => {
     symlinkSync(join(root, "secret.txt"), join(inbox(), "outside.md"));
     symlinkSync(join(root, "missing.txt"), join(inbox(), "dangling.md"));
     mkdirSync(join(inbox(), "folder.md"));
-    drop("notes.txt");
     drop("a..b.md");
     const byFile = Object.fromEntries((await queue.scanInbox()).map((e) => [e.file, e]));
     expect(byFile["outside.md"]).toMatchObject({ status: "rejected", reason: expect.stringContaining("outside the queue directory") });
     expect(byFile["dangling.md"]).toMatchObject({ status: "rejected", reason: "symlink target does not exist" });
     expect(byFile["folder.md"]).toMatchObject({ status: "rejected", reason: "not a regular file" });
-    expect(byFile["notes.txt"]).toMatchObject({ status: "rejected", reason: expect.stringContaining("invalid task file name") });
     expect(byFile["a..b.md"]).toMatchObject({ status: "rejected", reason: expect.stringContaining("invalid task file name") });
   });
 
@@ -113,6 +85,161 @@ describe("scanInbox()", () => {
     drop("huge.md", "x".repeat(5000));
     const [entry] = await queue.scanInbox();
     expect(await queue.readTask(entry!)).toEqual({ ok: false, reason: "file is 5000 bytes, over the 1024-byte limit" });
+  });
+});
+
+describe("the inbox rule", () => {
+  /** A queue with the default `dispatcher.settle`, on a fake clock at real time. */
+  const ruled = () => {
+    clock = createFakeClock(Date.now());
+    return createTaskQueue({ queueDir, maxTaskBytes: 1024, log: memoryLog(), clock });
+  };
+  const files = async (q: TaskQueue) => (await q.scanInbox()).map((e) => e.file);
+  const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 5_000) => {
+    const until = Date.now() + ms;
+    while (!(await cond()) && Date.now() < until) await Bun.sleep(10);
+    return cond();
+  };
+  /**
+   * Renames a sentinel in and waits until the queue reads it (the clock creeping 1 ms per look, far below the settle
+   * time): the watch delivers events in order, so every earlier event has been handled by then.
+   */
+  const watchCaughtUp = async (q: TaskQueue, name: string) => {
+    drop(`.${name}.tmp`, "sentinel");
+    renameSync(join(inbox(), `.${name}.tmp`), join(inbox(), name));
+    return waitFor(async () => {
+      await clock.advance(1);
+      return (await files(q)).includes(name);
+    });
+  };
+
+  test("a file written in place is never read at first sight, even with an old mtime", async () => {
+    const q = ruled();
+    drop("old.md", "First half only");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(inbox(), "old.md"), hourAgo, hourAgo);
+    expect(await files(q)).toEqual([]);
+    expect(q.settlingUntil()).toBe(clock.now() + DEFAULT_SETTLE_MS);
+    await clock.advance(DEFAULT_SETTLE_MS);
+    expect(await files(q)).toEqual(["old.md"]);
+  });
+
+  test("a file written in two halves with a pause is read whole, once unchanged across two scans a settle time apart", async () => {
+    const q = ruled();
+    drop("big.md", "---\npriority: 1\n---\nFirst half");
+    expect(await files(q)).toEqual([]);
+    await clock.advance(600);
+    appendFileSync(join(inbox(), "big.md"), " and second half.\n");
+    expect(await files(q)).toEqual([]);
+    await clock.advance(600);
+    expect(await files(q)).toEqual([]);
+    expect(q.settlingUntil()).toBe(clock.now() + DEFAULT_SETTLE_MS - 600);
+    await clock.advance(DEFAULT_SETTLE_MS - 600);
+    const entries = await q.scanInbox();
+    expect(entries.map((e) => e.file)).toEqual(["big.md"]);
+    expect(q.settlingUntil()).toBeNull();
+    expect(await q.readTask(entries[0]!)).toEqual({ ok: true, prompt: "First half and second half.", frontMatter: { priority: 1 } });
+  });
+
+  test.each([
+    ["renamed", (from: string, to: string) => renameSync(from, to)],
+    ["hard-linked", (from: string, to: string) => linkSync(from, to)],
+  ])("a file %s in whole is read after the arrival grace, long before the settle time", async (_how, move) => {
+    const q = ruled();
+    let calls = 0;
+    const stop = q.watch(() => calls++);
+    try {
+      await Bun.sleep(50);
+      const started = clock.now();
+      drop(".job.md.tmp", "Arrived whole.\n");
+      move(join(inbox(), ".job.md.tmp"), join(inbox(), "job.md"));
+      expect(await waitFor(() => calls > 0)).toBe(true);
+      await clock.advance(ARRIVAL_GRACE_MS);
+      const entries = await q.scanInbox();
+      expect(entries.map((e) => e.file)).toEqual(["job.md"]);
+      expect(await q.readTask(entries[0]!)).toMatchObject({ ok: true, prompt: "Arrived whole." });
+      expect(clock.now() - started).toBeLessThan(DEFAULT_SETTLE_MS);
+    } finally {
+      stop();
+    }
+  });
+
+  test("a file being written in place is not taken for one that arrived whole", async () => {
+    const q = ruled();
+    const stop = q.watch(() => {});
+    await Bun.sleep(50);
+    const fd = openSync(join(inbox(), "slow.md"), "w");
+    try {
+      writeSync(fd, "Part one,");
+      expect(await watchCaughtUp(q, "sentinel.md")).toBe(true);
+      expect(await files(q)).toEqual(["sentinel.md"]);
+      writeSync(fd, " part two.\n");
+      closeSync(fd);
+      expect(await files(q)).toEqual(["sentinel.md"]);
+      await clock.advance(DEFAULT_SETTLE_MS);
+      const entries = await q.scanInbox();
+      const slow = entries.find((e) => e.file === "slow.md");
+      expect(slow && (await q.readTask(slow))).toMatchObject({ ok: true, prompt: "Part one, part two." });
+    } finally {
+      stop();
+    }
+  });
+
+  test("a file its writer still holds open is not read however long it stays unchanged, and is read once closed", async () => {
+    const q = ruled();
+    const fd = openSync(join(inbox(), "held.md"), "w");
+    const reader = openSync(join(inbox(), "held.md"), "r"); // a reader alone does not hold a file back
+    try {
+      writeSync(fd, "First half, then a long pause");
+      expect(await files(q)).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(DEFAULT_SETTLE_MS);
+        expect(await files(q)).toEqual([]);
+        expect(q.settlingUntil()).toBe(clock.now() + DEFAULT_SETTLE_MS);
+      }
+      writeSync(fd, " and the end.\n");
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      expect(await files(q)).toEqual([]);
+      await clock.advance(DEFAULT_SETTLE_MS);
+      const [entry] = await q.scanInbox();
+      expect(await q.readTask(entry!)).toMatchObject({ ok: true, prompt: "First half, then a long pause and the end." });
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  test("a file renamed in and then written to waits for the settle rule", async () => {
+    const q = ruled();
+    const stop = q.watch(() => {});
+    try {
+      await Bun.sleep(50);
+      drop(".grow.md.tmp", "Start,");
+      renameSync(join(inbox(), ".grow.md.tmp"), join(inbox(), "grow.md"));
+      appendFileSync(join(inbox(), "grow.md"), " and more.");
+      expect(await watchCaughtUp(q, "sentinel.md")).toBe(true);
+      expect(await files(q)).toEqual(["sentinel.md"]);
+      await clock.advance(DEFAULT_SETTLE_MS);
+      expect(await files(q)).toEqual(["grow.md", "sentinel.md"]);
+    } finally {
+      stop();
+    }
+  });
+
+  test("a task written by writeTask() is read after the arrival grace, without waiting for the watch", async () => {
+    const q = ruled();
+    await q.writeTask("alpha", "api.md", "From the API\n");
+    expect(await files(q)).toEqual([]);
+    expect(q.settlingUntil()).toBe(clock.now() + ARRIVAL_GRACE_MS);
+    await clock.advance(ARRIVAL_GRACE_MS);
+    expect(await files(q)).toEqual(["api.md"]);
+  });
+
+  test("with dispatcher.settle 0 every file is read at first sight", async () => {
+    drop("now.md", "half");
+    expect(await files(queue)).toEqual(["now.md"]);
   });
 });
 

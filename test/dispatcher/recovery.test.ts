@@ -37,12 +37,16 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 /** One daemon "life": a fresh queue and dispatcher over the same store and folders. */
 function boot() {
   const log = memoryLog();
-  const queue = createTaskQueue({ queueDir, maxTaskBytes: 4096, log, clock });
+  const queue = createTaskQueue({ queueDir, maxTaskBytes: 4096, log, clock, settleMs: 0 });
   queue.ensureProject("alpha");
   const dispatcher = createDispatcher({
     store, queue, clock, log,
     freeSessions: () => sessions.filter((s) => !store.tasks(["running", "stalled"]).some((t) => t.session === s)),
-    deliver: async (session, prompt) => { deliveries.push({ session, prompt }); return true; },
+    deliver: async (task) => {
+      deliveries.push({ session: task.session!, prompt: task.prompt });
+      store.updateTask(task.id, { delivery: "typed" });
+      return { kind: "typed" };
+    },
     gate: () => gate,
     notify: (event) => events.push(event),
   }, { defaultWorkdir: "/srv", projects: {}, idleAlertAfterMs: 60_000, rescanIntervalMs: 30_000 });
@@ -64,7 +68,7 @@ async function drain(dispatcher: ReturnType<typeof boot>["dispatcher"]) {
 const delivered = () => deliveries.map((d) => d.prompt).sort();
 
 describe("recover()", () => {
-  test("after a restart: the task still running is adopted, the lost one requeued, the stray file recovered; none lost or run twice", async () => {
+  test("after a restart: a typed task is kept for its transcript to settle, a claim never typed is requeued, the stray file recovered; none lost or run twice", async () => {
     const first = boot();
     drop("inbox", "a.md");
     drop("inbox", "b.md");
@@ -75,9 +79,11 @@ describe("recover()", () => {
     expect([a!.session, b!.session]).toEqual(["pool-1", "pool-2"]);
     drop("processing", "stray.md"); // e.g. left by an older daemon whose store was lost
 
+    // b was claimed, but the daemon died before its delivery intent was written: nothing was typed.
+    store.updateTask(b!.id, { delivery: null });
     deliveries.length = 0;
     const second = boot();
-    second.dispatcher.recover((taskId, session) => taskId === a!.id && session === "pool-1");
+    second.dispatcher.recover();
     expect(store.task(a!.id)).toMatchObject({ state: "running", session: "pool-1" });
     expect(store.task(b!.id)).toMatchObject({ state: "queued", session: null });
     expect(ls("processing")).toEqual(["a.md", "b.md"]);
@@ -100,7 +106,7 @@ describe("recover()", () => {
     drop("inbox", "half.md");
     const row = store.addTask({ project: "alpha", file: "half.md", priority: 0, workdir: "/srv", timeoutMs: null, prompt: "Prompt of half.md", createdAt: clock.now() });
     store.updateTask(row.id, { state: "running", session: "pool-1", startedAt: clock.now() });
-    dispatcher.recover(() => false);
+    dispatcher.recover();
     expect(ls("processing")).toEqual(["half.md"]);
     expect(ls("inbox")).toEqual([]);
     await drain(dispatcher);
@@ -115,7 +121,7 @@ describe("recover()", () => {
       const row = store.addTask({ project: "alpha", file, priority: 0, workdir: "/srv", timeoutMs: null, prompt: `Prompt of ${file}`, createdAt: clock.now() });
       store.updateTask(row.id, { state, startedAt: clock.now(), finishedAt: clock.now(), error: state === "failed" ? "timed out" : null });
     }
-    dispatcher.recover(() => false);
+    dispatcher.recover();
     await drain(dispatcher);
     expect(deliveries).toEqual([]);
     expect(ls("done")).toEqual(["won.md"]);
@@ -128,7 +134,7 @@ describe("recover()", () => {
     const old = store.addTask({ project: "alpha", file: "daily.md", priority: 0, workdir: "/srv", timeoutMs: null, prompt: "yesterday's prompt", createdAt: clock.now() });
     store.updateTask(old.id, { state: "done", startedAt: clock.now(), finishedAt: clock.now() });
     drop("processing", "daily.md", "today's prompt");
-    dispatcher.recover(() => false);
+    dispatcher.recover();
     await drain(dispatcher);
     expect(delivered()).toEqual(["today's prompt"]);
   });

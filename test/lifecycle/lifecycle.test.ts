@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
@@ -9,6 +9,7 @@ import { transcriptPath } from "../../internal/claude/home.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 
 const SIM = join(import.meta.dir, "../support/sim-claude-bin.ts");
+const HOOK_TOKEN = "t".repeat(40);
 const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-5", "ccl-auto-14", "other-12"];
 const server = privateTmux("lifecycle");
 const dir = tempDir();
@@ -22,7 +23,7 @@ function makeLifecycle(s: Store): Lifecycle {
     claude: { command: process.execPath, args: [SIM, "--dangerously-skip-permissions"] },
     stripEnv: ["CLAUDE_FAILOVER_TOKEN"],
     hooksDir: join(dir.path, "hooks"),
-    hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), token: "t".repeat(40) },
+    hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), tokenFile: join(dir.path, "hook-token") },
   });
 }
 
@@ -35,6 +36,9 @@ async function panes() {
 }
 
 beforeAll(async () => {
+  // The daemon never creates a session's workdir: it exists, as the start-up check demands.
+  for (const d of ["work", "dedicated"]) mkdirSync(join(dir.path, d), { recursive: true });
+  writeFileSync(join(dir.path, "hook-token"), `${HOOK_TOKEN}\n`, { mode: 0o600 });
   store = openStore(join(dir.path, "state.db"));
   for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
 });
@@ -69,6 +73,10 @@ describe("lifecycle against a real tmux server", () => {
     const settings = JSON.parse(readFileSync(join(dir.path, "hooks", "ccl-auto-11.json"), "utf8"));
     expect(Object.keys(settings.hooks).sort()).toEqual(["Notification", "SessionStart", "Stop", "StopFailure", "UserPromptSubmit"]);
     expect(settings.hooks.StopFailure[0].hooks[0].command).toContain("hook StopFailure --session ccl-auto-11");
+    // The hook secret is named by its file, never written into the settings nor the pane's command line.
+    expect(settings.hooks.StopFailure[0].hooks[0].command).toEndWith(`--token-file ${join(dir.path, "hook-token")}`);
+    expect(readFileSync(join(dir.path, "hooks", "ccl-auto-11.json"), "utf8")).not.toContain(HOOK_TOKEN);
+    expect(pool.command).not.toContain(HOOK_TOKEN);
     // The simulated Claude Code writes its transcript where the daemon expects it.
     await eventually(async () => (await server.tmux.capture(["ccl-auto-11"])).get("ccl-auto-11")?.some((l) => l.startsWith("❯")));
   });
@@ -130,5 +138,22 @@ describe("lifecycle against a real tmux server", () => {
   test("never launches or stops a name it does not own", async () => {
     await expect(lifecycle.launch("ccl-0", { account })).rejects.toThrow(/not an owned session/);
     await expect(lifecycle.hold("other-12", "x")).rejects.toThrow(/not an owned session/);
+  });
+
+  test("refuses to launch into a missing workdir, leaves the pane as it was and creates nothing", async () => {
+    const missing = join(dir.path, "no-such-repo");
+    const before = (await panes()).find((p) => p.name === "ccl-auto-11")!;
+    await expect(lifecycle.launch("ccl-auto-11", { account, workdir: missing })).rejects.toThrow(`Cannot launch ccl-auto-11: workdir ${missing} does not exist`);
+    expect(existsSync(missing)).toBe(false);
+    expect((await panes()).find((p) => p.name === "ccl-auto-11")!.pid).toBe(before.pid);
+  });
+
+  test("relaunches a session whose last task's workdir was removed in its own workdir, without recreating the removed one", async () => {
+    const taskDir = join(dir.path, "task-repo");
+    mkdirSync(taskDir);
+    expect(await lifecycle.launch("ccl-auto-12", { account, workdir: taskDir })).toMatchObject({ workdir: taskDir });
+    rmSync(taskDir, { recursive: true });
+    expect(await lifecycle.launch("ccl-auto-12", { account })).toMatchObject({ workdir: join(dir.path, "work") });
+    expect(existsSync(taskDir)).toBe(false);
   });
 });

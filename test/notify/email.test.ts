@@ -157,8 +157,10 @@ describe("createChannels()", () => {
       telegram: { token_env: "T", chat_ids: [1001], api_root: telegram.apiRoot, min_level: "info" },
       email: { api_key_env: "R", from: "f@example.com", to: ["ops@example.com"], api_base: resend.apiBase, min_level: "critical" },
     } satisfies Config["notifications"];
-    const built = createChannels(config, { telegramToken: telegram.token, resendApiKey: FAKE_RESEND_KEY }, {
-      log, clock: systemClock, fetch, version: "0.4.0",
+    const built = createChannels(config, {
+      telegramToken: telegram.token, resendApiKey: FAKE_RESEND_KEY, webhookSecret: "", ntfyToken: "", slackUrl: "", discordUrl: "",
+    }, {
+      log, clock: systemClock, fetch, version: "0.4.0", host: "ci-host",
     });
     const notifier = createNotifier({ log, clock: systemClock, channels: built.channels });
     cleanups.push(() => telegram.stop(), () => resend.stop(), () => built.stop(), () => notifier.stop(0));

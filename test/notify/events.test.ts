@@ -28,6 +28,7 @@ describe("renderEvent()", () => {
     [{ kind: "session_dead", at: AT, session: "ccl-auto-13", reason: "pane exited" }, "🚨 Session ccl-auto-13 dead", "pane exited"],
     [{ kind: "tasks_waiting", at: AT, queued: 5, idle_sessions: 0, since: AT - 1_800_000 }, "⚠️ 5 tasks waiting", "since 13:20 Europe/Paris, 30m ago"],
     [{ kind: "breaker_open", at: AT, swaps: 3, window_ms: 600_000 }, "🚨 Swap breaker open", "3 swaps within 10m"],
+    [{ kind: "test_message", at: AT, host: "build-01" }, "ℹ️ claude-failover test message", "notify test\" on build-01."],
   ];
 
   for (const [event, title, fragment] of cases) {
@@ -59,6 +60,20 @@ describe("renderEvent()", () => {
     const out = renderEvent({ kind: "accounts_exhausted", at: AT, wake_at: AT + 26 * 3_600_000 }, PARIS);
 
     expect(out.text).toContain("24 Nov 15:50 Europe/Paris, in 1d 2h");
+  });
+});
+
+describe("renderEvent() line", () => {
+  test("puts a swap on one line with the account's reset, and other events as their title", () => {
+    const started = renderEvent({
+      kind: "swap_started", at: AT, from: "main", to: "backup", reason: "quota", trigger_session: "ccl-auto-11",
+      pattern: "p", snippet: "s", reset_at: Date.UTC(2026, 10, 23, 14, 0),
+    }, PARIS);
+    const failed = renderEvent({ kind: "swap_failed", at: AT, from: "main", to: null, error: "no account left" }, PARIS);
+
+    expect(started.line).toBe("⚠️ Swap main → backup: quota, main resets 15:00 Europe/Paris, in 1h 10m");
+    expect(failed.line).toBe("🚨 Swap FAILED main → ?: no account left");
+    expect(renderEvent({ kind: "session_dead", at: AT, session: "s", reason: "gone" }, PARIS).line).toBe("🚨 Session s dead");
   });
 });
 

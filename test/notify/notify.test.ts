@@ -78,6 +78,19 @@ describe("createNotifier()", () => {
     expect(quiet.delivered.map((d) => d.event.kind)).toEqual(["session_dead"]);
   });
 
+  test("sends the daily digest and test messages to every channel, whatever its minLevel", async () => {
+    const quiet = fakeChannel("quiet", "critical");
+    const { notifier } = setup([quiet.channel]);
+    notifier.start();
+
+    notifier.send({ kind: "test_message", at: AT, host: "h" });
+    notifier.send({ kind: "daily_digest", at: AT, since: AT - 86_400_000, accounts: [], tasks_done: 0, tasks_failed: 0, failed: [], swaps: [] });
+    notifier.send(done("a.md"));
+    await settle();
+
+    expect(quiet.delivered.map((d) => d.event.kind)).toEqual(["test_message", "daily_digest"]);
+  });
+
   test("merges repeats of one key sent while queued into one message with a count", async () => {
     const fake = fakeChannel();
     const { notifier } = setup([fake.channel]);

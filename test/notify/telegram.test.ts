@@ -4,7 +4,7 @@ import { memoryLog } from "../../internal/log.ts";
 import type { NotifyEvent } from "../../internal/notify/events.ts";
 import { createNotifier, type NotifyError } from "../../internal/notify/notify.ts";
 import { createTelegram, POLL_RESTART_MIN_MS, type TelegramOptions } from "../../internal/notify/telegram.ts";
-import type { TaskRow } from "../../internal/state/state.ts";
+import { NO_DELIVERY, type TaskRow } from "../../internal/state/state.ts";
 import type { OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
 import { FAKE_TOKEN, startFakeTelegram, type FakeTelegram } from "../support/fake-telegram.ts";
 
@@ -46,7 +46,7 @@ function fakeControl() {
   };
   const task = (id: number, state: TaskRow["state"], session: string | null): TaskRow => ({
     id, project: "web", file: `t${id}.md`, state, priority: 0, workdir: "/w", timeoutMs: null, prompt: "p", session,
-    attempts: 0, createdAt: AT, startedAt: null, finishedAt: null, error: null,
+    attempts: 0, createdAt: AT, startedAt: null, finishedAt: null, error: null, ...NO_DELIVERY,
   });
   const control: OperatorControl = {
     status: () => (calls.push("status"), snapshot),
@@ -57,7 +57,7 @@ function fakeControl() {
     },
     pause: () => (calls.push("pause"), { ok: true, message: "dispatch paused" }),
     resume: () => (calls.push("resume"), { ok: true, message: "dispatch resumed" }),
-    setAccountEnabled: () => (calls.push("setAccountEnabled"), { ok: true, message: "" }),
+    setAccountEnabled: (name, enabled) => (calls.push(`enable:${name}:${enabled}`), { ok: true, message: `account ${name} enabled` }),
     addTask: async () => (calls.push("addTask"), { ok: true, message: "" }),
     tasks: () => (calls.push("tasks"), [task(12, "queued", null), task(13, "running", "ccl-auto-11"), task(9, "done", "ccl-auto-12")]),
     tail: async (session, lines) => {
@@ -223,6 +223,72 @@ describe("createTelegram() commands", () => {
 
     expect(await ask(f, "/pause")).toBe("✅ dispatch paused");
     expect(log.records.find((r) => r.msg === "telegram command failed")).toMatchObject({ level: "error", error: "store is locked" });
+  });
+});
+
+describe("createTelegram() buttons", () => {
+  const swapStarted: NotifyEvent = {
+    kind: "swap_started", at: AT, from: "main", to: "backup", reason: "quota", trigger_session: "ccl-auto-11", pattern: null, snippet: null, reset_at: null,
+  };
+  async function started(f: FakeTelegram) {
+    const ctx = setup(f, {}, createFakeClock(AT));
+    ctx.telegram.start();
+    ctx.notifier.start();
+    await f.waitFor(() => f.calls.some((c) => c.method === "getUpdates"));
+    return ctx;
+  }
+  const answers = (f: FakeTelegram) => f.calls.filter((c) => c.method === "answerCallbackQuery").map((c) => c.body.text);
+
+  test("puts Swap now, Pause and Enable <account> for cooling accounts under a swap message, and none under others", async () => {
+    const f = fake();
+    const { notifier } = await started(f);
+
+    notifier.send(swapStarted);
+    notifier.send(failedTask("x"));
+    await f.waitFor(() => f.sent().length === 2);
+
+    const bySwap = f.sent().find((m) => m.text.includes("Swap main"));
+    expect(bySwap?.reply_markup).toEqual({
+      inline_keyboard: [
+        [{ text: "Swap now", callback_data: "cf:swap" }, { text: "Pause", callback_data: "cf:pause" }],
+        [{ text: "Enable backup", callback_data: "cf:enable:backup" }],
+      ],
+    });
+    expect(f.sent().find((m) => m.text.includes("Task failed"))?.reply_markup).toBeUndefined();
+  });
+
+  test("a press in an allowed chat acts and is answered with what happened", async () => {
+    const f = fake();
+    const { calls } = await started(f);
+
+    f.pushCallback(OPERATOR, "cf:pause");
+    await f.waitFor(() => sentTo(f, OPERATOR).length === 1);
+    f.pushCallback(OPERATOR, "cf:enable:backup");
+    await f.waitFor(() => sentTo(f, OPERATOR).length === 2);
+    f.pushCallback(OPERATOR, "cf:swap");
+    await f.waitFor(() => sentTo(f, OPERATOR).length === 3);
+
+    expect(f.calls.find((c) => c.method === "getUpdates")?.body.allowed_updates).toEqual(["message", "callback_query"]);
+    expect(calls).toEqual(["pause", "enable:backup:true", "swap:"]);
+    expect(answers(f)).toEqual(["dispatch paused", "account backup enabled", "swap to next requested"]);
+    expect(sentTo(f, OPERATOR)).toEqual([
+      "✅ dispatch paused <i>(Pause)</i>", "✅ account backup enabled <i>(Enable backup)</i>", "✅ swap to next requested <i>(Swap now)</i>",
+    ]);
+  });
+
+  test("a press from a foreign chat does nothing: no action, no answer", async () => {
+    const f = fake();
+    const { calls, log } = await started(f);
+
+    f.pushCallback(STRANGER, "cf:swap");
+    f.pushCallback(STRANGER, "cf:enable:backup");
+    f.pushCommand(OPERATOR, "/help");
+    await f.waitFor(() => sentTo(f, OPERATOR).length === 1);
+
+    expect(calls).toEqual([]);
+    expect(answers(f)).toEqual([]);
+    expect(sentTo(f, STRANGER)).toEqual([]);
+    expect(log.records.filter((r) => r.msg === "telegram update from unknown chat dropped").map((r) => r.chat_id)).toEqual([STRANGER, STRANGER]);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   classifyPane, classifyStopFailure, classifyText, classifyTranscriptRecord, logicalLines, paneActivity,
   type ClassifyOptions, type LimitKind, type PaneActivity, type Verdict,
 } from "../../internal/quota/classify.ts";
+import { parseConfig } from "../../internal/config/config.ts";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z"); // 11:00 in Paris (CET, UTC+1)
 const OPTIONS: ClassifyOptions = { now: NOW, defaultZone: "Europe/Paris" };
@@ -551,6 +552,24 @@ describe("classifyStopFailure()", () => {
   ];
   for (const [name, event, expected] of cases) {
     test(`returns ${name}`, () => expect(classifyStopFailure(event, OPTIONS)).toMatchObject(expected));
+  }
+});
+
+describe("a zone-less reset time (\"resets 4am\")", () => {
+  // NOW is 10:00 UTC: 19:00 in Tokyo, 11:00 in Paris, 05:00 in New York. The supervisor passes claude.timezone.
+  const hit = "You've hit your 5-hour limit · resets 4am";
+  const cases: Array<[string, number]> = [
+    ["Asia/Tokyo", Date.parse("2026-11-23T19:00:00Z")],
+    ["Europe/Paris", Date.parse("2026-11-24T03:00:00Z")],
+    ["America/New_York", Date.parse("2026-11-24T09:00:00Z")],
+    ["UTC", Date.parse("2026-11-24T04:00:00Z")],
+  ];
+  for (const [zone, resetAt] of cases) {
+    test(`is read in the panes' zone: ${zone} → ${new Date(resetAt).toISOString()}`, () => {
+      const config = parseConfig(`accounts: [{ name: a, home: /h/a }]\nclaude: { timezone: ${zone} }\nnotifications: { timezone: Pacific/Auckland }\n`, "", { env: {}, home: "/root" });
+      const options = { now: NOW, defaultZone: config.claude.timezone };
+      expect(classifyStopFailure({ hook_event_name: "StopFailure", error: "rate_limit", last_assistant_message: hit }, options)).toMatchObject({ kind: "quota", resetAt });
+    });
   }
 });
 

@@ -9,6 +9,7 @@ import { memoryLog } from "../../internal/log.ts";
 import { createMetrics } from "../../internal/server/metrics.ts";
 import { createApp, startServer, type HealthReport, type LiveEvent, type ServerDeps } from "../../internal/server/server.ts";
 import type { ActionResult, OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
+import { NO_DELIVERY } from "../../internal/state/state.ts";
 
 const TOKEN = "api-s3cret-token-value";
 const HOOK_TOKEN = "hook-s3cret-token-value";
@@ -43,7 +44,8 @@ function setup(options: { token?: string; hookToken?: string; health?: () => Pro
     resume: () => { calls.push(["resume"]); return state.result; },
     setAccountEnabled: (name, enabled) => { calls.push(["setAccountEnabled", name, enabled]); return state.result; },
     addTask: async (input) => { calls.push(["addTask", input]); return { ...state.result, file: "/q/web/inbox/x.md" }; },
-    tasks: () => [],
+    tasks: () => [{ id: 7, project: "web", file: "fix.md", state: "queued", priority: 0, workdir: "/w", timeoutMs: null, prompt: "private plan",
+      session: null, attempts: 0, createdAt: 1, startedAt: null, finishedAt: null, error: null, ...NO_DELIVERY }],
     tail: async () => null,
   };
   const log = memoryLog();
@@ -396,7 +398,50 @@ describe("GET /events replay", () => {
   });
 });
 
+describe("GET /tasks", () => {
+  test("refuses to list tasks (their prompts are private) without the right bearer token", async () => {
+    const { app } = setup();
+    for (const headers of [{}, bearer("wrong"), { Authorization: `Basic ${TOKEN}` }]) {
+      const res = await app.request("/tasks", { headers });
+      expect(res.status).toBe(401);
+      expect(await res.text()).not.toContain("private plan");
+    }
+  });
+  test("answers 503 when no token is configured", async () => {
+    const res = await setup({ token: "" }).app.request("/tasks", { headers: bearer("") });
+    expect(res.status).toBe(503);
+  });
+  test("lists the tasks with the token, uncached", async () => {
+    const res = await setup().app.request("/tasks", { headers: bearer(TOKEN) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(await res.json()).toEqual([expect.objectContaining({ id: 7, prompt: "private plan" })]);
+  });
+});
+
 describe("host check", () => {
+  test("answers 400 to a request with no Host header, not 500", async () => {
+    const { app, log } = setup();
+    expect((await app.request("/status", { headers: { Host: "" } })).status).toBe(400);
+    const server = startServer(app, { port: 0 });
+    try {
+      // HTTP/1.0 allows leaving Host out; Bun itself refuses an HTTP/1.1 request without one.
+      const raw = await new Promise<string>((resolve) => {
+        let text = "";
+        void Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: {
+          open: (socket) => { socket.write("GET /status HTTP/1.0\r\n\r\n"); },
+          data: (_socket, chunk) => { text += chunk.toString(); },
+          close: () => resolve(text), error: () => resolve(text),
+        } });
+      });
+      expect(raw.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+      expect(raw).toContain('"message":"Cannot answer: the request has no Host header"');
+    } finally {
+      await server.stop();
+    }
+    expect(log.records.filter((r) => r.level === "error")).toEqual([]);
+  });
+
   test("refuses a request whose Host is not a loopback name (DNS rebinding)", async () => {
     const { app } = setup();
     const evil = await app.request("/status", { headers: { Host: "evil.example:8787" } });

@@ -12,6 +12,10 @@ import type { Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
 import type { Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import type { Tmux } from "../../internal/tmux/tmux.ts";
 import { pickNextAccount } from "../../internal/switcher/accounts.ts";
+import { parseHookEvent } from "../../internal/hook/event.ts";
+import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
+import { createDispatchGate, type GateState } from "../../internal/dispatcher/gate.ts";
+import { createSessionTracker } from "../../internal/watcher/sessions.ts";
 
 // The decision core with every edge faked: a fake clock, an in-memory store, a switcher that records requests.
 const HOUR = 3_600_000;
@@ -25,6 +29,8 @@ quota: { poll_interval: 1s, reactivate_cooldown: 5m, confirm_polls: 2 }
 let clock: FakeClock;
 let store: Store;
 let supervisor: Supervisor;
+let runtime: Runtime;
+let gate: () => GateState;
 let requests: SwapInput[];
 let notified: OperatorEvent[];
 let swapRunning: boolean;
@@ -34,11 +40,11 @@ function fakeSwitcher(): Switcher {
   return {
     async request(input): Promise<SwapResult> {
       requests.push(input);
-      const choice = pickNextAccount(store.accounts(), clock.now(), { exclude: supervisor.state().activeAccount, prefer: input.to });
+      const choice = pickNextAccount(store.accounts(), clock.now(), { exclude: runtime.activeAccount(), prefer: input.to });
       if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
-      const swap = store.createSwap({ fromAccount: supervisor.state().activeAccount, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null, signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: clock.now() });
+      const swap = store.createSwap({ fromAccount: runtime.activeAccount(), toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null, signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: clock.now() });
       store.updateSwap(swap.id, { step: "done" }, clock.now());
-      supervisor.setActiveAccount(choice.account.name);
+      runtime.setActiveAccount(choice.account.name);
       return { ok: true, swapId: swap.id, message: "ok" };
     },
     resumeOpen: async () => undefined,
@@ -61,8 +67,12 @@ beforeEach(() => {
   const lifecycle = { ownedNames: () => ["ccl-auto-11"], kindOf: (n: string) => (n === "ccl-auto-11" ? "pool" : null) } as unknown as Lifecycle;
   const dispatcher = { ingest: async () => 0, dispatch: async () => 0, checkIdleAlert: () => undefined, complete: () => undefined, fail: () => undefined } as unknown as Dispatcher;
   store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", sessionId: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b" }, clock.now());
+  runtime = createRuntime(store, config.accounts);
+  gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
   supervisor = createSupervisor({
-    config, store, tmux, lifecycle, dispatcher, events, clock, log,
+    config, store, tmux, lifecycle, dispatcher, events, clock, log, runtime, gate,
+    sessions: createSessionTracker({ store, lifecycle }),
+    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),
@@ -70,16 +80,15 @@ beforeEach(() => {
 });
 
 const stopFailure = (line: string) => supervisor.handle({
-  kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
-  payload: { error: "rate_limit", last_assistant_message: line },
+  kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: line }), session: "ccl-auto-11", at: clock.now(),
 });
 
 describe("exhausted mode", () => {
   test("enters exhausted when every account is cooling, closes the gate and notifies once", async () => {
     store.setAccountState("b", "cooling", clock.now() + 2 * HOUR, clock.now());
     await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
-    expect(supervisor.state().exhaustedUntil).toBe(Date.UTC(2026, 10, 23, 14));
-    expect(supervisor.gate()).toEqual({ open: false, reason: "all accounts exhausted until 2026-11-23T14:00:00.000Z" });
+    expect(runtime.exhaustedUntil()).toBe(Date.UTC(2026, 10, 23, 14));
+    expect(gate()).toEqual({ open: false, reason: "all accounts exhausted until 2026-11-23T14:00:00.000Z" });
     await clock.advance(60_000);
     await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
     expect(notified.filter((e) => e.kind === "accounts_exhausted")).toHaveLength(1);
@@ -95,7 +104,7 @@ describe("exhausted mode", () => {
     await clock.set(Date.UTC(2026, 10, 23, 14));
     await supervisor.handle({ kind: "tick", at: clock.now() });
     expect(requests.map((r) => r.reason)).toEqual(["quota", "reset"]);
-    expect(supervisor.state()).toMatchObject({ activeAccount: "b", exhaustedUntil: null });
+    expect({ activeAccount: runtime.activeAccount(), exhaustedUntil: runtime.exhaustedUntil() }).toEqual({ activeAccount: "b", exhaustedUntil: null });
     expect(store.accounts().find((a) => a.name === "b")!.state).toBe("available");
     expect(notified.map((e) => e.kind)).toContain("account_available");
   });
@@ -106,27 +115,28 @@ describe("exhausted mode", () => {
     await clock.set(Date.UTC(2026, 10, 23, 13));
     await supervisor.handle({ kind: "tick", at: clock.now() });
     expect(requests.map((r) => r.reason)).toEqual(["quota"]);
-    expect(supervisor.state()).toMatchObject({ activeAccount: "a", exhaustedUntil: null });
-    expect(supervisor.gate()).toEqual({ open: true });
+    expect({ activeAccount: runtime.activeAccount(), exhaustedUntil: runtime.exhaustedUntil() }).toEqual({ activeAccount: "a", exhaustedUntil: null });
+    expect(gate()).toEqual({ open: true });
   });
 });
 
 describe("the dispatch gate", () => {
   test("closes while a swap runs, during the cooldown after it, and when paused; opens by itself afterwards", async () => {
-    expect(supervisor.gate()).toEqual({ open: true });
-    swapRunning = true;
-    expect(supervisor.gate()).toEqual({ open: false, reason: "a swap is running" });
-    swapRunning = false;
+    expect(gate()).toEqual({ open: true });
+    // A swap is running from the moment its row is written (requested), whatever the process doing it.
+    const open = store.createSwap({ fromAccount: "a", toAccount: "b", reason: "manual", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: clock.now() });
+    expect(gate()).toEqual({ open: false, reason: "a swap is running" });
+    store.updateSwap(open.id, { step: "failed", error: "test" }, clock.now());
     await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
-    expect(supervisor.state().activeAccount).toBe("b");
-    expect(supervisor.gate()).toEqual({ open: false, reason: "cooldown after a swap" });
+    expect(runtime.activeAccount()).toBe("b");
+    expect(gate()).toEqual({ open: false, reason: "cooldown after a swap" });
     await clock.advance(5 * 60_000);
-    expect(supervisor.gate()).toEqual({ open: true });
-    supervisor.setPaused(true);
-    expect(supervisor.gate()).toEqual({ open: false, reason: "paused by the operator" });
+    expect(gate()).toEqual({ open: true });
+    runtime.setPaused(true);
+    expect(gate()).toEqual({ open: false, reason: "paused by the operator" });
     expect(store.getFlag("paused")).toBe("1");
-    supervisor.setPaused(false);
-    expect(supervisor.gate()).toEqual({ open: true });
+    runtime.setPaused(false);
+    expect(gate()).toEqual({ open: true });
   });
 });
 
@@ -142,18 +152,17 @@ describe("hook signals", () => {
   });
 
   test("a late StopFailure from a turn on the old account cools the old account, not the one the session moved to", async () => {
-    supervisor.setActiveAccount("b");
+    runtime.setActiveAccount("b");
     store.upsertSession("ccl-auto-11", "pool", { account: "b" }, clock.now());
     await supervisor.handle({
-      kind: "hook", event: "StopFailure", session: "ccl-auto-11", at: clock.now(),
-      payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)", transcript_path: "/h/a/projects/-w/3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b.jsonl" },
+      kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)", transcript_path: "/h/a/projects/-w/3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b.jsonl" }), session: "ccl-auto-11", at: clock.now(),
     });
     expect(requests).toEqual([]);
     expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
   });
 
   test("an event from a session the daemon does not own is ignored", async () => {
-    await supervisor.handle({ kind: "hook", event: "StopFailure", session: "ccl-0", at: clock.now(), payload: { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" } });
+    await supervisor.handle({ kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" }), session: "ccl-0", at: clock.now() });
     expect(requests).toEqual([]);
   });
 

@@ -1,7 +1,8 @@
 /**
  * @module test/support/fake-telegram
  * A fake Telegram Bot API on loopback (reference/ecosystem.md §4.4): getMe, deleteWebhook, getUpdates (held as a
- * long poll until an update arrives or the timeout passes, honouring `offset`), sendMessage, setMyCommands.
+ * long poll until an update arrives or the timeout passes, honouring `offset`), sendMessage, setMyCommands,
+ * answerCallbackQuery; button presses arrive with `pushCallback()`.
  * Records every call, injects one-off errors, and simulates outages (502 or requests that never answer).
  * Point grammY's `client.apiRoot` at `apiRoot`. Owns nothing else.
  */
@@ -36,12 +37,14 @@ export interface FakeTelegram {
   token: string;
   calls: FakeTelegramCall[];
   /** Successful sendMessage bodies. */
-  sent(): Array<{ chat_id: number; text: string; parse_mode?: string }>;
+  sent(): Array<{ chat_id: number; text: string; parse_mode?: string; reply_markup?: { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> } }>;
   failNext(method: string, error: FakeTelegramError): void;
   down(mode: FakeTelegramOutage | true): void;
   pushUpdate(update: Record<string, unknown>): void;
   /** A command message from `chatId` with the `bot_command` entity grammY needs. */
   pushCommand(chatId: number, text: string): void;
+  /** A press of an inline button with `data`, under a bot message in `chatId`. */
+  pushCallback(chatId: number, data: string): void;
   /** Resolves when `predicate` holds, polling every 5 ms; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -92,7 +95,7 @@ export function startFakeTelegram(token = FAKE_TOKEN): FakeTelegram {
       call.ok = true;
       switch (method) {
         case "getMe": return json({ ok: true, result: BOT_INFO });
-        case "deleteWebhook": case "setMyCommands": return json({ ok: true, result: true });
+        case "deleteWebhook": case "setMyCommands": case "answerCallbackQuery": return json({ ok: true, result: true });
         case "sendMessage":
           return json({ ok: true, result: {
             message_id: nextMessageId++, date: 1_700_000_000, chat: { id: body.chat_id, type: "private", first_name: "Op" }, text: body.text,
@@ -147,6 +150,15 @@ export function startFakeTelegram(token = FAKE_TOKEN): FakeTelegram {
           message_id: nextMessageId++, date: 1_700_000_000, text,
           chat: { id: chatId, type: "private", first_name: "Op" }, from: { id: chatId, is_bot: false, first_name: "Op" },
           entities: [{ type: "bot_command", offset: 0, length: command.length }],
+        },
+      });
+    },
+    pushCallback(chatId, data) {
+      const chat = { id: chatId, type: "private", first_name: "Op" };
+      fake.pushUpdate({
+        callback_query: {
+          id: `cb${nextMessageId}`, from: { id: chatId, is_bot: false, first_name: "Op" }, chat_instance: `ci${chatId}`, data,
+          message: { message_id: nextMessageId++, date: 1_700_000_000, chat, from: { id: 42, is_bot: true, first_name: "Test" }, text: "⚠️ Swap" },
         },
       });
     },

@@ -24,7 +24,12 @@ async function daemonWithConversations(deps?: NonNullable<Parameters<typeof star
   await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
   await Promise.all(OWNED.map((name) => typePrompt(t.server, name, `[sim:work=0s] hello from ${name}`)));
   const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s]));
-  for (const s of before.values()) await eventually(() => existsSync(transcriptPath(t.home("a"), s.workdir, s.session_id!)));
+  // Each turn has ended (its reply is written) before a test makes the account run out: a turn still running then
+  // would end on the limit line and trigger the swap from the wrong session.
+  for (const s of before.values()) {
+    const path = transcriptPath(t.home("a"), s.workdir, s.session_id!);
+    await eventually(() => existsSync(path) && readFileSync(path, "utf8").includes(`Done: hello from ${s.name}`));
+  }
   const foreign = new Map((await listPanes(t.server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
   return { t, before, foreign };
 }

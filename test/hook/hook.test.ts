@@ -1,0 +1,72 @@
+/**
+ * @module test/hook/hook
+ * Specs for the hook side's secret: it is read from the token file named on the command line (or the legacy
+ * variable), and a hook run the way Claude Code runs it (`sh -c <command>`) carries no secret in any argv yet
+ * still authenticates to the daemon.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readHookToken } from "../../internal/hook/hook.ts";
+import { buildHookSettings, HOOK_EVENTS } from "../../internal/lifecycle/launch.ts";
+
+const ENTRY = join(import.meta.dir, "../../cmd/claude-failover.ts");
+const TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f0123456789abcdef";
+let root: string;
+let tokenFile: string;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "cf-hook-"));
+  tokenFile = join(root, "hook-token");
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("readHookToken()", () => {
+  test("reads the first line of the token file", () => {
+    expect(readHookToken(tokenFile, {})).toBe(TOKEN);
+  });
+
+  test("falls back to CLAUDE_FAILOVER_HOOK_TOKEN (settings written by 0.4) when there is no file or it is unreadable", () => {
+    expect(readHookToken(null, { CLAUDE_FAILOVER_HOOK_TOKEN: "legacy" })).toBe("legacy");
+    expect(readHookToken(join(root, "missing"), { CLAUDE_FAILOVER_HOOK_TOKEN: "legacy" })).toBe("legacy");
+    expect(readHookToken(join(root, "missing"), {})).toBe("");
+  });
+});
+
+describe("the injected hook command", () => {
+  const settingsFor = (url: string) => buildHookSettings("ccl-auto-11", { self: [process.execPath, ENTRY], url, spoolDir: join(root, "spool"), tokenFile });
+
+  test("names the token file for every event and never holds the token", () => {
+    const settings = settingsFor("http://127.0.0.1:8787");
+    expect(settings).not.toContain(TOKEN);
+    const hooks = JSON.parse(settings).hooks as Record<string, Array<{ hooks: Array<{ command: string }> }>>;
+    expect(Object.keys(hooks).sort()).toEqual([...HOOK_EVENTS].sort());
+    for (const event of HOOK_EVENTS) expect(hooks[event]![0]!.hooks[0]!.command).toEndWith(`--token-file ${tokenFile}`);
+  });
+
+  test("run through sh -c as Claude Code does, has no token in its argv and authenticates from the file", async () => {
+    const received: Array<{ path: string; token: string | null; body: unknown }> = [];
+    const server = Bun.serve({
+      port: 0, hostname: "127.0.0.1",
+      async fetch(req) {
+        received.push({ path: new URL(req.url).pathname + new URL(req.url).search, token: req.headers.get("X-Claude-Failover-Hook"), body: await req.json() });
+        return Response.json({ ok: true }, { status: 202 });
+      },
+    });
+    try {
+      const command = (JSON.parse(settingsFor(`http://127.0.0.1:${server.port}`)).hooks.Stop[0].hooks[0].command) as string;
+      // What any local user sees in /proc/<pid>/cmdline: the shell's argv, then the words it runs.
+      const shellArgv = ["sh", "-c", command];
+      const words = Bun.spawnSync(["sh", "-c", `printf '%s\\n' ${command}`]).stdout.toString().split("\n");
+      expect([...shellArgv, ...words].some((arg) => arg.includes(TOKEN))).toBe(false);
+      const proc = Bun.spawn(shellArgv, { stdin: new Blob(['{"session_id":"x","hook_event_name":"Stop"}']), env: { PATH: process.env.PATH ?? "" } });
+      expect(await proc.exited).toBe(0);
+      expect(received).toEqual([{ path: "/hooks/Stop?session=ccl-auto-11", token: TOKEN, body: { session_id: "x", hook_event_name: "Stop" } }]);
+      expect(() => readdirSync(join(root, "spool"))).toThrow(); // posted, not spooled
+    } finally {
+      await server.stop(true);
+    }
+  });
+});
