@@ -25,7 +25,26 @@ async function reloadPool(k: FaultCase, prefix: string, size: number): Promise<v
   await k.d.waitLog("config reloaded");
 }
 
-const tmuxNames = async (k: FaultCase) => (await listPanes(k.d.server)).filter((p) => !p.dead).map((p) => p.name);
+const tmuxNames = async (k: FaultCase) => (await listPanes(k.d.server)).filter((p) => !p.dead).map((p) => p.name).sort();
+
+/** Waits until `probe()` equals `want`, then asserts it (so a timeout shows the last difference, not just "not met"). */
+async function expectEventually<T>(probe: () => Promise<T>, want: T, timeoutMs: number): Promise<void> {
+  await eventually(async () => Bun.deepEquals(await probe(), want), timeoutMs).catch(() => undefined);
+  expect<unknown>(await probe()).toEqual(want);
+}
+
+/** Records every `/status` session state seen until stopped (a state that is shown only for a while is not missed). */
+function sampleStates(k: FaultCase): { seen: Set<string>; stop(): void } {
+  const seen = new Set<string>();
+  let on = true;
+  void (async () => {
+    while (on) {
+      for (const s of await k.sessions().catch(() => [])) seen.add(`${s.name}:${s.state}`);
+      await Bun.sleep(100);
+    }
+  })();
+  return { seen, stop: () => void (on = false) };
+}
 
 describe("reload with tasks running", () => {
   test("shrinking autonomous.max: the leaving sessions retire (task done, then stopped)", async () => {
@@ -33,15 +52,14 @@ describe("reload with tasks running", () => {
     const tasks = ["shrink-a", "shrink-b", "shrink-c"].map((n) => makeTask(n, { work: "8s" }));
     c.drop(...tasks);
     for (const task of tasks) await c.typed(task);
+    const states = sampleStates(c);
     await reloadPool(c, "ccl-auto-", 1);
-    await eventually(async () => (await c!.sessions()).some((s) => s.state === "retiring") || null, 10_000);
     for (const task of tasks) expect(await c.settle(task, 60_000)).toBe("done");
     for (const task of tasks) c.once(task);
-    await eventually(async () => {
-      const live = await tmuxNames(c!);
-      return !live.includes("ccl-auto-12") && !live.includes("ccl-auto-13") && live.includes("ccl-auto-11");
-    }, 30_000);
+    await expectEventually(() => tmuxNames(c!), ["ccl-1-ded", "ccl-auto-11"], 30_000);
     expect((await c.sessions()).map((s) => s.name).sort()).toEqual(["ccl-1-ded", "ccl-auto-11"]);
+    states.stop();
+    expect([...states.seen].filter((s) => s.endsWith(":retiring")).sort()).toEqual(["ccl-auto-12:retiring", "ccl-auto-13:retiring"]);
   }, 120_000);
 
   test("moving the prefix: the old sessions finish their tasks and stop, the new ones take the next tasks", async () => {
@@ -54,10 +72,7 @@ describe("reload with tasks running", () => {
     c.drop(later);
     for (const task of [...running, later]) expect(await c.settle(task, 60_000)).toBe("done");
     for (const task of [...running, later]) c.once(task);
-    await eventually(async () => {
-      const live = await tmuxNames(c!);
-      return names("ccl-auto-", 2).every((n) => !live.includes(n)) && names("ccl-new-", 2).every((n) => live.includes(n));
-    }, 30_000);
+    await expectEventually(() => tmuxNames(c!), ["ccl-1-ded", ...names("ccl-new-", 2)], 30_000);
   }, 120_000);
 
   test("removing the active account: its sessions move to another account, the running task is done once", async () => {
@@ -70,11 +85,12 @@ describe("reload with tasks running", () => {
     await c.d.waitLog("config reloaded");
     expect(await c.settle(a, 60_000)).toBe("done");
     c.once(a, { continues: 1 });
-    await eventually(async () => {
+    const where = async () => {
       const status = await c!.d.get("/status");
-      const panes = await listPanes(c!.d.server);
-      const onB = panes.filter((p) => p.name.startsWith("ccl-")).every((p) => p.command.includes(`${c!.d.dir}/homes/b`));
-      return status.active_account === "b" && status.sessions.every((s: { account: string }) => s.account === "b") && onB;
-    }, 40_000);
+      const panes = (await listPanes(c!.d.server)).filter((p) => !p.dead);
+      return { active: status.active_account, accounts: status.sessions.map((s: { name: string; account: string }) => `${s.name}:${s.account}`).sort(),
+        panesOnB: panes.filter((p) => p.command.includes(`${c!.d.dir}/homes/b`)).map((p) => p.name).sort() };
+    };
+    await expectEventually(where, { active: "b", accounts: ["ccl-1-ded:b", "ccl-auto-11:b"], panesOnB: ["ccl-1-ded", "ccl-auto-11"] }, 40_000);
   }, 120_000);
 });
