@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { CommandResult, RunCommand } from "../../internal/tmux/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
+import { ledgerEntry } from "../../internal/claude/transcript.ts";
 import { createSimStore, readTranscript, type SimStore } from "../../internal/demo/sim-store.ts";
 
 /** One pane of the fake server, playing one Claude Code process. */
@@ -38,8 +39,10 @@ export interface FakePane {
 export interface FakeTmuxOptions {
   /** Called after a prompt's `user` record is written (the pane is busy now). */
   onSubmit?(pane: FakePane, text: string, promptId: string): void;
-  /** Time source of the `turn_duration` record. @default Date.now */
+  /** Time source of `window_activity`. @default Date.now */
   now?(): number;
+  /** True to swallow this paste (keys lost on the way, as when the daemon dies mid-typing). @default never */
+  dropPaste?(pane: FakePane): boolean;
 }
 
 /** The fake server and what it saw. */
@@ -48,8 +51,17 @@ export interface FakeTmux {
   panes: Map<string, FakePane>;
   /** Every command word run, in order (e.g. `capture-pane`), for counting. */
   commands: string[];
-  /** Ends the open turn of `session`: a reply record, then `turn_duration`; the pane is idle again. Returns its prompt id. */
-  endTurn(session: string, reply: string): string | null;
+  /**
+   * Ends the open turn of `session`: the `reply` record (unless null, when it was written by {@link FakeTmux.reply}),
+   * then `turn_duration`; the pane is idle again. Returns the turn's prompt id, null when no turn was open.
+   */
+  endTurn(session: string, reply: string | null): string | null;
+  /** Writes a reply record into the open turn of `session` without ending it (Claude Code runs Stop hooks next). */
+  reply(session: string, text: string): string | null;
+  /** Every transcript a pane of this server wrote to. */
+  transcripts(): string[];
+  /** How many `user` prompt records each prompt text has, over every transcript of this server. */
+  promptCounts(): Map<string, number>;
   /** Drops every pane (`kill-server`). */
   killServer(): void;
 }
@@ -65,6 +77,7 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
   const panes = new Map<string, FakePane>();
   const buffers = new Map<string, string>();
   const commands: string[] = [];
+  const transcripts = new Set<string>();
   let nextPane = 0;
 
   const target = (spec: string | undefined): FakePane | undefined => {
@@ -91,6 +104,7 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
     pane.prompts = 0;
     if (!pane.home || !pane.conversation) return;
     pane.transcript = transcriptPath(pane.home, pane.cwd, pane.conversation);
+    transcripts.add(pane.transcript);
     const before = existsSync(pane.transcript) ? readTranscript(readFileSync(pane.transcript, "utf8")) : null;
     pane.prompts = before?.prompts ?? 0;
     pane.ledger = createSimStore({
@@ -159,7 +173,7 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
         const pane = target(flag(rest, "-t"));
         const name = flag(rest, "-b")!;
         if (!pane || !buffers.has(name)) return fail("no buffer or pane");
-        pane.input += buffers.get(name);
+        if (!options.dropPaste?.(pane)) pane.input += buffers.get(name);
         buffers.delete(name);
         return ok();
       }
@@ -198,10 +212,16 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
 
   return {
     run, panes, commands,
+    reply(session, text) {
+      const pane = panes.get(session);
+      if (!pane?.ledger || !pane.busy) return null;
+      pane.ledger.assistantReply("claude-fake", text);
+      return pane.promptId;
+    },
     endTurn(session, reply) {
       const pane = panes.get(session);
       if (!pane?.ledger || !pane.busy) return null;
-      pane.ledger.assistantReply("claude-fake", reply);
+      if (reply !== null) pane.ledger.assistantReply("claude-fake", reply);
       pane.ledger.turnEnded(1_000, []);
       pane.busy = false;
       const id = pane.promptId;
@@ -209,5 +229,17 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
       return id;
     },
     killServer: () => panes.clear(),
+    transcripts: () => [...transcripts],
+    promptCounts() {
+      const counts = new Map<string, number>();
+      for (const path of transcripts) {
+        if (!existsSync(path)) continue;
+        for (const line of readFileSync(path, "utf8").split("\n")) {
+          const entry = line ? ledgerEntry(JSON.parse(line)) : null;
+          if (entry?.kind === "prompt") counts.set(entry.text, (counts.get(entry.text) ?? 0) + 1);
+        }
+      }
+      return counts;
+    },
   };
 }
