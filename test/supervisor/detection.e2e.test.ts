@@ -30,7 +30,7 @@ describe("quota detection against real panes", () => {
       const screens = await t.server.tmux.capture(Object.keys(shows));
       return Object.entries(shows).every(([name, text]) => screens.get(name)?.some((l) => l.includes(text)));
     }, 15_000);
-    await afterPolls(t.daemon, 5);
+    await afterPolls(t.daemon.url(), 5);
     expect(swaps()).toEqual([]);
     expect(t.daemon.control.status().accounts.map((a) => a.state)).toEqual(["available", "available"]);
     const transient = t.log.records.filter((r) => r.msg === "transient error seen");
@@ -62,7 +62,7 @@ describe("quota detection against real panes", () => {
     writeFileSync(join(t.home("b"), "sim-quota"), "You've hit your weekly limit · resets Nov 28, 10am (UTC)\n");
     await typePrompt(t.server, "ccl-auto-12", "[sim:work=0s] one more turn");
     await eventually(() => t.daemon.control.status().exhausted, 10_000);
-    await afterPolls(t.daemon, 5);
+    await afterPolls(t.daemon.url(), 5);
     expect(swaps()).toHaveLength(1);
     expect(t.daemon.control.status().accounts.map((a) => a.state)).toEqual(["cooling", "cooling"]);
     expect(t.daemon.control.status().wake_at).not.toBeNull();
@@ -98,7 +98,7 @@ describe("the pane alone, when no hook reaches the daemon", () => {
     expect(swap.snippet).toBe("You've hit your 5-hour limit · resets 11pm (Europe/Paris)");
     const expected = parseResetTime("11pm (Europe/Paris)", Date.parse(swap.at), "UTC");
     expect(swap.reset_at).toBe(new Date(expected!).toISOString());
-    await afterPolls(p.daemon, 5);
+    await afterPolls(p.daemon.url(), 5);
     expect(p.daemon.control.status().swaps).toHaveLength(1);
   }, 40_000);
 });
