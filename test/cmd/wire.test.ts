@@ -11,6 +11,9 @@ import { freePort } from "../../internal/demo/demo.ts";
 import { wire, type Daemon } from "../../cmd/claude-failover.ts";
 import { createFakeTmux, type FakeTmux } from "../support/fake-tmux.ts";
 import { tempDir } from "../support/tmux.ts";
+import { pollCount } from "../support/daemon.ts";
+import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
+import { HOOK_HEADER } from "../../internal/server/server.ts";
 
 const SESSION = "ccl-auto-11";
 const fetchRefused = (async () => {
@@ -76,22 +79,28 @@ dispatcher: { rescan_interval: 1s, settle: 500ms, projects: { demo: { workdir: $
 }
 
 /** Advances the fake clock in 250 ms steps until `done()` holds; fails after `maxSteps` steps of fake time. */
-async function driveUntil(w: World, what: string, done: () => boolean, maxSteps = 400): Promise<void> {
+async function driveUntil(w: World, what: string, done: () => boolean | Promise<boolean>, maxSteps = 400): Promise<void> {
   for (let step = 0; step < maxSteps; step++) {
-    if (done()) return;
+    if (await done()) return;
     await w.clock.advance(250);
     // Let the work the clock woke (a poll pass, a delivery's store writes) run to its next sleep.
     await Bun.sleep(1);
   }
-  if (!done()) throw new Error(`still waiting for ${what} after ${maxSteps * 250} ms of fake time`);
+  if (!(await done())) throw new Error(`still waiting for ${what} after ${maxSteps * 250} ms of fake time`);
 }
 
 const queueDir = (w: World, folder: string) => join(w.config.dispatcher.queue_dir, "demo", folder);
-const userRecords = (w: World) => {
-  const pane = w.fake.panes.get(SESSION);
-  if (!pane?.transcript || !existsSync(pane.transcript)) return [];
-  return readFileSync(pane.transcript, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.type === "user" && typeof r.message?.content === "string");
-};
+/** Posts a hook as Claude Code's hook command does, with the daemon's hook token. */
+async function postHook(w: World, event: string, payload: Record<string, unknown>): Promise<number> {
+  const token = readFileSync(join(w.config.state_dir, HOOK_TOKEN_FILE), "utf8").trim();
+  const res = await fetch(new URL(`/hooks/${event}?session=${SESSION}`, w.daemon.url()), {
+    method: "POST", headers: { [HOOK_HEADER]: token, "Content-Type": "application/json" }, body: JSON.stringify({ hook_event_name: event, ...payload }),
+  });
+  return res.status;
+}
+
+/** `user` prompt records per prompt text over every transcript the fake's panes wrote. */
+const prompts = (w: World) => [...w.fake.promptCounts()];
 
 describe("wire() with an in-memory tmux and a fake clock", () => {
   test("a task file is typed once into the pool session and its turn's reply lands in done/", async () => {
@@ -101,15 +110,15 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     const added = await w.daemon.control.addTask({ project: "demo", name: "hello.md", prompt: "Say hello to the ledger" });
     expect(added).toMatchObject({ ok: true });
 
-    await driveUntil(w, "the prompt's user record", () => userRecords(w).length === 1);
-    expect(userRecords(w)[0].message.content).toBe("Say hello to the ledger");
+    await driveUntil(w, "the prompt's user record", () => prompts(w).length === 1);
+    expect(prompts(w)).toEqual([["Say hello to the ledger", 1]]);
     await driveUntil(w, "the delivery to be confirmed", () => w.daemon.control.tasks()[0]?.delivery === "confirmed");
 
     w.fake.endTurn(SESSION, "Hello, ledger.");
     await driveUntil(w, "done/hello.result.md", () => existsSync(join(queueDir(w, "done"), "hello.result.md")));
     expect(readFileSync(join(queueDir(w, "done"), "hello.result.md"), "utf8")).toContain("Hello, ledger.");
     expect(w.daemon.control.tasks()[0]).toMatchObject({ state: "done", attempts: 1 });
-    expect(userRecords(w)).toHaveLength(1);
+    expect(prompts(w)).toEqual([["Say hello to the ledger", 1]]);
     expect(w.log.records.filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
   });
 
@@ -117,7 +126,7 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     const w = await world();
     await w.boot();
     writeFileSync(join(queueDir(w, "inbox"), "restart.md"), "Survive a restart\n");
-    await driveUntil(w, "the prompt's user record", () => userRecords(w).length === 1);
+    await driveUntil(w, "the prompt's user record", () => prompts(w).length === 1);
     await w.daemon.stop("restart");
 
     // The turn ends while no daemon runs; the next one reads it from the transcript.
@@ -125,8 +134,35 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     await w.boot();
     await driveUntil(w, "done/restart.result.md", () => existsSync(join(queueDir(w, "done"), "restart.result.md")));
     expect(readFileSync(join(queueDir(w, "done"), "restart.result.md"), "utf8")).toContain("Survived.");
-    expect(userRecords(w).map((r) => r.message.content)).toEqual(["Survive a restart"]);
+    expect(prompts(w)).toEqual([["Survive a restart", 1]]);
     expect(w.daemon.control.tasks().find((t) => t.file === "restart.md")).toMatchObject({ state: "done", attempts: 1 });
     expect(w.log.records.filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
+  });
+
+  test("a late copy of one task's Stop hook does not finish the next task typed into the same session", async () => {
+    const w = await world();
+    await w.boot();
+    const pane = () => w.fake.panes.get(SESSION)!;
+    await w.daemon.control.addTask({ project: "demo", name: "first.md", prompt: "First task" });
+    await driveUntil(w, "the first prompt", () => pane().busy);
+    const first = { session_id: pane().conversation, transcript_path: pane().transcript, prompt_id: pane().promptId, last_assistant_message: "First result" };
+    w.fake.reply(SESSION, "First result");
+    expect(await postHook(w, "Stop", first)).toBe(202);
+    w.fake.endTurn(SESSION, null);
+    await driveUntil(w, "done/first.result.md", () => existsSync(join(queueDir(w, "done"), "first.result.md")));
+
+    await w.daemon.control.addTask({ project: "demo", name: "second.md", prompt: "Second task" });
+    await driveUntil(w, "the second prompt", () => pane().busy);
+    expect(await postHook(w, "Stop", first)).toBe(202);
+    // The duplicate was queued before these polls ran: two whole polls later, the second task still runs.
+    const polls = await pollCount(w.daemon.url());
+    await driveUntil(w, "two more polls", async () => (await pollCount(w.daemon.url())) >= polls + 3);
+    expect(w.daemon.control.tasks().find((t) => t.file === "second.md")).toMatchObject({ state: "running" });
+    expect(existsSync(join(queueDir(w, "done"), "second.result.md"))).toBe(false);
+
+    w.fake.endTurn(SESSION, "Second result");
+    await driveUntil(w, "done/second.result.md", () => existsSync(join(queueDir(w, "done"), "second.result.md")));
+    expect(readFileSync(join(queueDir(w, "done"), "second.result.md"), "utf8")).toContain("Second result");
+    expect(prompts(w)).toEqual([["First task", 1], ["Second task", 1]]);
   });
 });
