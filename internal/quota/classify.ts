@@ -56,6 +56,8 @@ export interface HookSignal {
   error?: string;
   last_assistant_message?: string;
   error_details?: string;
+  /** The transcript limit record's `rate_limit_info`, attached by `claude-failover hook` (internal/hook/hook.ts). */
+  rate_limit_info?: unknown;
 }
 
 /** Non-blank lines above the prompt box that may be read, at most. */
@@ -123,6 +125,7 @@ export function paneActivity(lines: string[]): PaneActivity {
  * The StopFailure hook. Quota only when `error` is `rate_limit` AND the message is a quota line; a `rate_limit`
  * whose text is not (e.g. "Server is temporarily limiting requests (not your usage limit)") is transient, as are
  * `server_error` and `overloaded`. Other errors (auth, billing, …) give transient/warning only when the text says so.
+ * A quota verdict takes its reset and limit kind from `rate_limit_info` when the hook attached it (exact, zone-free).
  */
 export function classifyStopFailure(event: HookSignal, options: ClassifyOptions): Verdict {
   if (event.hook_event_name !== undefined && event.hook_event_name !== "StopFailure") return { kind: "none" };
@@ -131,7 +134,10 @@ export function classifyStopFailure(event: HookSignal, options: ClassifyOptions)
   const text = classifyText(message, options);
   switch (event.error) {
     case "rate_limit":
-      if (text.kind === "quota" && !/not your usage limit/i.test(event.error_details ?? "")) return { ...text, pattern: `stop_failure:${text.pattern}` };
+      if (text.kind === "quota" && !/not your usage limit/i.test(event.error_details ?? "")) {
+        const info = structuredLimit(event.rate_limit_info);
+        return { ...text, pattern: `stop_failure:${text.pattern}`, ...(info.limit ? { limit: info.limit } : {}), ...(info.resetAt !== undefined ? { resetAt: info.resetAt } : {}) };
+      }
       return { kind: "transient", pattern: text.kind === "transient" ? `stop_failure:${text.pattern}` : "stop_failure:rate_limit", line };
     case "server_error":
     case "overloaded":
@@ -143,7 +149,8 @@ export function classifyStopFailure(event: HookSignal, options: ClassifyOptions)
 
 /**
  * One parsed transcript JSONL record. Only records with `isApiErrorMessage: true` count: `apiError:
- * "usage_limit_reached"` is quota (its text still gives limit kind and reset); `apiErrorIsTransient` is transient;
+ * "usage_limit_reached"` is quota, its reset and limit kind taken from `apiErrorParams.rate_limit_info` (`resetsAt`,
+ * `rateLimitType`) when the record has them and from its text otherwise; `apiErrorIsTransient` is transient;
  * `error: "rate_limit"` is quota only with a quota text, else transient; a record without `error` (1.0.x) is quota
  * only for a quota text; anything else is transient when its text or status says so, else none.
  */
@@ -155,8 +162,11 @@ export function classifyTranscriptRecord(record: unknown, options: ClassifyOptio
   const text = classifyText(line, options);
   const tag = (pattern: string) => `transcript:${pattern}`;
   if (r.apiError === "usage_limit_reached") {
-    if (text.kind === "quota") return { ...text, pattern: tag(`usage_limit_reached:${text.pattern}`) };
-    return withReset({ kind: "quota", limit: limitKindOf(line), pattern: tag("usage_limit_reached"), line }, findResetTime(line, options.now, options.defaultZone));
+    const info = rateLimitInfo(r);
+    const verdict = text.kind === "quota" ? { ...text, pattern: tag(`usage_limit_reached:${text.pattern}`) }
+      : withReset({ kind: "quota" as const, limit: limitKindOf(line), pattern: tag("usage_limit_reached"), line }, findResetTime(line, options.now, options.defaultZone));
+    // The structured fields are exact and zone-free: they win over what the text says.
+    return { ...verdict, ...(info.limit ? { limit: info.limit } : {}), ...(info.resetAt !== undefined ? { resetAt: info.resetAt } : {}) };
   }
   if (r.apiErrorIsTransient === true) return { kind: "transient", pattern: tag("apiErrorIsTransient"), line };
   if ((r.error === "rate_limit" || r.error === undefined) && text.kind === "quota") return { ...text, pattern: tag(text.pattern) };
@@ -237,6 +247,32 @@ function regionStart(screen: string[], end: number): number {
     if (++count >= REGION_MAX_LINES) return i;
   }
   return 0;
+}
+
+/** Claude Code's `rateLimitType` values (2.1.330) and the limit kinds they name. */
+const RATE_LIMIT_TYPES: Readonly<Record<string, LimitKind>> = {
+  five_hour: "five_hour", seven_day: "weekly", seven_day_opus: "opus", seven_day_sonnet: "sonnet", overage: "credits",
+};
+
+/** A limit record's `apiErrorParams.rate_limit_info` (2.1.330), or its `quotaLimits` as a fallback. */
+function rateLimitInfo(r: Record<string, unknown>): { resetAt?: number; limit?: LimitKind } {
+  const params = r.apiErrorParams as { rate_limit_info?: unknown } | undefined;
+  return structuredLimit(params?.rate_limit_info ?? r.quotaLimits);
+}
+
+/**
+ * Reset (`resetsAt`, epoch seconds → ms) and limit kind (`rateLimitType`) of a `rate_limit_info` object; empty when it
+ * has neither (older versions write no such object).
+ */
+function structuredLimit(info: unknown): { resetAt?: number; limit?: LimitKind } {
+  if (typeof info !== "object" || info === null) return {};
+  const i = info as Record<string, unknown>;
+  const seconds = i.resetsAt;
+  const type = typeof i.rateLimitType === "string" ? RATE_LIMIT_TYPES[i.rateLimitType] : undefined;
+  return {
+    ...(typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? { resetAt: seconds * 1000 } : {}),
+    ...(type ? { limit: type } : {}),
+  };
 }
 
 /** The text of a transcript record: `message.content` as a string or its `text` parts, else `content`/`text`. */
