@@ -10,9 +10,14 @@
 /** What the stand-in answers to conversation requests. */
 export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus" | "throttle" | "overloaded" | "server_error";
 
-/** A mode change: `times` limits how many conversation requests get it (then `normal`); `resetAt` is epoch seconds. */
+/**
+ * A mode change: `times` limits how many conversation requests get it (then `normal`); `resetAt` is epoch seconds;
+ * `match` limits it to requests whose last user text contains that string (one rule per session's task).
+ */
 export interface ModeChange {
   mode: StandInMode;
+  /** Only requests whose last user text contains this. @default every conversation request */
+  match?: string;
   /** Requests answered with this mode before falling back to `normal`. @default unlimited */
   times?: number;
   /** Reset of a quota limit, epoch seconds. @default the next full hour at least 1 h ahead (five_hour), 3 days (others) */
@@ -37,7 +42,10 @@ export interface LoggedRequest {
 /** A running stand-in. */
 export interface StandIn {
   url: string;
+  /** Replaces every rule with this one. */
   setMode(change: ModeChange): void;
+  /** Adds a rule; the first rule that matches a request answers it. */
+  addRule(change: ModeChange): void;
   requests(): LoggedRequest[];
   /** Conversation requests only (the ones that carry tools). */
   turns(): LoggedRequest[];
@@ -56,7 +64,7 @@ export function defaultReset(mode: StandInMode, nowMs = Date.now()): number {
 
 /** Starts a stand-in on a free loopback port. */
 export function startStandIn(): StandIn {
-  let current: Required<Pick<ModeChange, "mode">> & { times: number; resetAt?: number } = { mode: "normal", times: Infinity };
+  let rules: Array<ModeChange & { times: number }> = [];
   const log: LoggedRequest[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -80,10 +88,11 @@ export function startStandIn(): StandIn {
   const answer = (path: string, body: Record<string, unknown>, entry: LoggedRequest): Response => {
     if (path === "/v1/messages/count_tokens") return Response.json({ input_tokens: 100 });
     if (path !== "/v1/messages") return errorResponse(404, "not_found_error", "Not found");
-    if (entry.tools && current.mode !== "normal" && current.times > 0) {
-      const mode = current.mode;
-      const resetAt = current.resetAt ?? defaultReset(mode);
-      if (--current.times <= 0) current = { mode: "normal", times: Infinity };
+    const rule = entry.tools ? rules.find((r) => r.times > 0 && (r.match === undefined || (entry.userTexts.at(-1) ?? "").includes(r.match))) : undefined;
+    if (rule && rule.mode !== "normal") {
+      const mode = rule.mode;
+      const resetAt = rule.resetAt ?? defaultReset(mode);
+      rule.times--;
       if (QUOTA_MODES.has(mode)) return quotaResponse(mode, resetAt);
       if (mode === "throttle") return errorResponse(429, "rate_limit_error", "Number of concurrent connections has exceeded your rate limit. Please try again later.");
       if (mode === "overloaded") return errorResponse(529, "overloaded_error", "Overloaded");
@@ -97,7 +106,10 @@ export function startStandIn(): StandIn {
   return {
     url: `http://127.0.0.1:${server.port}`,
     setMode(change) {
-      current = { mode: change.mode, times: change.times ?? Infinity, ...(change.resetAt !== undefined ? { resetAt: change.resetAt } : {}) };
+      rules = [{ ...change, times: change.times ?? Infinity }];
+    },
+    addRule(change) {
+      rules.push({ ...change, times: change.times ?? Infinity });
     },
     requests: () => [...log],
     turns: () => log.filter((r) => r.path === "/v1/messages" && r.tools),
