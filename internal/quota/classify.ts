@@ -20,7 +20,7 @@
  */
 import { findResetTime } from "./reset-time.ts";
 import {
-  FAST_MODE_RULES, OPTION_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
+  FAST_MODE_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
   clean, extraRules, firstMatch, inferWidth, isBusyStatus, isPromptLine, isRule, isShellPrompt, limitKindOf, normalize, toLogical,
   type Logical, type Origin, type Rule,
 } from "./patterns.ts";
@@ -47,8 +47,11 @@ export interface ClassifyOptions {
   extraTransientPatterns?: RegExp[];
 }
 
-/** What a pane shows: a running turn, an idle prompt, a dialog waiting for a person, a plain shell, or unclear. */
-export type PaneActivity = "busy" | "idle" | "waiting" | "shell" | "unknown";
+/**
+ * What a pane shows: a running turn, an idle prompt, Claude Code's limit dialog (`What do you want to do?` and its
+ * numbered options, which include paid usage credits), another dialog waiting for a person, a plain shell, or unclear.
+ */
+export type PaneActivity = "busy" | "idle" | "dialog" | "waiting" | "shell" | "unknown";
 
 /** Fields of a hook event (StopFailure in particular) that carry error signals. */
 export interface HookSignal {
@@ -105,9 +108,13 @@ export function classifyPane(lines: string[], options: ClassifyOptions): Verdict
   return decide(region, footer, options, busy);
 }
 
-/** Busy (spinner or "esc to interrupt"), idle (prompt box, no spinner), waiting (dialog), shell (shell prompt last), or unknown. */
+/**
+ * Busy (spinner or "esc to interrupt"), idle (prompt box, no spinner), dialog (the limit dialog, in either renderer),
+ * waiting (another dialog), shell (shell prompt last), or unknown.
+ */
 export function paneActivity(lines: string[]): PaneActivity {
   const screen = clean(lines);
+  if (isLimitDialog(screen)) return "dialog";
   const box = promptBox(screen);
   if (box) {
     const above = screen.slice(Math.max(0, box.top - 10), box.top);
@@ -119,6 +126,30 @@ export function paneActivity(lines: string[]): PaneActivity {
   if (tail.some(isBusyStatus) || tail.some((l) => /esc to interrupt/i.test(l))) return "busy";
   const last = tail.at(-1);
   return last !== undefined && isShellPrompt(last) ? "shell" : "unknown";
+}
+
+/** The part of Claude Code's live-session registry record (`<home>/sessions/<pid>.json`) that says it waits. */
+export interface LiveStatus {
+  status?: unknown;
+  waitingFor?: unknown;
+}
+
+/**
+ * True only when text typed now lands in Claude Code's input box: the pane shows an idle prompt, no dialog, and the
+ * live-session registry (when known) does not say `"status":"waiting"` (2.1.330 writes `"waitingFor":"dialog open"`
+ * while the limit dialog is up). Keys typed into the limit dialog choose its options, one of which bills usage
+ * credits: a task or a continue prompt is typed only when this holds (DESIGN.md "never type into a dialog").
+ */
+export function safeToType(lines: string[], live?: LiveStatus | null): boolean {
+  if (live && live.status === "waiting") return false;
+  return paneActivity(lines) === "idle";
+}
+
+/** The limit dialog: `What do you want to do?` followed by numbered options, in the last lines of the screen. */
+function isLimitDialog(screen: string[]): boolean {
+  const tail = screen.filter((l) => l.trim() !== "").slice(-12);
+  const title = tail.findIndex((l) => /^\s*What do you want to do\?\s*$/.test(l));
+  return title !== -1 && tail.slice(title + 1).some((l) => /^\s*(?:❯[\u00a0 ]*)?\d+\.\s+(?:Stop and wait|Wait here|Switch to|Upgrade your plan)/.test(l));
 }
 
 /**
@@ -192,7 +223,10 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
       ?? l.parts.slice(1).map((part) => firstMatch(PART_TRANSIENT_RULES, part)).find(Boolean);
     if (rule) return { kind: "transient", pattern: rule.name.startsWith("extra") ? rule.name : `transient:${rule.name}`, line: l.text };
   }
-  const candidates = busy ? [] : lines.filter((l) => QUOTA_ORIGINS.has(l.origin));
+  // A `● Usage limit reset · Continuing automatically` below a limit line: the quota is back, the old line is history.
+  const back = lines.findLastIndex((l) => l.origin === "bullet" && QUOTA_BACK_RE.test(l.text));
+  if (back !== -1) lines = lines.slice(back + 1);
+  const candidates = busy ? [] : lines.filter((l) => QUOTA_ORIGINS.has(l.origin) || (l.origin === "bullet" && firstMatch(NOTICE_RULES, l.text)));
   const extraQuota = extraRules(options.extraQuotaPatterns, "extra-quota");
   let best: { score: number; verdict: Verdict & { kind: "quota" } } | undefined;
   for (const l of candidates) {
@@ -200,9 +234,15 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
     if (!rule) continue;
     const resetAt = findResetTime(l.text, options.now, options.defaultZone);
     const limit = limitKindOf(l.text);
-    const score = (resetAt !== undefined ? 2 : 0) + (limit !== "unknown" ? 1 : 0);
+    // A 2.1.330 `●` notice names no window: the limit line it follows, when on screen, says which one ran out.
+    const score = (resetAt !== undefined ? 2 : 0) + (limit !== "unknown" ? 1 : 0) - (l.origin === "bullet" ? 1 : 0);
     const verdict = { kind: "quota" as const, limit, pattern: rule.name.startsWith("extra") ? rule.name : `quota:${rule.name}`, line: l.text };
     if (!best || score >= best.score) best = { score, verdict: withReset(verdict, resetAt) };
+  }
+  if (!best && !busy && back === -1) {
+    // The 2.1.330 footer (`⚠ Usage limit reached · limit resets 3am`) holds the limit when the lines above scrolled away.
+    const notice = footer.map(normalize).find((t) => firstMatch(NOTICE_RULES, t));
+    if (notice) return withReset({ kind: "quota", limit: limitKindOf(notice), pattern: "quota:footer-limit-reached", line: notice }, findResetTime(notice, options.now, options.defaultZone));
   }
   if (best) return best.verdict;
   const secondary = candidates.map((l) => ({ l, rule: firstMatch(SECONDARY_RULES, l.text) })).filter((s) => s.rule && !s.rule.weak).at(-1);
@@ -243,7 +283,14 @@ function regionStart(screen: string[], end: number): number {
   for (let i = end - 1; i >= 0; i--) {
     const line = screen[i]!;
     if (line.trim() === "" || isRule(line)) continue;
-    if (/^[●⏺]/.test(line) || (isPromptLine(line) && !OPTION_RE.test(line))) return i;
+    // `❯ /rate-limit-options` is the classic renderer's pseudo prompt over the limit dialog, drawn under the limit line.
+    // `● Usage limit reached · set to continue automatically` belongs with the limit line above it: read both.
+    const notice = /^[●⏺][\u00a0 ]*(.*)$/.exec(line);
+    if (notice && firstMatch(NOTICE_RULES, normalize(notice[1]!))) {
+      if (++count >= REGION_MAX_LINES) return i;
+      continue;
+    }
+    if (/^[●⏺]/.test(line) || (isPromptLine(line) && !OPTION_RE.test(line) && !/^❯[\u00a0 ]\/rate-limit-options$/.test(line))) return i;
     if (++count >= REGION_MAX_LINES) return i;
   }
   return 0;

@@ -276,7 +276,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           }
           continue;
         }
-        if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
+        if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting" || activity === "dialog")) continue;
         if (s.midTask && !s.continued) {
           if (activity !== "idle") continue;
           await tmux.paste(s.name, options.continuePrompt);

@@ -520,7 +520,7 @@ describe("paneActivity()", () => {
     ["busy.txt", fixture("busy.txt"), "busy"],
     ["retry-line.txt", fixture("retry-line.txt"), "busy"],
     ["quota-2.1.197-hint.txt", fixture("quota-2.1.197-hint.txt"), "idle"],
-    ["modal-dialog.txt", fixture("modal-dialog.txt"), "waiting"],
+    ["modal-dialog.txt", fixture("modal-dialog.txt"), "dialog"],
     ["shell.txt", fixture("shell.txt"), "shell"],
     ["a permission prompt", ["● Bash(rm -rf build)", "", " Bash command", "   rm -rf build", " Do you want to proceed?", " ❯ 1. Yes", "   2. No, and tell Claude what to do differently (esc)"], "waiting"],
     ["a root shell", ["root@build-01:/#"], "shell"],
