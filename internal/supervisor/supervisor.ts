@@ -261,12 +261,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
       for (const pane of panes) {
         const lines = screens.get(pane.paneId);
-        if (lines) await supervisor.handle({ kind: "pane", session: pane.session, pane, lines, at: now });
+        // The transcript first: its limit record has the exact reset the screen shows rounded to the minute.
         const row = store.session(pane.session);
-        if (!row?.account) continue;
-        for (const record of transcripts.read(pane.session, row)) {
-          await supervisor.handle({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
+        for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
+          await supervisor.handle({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
         }
+        if (lines) await supervisor.handle({ kind: "pane", session: pane.session, pane, lines, at: now });
       }
       await supervisor.handle({ kind: "tick", at: now });
       await dispatcher.ingest();
