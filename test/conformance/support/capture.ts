@@ -8,7 +8,7 @@
  * (`<case>.hooks.jsonl`). Cases run side by side; the transient ones take about three minutes (ten retries).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { transcriptPath } from "../../../internal/claude/home.ts";
 import { TESTED_CLAUDE_CODE_VERSION } from "../../../internal/claude/version.ts";
 import { eventually, privateTmux, tempDir } from "../../support/tmux.ts";
@@ -90,7 +90,7 @@ async function runCase(root: string, out: string, server: ReturnType<typeof priv
 }
 
 if (import.meta.main) {
-  const out = process.argv[2] ?? join(import.meta.dir, "..", "..", "fixtures", `claude-${TESTED_CLAUDE_CODE_VERSION}`);
+  const out = resolve(process.argv[2] ?? join(import.meta.dir, "..", "..", "fixtures", `claude-${TESTED_CLAUDE_CODE_VERSION}`));
   mkdirSync(out, { recursive: true });
   const temp = tempDir("cf-capture-");
   const server = privateTmux("capture");
