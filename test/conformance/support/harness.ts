@@ -25,6 +25,8 @@ export interface ConformanceOptions {
   quota?: string;
   /** Extra top-level YAML. */
   yaml?: string;
+  /** `switcher:` YAML. @default a 200 ms stagger and a 60 s verify timeout */
+  switcherYaml?: string;
 }
 
 /** A daemon on the real CLI and its stand-ins. */
@@ -59,7 +61,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
       pool: (dir) => `{ prefix: ccl-auto-, start_index: 11, min: ${pool}, max: ${pool}, workdir: ${dir}/work }`,
       dedicated: (dir) => (dedicated.length ? dedicated.map((d) => `\n  - { session: ${d}, workdir: ${dir}/work/${d} }`).join("") : " []"),
       quota: options.quota ?? "{ poll_interval: 500ms, reactivate_cooldown: 1h, confirm_polls: 2 }",
-      switcher: "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
+      switcher: options.switcherYaml ?? "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
       watcher: "{ poll_interval: 500ms, task_timeout: 10m }",
       yaml: options.yaml,
     },
