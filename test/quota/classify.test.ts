@@ -647,6 +647,11 @@ describe("real Claude Code 2.1.330 panes", () => {
     ["weekly-dialog-classic", "dialog", { kind: "quota", limit: "weekly", resetAt: UTC_DEC2_1AM }],
     ["opus-dialog-80", "dialog", { kind: "quota", limit: "opus", resetAt: UTC_DEC2_1AM }],
     ["server-error-200", "idle", { kind: "transient" }],
+    // Ink wrapped "not your usage" / "  limit)" at 80 columns: joined, it is the throttling 429, not a quota.
+    ["throttle-80", "idle", { kind: "transient", line: "API Error: Server is temporarily limiting requests (not your usage limit) · Number of concurrent connections has exceeded your rate limit. Please try again later." }],
+    ["overloaded-80", "idle", { kind: "transient" }],
+    // The CLI's own continue fired after the reset: the limit line above `● Usage limit reset` is history.
+    ["auto-continue-fired", "idle", { kind: "none" }],
   ];
   for (const [name, activity, verdict] of cases) {
     test(`${name}: ${activity}, ${verdict.kind}${"limit" in verdict ? ` (${verdict.limit})` : ""}`, () => {
@@ -694,6 +699,15 @@ describe("real Claude Code 2.1.330 transcripts and hooks", () => {
       expect(classifyStopFailure({ ...hook, rate_limit_info: info }, REAL_OPTIONS)).toMatchObject({ kind: "quota", limit, resetAt: Number(info!.resetsAt) * 1000 });
     });
   }
+
+  test("the throttling 429's record and StopFailure (error rate_limit) are transient", () => {
+    const record = realRecords("throttle-80", "transcript").find((r) => r.isApiErrorMessage === true)!;
+    expect(classifyTranscriptRecord(record, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    const hook = realRecords("throttle-80", "hooks").find((h) => h.hook_event_name === "StopFailure")!;
+    expect(hook.error).toBe("rate_limit");
+    expect(classifyStopFailure(hook, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    expect(lastLimitInfo(join(REAL, "throttle-80.transcript.jsonl"))).toBeNull();
+  });
 
   test("a 500 record and its StopFailure are transient; an ordinary transcript has no limit record", () => {
     const record = realRecords("server-error-200", "transcript").find((r) => r.isApiErrorMessage === true)!;

@@ -35,7 +35,7 @@ const CASES: Case[] = [
   { name: "weekly-dialog", width: 200, mode: { mode: "seven_day" }, until: /Upgrade your plan/ },
   { name: "weekly-dialog-classic", width: 200, settings: { tui: "default" }, mode: { mode: "seven_day" }, until: /Upgrade your plan/ },
   { name: "opus-dialog-80", width: 80, mode: { mode: "seven_day_opus" }, until: /Upgrade your plan/ },
-  { name: "auto-continue-fired", width: 200, mode: { mode: "five_hour", times: 1, resetAt: inOneMinute() }, until: /user turn 3/, timeoutMs: 240_000 },
+  { name: "auto-continue-fired", width: 200, mode: { mode: "five_hour", times: 1, resetAt: inOneMinute() }, until: /Usage limit reset · Continuing automatically[\s\S]*user turn 2/, timeoutMs: 240_000 },
   { name: "throttle-80", width: 80, mode: { mode: "throttle", times: 11 }, until: /Resend your message/, timeoutMs: 240_000 },
   { name: "overloaded-80", width: 80, mode: { mode: "overloaded", times: 11 }, until: /Resend your message/, timeoutMs: 240_000 },
   { name: "server-error-200", width: 200, mode: { mode: "server_error", times: 11 }, until: /Resend your message/, timeoutMs: 240_000 },
