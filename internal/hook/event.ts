@@ -24,6 +24,11 @@ export type HookEvent =
     message: string | null;
     /** Raw API error text (`error_details`), when Claude Code sends it. */
     details: string | null;
+    /**
+     * The transcript limit record's `rate_limit_info` (`resetsAt`, `rateLimitType`), attached by `claude-failover hook`
+     * (Claude Code's own payload lacks it); null when absent.
+     */
+    rateLimitInfo: Record<string, unknown> | null;
     transcriptPath: string | null;
   }
   | { kind: "Notification"; sessionId: string | null; type: string | null; title: string | null; message: string | null; transcriptPath: string | null }
@@ -37,6 +42,8 @@ export const KNOWN_HOOK_EVENTS = ["SessionStart", "UserPromptSubmit", "Stop", "S
 const text = z.string().nullish().transform((v) => v ?? null).catch(null);
 /** A UUID (36 characters of hex and dashes), or null. */
 const uuid = z.string().refine(isValidUuid).nullish().transform((v) => v ?? null).catch(null);
+/** A plain object, or null. */
+const record = z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? null).catch(null);
 /** An absolute path, or null. */
 const path = z.string().startsWith("/").nullish().transform((v) => v ?? null).catch(null);
 
@@ -54,9 +61,9 @@ const SCHEMAS = {
     kind: "Stop" as const, sessionId: p.session_id, promptId: p.prompt_id, lastMessage: p.last_assistant_message,
     transcriptPath: p.transcript_path,
   })),
-  StopFailure: z.object({ ...turn, error: text, last_assistant_message: text, error_details: text }).transform((p) => ({
+  StopFailure: z.object({ ...turn, error: text, last_assistant_message: text, error_details: text, rate_limit_info: record }).transform((p) => ({
     kind: "StopFailure" as const, sessionId: p.session_id, promptId: p.prompt_id, error: p.error,
-    message: p.last_assistant_message, details: p.error_details, transcriptPath: p.transcript_path,
+    message: p.last_assistant_message, details: p.error_details, rateLimitInfo: p.rate_limit_info, transcriptPath: p.transcript_path,
   })),
   Notification: z.object({ ...common, notification_type: text, title: text, message: text }).transform((p) => ({
     kind: "Notification" as const, sessionId: p.session_id, type: p.notification_type, title: p.title, message: p.message,

@@ -136,7 +136,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         if (!work.runningTaskOf(name)) store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
         break;
       case "StopFailure": {
-        const signal = { error: event.error ?? undefined, last_assistant_message: event.message ?? undefined, error_details: event.details ?? undefined };
+        const signal = {
+          error: event.error ?? undefined, last_assistant_message: event.message ?? undefined, error_details: event.details ?? undefined,
+          rate_limit_info: event.rateLimitInfo ?? undefined,
+        };
         const verdict = classifyStopFailure(signal, classifyOptions(now));
         await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(event.transcriptPath));
         const text = event.message ?? event.error ?? "unknown error";

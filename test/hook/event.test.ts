@@ -26,20 +26,25 @@ const cases: Array<[string, string, Record<string, unknown>, HookEvent]> = [
     { ...COMMON, hook_event_name: "StopFailure", prompt_id: PID, effort: { level: "medium" }, error: "rate_limit",
       last_assistant_message: "You've hit your 5-hour limit · resets 1am (UTC)" },
     { kind: "StopFailure", sessionId: SID, promptId: PID, error: "rate_limit",
-      message: "You've hit your 5-hour limit · resets 1am (UTC)", details: null, transcriptPath: TRANSCRIPT }],
+      message: "You've hit your 5-hour limit · resets 1am (UTC)", details: null, rateLimitInfo: null, transcriptPath: TRANSCRIPT }],
+  ["StopFailure with the rate_limit_info the hook command attached", "StopFailure",
+    { ...COMMON, hook_event_name: "StopFailure", prompt_id: PID, error: "rate_limit", last_assistant_message: "You've hit your weekly limit",
+      rate_limit_info: { status: "rejected", resetsAt: 1795910400, rateLimitType: "seven_day" } },
+    { kind: "StopFailure", sessionId: SID, promptId: PID, error: "rate_limit", message: "You've hit your weekly limit", details: null,
+      rateLimitInfo: { status: "rejected", resetsAt: 1795910400, rateLimitType: "seven_day" }, transcriptPath: TRANSCRIPT }],
   ["StopFailure on an unheadered 429", "StopFailure",
     { ...COMMON, hook_event_name: "StopFailure", prompt_id: PID, error: "rate_limit",
       last_assistant_message: "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited" },
     { kind: "StopFailure", sessionId: SID, promptId: PID, error: "rate_limit",
       message: "API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited", details: null,
-      transcriptPath: TRANSCRIPT }],
+      rateLimitInfo: null, transcriptPath: TRANSCRIPT }],
   ["StopFailure on a 529 with error_details", "StopFailure",
     { ...COMMON, hook_event_name: "StopFailure", prompt_id: PID, error: "server_error",
       last_assistant_message: "API Error: 529 Overloaded. This is a server-side issue, usually temporary.",
       error_details: "{\"type\":\"overloaded_error\"}" },
     { kind: "StopFailure", sessionId: SID, promptId: PID, error: "server_error",
       message: "API Error: 529 Overloaded. This is a server-side issue, usually temporary.",
-      details: "{\"type\":\"overloaded_error\"}", transcriptPath: TRANSCRIPT }],
+      details: "{\"type\":\"overloaded_error\"}", rateLimitInfo: null, transcriptPath: TRANSCRIPT }],
   ["Notification when idle", "Notification",
     { ...COMMON, hook_event_name: "Notification", notification_type: "idle_prompt", title: "Claude Code",
       message: "Claude is waiting for your input" },
@@ -76,7 +81,7 @@ describe("parseHookEvent()", () => {
     const read = parseHookEvent("StopFailure", {
       session_id: 42, prompt_id: PID, error: { code: 1 }, last_assistant_message: ["x"], transcript_path: "relative/t.jsonl",
     });
-    expect(read).toEqual({ kind: "StopFailure", sessionId: null, promptId: PID, error: null, message: null, details: null, transcriptPath: null });
+    expect(read).toEqual({ kind: "StopFailure", sessionId: null, promptId: PID, error: null, message: null, details: null, rateLimitInfo: null, transcriptPath: null });
   });
 
   test("reads a payload that is not an object as one with no fields", () => {
