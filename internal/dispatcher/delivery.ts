@@ -88,7 +88,9 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
       ...patch, delivery: "intent", conversation: row.sessionId, transcript: path, ledgerOffset: path ? transcriptSize(path) : 0,
       expect: text, promptId: null, typedAt: now, nudgedAt: null,
     });
-    store.upsertSession(row.name, row.kind, { state: "working", taskId: task.id, activityAt: now, turnAt: now }, now);
+    // `turnAt` is left to the turn itself (its UserPromptSubmit or a busy screen): set at typing, it would make the
+    // limit line still on screen count as a new hit before Claude Code has redrawn.
+    store.upsertSession(row.name, row.kind, { state: "working", taskId: task.id, activityAt: now }, now);
     try {
       await tmux.paste(row.name, text);
       await clock.sleep(settleMs);
