@@ -11,7 +11,7 @@
  * such deaths the session is left `dead` with the pane's last screen lines (flag `dead_lines:<name>`, shown by
  * /status) and reported once in {@link ReconcileReport.dead} until it has run normally again.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
@@ -19,6 +19,7 @@ import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
 import { isValidUuid } from "../claude/home.ts";
+import { findLiveSession, processTree } from "./live.ts";
 import { transcriptPath } from "../claude/home.ts";
 
 /** Everything lifecycle touches. */
@@ -281,72 +282,4 @@ export function realWorkdir(path: string): string {
   } catch {
     return path;
   }
-}
-
-/**
- * A running Claude Code as its live-session registry record describes it: the conversation, the account whose home
- * holds the record, and (2.1.330) `status` (`idle`, `busy`, `waiting`) with `waitingFor` (`dialog open` while the limit
- * dialog is up). Pass it to quota/classify.ts `safeToType()` before typing.
- */
-export interface LiveSession {
-  sessionId: string;
-  account: string;
-  status?: string;
-  waitingFor?: string;
-}
-
-/**
- * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
- * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
- */
-export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): LiveSession | null {
-  for (const pid of [panePid, ...descendants(panePid, tree)]) {
-    for (const account of accounts) {
-      try {
-        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown; status?: unknown; waitingFor?: unknown };
-        if (isValidUuid(record.sessionId)) {
-          return {
-            sessionId: record.sessionId, account: account.name,
-            ...(typeof record.status === "string" ? { status: record.status } : {}),
-            ...(typeof record.waitingFor === "string" ? { waitingFor: record.waitingFor } : {}),
-          };
-        }
-      } catch {
-        // not this process, or not this home
-      }
-    }
-  }
-  return null;
-}
-
-/** Parent → children of every process, read once from /proc (Linux). */
-function processTree(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-      } catch {
-        // the process ended meanwhile
-      }
-    }
-  } catch {
-    // no /proc: only the pane's own process is looked at
-  }
-  return children;
-}
-
-/** Every descendant of `pid` in `tree`. */
-function descendants(pid: number, tree: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const queue = [...(tree.get(pid) ?? [])];
-  while (queue.length && out.length < 1000) {
-    const next = queue.shift()!;
-    out.push(next);
-    queue.push(...(tree.get(next) ?? []));
-  }
-  return out;
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLifecycle, deadLinesFlag, findLiveSession, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import { createLifecycle, deadLinesFlag, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import { findLiveSession } from "../../internal/lifecycle/live.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { createFakeClock, systemClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
