@@ -6,7 +6,7 @@
  * 1. Launch → idle: from the daemon's `session launched` to /status showing the session idle (BENCH_REAL_LAUNCHES, 5).
  * 2. Limit 429 → swap requested: from the stand-in answering the quota 429 to the daemon's `swap requested` log line
  *    (the StopFailure hook path), one fresh daemon per sample (BENCH_REAL_LIMITS, 6), p50/p95.
- * 3. Limit → every cut session typing again on the new account, for 12 pool sessions each cut mid-task, with
+ * 3. Limit → every cut session typing again on the new account, for 12 pool sessions given a task each, with
  *    `relaunch_stagger` 0 and the default 2 s: from the first 429 to each session's first request on account b, split
  *    into the CLI's own start-up (relaunch → its prompt box on screen) and the daemon's share (prompt box → the
  *    continue prompt reaching the API).
@@ -71,17 +71,24 @@ async function fleet(stagger: string) {
     for (let i = 0; i < FLEET; i++) c.task(`t${i}`, `Task ${i}: count to three`);
     await eventually(() => c.api.a.turns().filter((r) => r.status === 429).length >= FLEET || c.status().active_account === "b", 240_000, 50);
     const firstHit = Math.min(...c.api.a.turns().filter((r) => r.status === 429).map((r) => r.at));
-    // Watch each pane for its prompt box after its relaunch on b.
+    // The cut sessions: those whose turn got the 429 (a task may still be queued when the swap starts).
+    await eventually(() => c.status().active_account === "b" && !c.status().swapping, 240_000, 50);
+    const cut = new Set(c.api.a.turns().filter((r) => r.status === 429).map((r) => r.sessionId));
+    const names = c.status().sessions.filter((s) => cut.has(s.session_id)).map((s) => s.name);
+    // Watch each cut pane for its prompt box after its relaunch on b.
     const ready = new Map<string, number>();
-    const names = Array.from({ length: FLEET }, (_, i) => `ccl-auto-${11 + i}`);
     await eventually(async () => {
       const launched = new Set(c.t.log.records.filter((r) => r.msg === "session launched" && r.account === "b").map((r) => String(r.session)));
       const screens = await c.t.server.tmux.capture(names.filter((n) => launched.has(n) && !ready.has(n)));
-      for (const [name, lines] of screens) if (paneActivity(lines) !== "unknown" && paneActivity(lines) !== "shell") ready.set(name, Date.now());
-      return ready.size === FLEET;
+      for (const [name, lines] of screens) if (paneActivity(lines) === "idle" || paneActivity(lines) === "busy") ready.set(name, Date.now());
+      return ready.size === names.length;
     }, 300_000, 100);
-    await eventually(() => new Set(c.api.b.turns().map((r) => r.sessionId)).size >= FLEET, 300_000, 100);
-    const rows = names.map((name) => {
+    // A cut session whose continue never reaches b within a minute is reported, not waited for.
+    await eventually(() => [...cut].every((id) => c.api.b.turns().some((r) => r.sessionId === id)), 60_000, 100).catch(() => undefined);
+    const typed = (name: string) => c.api.b.turns().some((r) => r.sessionId === c.status().sessions.find((s) => s.name === name)!.session_id);
+    const lost = names.filter((n) => !typed(n));
+    if (lost.length) console.log(`  stagger ${stagger}: cut but never continued on b: ${lost.join(", ")}`);
+    const rows = names.filter(typed).map((name) => {
       const row = c.status().sessions.find((s) => s.name === name)!;
       const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
       const typedAt = c.api.b.turns().find((r) => r.sessionId === row.session_id)!.at;
@@ -98,16 +105,20 @@ if (import.meta.main) {
     console.log(`real-cli: SKIPPED: Claude Code is not installed at ${CLAUDE_BIN} (sh scripts/setup.sh --claude)`);
     process.exit(0);
   }
-  const launch = stats(await launchToIdle());
-  console.log(`launch → idle (real CLI, ${launch.n} runs): p50 ${ms(launch.p50)}, p95 ${ms(launch.p95)}, max ${ms(launch.max)}`);
-  const limit = stats(await limitToSwapRequested());
-  console.log(`limit 429 → swap requested (hook, ${limit.n} runs): p50 ${ms(limit.p50)}, p95 ${ms(limit.p95)}, max ${ms(limit.max)}`);
+  if (LAUNCHES > 0) {
+    const launch = stats(await launchToIdle());
+    console.log(`launch → idle (real CLI, ${launch.n} runs): p50 ${ms(launch.p50)}, p95 ${ms(launch.p95)}, max ${ms(launch.max)}`);
+  }
+  if (LIMITS > 0) {
+    const limit = stats(await limitToSwapRequested());
+    console.log(`limit 429 → swap requested (hook, ${limit.n} runs): p50 ${ms(limit.p50)}, p95 ${ms(limit.p95)}, max ${ms(limit.max)}`);
+  }
   for (const stagger of ["0s", "2s"]) {
     const rows = await fleet(stagger);
     const total = stats(rows.map((r) => r.total));
     const startup = stats(rows.map((r) => r.startup));
     const daemon = stats(rows.map((r) => r.daemon));
-    console.log(`limit → ${FLEET} cut sessions typing again on b, stagger ${stagger}: last ${ms(total.max)} (p50 ${ms(total.p50)}); `
+    console.log(`limit → ${rows.length} cut sessions of ${FLEET} typing again on b, stagger ${stagger}: last ${ms(total.max)} (p50 ${ms(total.p50)}); `
       + `CLI start-up p50 ${ms(startup.p50)} max ${ms(startup.max)}; daemon share after the session is back p50 ${ms(daemon.p50)} max ${ms(daemon.max)}`);
   }
 }

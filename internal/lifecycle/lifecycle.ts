@@ -27,6 +27,7 @@ import { findLiveSession, processTree } from "./proc.ts";
 import { retire, retiringNames } from "./retiring.ts";
 import { copyTranscript } from "../switcher/accounts.ts";
 import { isValidUuid } from "../claude/home.ts";
+import { findLiveSession, processTree } from "./live.ts";
 import { transcriptPath } from "../claude/home.ts";
 
 /** Everything lifecycle touches. */

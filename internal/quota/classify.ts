@@ -19,6 +19,7 @@
  * - A running spinner in the region vetoes quota: a subscriber's quota 429 is not retried, it ends the turn.
  */
 import { findResetTime } from "./reset-time.ts";
+import { rateLimitInfo, recordText, structuredLimit } from "./records.ts";
 import {
   FAST_MODE_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
   clean, extraRules, firstMatch, inferWidth, isBusyStatus, isPromptLine, isRule, isShellPrompt, limitKindOf, normalize, toLogical,
@@ -313,39 +314,4 @@ function regionStart(screen: string[], end: number): number {
     if (++count >= REGION_MAX_LINES) return i;
   }
   return 0;
-}
-
-/** Claude Code's `rateLimitType` values (2.1.330) and the limit kinds they name. */
-const RATE_LIMIT_TYPES: Readonly<Record<string, LimitKind>> = {
-  five_hour: "five_hour", seven_day: "weekly", seven_day_opus: "opus", seven_day_sonnet: "sonnet", overage: "credits",
-};
-
-/** A limit record's `apiErrorParams.rate_limit_info` (2.1.330), or its `quotaLimits` as a fallback. */
-function rateLimitInfo(r: Record<string, unknown>): { resetAt?: number; limit?: LimitKind } {
-  const params = r.apiErrorParams as { rate_limit_info?: unknown } | undefined;
-  return structuredLimit(params?.rate_limit_info ?? r.quotaLimits);
-}
-
-/**
- * Reset (`resetsAt`, epoch seconds → ms) and limit kind (`rateLimitType`) of a `rate_limit_info` object; empty when it
- * has neither (older versions write no such object).
- */
-function structuredLimit(info: unknown): { resetAt?: number; limit?: LimitKind } {
-  if (typeof info !== "object" || info === null) return {};
-  const i = info as Record<string, unknown>;
-  const seconds = i.resetsAt;
-  const type = typeof i.rateLimitType === "string" ? RATE_LIMIT_TYPES[i.rateLimitType] : undefined;
-  return {
-    ...(typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? { resetAt: seconds * 1000 } : {}),
-    ...(type ? { limit: type } : {}),
-  };
-}
-
-/** The text of a transcript record: `message.content` as a string or its `text` parts, else `content`/`text`. */
-function recordText(r: Record<string, unknown>): string {
-  const message = (typeof r.message === "object" && r.message !== null ? r.message : r) as Record<string, unknown>;
-  const content = message.content ?? r.text;
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content.map((c) => (typeof c === "object" && c !== null && typeof (c as { text?: unknown }).text === "string" ? (c as { text: string }).text : "")).filter(Boolean).join("\n");
 }

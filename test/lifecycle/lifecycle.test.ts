@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLifecycle, deadLinesFlag, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import { findLiveSession } from "../../internal/lifecycle/live.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { createFakeClock, systemClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
@@ -219,5 +220,18 @@ describe("a Claude Code that dies right after launch", () => {
     expect((await reconcileAfter(60_000)).dead).toEqual([]);
     expect((await reconcileAfter(60_000)).relaunched).toEqual([]);
     crashStore.close();
+  });
+});
+
+describe("findLiveSession()", () => {
+  test("returns the registry's status and waitingFor (2.1.330 writes waiting / dialog open under the limit dialog)", () => {
+    const d = tempDir();
+    const home = join(d.path, "home");
+    require("node:fs").mkdirSync(join(home, "sessions"), { recursive: true });
+    const sessionId = "0b4e6a55-1d0f-4c61-9f43-2a9f1f7c3a10";
+    require("node:fs").writeFileSync(join(home, "sessions", "4242.json"), JSON.stringify({ pid: 4242, sessionId, status: "waiting", waitingFor: "dialog open", version: "2.1.330" }));
+    expect(findLiveSession([{ name: "a", home }], 4242, new Map())).toEqual({ sessionId, account: "a", status: "waiting", waitingFor: "dialog open" });
+    expect(findLiveSession([{ name: "a", home }], 4243, new Map())).toBeNull();
+    d.cleanup();
   });
 });
