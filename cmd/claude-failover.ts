@@ -38,7 +38,7 @@ import { createEventBus } from "../internal/supervisor/events.ts";
 import { createSupervisor } from "../internal/supervisor/supervisor.ts";
 import { parseHookEvent } from "../internal/hook/event.ts";
 import { createControl } from "../internal/supervisor/control.ts";
-import { createApp, LOOPBACK_HOSTS, startServer, type RunningServer } from "../internal/server/server.ts";
+import { createApp, LOOPBACK_HOSTS, startServer, type HealthReport, type RunningServer } from "../internal/server/server.ts";
 import { createMetrics } from "../internal/server/metrics.ts";
 import { runCli, usage, UsageError } from "../internal/cli/commands.ts";
 import { sdNotify, startWatchdog } from "../internal/cli/systemd.ts";
@@ -91,6 +91,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
     accounts: config.accounts,
+    link: config.claude.link,
     stripEnv: secretEnvNames,
     hooksDir: join(config.state_dir, "hooks"),
     hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
@@ -159,7 +160,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       supervisor.handle({ kind: "hook", event: parseHookEvent(event, payload), session, at: clock.now() }).catch((error) => log.error("hook handling failed", { event, error }));
     },
     health: async () => {
-      const checks: Record<string, { ok: boolean; detail?: string }> = {};
+      const checks: HealthReport["checks"] = {};
       const sinceMs = clock.now() - lastPollAt;
       checks.loop = { ok: sinceMs < Math.max(3 * pollIntervalMs, 30_000), detail: `last poll ${Math.round(sinceMs / 1000)} s ago` };
       try {
@@ -171,6 +172,9 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       // With nothing to own (min 0, no dedicated) there may rightly be no tmux server yet.
       const tmuxUp = lifecycle.ownedNames().length === 0 || (await tmux.ping());
       checks.tmux = tmuxUp ? { ok: true } : { ok: false, detail: `no tmux server answers on socket "${config.tmux.socket || "default"}"` };
+      // A link the daemon must not replace is the operator's to fix: reported here, never failing the loop.
+      const linkProblem = lifecycle.linkProblem();
+      if (config.claude.link) checks.link = linkProblem ? { ok: true, warning: true, detail: linkProblem } : { ok: true, detail: `${config.claude.link} follows the active account` };
       return { ok: Object.values(checks).every((c) => c.ok), checks };
     },
   });

@@ -5,7 +5,8 @@
  * the queue and state folders and their permissions, and the systemd units. Reads only; changes nothing.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { linkFlipProblem } from "../lifecycle/link.ts";
 import type { Config } from "../config/config.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
 import { configuredWorkdirProblems } from "../dispatcher/workdir.ts";
@@ -54,16 +55,19 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
   }
 
   if (config.claude.link) {
-    let detail: DoctorCheck;
+    const link = config.claude.link;
+    const problem = linkFlipProblem(link);
+    let target: string | null = null;
     try {
-      const st = lstatSync(config.claude.link);
-      detail = st.isSymbolicLink()
-        ? { name: "claude.link", ok: true, detail: `${config.claude.link} → ${readlinkSync(config.claude.link)}` }
-        : { name: "claude.link", ok: false, detail: `${config.claude.link} is a real ${st.isDirectory() ? "directory" : "file"}; the daemon will not replace it`, fix: `mv ${config.claude.link} <an account home> and let the daemon create the link` };
+      target = readlinkSync(link);
     } catch {
-      detail = { name: "claude.link", ok: true, detail: `${config.claude.link} does not exist yet; it is created at the first swap`, warning: true };
+      // absent, or not a symlink (then `problem` says so)
     }
-    add(detail);
+    add(problem
+      ? { name: "claude.link", ok: false, detail: problem, fix: lstatOrNull(link)?.isSymbolicLink() === false ? `mv ${link} <an account home> and let the daemon create the link` : `make ${dirname(link)} writable by the daemon's user` }
+      : target !== null
+        ? { name: "claude.link", ok: true, detail: `${link} → ${target}` }
+        : { name: "claude.link", ok: true, detail: `${link} does not exist yet; the daemon creates it when it starts`, warning: true });
   }
 
   const workdirs = configuredWorkdirProblems(config);
@@ -93,6 +97,14 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
 /** Formats checks as lines with ✓ / ! / ✗. */
 export function renderDoctor(checks: DoctorCheck[]): string {
   return checks.map((c) => `${c.ok ? "✓" : c.warning ? "!" : "✗"} ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n    fix: ${c.fix}` : ""}`).join("\n");
+}
+
+function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
 }
 
 function writable(dir: string): boolean {

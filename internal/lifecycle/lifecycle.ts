@@ -4,9 +4,12 @@
  * of them running) and every dedicated session. Creates, adopts after a restart, relaunches dead panes, and runs
  * (re)launch commands. Owns the set of owned names: every loop here iterates that set and nothing else, so a
  * foreign session (an operator's `ccl-0`, `ccl-auto5`, another prefix) is never created, killed or typed into.
- * Decides nothing about accounts or tasks: callers say which home to launch with.
+ * Each reconcile also keeps `claude.link` on the reconciled account's home (`link.ts`) and retires the sessions a
+ * reload left outside the owned names (`retiring.ts`: stopped once no task runs on them, found from the store and
+ * checked to run the daemon's own Claude Code, never from tmux names alone).
+ * Decides nothing about accounts or tasks: callers say which home to launch with and which sessions have a task.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { workdirProblem } from "../dispatcher/workdir.ts";
 import type { Clock } from "../clock.ts";
@@ -14,6 +17,10 @@ import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
+import { createLinkKeeper } from "./link.ts";
+import { findLiveSession, processTree } from "./proc.ts";
+import { retire, retiringNames } from "./retiring.ts";
+import { copyTranscript } from "../switcher/accounts.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { transcriptPath } from "../claude/home.ts";
 
@@ -25,6 +32,11 @@ export interface LifecycleDeps {
   log: Logger;
   /** Fresh conversation ids. @default crypto.randomUUID */
   newUuid?: () => string;
+  /**
+   * True while a task runs on a session (a retiring session is stopped only when false).
+   * @default a task of the store in state `running` or `stalled` names the session
+   */
+  hasRunningTask?: (name: string) => boolean;
 }
 
 /** Static facts from config. */
@@ -43,6 +55,8 @@ export interface LifecycleOptions {
   maxQuickDeaths?: number;
   /** Every account, searched when adopting a session the store does not know. @default the active account only */
   accounts?: ReadonlyArray<{ name: string; home: string }>;
+  /** `claude.link`: kept pointing at the reconciled account's home. @default "" (no link) */
+  link?: string;
 }
 
 /** A launch request. */
@@ -64,12 +78,22 @@ export interface ReconcileReport {
   relaunched: string[];
   adopted: string[];
   dead: string[];
+  /** Retiring sessions stopped on this pass (their task had ended). */
+  retired: string[];
+  /** Set on the pass that first finds `claude.link` unmanageable for a reason not told before: tell the operator. */
+  linkProblem?: string;
 }
 
 /** The lifecycle interface used by the supervisor and the switcher. */
 export interface Lifecycle {
   /** Owned names, pool range first, then dedicated. */
   ownedNames(): string[];
+  /** Sessions the daemon launched that left the owned names (a reload): no new task; stopped once their task ends. */
+  retiringNames(): string[];
+  /** The names whose hooks, transcripts and tasks are followed: owned, then retiring. */
+  observedNames(): string[];
+  /** Stops the retiring sessions on which no task runs (`hasRunningTask` false); returns their names. */
+  stopIfRetired(hasRunningTask: (name: string) => boolean, panes?: PaneInfo[]): Promise<string[]>;
   kindOf(name: string): SessionKind | null;
   /** Ensures owned sessions exist and run Claude Code with `account`; relaunches dead panes. */
   reconcile(account: { name: string; home: string }, panes?: PaneInfo[]): Promise<ReconcileReport>;
@@ -79,10 +103,19 @@ export interface Lifecycle {
   hold(name: string, message: string): Promise<void>;
   /** Starts the next pool session above the running ones, up to `max`; returns its name or null. */
   grow(account: { name: string; home: string }): Promise<string | null>;
+  /**
+   * Owned sessions (not dead) that run in a home no configured account has any more: their account was removed from
+   * the config or given another home. A swap with reason `config` moves them, conversations included.
+   */
+  strandedNames(accounts: ReadonlyArray<{ name: string; home: string }>): string[];
+  /** Why `claude.link` cannot point at the active account's home (as of the last reconcile), or null. */
+  linkProblem(): string | null;
   /** Conversation ids Claude Code itself reports for the running owned sessions (`<home>/sessions/<pid>.json`). */
   liveSessionIds(accounts: ReadonlyArray<{ name: string; home: string }>): Promise<Map<string, { sessionId: string; account: string }>>;
 }
 
+/** Store flag: the `claude.link` problem the operator was last told about. */
+const FLAG_LINK_TOLD = "link_problem_told";
 const DEFAULT_CRASH_WINDOW_MS = 60_000;
 const DEFAULT_MAX_QUICK_DEATHS = 3;
 /** A session left `dead` is tried again after this long. */
@@ -98,13 +131,15 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const quickDeaths = new Map<string, number>();
   const crashWindow = options.crashWindowMs ?? DEFAULT_CRASH_WINDOW_MS;
   const maxQuickDeaths = options.maxQuickDeaths ?? DEFAULT_MAX_QUICK_DEATHS;
+  const link = createLinkKeeper(options.link ?? "", log);
 
   const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
 
+  const settingsPath = (name: string) => join(options.hooksDir, `${name}.json`);
   const writeSettings = (name: string): string => {
     mkdirSync(options.hooksDir, { recursive: true, mode: 0o700 });
-    const path = join(options.hooksDir, `${name}.json`);
+    const path = settingsPath(name);
     writeFileSync(path, buildHookSettings(name, options.hook), { mode: 0o600 });
     return path;
   };
@@ -123,6 +158,12 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     if (problem !== null) throw new Error(`Cannot launch ${name}: ${problem}`);
     // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
     const workdir = realWorkdir(wanted);
+    // A session relaunched outside a swap in another home than it ran in (e.g. its account left the config while no
+    // swap could move it) takes its conversation along, as a swap would.
+    if (isValidUuid(request.resumeId) && previous?.home && previous.home !== request.account.home) {
+      const copied = copyTranscript(previous.home, request.account.home, workdir, request.resumeId);
+      if (copied === "copied") log.info("conversation carried to the new home", { session: name, from: previous.home, to: request.account.home });
+    }
     const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
@@ -137,20 +178,35 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const now = clock.now();
     log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir });
     const row = store.upsertSession(name, kind, {
-      state: "starting", sessionId, account: request.account.name, workdir, launchedAt: now, activityAt: now,
+      state: "starting", sessionId, account: request.account.name, home: request.account.home, workdir, launchedAt: now, activityAt: now,
       ...(resumable ? {} : { taskId: null }),
     }, now);
     return { ...row, resumed: resumable };
   };
 
+  const hasRunningTask = deps.hasRunningTask ?? ((name: string) => store.tasks(["running", "stalled"]).some((t) => t.session === name));
+  const stopIfRetired = async (busy: (name: string) => boolean, panes?: PaneInfo[]) =>
+    retire({ tmux, store, clock, log }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
+
   return {
     ownedNames: () => [...owned],
+    retiringNames: () => retiringNames(store, owned),
+    observedNames: () => [...owned, ...retiringNames(store, owned)],
+    stopIfRetired,
     kindOf,
     launch: (name, request) => launch(name, request, request.panes),
 
     async reconcile(account, given) {
-      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [] };
+      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
+      // The operator is told once per reason, across restarts too (the reason told is kept in the store).
+      const newLinkProblem = link.keep(account.home);
+      if (newLinkProblem && store.getFlag(FLAG_LINK_TOLD) !== newLinkProblem) {
+        report.linkProblem = newLinkProblem;
+        store.setFlag(FLAG_LINK_TOLD, newLinkProblem);
+      }
+      if (link.problem() === null && store.getFlag(FLAG_LINK_TOLD) !== null) store.setFlag(FLAG_LINK_TOLD, null);
       const panes = given ?? (await tmux.listPanes());
+      report.retired = await stopIfRetired(hasRunningTask, panes);
       const byName = new Map<string, PaneInfo>();
       for (const pane of panes) if (owned.has(pane.session) && !byName.has(pane.session)) byName.set(pane.session, pane);
       const runningPool = poolNames.filter((n) => byName.has(n)).length;
@@ -167,9 +223,11 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           if (!row) {
             // The store lost this session (new state folder): Claude Code's live registry still knows its
             // conversation and its account, even when Claude Code runs under a shell the operator started.
-            const live = findLiveSession(options.accounts ?? [account], pane.pid);
+            const searched = options.accounts ?? [account];
+            const live = findLiveSession(searched, pane.pid);
+            const home = live ? searched.find((a) => a.name === live.account)!.home : account.home;
             store.upsertSession(name, kind, {
-              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, activityAt: now,
+              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, home, activityAt: now,
               ...(live ? { sessionId: live.sessionId } : {}),
             }, now);
             report.adopted.push(name);
@@ -214,6 +272,17 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
     },
 
+    linkProblem: () => link.problem(),
+
+    strandedNames(accounts) {
+      const homes = new Map(accounts.map((a) => [a.name, a.home]));
+      return store.sessions().filter((row) => {
+        if (!owned.has(row.name) || row.state === "dead" || row.account === null) return false;
+        const home = homes.get(row.account);
+        return home === undefined || (row.home !== null && row.home !== home);
+      }).map((row) => row.name);
+    },
+
     async liveSessionIds(accounts) {
       const found = new Map<string, { sessionId: string; account: string }>();
       const tree = processTree();
@@ -243,54 +312,4 @@ export function realWorkdir(path: string): string {
   } catch {
     return path;
   }
-}
-
-/**
- * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
- * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
- */
-export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): { sessionId: string; account: string } | null {
-  for (const pid of [panePid, ...descendants(panePid, tree)]) {
-    for (const account of accounts) {
-      try {
-        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
-        if (isValidUuid(record.sessionId)) return { sessionId: record.sessionId, account: account.name };
-      } catch {
-        // not this process, or not this home
-      }
-    }
-  }
-  return null;
-}
-
-/** Parent → children of every process, read once from /proc (Linux). */
-function processTree(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-      } catch {
-        // the process ended meanwhile
-      }
-    }
-  } catch {
-    // no /proc: only the pane's own process is looked at
-  }
-  return children;
-}
-
-/** Every descendant of `pid` in `tree`. */
-function descendants(pid: number, tree: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const queue = [...(tree.get(pid) ?? [])];
-  while (queue.length && out.length < 1000) {
-    const next = queue.shift()!;
-    out.push(next);
-    queue.push(...(tree.get(next) ?? []));
-  }
-  return out;
 }

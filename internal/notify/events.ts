@@ -43,6 +43,7 @@ export interface EventData {
   };
   /** `claude-failover notify test`. */
   test_message: { host: string };
+  link_blocked: { link: string; reason: string };
 }
 
 /** Every kind of notification. */
@@ -64,7 +65,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   daemon_started: "info", daemon_stopping: "info", swap_started: "warning", swap_done: "warning",
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
-  tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info",
+  tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -224,6 +225,8 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
       return ["Daily digest", digestLines(event, when, timeZone)];
     case "test_message":
       return ["claude-failover test message", [`Sent by "claude-failover notify test" on ${event.host}.`]];
+    case "link_blocked":
+      return [`${event.link} is not managed`, [event.reason, "Swaps are refused until it is fixed."]];
   }
 }
 

@@ -6,8 +6,8 @@
  * Label values must come from small bounded sets (reasons, channels, states): every distinct
  * label set is a series kept for the life of the process.
  */
-import type { AccountState, SessionState, TaskState } from "../state/state.ts";
-import type { StatusSnapshot } from "../state/status.ts";
+import type { AccountState, TaskState } from "../state/state.ts";
+import type { SessionStatusState, StatusSnapshot } from "../state/status.ts";
 
 /** Label names to values for one series. */
 export type Labels = Record<string, string>;
@@ -151,7 +151,7 @@ function formatValue(value: number): string {
   return String(value);
 }
 
-const SESSION_STATES = ["starting", "idle", "working", "stalled", "dead"] as const satisfies readonly SessionState[];
+const SESSION_STATES = ["starting", "idle", "working", "stalled", "dead", "retiring"] as const satisfies readonly SessionStatusState[];
 const TASK_STATES = ["queued", "running", "done", "failed", "stalled"] as const satisfies readonly TaskState[];
 const ACCOUNT_STATES = ["available", "cooling", "disabled"] as const satisfies readonly AccountState[];
 

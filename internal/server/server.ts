@@ -22,7 +22,8 @@ import { METRICS_CONTENT_TYPE, statusGauges, type Metrics } from "./metrics.ts";
 export interface LiveEvent { id: number; at: number; level: string; kind: string; message: string }
 
 /** Result of the daemon's self-check. */
-export interface HealthReport { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
+/** `/health`: each check says ok or not; a `warning` is shown in `detail` but never fails the check. */
+export interface HealthReport { ok: boolean; checks: Record<string, { ok: boolean; detail?: string; warning?: boolean }> }
 
 /** What the HTTP surface needs from the rest of the daemon. */
 export interface ServerDeps {

@@ -43,6 +43,11 @@ export interface SessionRow {
   /** Conversation UUID the daemon launched (`--session-id`) or resumed. */
   sessionId: string | null;
   account: string | null;
+  /**
+   * The config home Claude Code runs in (`CLAUDE_CONFIG_DIR`), kept with the session because an account removed from
+   * the config (or given a new home) loses its row: the session's conversation is still read from here.
+   */
+  home: string | null;
   workdir: string;
   taskId: number | null;
   launchedAt: number | null;
@@ -50,6 +55,11 @@ export interface SessionRow {
   activityAt: number | null;
   /** Last time a turn was seen starting (UserPromptSubmit hook or a busy pane), epoch ms. */
   turnAt: number | null;
+  /**
+   * Since when the session is outside the owned names (a reload shrank the pool or renamed it) while still running
+   * the daemon's Claude Code: it gets no new task and is stopped once its task ends. `/status` shows `retiring`.
+   */
+  retiringAt: number | null;
   updatedAt: number;
 }
 
@@ -158,7 +168,10 @@ export interface Store {
   openSwap(): SwapRow | null;
   recentSwaps(limit: number): SwapRow[];
   swapsSince(at: number): number;
-  /** The most recent swap that completed, if any. */
+  /**
+   * The most recent swap that completed, if any, not counting `config` swaps (sessions moved off an account removed
+   * from the config): those start no cooldown.
+   */
   lastDoneSwap(): SwapRow | null;
   /** Deletes finished swaps requested before `before`; returns how many. */
   pruneSwaps(before: number): number;
@@ -215,6 +228,8 @@ const MIGRATIONS = [
    ALTER TABLE tasks ADD COLUMN continues INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE tasks ADD COLUMN api_errors INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE tasks ADD COLUMN nudged_at INTEGER;`,
+  `ALTER TABLE sessions ADD COLUMN home TEXT;`,
+  `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -232,10 +247,10 @@ export function openStore(path: string): Store {
   });
   const sessionRow = (r: Record<string, unknown>): SessionRow => ({
     name: r.name as string, kind: r.kind as SessionKind, state: r.state as SessionState,
-    sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null,
+    sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null, home: (r.home as string | null) ?? null,
     workdir: r.workdir as string, taskId: (r.task_id as number | null) ?? null,
     launchedAt: (r.launched_at as number | null) ?? null, activityAt: (r.activity_at as number | null) ?? null,
-    turnAt: (r.turn_at as number | null) ?? null, updatedAt: r.updated_at as number,
+    turnAt: (r.turn_at as number | null) ?? null, retiringAt: (r.retiring_at as number | null) ?? null, updatedAt: r.updated_at as number,
   });
   const taskRow = (r: Record<string, unknown>): TaskRow => ({
     id: r.id as number, project: r.project as string, file: r.file as string, state: r.state as TaskState,
@@ -260,8 +275,8 @@ export function openStore(path: string): Store {
   });
 
   const SESSION_COLUMNS: Record<keyof SessionPatch, string> = {
-    kind: "kind", state: "state", sessionId: "session_id", account: "account", workdir: "workdir",
-    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at",
+    kind: "kind", state: "state", sessionId: "session_id", account: "account", home: "home", workdir: "workdir",
+    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at", retiringAt: "retiring_at",
   };
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
     project: "project", file: "file", state: "state", priority: "priority", workdir: "workdir", timeoutMs: "timeout_ms",
@@ -378,7 +393,7 @@ export function openStore(path: string): Store {
     },
     recentSwaps: (limit) => (db.query("SELECT * FROM swaps ORDER BY id DESC LIMIT $limit").all({ limit }) as Record<string, unknown>[]).map(swapRow),
     lastDoneSwap() {
-      const row = db.query("SELECT * FROM swaps WHERE step = 'done' ORDER BY id DESC LIMIT 1").get() as Record<string, unknown> | null;
+      const row = db.query("SELECT * FROM swaps WHERE step = 'done' AND reason != 'config' ORDER BY id DESC LIMIT 1").get() as Record<string, unknown> | null;
       return row ? swapRow(row) : null;
     },
     pruneSwaps(before) {

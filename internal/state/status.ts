@@ -6,6 +6,9 @@
  */
 import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
 
+/** A session's state as the surfaces show it: `retiring` is a session that left the owned names and finishes its task. */
+export type SessionStatusState = SessionState | "retiring";
+
 /** `/status` as scripts read it. Field names are a contract: snake_case, times ISO 8601. */
 export interface StatusSnapshot {
   version: string;
@@ -19,7 +22,7 @@ export interface StatusSnapshot {
   wake_at: string | null;
   accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null }>;
   sessions: Array<{
-    name: string; kind: SessionKind; state: SessionState; account: string | null; session_id: string | null;
+    name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
   }>;
   tasks: Record<TaskState, number>;
@@ -94,7 +97,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     wake_at: iso(flags.exhaustedUntil),
     accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt) })),
     sessions: store.sessions().map((s) => ({
-      name: s.name, kind: s.kind, state: s.state, account: s.account, session_id: s.sessionId,
+      name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,
     })),
     tasks: store.taskCounts(),

@@ -93,8 +93,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     now, defaultZone: config.claude.timezone, extraQuotaPatterns, extraTransientPatterns,
   });
   const activeHome = () => config.accounts.find((a) => a.name === runtime.activeAccount()) ?? config.accounts[0]!;
+  // Retiring sessions (they left the owned names on a reload) are followed too, until their task ends.
+  const observed = (name: string) => owned.has(name) || lifecycle.retiringNames().includes(name);
   const sessionByConversation = (id: unknown) =>
-    (isValidUuid(id) ? store.sessions().find((s) => owned.has(s.name) && s.sessionId === id)?.name ?? null : null);
+    (isValidUuid(id) ? store.sessions().find((s) => observed(s.name) && s.sessionId === id)?.name ?? null : null);
   const work: TaskWork = createTaskWork({
     store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
     swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => deps.gate().open, activeAccount: activeHome,
@@ -105,13 +107,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
     const event = obs.event;
-    const name = obs.session && owned.has(obs.session) ? obs.session : sessionByConversation(event.sessionId);
+    const name = obs.session && observed(obs.session) ? obs.session : sessionByConversation(event.sessionId);
     if (!name) {
       log.debug("hook from unknown session ignored", { event: event.kind === "unknown" ? event.event : event.kind });
       return;
     }
     const row = store.session(name);
-    const kind = lifecycle.kindOf(name)!;
+    const kind = lifecycle.kindOf(name) ?? row?.kind ?? "pool";
     const now = clock.now();
     switch (event.kind) {
       case "SessionStart": {
@@ -160,8 +162,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
     const { session, lines, at } = obs;
-    const kind = lifecycle.kindOf(session);
     const row = store.session(session);
+    // A retiring session is no longer in the owned names; its row still says what it was.
+    const kind = lifecycle.kindOf(session) ?? row?.kind ?? null;
     sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines, at);
     if (!kind || !row || obs.pane.dead) return;
     const seen = paneActivity(lines);
@@ -207,7 +210,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     for (const hook of drainSpool(spoolDir, log)) {
       await handleNow({ kind: "hook", event: parseHookEvent(hook.event, hook.payload), session: hook.session, at: hook.at || now });
     }
-    const panes = (await tmux.listPanes()).filter((p) => owned.has(p.session));
+    const watching = new Set(lifecycle.observedNames());
+    const panes = (await tmux.listPanes()).filter((p) => watching.has(p.session));
     const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
     const seen = new Set<string>();
     for (const pane of panes) {
@@ -244,8 +248,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
     async reconcile() {
       if (switcher.running() || store.openSwap()) return;
+      // Sessions left on an account the config no longer has move first, with their conversations (reason `config`).
+      const stranded = lifecycle.strandedNames(config.accounts);
+      if (stranded.length && (await requestSwap({ reason: "config", from: store.session(stranded[0]!)?.account ?? undefined })).ok) return;
       const report = await lifecycle.reconcile(activeHome());
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
+      if (report.linkProblem) events.notify({ kind: "link_blocked", at: clock.now(), link: config.claude.link, reason: report.linkProblem });
     },
 
     requestSwap: (input) => requestSwap(input),

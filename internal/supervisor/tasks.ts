@@ -72,7 +72,10 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
       task, hook, now: clock.now(), swapRunning: deps.swapRunning(), timeoutMs: task.timeoutMs ?? deps.taskTimeoutMs,
       ledger: ledger.facts(task),
       pane: row ? sessions.pane(row.name) : null,
-      session: row ? { alive: sessions.alive(row.name), launchedAt: row.launchedAt, conversation: row.sessionId, accountUsable: accountUsable(row) } : null,
+      session: row ? {
+        alive: sessions.alive(row.name), launchedAt: row.launchedAt, conversation: row.sessionId, accountUsable: accountUsable(row),
+        relaunchable: lifecycle.kindOf(row.name) !== null,
+      } : null,
     });
   };
 

@@ -1,10 +1,9 @@
 /**
  * @module switcher/accounts
- * Pure account choice and the two file-system moves a swap makes: flipping the `claude.link` symlink atomically
- * and copying a conversation's transcript into another home. Owns Claude Code's on-disk layout rules used here;
- * does not decide when to swap.
+ * Pure account choice and copying a conversation's transcript into another home (the link flip is
+ * `lifecycle/link.ts`). Owns Claude Code's on-disk layout rules used here; does not decide when to swap.
  */
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AccountRow } from "../state/state.ts";
 import { encodeProjectDir } from "../claude/home.ts";
@@ -33,38 +32,6 @@ export function pickNextAccount(accounts: readonly AccountRow[], now: number, op
   if (chosen) return { kind: "account", account: chosen };
   const resets = accounts.filter((a) => a.state === "cooling" && a.resetAt !== null).map((a) => a.resetAt!);
   return { kind: "exhausted", wakeAt: resets.length ? Math.min(...resets) : null };
-}
-
-/** The link exists as a real directory or file: flipping it would destroy data, so it is refused. */
-export class LinkError extends Error {
-  override name = "LinkError";
-}
-
-/**
- * Points `link` at `target` atomically: a temporary symlink renamed over the old one, so no reader ever sees the
- * link missing. A `link` that is a real directory or file is never deleted: {@link LinkError}.
- */
-export function flipLink(link: string, target: string): void {
-  if (!link) return;
-  let current: ReturnType<typeof lstatSync> | undefined;
-  try {
-    current = lstatSync(link);
-  } catch {
-    current = undefined;
-  }
-  if (current && !current.isSymbolicLink()) {
-    throw new LinkError(`Cannot flip ${link}: it is a real ${current.isDirectory() ? "directory" : "file"}, not a symlink; move it aside (e.g. into an account home) and retry`);
-  }
-  if (current && readlinkSync(link) === target) return;
-  mkdirSync(dirname(link), { recursive: true });
-  const temp = `${link}.cf-tmp-${process.pid}`;
-  try {
-    unlinkSync(temp);
-  } catch {
-    // no stale temporary link
-  }
-  symlinkSync(target, temp);
-  renameSync(temp, link);
 }
 
 /** What a transcript copy did. */

@@ -3,7 +3,8 @@
  * Runs a swap as a state machine persisted step by step in the store:
  * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`.
  * Each step is written before it starts and is safe to run twice, so a daemon killed at any point finishes the swap
- * on its next start ({@link Switcher.resumeOpen}). Owns the swap circuit breaker. Does not decide *when* to swap
+ * on its next start ({@link Switcher.resumeOpen}). A swap that could not flip `claude.link` fails before any session
+ * is stopped. Owns the swap circuit breaker. Does not decide *when* to swap
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
  */
 import type { Clock } from "../clock.ts";
@@ -14,7 +15,8 @@ import { isValidUuid } from "../claude/home.ts";
 import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
-import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+import { flipLink, LinkError, linkFlipProblem } from "../lifecycle/link.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -52,9 +54,12 @@ export interface SwitcherOptions {
 
 /** A swap request. */
 export interface SwapInput {
-  reason: "quota" | "manual" | "reset";
-  /** Target account; the next available one when absent. */
+  /** `config`: sessions run on an account the config no longer has (or in its old home); only they move. */
+  reason: "quota" | "manual" | "reset" | "config";
+  /** Target account; the next available one when absent (for `config`, the active account when usable). */
   to?: string;
+  /** The account the sessions leave. @default the active account */
+  from?: string;
   triggerSession?: string | null;
   signal?: string | null;
   pattern?: string | null;
@@ -89,6 +94,8 @@ interface PlannedSession {
   sessionId: string | null;
   workdir: string;
   account: string | null;
+  /** The home the session ran in (absent in plans written before homes were kept). */
+  home?: string | null;
   taskId: number | null;
   midTask: boolean;
   copy?: CopyOutcome;
@@ -134,13 +141,19 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         await deps.beforeStep?.(id, swap.step, halting.signal);
         checkHalt();
         switch (swap.step) {
+          // Until a session is stopped, a swap that could not flip the link is refused: nothing moves, nothing restarts.
           case "requested":
+            checkLink();
             enter(id, "saving");
             break;
-          case "saving":
-            savePlan(id, { sessions: await saveSessions() });
+          case "saving": {
+            checkLink();
+            const sessions = await saveSessions();
+            // A config swap moves only the sessions not already running in the target home.
+            savePlan(id, { sessions: swap.reason === "config" ? sessions.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : sessions });
             enter(id, "stopping");
             break;
+          }
           case "stopping":
             for (const s of plan.sessions) {
               await lifecycle.hold(s.name, HOLD_MESSAGE).catch((error) => log.warn("session stop failed", { session: s.name, error }));
@@ -154,7 +167,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             break;
           case "migrating":
             for (const s of plan.sessions) {
-              const from = homeOf(s.account);
+              // The home the session ran in: its account may have left the config (reason `config`).
+              const from = s.home ?? homeOf(s.account);
               s.copy = isValidUuid(s.sessionId) && from ? copyTranscript(from, target.home, s.workdir, s.sessionId) : "missing";
             }
             savePlan(id, plan);
@@ -193,13 +207,22 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         log.info("swap paused until the next start", { swap: id, step: store.swap(id)?.step });
         return;
       }
-      const message = (error as Error).message;
-      store.updateSwap(id, { step: "failed", error: message }, clock.now());
-      log.error("swap failed", { swap: id, error: message });
-      const failed = store.swap(id);
-      deps.notify({ kind: "swap_failed", at: clock.now(), from: failed?.fromAccount ?? null, to: failed?.toAccount ?? null, error: message });
+      fail(id, (error as Error).message);
       await bringBack(id);
     }
+  };
+
+  /** Records a swap as failed with its reason and tells the operator. */
+  const fail = (id: number, message: string) => {
+    store.updateSwap(id, { step: "failed", error: message }, clock.now());
+    log.error("swap failed", { swap: id, error: message });
+    const failed = store.swap(id);
+    deps.notify({ kind: "swap_failed", at: clock.now(), from: failed?.fromAccount ?? null, to: failed?.toAccount ?? null, error: message });
+  };
+
+  const checkLink = () => {
+    const problem = linkFlipProblem(options.link);
+    if (problem) throw new LinkError(problem);
   };
 
   /** After a failed swap no session may stay parked: relaunch the stopped ones on the account that is active now. */
@@ -229,7 +252,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       if (live && live !== s.sessionId) log.info("conversation id taken from Claude Code's registry", { session: s.name, stored: s.sessionId, live });
       // The task is read from the task table: a delivery still being confirmed has not written it to the session yet.
       const taskId = running.get(s.name) ?? s.taskId;
-      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, taskId, sessionId, midTask: s.kind === "pool" && taskId !== null });
+      planned.push({ name: s.name, kind: s.kind, workdir: s.workdir, account: s.account, home: s.home, taskId, sessionId, midTask: s.kind === "pool" && taskId !== null });
     }
     return planned;
   };
@@ -303,17 +326,27 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         deps.notify({ kind: "breaker_open", at: now, swaps: recent, window_ms: HOUR_MS });
         return { ok: false, breaker: true, message: `circuit breaker open: ${recent} swaps in the last hour (limit ${options.maxSwapsPerHour})` };
       }
-      const from = deps.activeAccount();
+      const from = input.from ?? deps.activeAccount();
       const accounts = store.accounts();
       if (input.to && !accounts.some((a) => a.name === input.to)) return { ok: false, message: `unknown account "${input.to}"` };
-      const choice = pickNextAccount(accounts, now, { exclude: from, prefer: input.to });
+      // Sessions leaving a removed account may go to the active one (it is not the account they leave).
+      const config = input.reason === "config";
+      const choice = pickNextAccount(accounts, now, { exclude: config ? null : from, prefer: input.to ?? (config ? deps.activeAccount() ?? undefined : undefined) });
       if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
       if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
+      // A swap that cannot flip the link fails before any session stops; one record and one message per reason.
+      const linkProblem = linkFlipProblem(options.link);
+      const last = store.recentSwaps(1)[0];
+      if (linkProblem && last?.step === "failed" && last.error === linkProblem) return { ok: false, message: linkProblem };
       const swap = store.createSwap({
         fromAccount: from, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null,
         signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: now,
       });
       log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
+      if (linkProblem) {
+        fail(swap.id, linkProblem);
+        return { ok: false, message: linkProblem };
+      }
       deps.notify({ kind: "swap_started", at: now, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, reset_at: input.resetAt ?? null });
       start(swap.id);
       return { ok: true, swapId: swap.id, message: `swapping from ${from ?? "none"} to ${swap.toAccount}` };

@@ -26,6 +26,8 @@ export interface SessionFacts {
   conversation: string | null;
   /** Its account can take requests (not cooling, disabled or removed). */
   accountUsable: boolean;
+  /** The daemon relaunches it if it dies (false for a retiring session: it left the owned names). */
+  relaunchable: boolean;
 }
 
 /** What the pane shows on this poll. */
@@ -106,6 +108,10 @@ export function nextTaskStep(facts: TaskFacts): TaskStep {
   const isContinue = task.continues > 0 && task.expect !== null && task.expect !== task.prompt;
   const relaunched = session !== null && session.launchedAt !== null && task.typedAt !== null && session.launchedAt > task.typedAt;
   const turn = withHookEnd(ledger.turn, task, facts.hook ?? null);
+  // Nobody will bring this session back (it retired and then died): only what its transcript holds counts.
+  if (session && !session.alive && !session.relaunchable && !turn?.end && !ledger.nextTurn) {
+    return { kind: "requeue", reason: "its session left the pool and stopped before the task finished", typed: task.delivery !== "intent" };
+  }
 
   switch (task.delivery) {
     case "intent":

@@ -116,7 +116,7 @@ describe("lifecycle against a real tmux server", () => {
     const before = new Map((await panes()).map((p) => [p.name, p.pid]));
     const again = makeLifecycle(store);
     const report = await again.reconcile(account);
-    expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [] });
+    expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [], retired: [] });
     for (const pane of (await panes()).filter((p) => !FOREIGN.includes(p.name))) {
       await eventually(() => existsSync(join(account.home, "sessions", `${pane.pid}.json`)));
     }
@@ -133,6 +133,19 @@ describe("lifecycle against a real tmux server", () => {
     expect(await lifecycle.grow(account)).toBe("ccl-auto-13");
     expect(await lifecycle.grow(account)).toBeNull();
     expect((await panes()).filter((p) => p.name === "ccl-auto-14")).toHaveLength(1);
+  });
+
+  test("a session relaunched in another home than it ran in takes its conversation along", async () => {
+    const other = { name: "other", home: join(dir.path, "home-other") };
+    const before = store.session("ccl-auto-12")!;
+    expect(before.home).toBe(account.home);
+    await server.raw("kill-session", "-t", "=ccl-auto-12");
+    expect((await lifecycle.reconcile(other)).created).toEqual(["ccl-auto-12"]);
+    const pane = (await panes()).find((p) => p.name === "ccl-auto-12")!;
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${other.home} `);
+    expect(pane.command).toContain(`--resume ${before.sessionId}`);
+    expect(readFileSync(transcriptPath(other.home, before.workdir, before.sessionId!), "utf8")).toContain("hello");
+    expect(store.session("ccl-auto-12")).toMatchObject({ account: "other", home: other.home, sessionId: before.sessionId });
   });
 
   test("never launches or stops a name it does not own", async () => {

@@ -14,7 +14,7 @@ describe("openStore()", () => {
     openStore(path).close();
     const db = new Database(path);
     expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(2);
+    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(5);
     db.close();
     const again = openStore(path);
     again.probeWrite(NOW);
@@ -59,6 +59,30 @@ describe("openStore()", () => {
     expect(status.tasks).toEqual({ queued: 0, running: 1, done: 0, failed: 0, stalled: 0 });
     expect(status.last_swap).toMatchObject({ from: "a", to: "b", trigger_session: "ccl-auto-11", snippet: "You've hit your limit", step: "done" });
     expect(store.events(0, 10)).toHaveLength(1);
+  });
+
+  test("a session keeps the home it runs in after its account leaves the config", () => {
+    const store = openStore(":memory:");
+    store.syncAccounts([{ name: "a", home: "/a", priority: 0 }, { name: "b", home: "/b", priority: 1 }], NOW);
+    store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", home: "/a" }, NOW);
+    store.syncAccounts([{ name: "b", home: "/b", priority: 0 }], NOW);
+    expect(store.accounts().map((a) => a.name)).toEqual(["b"]);
+    expect(store.session("ccl-auto-11")).toMatchObject({ account: "a", home: "/a" });
+  });
+
+  test("a config swap (sessions moved off a removed account) is not the last swap the cooldown counts from", () => {
+    const store = openStore(":memory:");
+    const swap = (reason: string, at: number) => {
+      const row = store.createSwap({ fromAccount: "a", toAccount: "b", reason, triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: at });
+      store.updateSwap(row.id, { step: "done" }, at);
+      return row.id;
+    };
+    expect(store.lastDoneSwap()).toBeNull();
+    swap("config", NOW);
+    expect(store.lastDoneSwap()).toBeNull();
+    const quota = swap("quota", NOW + 1);
+    swap("config", NOW + 2);
+    expect(store.lastDoneSwap()?.id).toBe(quota);
   });
 });
 

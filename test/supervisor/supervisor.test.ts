@@ -64,7 +64,7 @@ beforeEach(() => {
   const log = memoryLog();
   const events = createEventBus({ store, log, send: (e) => notified.push(e), describe: (e) => ({ level: "info", message: e.kind }) });
   const tmux = { listPanes: async () => [], capture: async () => new Map() } as unknown as Tmux;
-  const lifecycle = { ownedNames: () => ["ccl-auto-11"], kindOf: (n: string) => (n === "ccl-auto-11" ? "pool" : null) } as unknown as Lifecycle;
+  const lifecycle = { ownedNames: () => ["ccl-auto-11"], retiringNames: () => [], strandedNames: () => [], kindOf: (n: string) => (n === "ccl-auto-11" ? "pool" : null) } as unknown as Lifecycle;
   const dispatcher = { ingest: async () => 0, dispatch: async () => 0, checkIdleAlert: () => undefined, complete: () => undefined, fail: () => undefined } as unknown as Dispatcher;
   store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", sessionId: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b" }, clock.now());
   runtime = createRuntime(store, config.accounts);

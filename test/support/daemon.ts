@@ -4,7 +4,7 @@
  * with the simulated Claude Code, two accounts, a free loopback port and an in-memory log. Tests reach it through
  * `control`, HTTP and the files it writes.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { parseConfig, type Config } from "../../internal/config/config.ts";
@@ -25,8 +25,8 @@ export interface TestDaemon {
   daemon: Daemon;
   log: ReturnType<typeof memoryLog>;
   home(account: "a" | "b"): string;
-  /** A second daemon on the same folder and socket (restart). */
-  restart(extra?: Partial<WireDeps>): Promise<Daemon>;
+  /** A second daemon on the same folder and socket (restart); `reconfigure` edits the config text first (a reload). */
+  restart(extra?: Partial<WireDeps>, reconfigure?: (text: string) => string): Promise<Daemon>;
   cleanup(): Promise<void>;
 }
 
@@ -64,7 +64,9 @@ export async function startTestDaemon(options: { foreign?: string[]; extra?: Par
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   const port = await freePort();
-  const config = parseConfig(testConfigText(dir, server.socket, port, options.extra), join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });
+  const text = testConfigText(dir, server.socket, port, options.extra);
+  const parse = (yaml: string) => parseConfig(yaml, join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });
+  const config = parse(text);
   const log = memoryLog();
   const deps = (): WireDeps => ({ run: server.run, clock: systemClock, fetch, log, self: [process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts")], tmuxArgs: ["-f", "/dev/null"] });
   const daemon = wire(config, { ...deps(), ...options.deps });
@@ -72,8 +74,9 @@ export async function startTestDaemon(options: { foreign?: string[]; extra?: Par
   const handle: TestDaemon = {
     dir, server, config, daemon, log,
     home: (account) => join(dir, "homes", account),
-    async restart(extra) {
-      handle.daemon = wire(config, { ...deps(), ...extra });
+    async restart(extra, reconfigure) {
+      if (reconfigure) handle.config = parse(reconfigure(text));
+      handle.daemon = wire(handle.config, { ...deps(), ...extra });
       await handle.daemon.start();
       return handle.daemon;
     },
@@ -107,3 +110,46 @@ export async function typePrompt(server: PrivateTmux, session: string, text: str
 }
 
 export { freePort };
+
+/** What {@link giveConversations} saw: each owned session as `/status` showed it, and the foreign panes' pids. */
+export interface Conversations {
+  before: Map<string, { session_id: string | null; workdir: string }>;
+  foreign: Map<string, number>;
+}
+
+/** Waits for `owned` to be idle, types a first prompt in each and waits for its answer in account a's home. */
+export async function giveConversations(t: TestDaemon, owned: string[], foreignNames: string[]): Promise<Conversations> {
+  const { eventually } = await import("./tmux.ts");
+  const { transcriptPath } = await import("../../internal/claude/home.ts");
+  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === owned.length, 20_000);
+  await Promise.all(owned.map((name) => typePrompt(t.server, name, `[sim:work=0s] hello from ${name}`)));
+  const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s]));
+  // Each first turn has been answered: a limit set up afterwards cannot land on it.
+  for (const s of before.values()) {
+    const path = transcriptPath(t.home("a"), s.workdir, s.session_id!);
+    await eventually(() => existsSync(path) && readFileSync(path, "utf8").includes(`"type":"assistant"`));
+  }
+  const foreign = new Map((await listPanes(t.server)).filter((p) => foreignNames.includes(p.name)).map((p) => [p.name, p.pid]));
+  return { before, foreign };
+}
+
+/**
+ * Every owned session runs in account b's home, resumed with its own conversation (the first prompt is in the moved
+ * transcript); the foreign panes are the same processes; no other pane exists.
+ */
+export async function expectResumedOnB(t: TestDaemon, owned: string[], { before, foreign }: Conversations): Promise<void> {
+  const { expect } = await import("bun:test");
+  const { transcriptPath } = await import("../../internal/claude/home.ts");
+  const panes = await listPanes(t.server);
+  expect(panes.map((p) => p.name).sort()).toEqual([...foreign.keys(), ...owned].sort());
+  for (const name of owned) {
+    const was = before.get(name)!;
+    const pane = panes.find((p) => p.name === name)!;
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.home("b")}`);
+    expect(pane.command).toContain(`--resume ${was.session_id}`);
+    expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.session_id).toBe(was.session_id);
+    const moved = transcriptPath(t.home("b"), was.workdir, was.session_id!);
+    expect(existsSync(moved) && readFileSync(moved, "utf8")).toContain(`hello from ${name}`);
+  }
+  for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+}

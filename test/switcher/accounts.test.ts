@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, existsSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { copyTranscript, flipLink, isUsable, LinkError, pickNextAccount } from "../../internal/switcher/accounts.ts";
+import { copyTranscript, isUsable, pickNextAccount } from "../../internal/switcher/accounts.ts";
 import type { AccountRow } from "../../internal/state/state.ts";
 import { encodeProjectDir } from "../../internal/claude/home.ts";
 import { tempDir } from "../support/tmux.ts";
@@ -33,34 +33,6 @@ describe("pickNextAccount()", () => {
 
   test("honours a preferred account when it is usable", () => {
     expect(pickNextAccount([row("a", 0), row("b", 1), row("c", 2)], NOW, { exclude: "a", prefer: "c" })).toMatchObject({ account: { name: "c" } });
-  });
-});
-
-describe("flipLink()", () => {
-  const dir = tempDir();
-  afterEach(() => undefined);
-
-  test("creates the link, then repoints it atomically", () => {
-    const link = join(dir.path, "claude");
-    mkdirSync(join(dir.path, "a"));
-    mkdirSync(join(dir.path, "b"));
-    flipLink(link, join(dir.path, "a"));
-    expect(readlinkSync(link)).toBe(join(dir.path, "a"));
-    flipLink(link, join(dir.path, "b"));
-    expect(readlinkSync(link)).toBe(join(dir.path, "b"));
-    expect(lstatSync(link).isSymbolicLink()).toBe(true);
-  });
-
-  test("refuses a link that is a real directory and leaves it intact", () => {
-    const real = join(dir.path, "real-claude");
-    mkdirSync(real);
-    writeFileSync(join(real, "settings.json"), "{}");
-    expect(() => flipLink(real, join(dir.path, "a"))).toThrow(LinkError);
-    expect(readFileSync(join(real, "settings.json"), "utf8")).toBe("{}");
-  });
-
-  test("does nothing when no link is configured", () => {
-    expect(() => flipLink("", "/x")).not.toThrow();
   });
 });
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
+import { expectResumedOnB, giveConversations, listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type Conversations, type TestDaemon } from "../support/daemon.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
@@ -21,47 +21,26 @@ afterEach(async () => {
 async function daemonWithConversations(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"]) {
   const t = await startTestDaemon({ foreign: FOREIGN, deps });
   current = t;
-  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
-  await Promise.all(OWNED.map((name) => typePrompt(t.server, name, `[sim:work=0s] hello from ${name}`)));
-  const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s]));
-  // Each turn has ended (its reply is written) before a test makes the account run out: a turn still running then
-  // would end on the limit line and trigger the swap from the wrong session.
-  for (const s of before.values()) {
-    const path = transcriptPath(t.home("a"), s.workdir, s.session_id!);
-    await eventually(() => existsSync(path) && readFileSync(path, "utf8").includes(`Done: hello from ${s.name}`));
-  }
-  const foreign = new Map((await listPanes(t.server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
-  return { t, before, foreign };
+  const seen = await giveConversations(t, OWNED, FOREIGN);
+  return { t, seen, before: seen.before };
 }
 
 /** The end state every swap from a to b must reach, whatever happened on the way. */
-async function expectOnAccountB(t: TestDaemon, before: Map<string, { session_id: string | null; workdir: string }>, foreign: Map<string, number>) {
+async function expectOnAccountB(t: TestDaemon, seen: Conversations) {
   await eventually(() => t.daemon.control.status().last_swap?.step === "done", 30_000);
   await eventually(() => t.daemon.control.status().sessions.every((s) => s.account === "b" && s.state !== "starting"), 20_000);
   expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.home("b"));
-  const panes = await listPanes(t.server);
-  expect(panes.map((p) => p.name).sort()).toEqual([...FOREIGN, ...OWNED].sort());
-  for (const name of OWNED) {
-    const was = before.get(name)!;
-    const pane = panes.find((p) => p.name === name)!;
-    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.home("b")}`);
-    expect(pane.command).toContain(`--resume ${was.session_id}`);
-    expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.session_id).toBe(was.session_id);
-    const moved = transcriptPath(t.home("b"), was.workdir, was.session_id!);
-    expect(existsSync(moved)).toBe(true);
-    expect(readFileSync(moved, "utf8")).toContain(`hello from ${name}`);
-  }
-  for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+  await expectResumedOnB(t, OWNED, seen);
   expect(t.daemon.control.status().swaps.filter((s) => s.step !== "failed")).toHaveLength(1);
   expect(t.daemon.control.status().last_swap!.sessions.map((s) => [s.name, s.outcome]).sort()).toEqual(OWNED.map((n) => [n, "resumed"]));
 }
 
 describe("a quota hit moves every session to the next account", () => {
   test("pool and dedicated sessions come back on b with their own conversation; foreign sessions untouched; no phantom", async () => {
-    const { t, before, foreign } = await daemonWithConversations();
+    const { t, seen, before } = await daemonWithConversations();
     writeFileSync(join(t.home("a"), "sim-quota"), "You've hit your 5-hour limit · resets 11pm (Europe/Paris)\n");
     await typePrompt(t.server, "ccl-auto-12", "[sim:work=0s] one more turn");
-    await expectOnAccountB(t, before, foreign);
+    await expectOnAccountB(t, seen);
     const swap = t.daemon.control.status().last_swap!;
     expect(swap).toMatchObject({ from: "a", to: "b", reason: "quota", trigger_session: "ccl-auto-12" });
     const hits = t.log.records.filter((r) => r.msg === "quota hit" || r.msg === "old limit line ignored after relaunch");
@@ -86,13 +65,13 @@ describe("a daemon killed during a swap finishes it on its next start", () => {
         // the process had been killed with SIGKILL at that point.
         return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
       };
-      const { t, before, foreign } = await daemonWithConversations({ beforeSwapStep: freeze });
+      const { t, seen } = await daemonWithConversations({ beforeSwapStep: freeze });
       expect((await t.daemon.control.swap("b")).ok).toBe(true);
       await eventually(() => frozen, 20_000, 10);
       await t.daemon.stop("simulated crash");
       expect(new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT step FROM swaps").get()).toEqual({ step });
       await t.restart();
-      await expectOnAccountB(t, before, foreign);
+      await expectOnAccountB(t, seen);
     }, 60_000);
   }
 });

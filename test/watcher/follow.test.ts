@@ -15,7 +15,7 @@ const task = (patch: Partial<TaskRow> = {}): TaskRow => ({
 const turn = (end: TurnView["end"] = null, promptId: string | null = "pA"): TurnView => ({ promptId, offset: 120, end });
 const facts = (patch: Partial<TaskFacts> & { task?: TaskRow } = {}): TaskFacts => ({
   task: task(),
-  session: { alive: true, launchedAt: T0 - 60_000, conversation: CONV, accountUsable: true },
+  session: { alive: true, launchedAt: T0 - 60_000, conversation: CONV, accountUsable: true, relaunchable: true },
   pane: { activity: "busy", input: "", autoContinueArmed: false },
   ledger: { exists: true, turn: null, nextTurn: null },
   swapRunning: false, now: T0 + 1_000, timeoutMs: 3_600_000,
@@ -92,11 +92,11 @@ describe("nextTaskStep(): cut turns and restarts", () => {
   test("a limit waits for an account with quota; Claude Code's own armed continue is never doubled", () => {
     const parked = task({ delivery: "ended", endedKind: "quota", endedAt: T0, promptId: "pA" });
     const idle = { activity: "idle" as const, input: "", autoContinueArmed: false };
-    expect(nextTaskStep(facts({ task: parked, pane: idle, session: { alive: true, launchedAt: T0 - 1, conversation: CONV, accountUsable: false } }))).toEqual({ kind: "wait" });
+    expect(nextTaskStep(facts({ task: parked, pane: idle, session: { alive: true, launchedAt: T0 - 1, conversation: CONV, accountUsable: false, relaunchable: true } }))).toEqual({ kind: "wait" });
     expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueArmed: true } }))).toEqual({ kind: "wait" });
     expect(nextTaskStep(facts({ task: parked, pane: idle }))).toMatchObject({ kind: "continue" });
     // Moved by a swap (relaunched after typing): the armed state is gone with the old process.
-    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueArmed: true }, session: { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true } })))
+    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueArmed: true }, session: { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true, relaunchable: true } })))
       .toMatchObject({ kind: "continue" });
   });
 
@@ -121,7 +121,7 @@ describe("nextTaskStep(): cut turns and restarts", () => {
 
   test("an agent that died mid-task: its turn is cut, then continued at once in the resumed conversation", () => {
     const running = task({ delivery: "confirmed", promptId: "pA" });
-    const relaunched = { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true };
+    const relaunched = { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true, relaunchable: true };
     expect(nextTaskStep(facts({ task: running, session: relaunched, ledger: { exists: true, turn: turn(), nextTurn: null } }))).toMatchObject({ kind: "ended", endKind: "restart" });
     const cut = task({ delivery: "ended", endedKind: "restart", endedAt: T0 + 600, promptId: "pA" });
     expect(nextTaskStep(facts({ task: cut, session: relaunched, pane: { activity: "idle", input: "", autoContinueArmed: false } }))).toMatchObject({ kind: "continue" });
@@ -129,12 +129,19 @@ describe("nextTaskStep(): cut turns and restarts", () => {
 
   test("a conversation that could not be resumed sends the task back to the queue, its attempt counted", () => {
     const running = task({ delivery: "confirmed", promptId: "pA" });
-    const fresh = { alive: true, launchedAt: T0 + 500, conversation: "00000000-0000-4000-8000-000000000000", accountUsable: true };
+    const fresh = { alive: true, launchedAt: T0 + 500, conversation: "00000000-0000-4000-8000-000000000000", accountUsable: true, relaunchable: true };
     expect(nextTaskStep(facts({ task: running, session: fresh }))).toMatchObject({ kind: "requeue", typed: true });
   });
 
   test("a prompt typed into a process that died before it reached the transcript is requeued", () => {
-    expect(nextTaskStep(facts({ session: { alive: true, launchedAt: T0 + 10, conversation: CONV, accountUsable: true } }))).toMatchObject({ kind: "requeue" });
+    expect(nextTaskStep(facts({ session: { alive: true, launchedAt: T0 + 10, conversation: CONV, accountUsable: true, relaunchable: true } }))).toMatchObject({ kind: "requeue" });
+  });
+
+  test("a retiring session that stopped before its task ended sends the task back to the queue", () => {
+    const running = task({ delivery: "confirmed", promptId: "pA" });
+    const gone = { alive: false, launchedAt: T0 - 60_000, conversation: CONV, accountUsable: true, relaunchable: false };
+    expect(nextTaskStep(facts({ task: running, session: gone, ledger: { exists: true, turn: turn(), nextTurn: null } }))).toMatchObject({ kind: "requeue", typed: true });
+    expect(nextTaskStep(facts({ task: running, session: gone, ledger: { exists: true, turn: turn({ kind: "done", reply: "ok" }), nextTurn: null } }))).toMatchObject({ kind: "done" });
   });
 
   test("fails and interrupts a task past its timeout", () => {

@@ -1,0 +1,76 @@
+/**
+ * @module lifecycle/proc
+ * What runs under a pane, read from /proc (Linux): the process tree, the Claude Code conversation a pane's process
+ * reports in Claude Code's live-session registry, and whether a pane runs the Claude Code the daemon launched (its
+ * command line holds the daemon's own `--settings` file). Reads only.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { isValidUuid } from "../claude/home.ts";
+
+/**
+ * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
+ * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
+ */
+export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): { sessionId: string; account: string } | null {
+  for (const pid of [panePid, ...descendants(panePid, tree)]) {
+    for (const account of accounts) {
+      try {
+        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
+        if (isValidUuid(record.sessionId)) return { sessionId: record.sessionId, account: account.name };
+      } catch {
+        // not this process, or not this home
+      }
+    }
+  }
+  return null;
+}
+
+/** Parent → children of every process, read once from /proc (Linux). */
+export function processTree(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc: only the pane's own process is looked at
+  }
+  return children;
+}
+
+/** Every descendant of `pid` in `tree`. */
+function descendants(pid: number, tree: Map<number, number[]>): number[] {
+  const out: number[] = [];
+  const queue = [...(tree.get(pid) ?? [])];
+  while (queue.length && out.length < 1000) {
+    const next = queue.shift()!;
+    out.push(next);
+    queue.push(...(tree.get(next) ?? []));
+  }
+  return out;
+}
+
+/**
+ * True when the pane's process, or one under it, is a program started with `--settings <settingsPath>`: the Claude
+ * Code the daemon launched in that session (a shell or another program the operator put there is not).
+ */
+export function runsWithSettings(panePid: number, settingsPath: string, tree = processTree()): boolean {
+  for (const pid of [panePid, ...descendants(panePid, tree)]) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const at = argv.indexOf("--settings");
+      if (at >= 0 && argv[at + 1] === settingsPath) return true;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return false;
+}
