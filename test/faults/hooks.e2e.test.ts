@@ -3,7 +3,8 @@ import { makeTask, type TestTask } from "../support/ledger.ts";
 import { startFaultCase, type FaultCase } from "../support/fault-case.ts";
 import { defaultQuotaLine } from "../../internal/demo/sim-screen.ts";
 
-// Duplicated, late, lost and reordered hooks of every kind, injected by the simulated Claude Code
+// Duplicated, late, lost and reordered hooks of every kind (SessionStart, UserPromptSubmit, Stop, StopFailure and the
+// idle Notification), injected by the simulated Claude Code
 // (`<home>/sim-faults.json`), against the daemon as a real process on a private tmux socket. The transcript is the
 // ledger: whatever the hooks say, every task is typed exactly once and ends in done/ with its own result.
 
@@ -42,6 +43,10 @@ const cases: HookCase[] = [
     faults: (a) => ({ UserPromptSubmit: { reorder: 1, match: a.marker } }), work: ["1s", "1s"] },
   { title: "a duplicated UserPromptSubmit does not type the task again",
     faults: (a) => ({ UserPromptSubmit: { duplicate: 1, duplicateDelayMs: 500, match: a.marker } }), work: ["2s"] },
+  { title: "a late idle Notification of task A, arriving while B runs, does not finish B",
+    faults: (a) => ({ idleNotifyMs: 200, Notification: { delayMs: 1500, match: a.marker } }), work: ["1s", "4s"] },
+  { title: "a duplicated idle Notification of task A does not finish B",
+    faults: (a) => ({ idleNotifyMs: 200, Notification: { duplicate: 1, duplicateDelayMs: 1200, match: a.marker } }), work: ["1s", "4s"] },
   { title: "a late duplicate SessionStart while a task runs does not requeue or retype it",
     faults: () => ({}), atStart: { SessionStart: { duplicate: 5, duplicateDelayMs: 6000 } }, work: ["5s"] },
   { title: "a lost SessionStart: the session still gets and finishes tasks",
