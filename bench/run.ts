@@ -2,7 +2,9 @@
  * @module bench/run
  * `bun run bench`: runs every bench in sequence, each in its own `bun` process with its output shown as it comes,
  * then prints a compact markdown summary and writes it, with the date, the machine (CPUs, memory, Bun and tmux
- * versions, load average) and the tree's commit, to bench/RESULTS.md (overwritten). Each bench reports its rows as
+ * versions, load average) and the tree's commit, to bench/RESULTS.md (overwritten). `bun bench/run.ts core ledger`
+ * runs only the benches named: their rows in RESULTS.md are replaced, the others kept, and a line records that
+ * partial run (date, commit, load average). Each bench reports its rows as
  * JSON lines into the file named by `BENCH_SUMMARY`; bench/dispatch.ts prints only text, so its figures are read from
  * its output. The compiled binary is built once here (when missing or older than the sources) and passed on.
  */
@@ -11,7 +13,9 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, ensureBinary, sizeMb, type SummaryRow } from "./support.ts";
 
-const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "dispatch"];
+const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "dispatch", "core", "ledger"];
+/** Benches that run the compiled binary (built once, when one of them runs). */
+const NEED_BINARY = new Set(["startup", "rss", "detection", "swap"]);
 /** A bench still running after this is stopped (SIGTERM: it cleans up), then killed. */
 const LIMIT_MS = 240_000;
 
@@ -58,20 +62,27 @@ function sh(argv: string[]): string {
 const cell = (text: string | number | undefined) => String(text ?? "").replaceAll("|", "\\|");
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
+const only = process.argv.slice(2);
+const unknown = only.filter((name) => !BENCHES.includes(name));
+if (unknown.length) {
+  process.stderr.write(`Cannot run bench ${unknown.join(", ")}: unknown (known: ${BENCHES.join(", ")})\n`);
+  process.exit(2);
+}
+const names = only.length ? BENCHES.filter((name) => only.includes(name)) : BENCHES;
 const started = new Date();
 const loadStart = load();
-const binary = await ensureBinary();
-process.stdout.write(`binary: ${binary.path} (${sizeMb(binary.path).toFixed(1)} MB) — ${binary.note}\n`);
+const binary = names.some((name) => NEED_BINARY.has(name)) ? await ensureBinary() : null;
+if (binary) process.stdout.write(`binary: ${binary.path} (${sizeMb(binary.path).toFixed(1)} MB) — ${binary.note}\n`);
 const scratch = mkdtempSync(join(tmpdir(), "cf-bench-run-"));
 const rows: Row[] = [];
 const runs: string[] = [];
 const t0 = performance.now();
-for (const name of BENCHES) {
+for (const name of names) {
   const file = join(scratch, `${name}.jsonl`);
   writeFileSync(file, "");
   const before = load();
   process.stdout.write(`\n=== ${name} (load average ${before}) ===\n`);
-  const r = await runBench(name, { ...process.env, BENCH_SUMMARY: file, BENCH_BINARY: binary.path, BENCH_BINARY_NOTE: binary.note });
+  const r = await runBench(name, { ...process.env, BENCH_SUMMARY: file, BENCH_BINARY: binary?.path, BENCH_BINARY_NOTE: binary?.note });
   const got = name === "dispatch" ? dispatchRows(r.out) : readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
   if (r.code !== 0) got.push({ bench: name, figure: `${name} FAILED (exit ${r.code}), figures above may be partial`, median: "–", runs: "–", met: false });
   rows.push(...got);
@@ -80,27 +91,40 @@ for (const name of BENCHES) {
 rmSync(scratch, { recursive: true, force: true });
 const totalMin = (performance.now() - t0) / 60_000;
 
-const table = [
-  "| bench | figure | median | p95 | runs | target | met |",
-  "|---|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${cell(r.bench)} | ${cell(r.figure)} | ${cell(r.median)} | ${cell(r.p95 ?? "–")} | ${cell(r.runs)} | ${cell(r.target ?? "–")} | ${r.met === true ? "yes" : r.met === false ? "**NO**" : "–"} |`),
-].join("\n");
+const TABLE_HEAD = ["| bench | figure | median | p95 | runs | target | met |", "|---|---|---|---|---|---|---|"];
+const line = (r: Row) => `| ${cell(r.bench)} | ${cell(r.figure)} | ${cell(r.median)} | ${cell(r.p95 ?? "–")} | ${cell(r.runs)} | ${cell(r.target ?? "–")} | ${r.met === true ? "yes" : r.met === false ? "**NO**" : "–"} |`;
 const commit = sh(["git", "rev-parse", "--short", "HEAD"]);
 const dirty = sh(["git", "status", "--porcelain"]) ? " + uncommitted changes" : "";
-const header = [
-  "# Benchmark results",
-  "",
-  "Written by `bun run bench` (bench/run.ts); each figure is explained in the `@module` comment of its bench file.",
-  "",
-  `- Date: ${started.toISOString()}`,
-  `- Machine: ${sh(["nproc"])} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, Linux ${release()}`,
-  `- Bun ${Bun.version}, ${sh(["tmux", "-V"])}`,
-  `- Tree: commit ${commit}${dirty}; binary ${binary.note}, ${sizeMb(binary.path).toFixed(1)} MB`,
-  `- Load average (1/5/15 min) at start ${loadStart}, at end ${load()}; total ${totalMin.toFixed(1)} min`,
-  `- Wall time per bench: ${runs.join("; ")}`,
-  "",
-].join("\n");
-const doc = `${header}\n${table}\n`;
-writeFileSync(join(import.meta.dir, "RESULTS.md"), doc);
+const resultsPath = join(import.meta.dir, "RESULTS.md");
+let doc: string;
+if (only.length) {
+  // A partial run: replace the rows of the benches that ran, keep the others, note the run above the table.
+  const previous = readFileSync(resultsPath, "utf8").split("\n");
+  const ranRow = (l: string) => names.some((name) => l.startsWith(`| ${name} |`));
+  const kept = previous.filter((l) => !ranRow(l));
+  while (kept.at(-1) === "") kept.pop();
+  const headAt = kept.indexOf(TABLE_HEAD[0]!);
+  const head = headAt === -1 ? [...kept] : kept.slice(0, headAt);
+  while (head.at(-1) === "") head.pop();
+  const table = headAt === -1 ? TABLE_HEAD : kept.slice(headAt);
+  const note = `- Partial run (${names.join(", ")}): ${started.toISOString()}, commit ${commit}${dirty}; load average (1/5/15 min) at start ${loadStart}, at end ${load()}; ${runs.join("; ")}`;
+  doc = [...head, note, "", ...table, ...rows.map(line), ""].join("\n");
+} else {
+  const header = [
+    "# Benchmark results",
+    "",
+    "Written by `bun run bench` (bench/run.ts); each figure is explained in the `@module` comment of its bench file.",
+    "",
+    `- Date: ${started.toISOString()}`,
+    `- Machine: ${sh(["nproc"])} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, Linux ${release()}`,
+    `- Bun ${Bun.version}, ${sh(["tmux", "-V"])}`,
+    `- Tree: commit ${commit}${dirty}; binary ${binary?.note ?? "not needed"}${binary ? `, ${sizeMb(binary.path).toFixed(1)} MB` : ""}`,
+    `- Load average (1/5/15 min) at start ${loadStart}, at end ${load()}; total ${totalMin.toFixed(1)} min`,
+    `- Wall time per bench: ${runs.join("; ")}`,
+    "",
+  ].join("\n");
+  doc = `${header}\n${[...TABLE_HEAD, ...rows.map(line)].join("\n")}\n`;
+}
+writeFileSync(resultsPath, doc);
 process.stdout.write(`\n${doc}\nwritten to bench/RESULTS.md\n`);
 process.exit(rows.some((r) => /FAILED/.test(r.figure)) ? 1 : 0);

@@ -190,10 +190,10 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
         if (bot.isRunning()) await bot.stop().catch(() => {});
         await running;
       })();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+      const timer = new AbortController();
+      const expired = deps.clock.sleep(timeoutMs, timer.signal).then(() => true);
       if (await Promise.race([stopped.then(() => false), expired])) log.warn("telegram stop timed out", { timeout_ms: timeoutMs });
-      clearTimeout(timer);
+      timer.abort();
     },
   };
 }

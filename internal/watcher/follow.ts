@@ -122,15 +122,14 @@ export function nextTaskStep(facts: TaskFacts): TaskStep {
         if (sinceTyped < CONFIRM_MS && !relaunched) return { kind: "wait" };
         return notDelivered(isContinue, task.delivery === "typed", relaunched ? "the session restarted before the prompt reached the conversation" : "the session is gone");
       }
-      if (task.delivery === "intent") {
-        // The daemon stopped between writing the intent and typing: give keys already sent time to land.
-        return sinceTyped < INTENT_GRACE_MS ? { kind: "wait" } : notDelivered(isContinue, false, "it was never typed (the daemon stopped first)");
-      }
-      if (!ledger.exists && pane?.activity === "busy") return { kind: "confirm", promptId: null, offset: task.ledgerOffset ?? 0 };
-      if (sinceTyped < CONFIRM_MS) return { kind: "wait" };
+      if (!ledger.exists && task.delivery === "typed" && pane?.activity === "busy") return { kind: "confirm", promptId: null, offset: task.ledgerOffset ?? 0 };
+      // The daemon may have stopped between writing the intent and typing, or between the paste and Enter: keys
+      // already sent get time to land, and text left in the input box gets Enter once (never a second paste).
+      if (sinceTyped < (task.delivery === "intent" ? INTENT_GRACE_MS : CONFIRM_MS)) return { kind: "wait" };
       if (task.nudgedAt === null && pane?.activity === "idle" && pane.input) return { kind: "nudge" };
       if (task.nudgedAt !== null && now - task.nudgedAt < CONFIRM_MS) return { kind: "wait" };
       if (pane?.activity === "busy") return { kind: "wait" };
+      if (task.delivery === "intent" && task.nudgedAt === null) return notDelivered(isContinue, false, "it was never typed (the daemon stopped first)");
       return notDelivered(isContinue, true, "the prompt never reached the conversation");
     }
     case "confirmed": {

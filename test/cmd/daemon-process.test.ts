@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, listPanes, testConfigText, TOKEN } from "../support/daemon.ts";
+import { afterPolls, freePort, listPanes, testConfigText, TOKEN } from "../support/daemon.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 
 // The daemon as a real process, as systemd runs it: signals, reload, restart and adoption, exit codes, the CLI.
@@ -15,6 +15,7 @@ const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOM
 
 const start = () => Bun.spawn([process.execPath, ENTRY, "run", "--config", configPath], { env, stdout: "ignore", stderr: "pipe" });
 const cli = (...args: string[]) => Bun.spawnSync([process.execPath, ENTRY, ...args, "--config", configPath], { env });
+const url = () => `http://127.0.0.1:${port}/`;
 const status = () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.json() as Promise<any>);
 
 beforeAll(async () => {
@@ -58,7 +59,8 @@ describe("the daemon process", () => {
   test("SIGHUP with an invalid config keeps the running config", async () => {
     writeFileSync(configPath, `${text}\nbogus_key: 1\n`);
     proc.kill("SIGHUP");
-    await Bun.sleep(500);
+    // A reload would restart the daemon (and its poll count); several more polls of the same daemon come first.
+    await afterPolls(url(), 3);
     expect((await status()).accounts.map((a: any) => a.name)).toEqual(["a", "b"]);
     expect(proc.exitCode).toBeNull();
   });
@@ -86,7 +88,8 @@ describe("the daemon process", () => {
     const before = new Map((await listPanes(server)).map((p) => [p.name, p.pid]));
     proc = start();
     await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status === 200, 30_000);
-    await Bun.sleep(1_500);
+    // Its start-up reconcile runs before its first poll; a few polls later nothing has been created or relaunched.
+    await afterPolls(url(), 3);
     expect(new Map((await listPanes(server)).map((p) => [p.name, p.pid]))).toEqual(before);
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(0);
@@ -127,15 +130,14 @@ describe("exit codes", () => {
     expect(out.stdout.toString()).toMatch(/^claude-failover \d+\.\d+\.\d+/);
   });
 
-  test("the hook subcommand exits 0 quickly even when the daemon is down, and spools the event", async () => {
+  test("the hook subcommand exits 0 even when the daemon is down, and spools the event", async () => {
     const spool = join(dir.path, "spool-test");
     const closedPort = await freePort();
-    const began = performance.now();
+    // A hook that hung would be killed here (exit code null): a generous limit, not a latency figure.
     const out = Bun.spawnSync([process.execPath, ENTRY, "hook", "Stop", "--session", "ccl-auto-11", "--url", `http://127.0.0.1:${closedPort}`, "--spool", spool], {
-      stdin: new Blob([JSON.stringify({ session_id: "x", last_assistant_message: "done" })]),
+      stdin: new Blob([JSON.stringify({ session_id: "x", last_assistant_message: "done" })]), timeout: 15_000,
     });
     expect(out.exitCode).toBe(0);
-    expect(performance.now() - began).toBeLessThan(1_500);
     const files = require("node:fs").readdirSync(spool) as string[];
     expect(files).toHaveLength(1);
     expect(JSON.parse(readFileSync(join(spool, files[0]!), "utf8"))).toMatchObject({ event: "Stop", session: "ccl-auto-11", payload: { last_assistant_message: "done" } });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
+import { afterPolls, listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
 import { eventually, tempDir } from "../support/tmux.ts";
 import type { TaskRow } from "../../internal/state/state.ts";
 
@@ -206,13 +206,10 @@ describe("a pool of 3 next to a foreign session and a dedicated one", () => {
     drop(t, "paused.md", `${prompt}\n`);
     // Ingest still runs while paused: the row appears, queued and never started.
     await eventually(() => taskByFile(t, "paused.md")[0]?.state === "queued", 5_000, 50);
-    // At least three polls (300 ms each) later it is still queued, still in inbox/, and no session saw it.
-    const until = Date.now() + 3 * t.config.quota.poll_interval + 300;
-    while (Date.now() < until) {
-      expect(taskByFile(t, "paused.md")[0]).toMatchObject({ state: "queued", startedAt: null, session: null, attempts: 0 });
-      expect(list(t, "inbox")).toContain("paused.md");
-      await Bun.sleep(50);
-    }
+    // Three whole polls later it is still queued, still in inbox/, and no session saw it.
+    await afterPolls(t.daemon.url(), 3);
+    expect(taskByFile(t, "paused.md")[0]).toMatchObject({ state: "queued", startedAt: null, session: null, attempts: 0 });
+    expect(list(t, "inbox")).toContain("paused.md");
     expect(recordsOf(t, prompt)).toEqual([]);
     expect(t.log.records.some((r) => r.msg === "dispatch paused" && r.reason === "paused by the operator")).toBe(true);
     expect(t.daemon.control.resume().ok).toBe(true);

@@ -365,7 +365,10 @@ describe("delivery", () => {
     h.dispatcher.start(abort.signal);
     try {
       h.drop("fresh.md", "Written just now.\n");
-      await Bun.sleep(200);
+      // The dispatcher has seen the file once it waits for it to settle; until the clock moves, nothing is delivered.
+      const seen = Date.now() + 3_000;
+      while (h.queue.settlingUntil() === null && Date.now() < seen) await Bun.sleep(10);
+      expect(h.queue.settlingUntil()).not.toBeNull();
       expect(h.delivered).toEqual([]);
       await h.clock.advance(1_100); // past the settle time, and the dispatcher's recheck 1 ms after it
       const until = Date.now() + 3_000;

@@ -88,7 +88,8 @@ describe("createEmailChannel()", () => {
 
     notifier.send(swapFailed);
     await until(() => notifier.stats().failed.email === 1);
-    await Bun.sleep(50);
+    // Failed for good: nothing is left in the queue to retry.
+    expect(notifier.stats().queued.email).toBe(0);
 
     expect(resend.requests).toHaveLength(1);
     expect(log.records.find((r) => r.msg === "notification not delivered")?.error).toBe(
@@ -109,7 +110,8 @@ describe("createEmailChannel()", () => {
     const { resend, notifier, log } = setup({ apiKey: "" });
 
     notifier.send(swapFailed);
-    await Bun.sleep(20);
+    // A disabled channel takes nothing into its queue, so nothing can be sent later either.
+    expect(notifier.stats().queued.email).toBe(0);
 
     expect(log.records.filter((r) => r.level === "warn")).toEqual([expect.objectContaining({ msg: "email disabled", reason: "missing api key" })]);
     expect(resend.requests).toHaveLength(0);
@@ -122,7 +124,8 @@ describe("createEmailChannel()", () => {
     notifier.send(swapFailed);
     await until(() => notifier.stats().failed.email === 1);
     notifier.send(dead("s1"));
-    await Bun.sleep(20);
+    // A disabled channel takes nothing into its queue, so nothing can be sent later either.
+    expect(notifier.stats().queued.email).toBe(0);
 
     expect(resend.requests).toHaveLength(1);
     expect(log.records.filter((r) => r.msg === "email disabled")).toHaveLength(1);
@@ -171,7 +174,8 @@ describe("createChannels()", () => {
     notifier.send({ kind: "task_failed", at: AT, project: "web", file: "b.md", reason: "timeout" });
     notifier.send(swapFailed);
     await until(() => telegram.sent().length === 3 && resend.delivered().length === 1);
-    await Bun.sleep(50);
+    // Nothing is left in any queue, so nothing more can be sent.
+    expect(notifier.stats().queued).toEqual({ telegram: 0, email: 0 });
 
     expect(built.channels.map((c) => c.name)).toEqual(["telegram", "email"]);
     expect(resend.requests.map((r) => r.body.subject)).toEqual(["[claude-failover] 🚨 Swap FAILED main → backup"]);

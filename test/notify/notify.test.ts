@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createFakeClock, systemClock, type Clock } from "../../internal/clock.ts";
+import { createFakeClock, type Clock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
 import type { Level, NotifyEvent, RenderedMessage } from "../../internal/notify/events.ts";
 import { createNotifier, NotifyError, type Channel, type NotifierOptions } from "../../internal/notify/notify.ts";
@@ -44,22 +44,21 @@ async function advance(clock: ReturnType<typeof createFakeClock>, totalMs: numbe
 }
 
 describe("createNotifier()", () => {
-  test("send() returns synchronously in well under 1 ms while the channel is down", async () => {
+  test("send() returns synchronously, before any delivery is attempted, while the channel is down", async () => {
     const fake = fakeChannel();
     fake.state.down = true;
     const { notifier } = setup([fake.channel]);
     notifier.start();
-    const durations: number[] = [];
 
     for (let i = 0; i < 1000; i++) {
-      const start = performance.now();
       const result = notifier.send(i % 2 ? done(`f${i}.md`) : dead(`s${i}`)) as unknown;
-      durations.push(performance.now() - start);
       expect(result).toBeUndefined();
     }
 
-    durations.sort((a, b) => a - b);
-    expect(durations[Math.floor(durations.length * 0.99)]!).toBeLessThan(1);
+    // Nothing ran inline: the channel is reached only from the notifier's own loop, after send() returned.
+    expect(fake.state.attempts).toBe(0);
+    for (let i = 0; i < 1_000 && fake.state.attempts === 0; i++) await settle();
+    expect(fake.state.attempts).toBeGreaterThan(0);
     await notifier.stop(0);
   });
 
@@ -241,14 +240,18 @@ describe("createNotifier()", () => {
   test("stop() returns within its bound while the channel stays down, retrying only critical messages", async () => {
     const fake = fakeChannel();
     fake.state.down = true;
-    const { notifier, log } = setup([fake.channel], {}, systemClock);
+    const clock = createFakeClock(AT);
+    const { notifier, log } = setup([fake.channel], {}, clock);
     notifier.send(done("a.md"));
     notifier.send(dead("s1"));
 
-    const start = performance.now();
-    await notifier.stop(600);
-
-    expect(performance.now() - start).toBeLessThan(900);
+    let stopped = false;
+    const stopping = notifier.stop(600).then(() => {
+      stopped = true;
+    });
+    await advance(clock, 700, 50);
+    expect(stopped).toBe(true);
+    await stopping;
     expect(fake.state.attempts).toBeGreaterThanOrEqual(3);
     expect(log.records.find((r) => r.msg === "critical notifications lost at stop")).toMatchObject({ channel: "fake", count: 1 });
     expect(notifier.stats()).toMatchObject({ dropped: { fake: 2 }, sent: { fake: 0 } });

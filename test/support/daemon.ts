@@ -109,6 +109,22 @@ export async function typePrompt(server: PrivateTmux, session: string, text: str
   await server.tmux.sendKeys(session, "Enter");
 }
 
+/** Polls the daemon at `url` has finished so far: `claude_failover_poll_duration_seconds_count` on `GET /metrics`. */
+export async function pollCount(url: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", url))).text();
+  return Number(/^claude_failover_poll_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/**
+ * Waits until the daemon at `url` has finished `n` more whole polls than when called (a poll already running when
+ * called is not counted), so that "nothing happened" is asserted after the daemon has looked, not after some wall time.
+ */
+export async function afterPolls(url: string, n: number, timeoutMs = 30_000): Promise<void> {
+  const target = (await pollCount(url)) + n + 1;
+  const { eventually } = await import("./tmux.ts");
+  await eventually(async () => (await pollCount(url).catch(() => 0)) >= target, timeoutMs, 50);
+}
+
 export { freePort };
 
 /** What {@link giveConversations} saw: each owned session as `/status` showed it, and the foreign panes' pids. */

@@ -45,7 +45,15 @@ describe("nextTaskStep(): delivery", () => {
   test("an intent never typed (the daemon stopped first) goes back to the queue without spending an attempt", () => {
     const intent = task({ delivery: "intent" });
     expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS - 1 }))).toEqual({ kind: "wait" });
-    expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS + 1 }))).toMatchObject({ kind: "requeue", typed: false });
+    const empty = { activity: "idle" as const, input: "", autoContinueArmed: false };
+    expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS + 1, pane: empty }))).toMatchObject({ kind: "requeue", typed: false });
+  });
+
+  test("an intent whose text sits in the input box (killed between the paste and Enter) gets Enter, not a second paste", () => {
+    const intent = task({ delivery: "intent" });
+    const left = { activity: "idle" as const, input: "Fix it", autoContinueArmed: false };
+    expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS - 1, pane: left }))).toEqual({ kind: "wait" });
+    expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS + 1, pane: left }))).toEqual({ kind: "nudge" });
   });
 
   test("an intent whose prompt is in the transcript is confirmed, not retyped (killed right after typing)", () => {
