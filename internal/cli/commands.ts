@@ -102,7 +102,7 @@ export async function runCli(argv: string[], host: CliHost): Promise<number> {
     }
     case "doctor": {
       const config = host.loadConfig(configPath);
-      const checks = await runDoctor(config, createBunRun(childEnv(process.env)));
+      const checks = await runDoctor(config, createBunRun(childEnv(process.env)), {}, { uid: process.getuid?.() ?? -1, isSandbox: process.env.IS_SANDBOX === "1" });
       out(renderDoctor(checks));
       return checks.some((c) => !c.ok && !c.warning) ? 1 : 0;
     }

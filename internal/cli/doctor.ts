@@ -1,8 +1,9 @@
 /**
  * @module cli/doctor
  * `claude-failover doctor`: checks what the daemon needs on this machine and says how to fix each problem:
- * tmux, the claude command, every account home and its credentials, the `~/.claude` link, the configured workdirs,
- * the queue and state folders and their permissions, and the systemd units. Reads only; changes nothing.
+ * tmux, the claude command and its version (against the tested one), root without IS_SANDBOX=1, every account home
+ * and its credentials, the `~/.claude` link, the configured workdirs, the queue and state folders and their
+ * permissions, and the systemd units. Reads only; changes nothing.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,6 +11,15 @@ import { linkFlipProblem } from "../lifecycle/link.ts";
 import type { Config } from "../config/config.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
 import { configuredWorkdirProblems } from "../dispatcher/workdir.ts";
+import { parseClaudeVersion, TESTED_CLAUDE_CODE_VERSION } from "../claude/version.ts";
+
+/** What doctor needs to know about the process that will run the daemon. */
+export interface DoctorProcess {
+  /** Effective user id (0 = root). @default -1 (unknown) */
+  uid?: number;
+  /** IS_SANDBOX=1 in the daemon's environment (inherited by the panes). @default false */
+  isSandbox?: boolean;
+}
 
 /** One check's result. */
 export interface DoctorCheck {
@@ -23,7 +33,7 @@ export interface DoctorCheck {
 }
 
 /** Runs every check. */
-export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths: { unitDir?: string } = {}): Promise<DoctorCheck[]> {
+export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths: { unitDir?: string } = {}, proc: DoctorProcess = {}): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const add = (c: DoctorCheck) => checks.push(c);
 
@@ -42,6 +52,19 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
   add(claude.code === 0
     ? { name: "claude command", ok: true, detail: claude.stdout.trim() }
     : { name: "claude command", ok: false, detail: `${config.claude.command} not found on PATH`, fix: "npm install -g @anthropic-ai/claude-code, or set claude.command to its full path" });
+
+  if (claude.code === 0) {
+    const version = await run([config.claude.command, "--version"]);
+    const installed = version.code === 0 ? parseClaudeVersion(version.stdout) : null;
+    add(installed === TESTED_CLAUDE_CODE_VERSION
+      ? { name: "Claude Code version", ok: true, detail: `${installed}, the tested version` }
+      : { name: "Claude Code version", ok: false, warning: true,
+        detail: installed ? `${installed}; claude-failover is tested with ${TESTED_CLAUDE_CODE_VERSION}` : `\`${config.claude.command} --version\` did not say (exit ${version.code})`,
+        fix: `npm install -g @anthropic-ai/claude-code@${TESTED_CLAUDE_CODE_VERSION}, or check that limit lines still match after an upgrade` });
+  }
+  if (proc.uid === 0 && config.claude.args.includes("--dangerously-skip-permissions") && !proc.isSandbox) {
+    add({ name: "root", ok: false, detail: "running as root: Claude Code exits at once on --dangerously-skip-permissions unless IS_SANDBOX=1", fix: "run the daemon as an ordinary user, or (inside a container or VM only) set IS_SANDBOX=1 in its environment", warning: true });
+  }
 
   for (const account of config.accounts) {
     if (!existsSync(account.home)) {

@@ -64,7 +64,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     const screen = (await tmux.capture([session])).get(session);
     if (!screen) return "the pane could not be read";
     const activity = paneActivity(screen);
-    if (activity !== "idle") return activity === "waiting" ? "a dialog is open" : `the session is ${activity}`;
+    if (activity !== "idle") return activity === "waiting" || activity === "dialog" ? "a dialog is open" : `the session is ${activity}`;
     const input = inputText(screen);
     if (input) return "its input box holds text";
     return null;

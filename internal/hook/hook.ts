@@ -5,8 +5,10 @@
  * spools it to a file the daemon drains on its next poll. It never blocks Claude Code for more than about a second
  * and never fails its turn: every outcome exits 0. The shared secret it sends is read from a file named on its
  * command line ({@link readHookToken}), never passed as an argument, so no other local user can read it in `ps`.
+ * A rate-limit StopFailure gets the `rate_limit_info` of the limit record Claude Code has just written to the
+ * transcript (exact reset and limit kind), which the hook JSON itself lacks.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Total budget for reading stdin and posting. */
@@ -62,6 +64,10 @@ export async function forwardHook(input: HookForward): Promise<HookOutcome> {
   } catch {
     payload = { raw: text.slice(0, 4096) };
   }
+  if (input.event === "StopFailure" && payload.error === "rate_limit" && typeof payload.transcript_path === "string") {
+    const info = lastLimitInfo(payload.transcript_path);
+    if (info) payload.rate_limit_info = info;
+  }
   const remaining = Math.max(100, HOOK_BUDGET_MS - (input.now() - started));
   if (input.url) {
     try {
@@ -109,4 +115,42 @@ async function readLimited(stream: ReadableStream<Uint8Array> | null, timeoutMs:
     clearTimeout(timer);
   }
   return Buffer.concat(chunks).toString("utf8").slice(0, MAX_STDIN_BYTES);
+}
+
+/** Bytes read from the end of a transcript when looking for the turn's limit record. */
+const TRANSCRIPT_TAIL_BYTES = 256 * 1024;
+
+/**
+ * The `apiErrorParams.rate_limit_info` of the transcript's last assistant record, when that record is a usage-limit
+ * error (`apiError: "usage_limit_reached"`); null otherwise, or when the file cannot be read.
+ */
+export function lastLimitInfo(path: string): Record<string, unknown> | null {
+  let text: string;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, TRANSCRIPT_TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  for (const line of text.split("\n").reverse()) {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (record.type === "user") return null;
+    if (record.type !== "assistant") continue;
+    const info = (record.apiErrorParams as { rate_limit_info?: unknown } | undefined)?.rate_limit_info;
+    return record.apiError === "usage_limit_reached" && typeof info === "object" && info !== null ? info as Record<string, unknown> : null;
+  }
+  return null;
 }

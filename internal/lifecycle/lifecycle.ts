@@ -8,6 +8,11 @@
  * reload left outside the owned names (`retiring.ts`: stopped once no task runs on them, found from the store and
  * checked to run the daemon's own Claude Code, never from tmux names alone).
  * Decides nothing about accounts or tasks: callers say which home to launch with and which sessions have a task.
+ *
+ * A Claude Code that exits right after launch (e.g. `--dangerously-skip-permissions` refused under root without
+ * IS_SANDBOX=1) is relaunched after a growing pause, not on every reconcile; after {@link LifecycleOptions.maxQuickDeaths}
+ * such deaths the session is left `dead` with the pane's last screen lines (flag `dead_lines:<name>`, shown by
+ * /status) and reported once in {@link ReconcileReport.dead} until it has run normally again.
  */
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -53,6 +58,8 @@ export interface LifecycleOptions {
   crashWindowMs?: number;
   /** Consecutive quick deaths before a session is left `dead`. @default 3 */
   maxQuickDeaths?: number;
+  /** Pause before relaunching after the second quick death in a row, doubled after each further one. @default 2000 */
+  crashBackoffMs?: number;
   /** Every account, searched when adopting a session the store does not know. @default the active account only */
   accounts?: ReadonlyArray<{ name: string; home: string }>;
   /** `claude.link`: kept pointing at the reconciled account's home. @default "" (no link) */
@@ -118,6 +125,14 @@ export interface Lifecycle {
 const FLAG_LINK_TOLD = "link_problem_told";
 const DEFAULT_CRASH_WINDOW_MS = 60_000;
 const DEFAULT_MAX_QUICK_DEATHS = 3;
+const DEFAULT_CRASH_BACKOFF_MS = 2_000;
+/** Screen lines of a dead pane kept for /status. */
+const DEAD_LINES = 6;
+
+/** Store flag holding the last screen lines (JSON array) of a session left `dead`. */
+export function deadLinesFlag(name: string): string {
+  return `dead_lines:${name}`;
+}
 /** A session left `dead` is tried again after this long. */
 const DEAD_RETRY_MS = 10 * 60_000;
 
@@ -132,7 +147,21 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const crashWindow = options.crashWindowMs ?? DEFAULT_CRASH_WINDOW_MS;
   const maxQuickDeaths = options.maxQuickDeaths ?? DEFAULT_MAX_QUICK_DEATHS;
   const link = createLinkKeeper(options.link ?? "", log);
+  const crashBackoff = options.crashBackoffMs ?? DEFAULT_CRASH_BACKOFF_MS;
+  /** The launch whose death was counted, and when that death was seen (one death counts once, whatever the polls). */
+  const deathSeen = new Map<string, { launchedAt: number | null; at: number }>();
+  /** Sessions the operator was told about; cleared once the session runs past the crash window. */
+  const told = new Set<string>();
 
+  /**
+   * The dead pane's last lines. A program that exits within milliseconds may leave nothing (Claude Code 2.1.330 under
+   * root sometimes exits before its refusal reaches the terminal): then the exit status is what there is to show.
+   */
+  const lastLines = async (name: string, status: number | null): Promise<string[]> => {
+    const screen = (await tmux.capture([name]).catch(() => new Map<string, string[]>())).get(name) ?? [];
+    const lines = screen.map((l) => l.trimEnd()).filter((l) => l.trim() !== "" && !/^Pane is dead/.test(l.trim())).slice(-DEAD_LINES);
+    return lines.length > 0 ? lines : [`Claude Code exited with status ${status ?? "unknown"} and left nothing on the screen`];
+  };
   const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
 
@@ -234,6 +263,11 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
             log.info("session adopted", { session: name, pid: pane.pid, session_id: live?.sessionId ?? null });
           } else if (row.state === "dead") {
             store.upsertSession(name, kind, { state: "idle" }, now);
+            store.setFlag(deadLinesFlag(name), null);
+          }
+          if (row?.launchedAt && now - row.launchedAt >= crashWindow) {
+            quickDeaths.delete(name);
+            told.delete(name);
           }
           continue;
         }
@@ -242,16 +276,27 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
         const wanted = kind === "dedicated" || pane !== undefined || (row !== null && row.state !== "dead") || deadLongEnough || missingPool > 0;
         if (!wanted) continue;
         if (pane?.dead) {
-          const deaths = row?.launchedAt && now - row.launchedAt < crashWindow ? (quickDeaths.get(name) ?? 0) + 1 : 1;
-          quickDeaths.set(name, deaths);
+          const launchedAt = row?.launchedAt ?? null;
+          if (deathSeen.get(name)?.launchedAt !== launchedAt || !deathSeen.has(name)) {
+            const quick = launchedAt !== null && now - launchedAt < crashWindow;
+            quickDeaths.set(name, quick ? (quickDeaths.get(name) ?? 0) + 1 : 1);
+            deathSeen.set(name, { launchedAt, at: now });
+          }
+          const deaths = quickDeaths.get(name)!;
           if (deaths > maxQuickDeaths && !deadLongEnough) {
             if (row?.state !== "dead") {
+              const lines = await lastLines(name, pane.deadStatus);
               store.upsertSession(name, kind, { state: "dead" }, now);
-              report.dead.push(name);
-              log.error("session keeps dying", { session: name, exit_status: pane.deadStatus, deaths });
+              store.setFlag(deadLinesFlag(name), JSON.stringify(lines));
+              if (!told.has(name)) report.dead.push(name);
+              told.add(name);
+              log.error("session keeps dying", { session: name, exit_status: pane.deadStatus, deaths, last_line: lines.at(-1) ?? null });
             }
             continue;
           }
+          // A first death is relaunched at once; further quick deaths wait 2 s, 4 s, … instead of a relaunch per reconcile.
+          const pause = deaths > 1 ? crashBackoff * 2 ** (deaths - 2) : 0;
+          if (!deadLongEnough && now - deathSeen.get(name)!.at < pause) continue;
         }
         if (!pane && kind === "pool") missingPool--;
         try {

@@ -20,7 +20,7 @@
  */
 import { findResetTime } from "./reset-time.ts";
 import {
-  FAST_MODE_RULES, OPTION_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
+  FAST_MODE_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
   clean, extraRules, firstMatch, inferWidth, isBusyStatus, isPromptLine, isRule, isShellPrompt, limitKindOf, normalize, toLogical,
   type Logical, type Origin, type Rule,
 } from "./patterns.ts";
@@ -47,8 +47,11 @@ export interface ClassifyOptions {
   extraTransientPatterns?: RegExp[];
 }
 
-/** What a pane shows: a running turn, an idle prompt, a dialog waiting for a person, a plain shell, or unclear. */
-export type PaneActivity = "busy" | "idle" | "waiting" | "shell" | "unknown";
+/**
+ * What a pane shows: a running turn, an idle prompt, Claude Code's limit dialog (`What do you want to do?` and its
+ * numbered options, which include paid usage credits), another dialog waiting for a person, a plain shell, or unclear.
+ */
+export type PaneActivity = "busy" | "idle" | "dialog" | "waiting" | "shell" | "unknown";
 
 /** Fields of a hook event (StopFailure in particular) that carry error signals. */
 export interface HookSignal {
@@ -56,6 +59,8 @@ export interface HookSignal {
   error?: string;
   last_assistant_message?: string;
   error_details?: string;
+  /** The transcript limit record's `rate_limit_info`, attached by `claude-failover hook` (internal/hook/hook.ts). */
+  rate_limit_info?: unknown;
 }
 
 /** Non-blank lines above the prompt box that may be read, at most. */
@@ -103,9 +108,13 @@ export function classifyPane(lines: string[], options: ClassifyOptions): Verdict
   return decide(region, footer, options, busy);
 }
 
-/** Busy (spinner or "esc to interrupt"), idle (prompt box, no spinner), waiting (dialog), shell (shell prompt last), or unknown. */
+/**
+ * Busy (spinner or "esc to interrupt"), idle (prompt box, no spinner), dialog (the limit dialog, in either renderer),
+ * waiting (another dialog), shell (shell prompt last), or unknown.
+ */
 export function paneActivity(lines: string[]): PaneActivity {
   const screen = clean(lines);
+  if (isLimitDialog(screen)) return "dialog";
   const box = promptBox(screen);
   if (box) {
     const above = screen.slice(Math.max(0, box.top - 10), box.top);
@@ -138,10 +147,35 @@ export function inputText(lines: string[]): string | null {
   return PLACEHOLDER_RE.test(text) ? "" : text;
 }
 
+/** The part of Claude Code's live-session registry record (`<home>/sessions/<pid>.json`) that says it waits. */
+export interface LiveStatus {
+  status?: unknown;
+  waitingFor?: unknown;
+}
+
+/**
+ * True only when text typed now lands in Claude Code's input box: the pane shows an idle prompt, no dialog, and the
+ * live-session registry (when known) does not say `"status":"waiting"` (2.1.330 writes `"waitingFor":"dialog open"`
+ * while the limit dialog is up). Keys typed into the limit dialog choose its options, one of which bills usage
+ * credits: a task or a continue prompt is typed only when this holds (DESIGN.md "never type into a dialog").
+ */
+export function safeToType(lines: string[], live?: LiveStatus | null): boolean {
+  if (live && live.status === "waiting") return false;
+  return paneActivity(lines) === "idle";
+}
+
+/** The limit dialog: `What do you want to do?` followed by numbered options, in the last lines of the screen. */
+function isLimitDialog(screen: string[]): boolean {
+  const tail = screen.filter((l) => l.trim() !== "").slice(-12);
+  const title = tail.findIndex((l) => /^\s*What do you want to do\?\s*$/.test(l));
+  return title !== -1 && tail.slice(title + 1).some((l) => /^\s*(?:❯[\u00a0 ]*)?\d+\.\s+(?:Stop and wait|Wait here|Switch to|Upgrade your plan)/.test(l));
+}
+
 /**
  * The StopFailure hook. Quota only when `error` is `rate_limit` AND the message is a quota line; a `rate_limit`
  * whose text is not (e.g. "Server is temporarily limiting requests (not your usage limit)") is transient, as are
  * `server_error` and `overloaded`. Other errors (auth, billing, …) give transient/warning only when the text says so.
+ * A quota verdict takes its reset and limit kind from `rate_limit_info` when the hook attached it (exact, zone-free).
  */
 export function classifyStopFailure(event: HookSignal, options: ClassifyOptions): Verdict {
   if (event.hook_event_name !== undefined && event.hook_event_name !== "StopFailure") return { kind: "none" };
@@ -150,7 +184,10 @@ export function classifyStopFailure(event: HookSignal, options: ClassifyOptions)
   const text = classifyText(message, options);
   switch (event.error) {
     case "rate_limit":
-      if (text.kind === "quota" && !/not your usage limit/i.test(event.error_details ?? "")) return { ...text, pattern: `stop_failure:${text.pattern}` };
+      if (text.kind === "quota" && !/not your usage limit/i.test(event.error_details ?? "")) {
+        const info = structuredLimit(event.rate_limit_info);
+        return { ...text, pattern: `stop_failure:${text.pattern}`, ...(info.limit ? { limit: info.limit } : {}), ...(info.resetAt !== undefined ? { resetAt: info.resetAt } : {}) };
+      }
       return { kind: "transient", pattern: text.kind === "transient" ? `stop_failure:${text.pattern}` : "stop_failure:rate_limit", line };
     case "server_error":
     case "overloaded":
@@ -162,7 +199,8 @@ export function classifyStopFailure(event: HookSignal, options: ClassifyOptions)
 
 /**
  * One parsed transcript JSONL record. Only records with `isApiErrorMessage: true` count: `apiError:
- * "usage_limit_reached"` is quota (its text still gives limit kind and reset); `apiErrorIsTransient` is transient;
+ * "usage_limit_reached"` is quota, its reset and limit kind taken from `apiErrorParams.rate_limit_info` (`resetsAt`,
+ * `rateLimitType`) when the record has them and from its text otherwise; `apiErrorIsTransient` is transient;
  * `error: "rate_limit"` is quota only with a quota text, else transient; a record without `error` (1.0.x) is quota
  * only for a quota text; anything else is transient when its text or status says so, else none.
  */
@@ -174,8 +212,11 @@ export function classifyTranscriptRecord(record: unknown, options: ClassifyOptio
   const text = classifyText(line, options);
   const tag = (pattern: string) => `transcript:${pattern}`;
   if (r.apiError === "usage_limit_reached") {
-    if (text.kind === "quota") return { ...text, pattern: tag(`usage_limit_reached:${text.pattern}`) };
-    return withReset({ kind: "quota", limit: limitKindOf(line), pattern: tag("usage_limit_reached"), line }, findResetTime(line, options.now, options.defaultZone));
+    const info = rateLimitInfo(r);
+    const verdict = text.kind === "quota" ? { ...text, pattern: tag(`usage_limit_reached:${text.pattern}`) }
+      : withReset({ kind: "quota" as const, limit: limitKindOf(line), pattern: tag("usage_limit_reached"), line }, findResetTime(line, options.now, options.defaultZone));
+    // The structured fields are exact and zone-free: they win over what the text says.
+    return { ...verdict, ...(info.limit ? { limit: info.limit } : {}), ...(info.resetAt !== undefined ? { resetAt: info.resetAt } : {}) };
   }
   if (r.apiErrorIsTransient === true) return { kind: "transient", pattern: tag("apiErrorIsTransient"), line };
   if ((r.error === "rate_limit" || r.error === undefined) && text.kind === "quota") return { ...text, pattern: tag(text.pattern) };
@@ -201,7 +242,10 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
       ?? l.parts.slice(1).map((part) => firstMatch(PART_TRANSIENT_RULES, part)).find(Boolean);
     if (rule) return { kind: "transient", pattern: rule.name.startsWith("extra") ? rule.name : `transient:${rule.name}`, line: l.text };
   }
-  const candidates = busy ? [] : lines.filter((l) => QUOTA_ORIGINS.has(l.origin));
+  // A `● Usage limit reset · Continuing automatically` below a limit line: the quota is back, the old line is history.
+  const back = lines.findLastIndex((l) => l.origin === "bullet" && QUOTA_BACK_RE.test(l.text));
+  if (back !== -1) lines = lines.slice(back + 1);
+  const candidates = busy ? [] : lines.filter((l) => QUOTA_ORIGINS.has(l.origin) || (l.origin === "bullet" && firstMatch(NOTICE_RULES, l.text)));
   const extraQuota = extraRules(options.extraQuotaPatterns, "extra-quota");
   let best: { score: number; verdict: Verdict & { kind: "quota" } } | undefined;
   for (const l of candidates) {
@@ -209,9 +253,15 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
     if (!rule) continue;
     const resetAt = findResetTime(l.text, options.now, options.defaultZone);
     const limit = limitKindOf(l.text);
-    const score = (resetAt !== undefined ? 2 : 0) + (limit !== "unknown" ? 1 : 0);
+    // A 2.1.330 `●` notice names no window: the limit line it follows, when on screen, says which one ran out.
+    const score = (resetAt !== undefined ? 2 : 0) + (limit !== "unknown" ? 1 : 0) - (l.origin === "bullet" ? 1 : 0);
     const verdict = { kind: "quota" as const, limit, pattern: rule.name.startsWith("extra") ? rule.name : `quota:${rule.name}`, line: l.text };
     if (!best || score >= best.score) best = { score, verdict: withReset(verdict, resetAt) };
+  }
+  if (!best && !busy && back === -1) {
+    // The 2.1.330 footer (`⚠ Usage limit reached · limit resets 3am`) holds the limit when the lines above scrolled away.
+    const notice = footer.map(normalize).find((t) => firstMatch(NOTICE_RULES, t));
+    if (notice) return withReset({ kind: "quota", limit: limitKindOf(notice), pattern: "quota:footer-limit-reached", line: notice }, findResetTime(notice, options.now, options.defaultZone));
   }
   if (best) return best.verdict;
   const secondary = candidates.map((l) => ({ l, rule: firstMatch(SECONDARY_RULES, l.text) })).filter((s) => s.rule && !s.rule.weak).at(-1);
@@ -252,10 +302,43 @@ function regionStart(screen: string[], end: number): number {
   for (let i = end - 1; i >= 0; i--) {
     const line = screen[i]!;
     if (line.trim() === "" || isRule(line)) continue;
-    if (/^[●⏺]/.test(line) || (isPromptLine(line) && !OPTION_RE.test(line))) return i;
+    // `❯ /rate-limit-options` is the classic renderer's pseudo prompt over the limit dialog, drawn under the limit line.
+    // `● Usage limit reached · set to continue automatically` belongs with the limit line above it: read both.
+    const notice = /^[●⏺][\u00a0 ]*(.*)$/.exec(line);
+    if (notice && firstMatch(NOTICE_RULES, normalize(notice[1]!))) {
+      if (++count >= REGION_MAX_LINES) return i;
+      continue;
+    }
+    if (/^[●⏺]/.test(line) || (isPromptLine(line) && !OPTION_RE.test(line) && !/^❯[\u00a0 ]\/rate-limit-options$/.test(line))) return i;
     if (++count >= REGION_MAX_LINES) return i;
   }
   return 0;
+}
+
+/** Claude Code's `rateLimitType` values (2.1.330) and the limit kinds they name. */
+const RATE_LIMIT_TYPES: Readonly<Record<string, LimitKind>> = {
+  five_hour: "five_hour", seven_day: "weekly", seven_day_opus: "opus", seven_day_sonnet: "sonnet", overage: "credits",
+};
+
+/** A limit record's `apiErrorParams.rate_limit_info` (2.1.330), or its `quotaLimits` as a fallback. */
+function rateLimitInfo(r: Record<string, unknown>): { resetAt?: number; limit?: LimitKind } {
+  const params = r.apiErrorParams as { rate_limit_info?: unknown } | undefined;
+  return structuredLimit(params?.rate_limit_info ?? r.quotaLimits);
+}
+
+/**
+ * Reset (`resetsAt`, epoch seconds → ms) and limit kind (`rateLimitType`) of a `rate_limit_info` object; empty when it
+ * has neither (older versions write no such object).
+ */
+function structuredLimit(info: unknown): { resetAt?: number; limit?: LimitKind } {
+  if (typeof info !== "object" || info === null) return {};
+  const i = info as Record<string, unknown>;
+  const seconds = i.resetsAt;
+  const type = typeof i.rateLimitType === "string" ? RATE_LIMIT_TYPES[i.rateLimitType] : undefined;
+  return {
+    ...(typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? { resetAt: seconds * 1000 } : {}),
+    ...(type ? { limit: type } : {}),
+  };
 }
 
 /** The text of a transcript record: `message.content` as a string or its `text` parts, else `content`/`text`. */

@@ -83,6 +83,18 @@ export const WARNING_RULES: readonly Rule[] = [
   { name: "now-using-credits", re: /^(?:You're now using|Now using) (?:usage credits|credits|your usage allocation|extra usage)\b/ },
 ];
 
+/**
+ * 2.1.330's own limit notices, drawn as `●` lines (not assistant prose) or in the footer under the prompt box
+ * (reference/real-claude.md §3, §12): they count from those places, where other quota rules do not.
+ */
+export const NOTICE_RULES: readonly Rule[] = [
+  { name: "auto-continue-set", re: new RegExp(`^Usage limit reached(?: again)? ${SEP} set to continue automatically`) },
+  { name: "footer-limit-reached", re: new RegExp(`^⚠ Usage limit reached ${SEP} limit resets `) },
+];
+
+/** `● Usage limit reset · Continuing automatically`: the quota came back and Claude Code continues by itself. */
+export const QUOTA_BACK_RE = new RegExp(`^Usage limit reset ${SEP} Continuing automatically`);
+
 /** Fast-mode limits: Claude Code falls back to normal speed, the account is fine (§1.7). */
 export const FAST_MODE_RULES: readonly Rule[] = [
   { name: "fast-limit", re: /^(?:You've hit your fast limit|Fast limit reached|Fast mode overloaded)/ },
@@ -257,7 +269,9 @@ export function toLogical(screen: string[], cols?: number): Logical[] {
       const hint = firstMatch(SECONDARY_RULES, normalize(line));
       if (current && !hint) append(current, line);
       else open(line, block, start);
-    } else if ((block === "bullet" || block === "echo" || block === "status") && indent >= 2) {
+    } else if ((block === "bullet" || block === "echo" || block === "status") && indent >= 2 && !firstMatch(WARNING_RULES, normalize(line))) {
+      // Ink hard-wraps at the pane width with a two-space indent; a right-aligned or truncated notice (the usage
+      // warning, indented as well) is a line of its own, not the rest of the line above.
       if (current) append(current, line);
       else open(line, block, start);
     } else {

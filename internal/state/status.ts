@@ -24,6 +24,8 @@ export interface StatusSnapshot {
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
+    /** Only for a `dead` session: its last screen lines (what Claude Code printed before exiting). */
+    last_lines?: string[];
   }>;
   tasks: Record<TaskState, number>;
   queue: Array<{ id: number; project: string; file: string; priority: number; state: TaskState; session: string | null }>;
@@ -99,6 +101,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     sessions: store.sessions().map((s) => ({
       name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,
+      ...(s.state === "dead" ? { last_lines: deadLines(store.getFlag(`dead_lines:${s.name}`)) } : {}),
     })),
     tasks: store.taskCounts(),
     queue: [...tasksById.values()].slice(0, 100).map((t) => ({
@@ -126,6 +129,17 @@ function planOutcomes(plan: string | null): SwapSummary["sessions"] {
   try {
     const parsed = JSON.parse(plan) as { sessions?: Array<{ name?: unknown; outcome?: unknown }> };
     return (parsed.sessions ?? []).map((s) => ({ name: String(s.name), outcome: typeof s.outcome === "string" ? s.outcome : null }));
+  } catch {
+    return [];
+  }
+}
+
+/** The JSON array of screen lines lifecycle keeps for a dead session; empty when absent or unreadable. */
+function deadLines(value: string | null): string[] {
+  if (value === null) return [];
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return Array.isArray(parsed) ? parsed.map(String) : [];
   } catch {
     return [];
   }

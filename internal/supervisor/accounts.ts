@@ -65,6 +65,14 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       log.info("quota warning", { session, account, line: verdict.line });
       return;
     }
+    if (verdict.kind === "quota" && signal === "pane") {
+      // A limit line stays on screen until the next turn. On a cooling account it is the limit already known (its
+      // minute-rounded time even reads as past before the exact reset); after the account came back it is that old
+      // limit until the session takes a turn. Only hooks and transcript records, which are events, report a new one.
+      const acc = store.accounts().find((a) => a.name === account);
+      if (acc?.state === "cooling") return;
+      if (acc?.state === "available" && (row?.turnAt ?? 0) < acc.updatedAt) return;
+    }
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
     const last = store.lastDoneSwap();
     const decision = quota.observe({ session, account, signal, verdict, now: at }, {
@@ -72,6 +80,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     });
     if (decision.action === "none") return;
     const existing = store.accounts().find((a) => a.name === decision.account);
+    // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
+    // old news (logged once, when it was first hit), not a new hit and not a new swap attempt.
+    if (runtime.exhaustedUntil() !== null && existing?.state === "cooling" && (existing.resetAt ?? 0) >= decision.resetAt) return;
     if (existing?.state !== "disabled") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
     }

@@ -218,12 +218,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       if (seen.has(pane.session)) continue;
       seen.add(pane.session);
       const lines = screens.get(pane.paneId);
-      if (lines || pane.dead) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
+      // The transcript first: its limit record has the exact reset the screen shows rounded to the minute.
       const row = store.session(pane.session);
-      if (!row?.account) continue;
-      for (const record of transcripts.read(pane.session, row)) {
-        await handleNow({ kind: "transcript", session: pane.session, account: row.account, record, at: now });
+      for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
+        await handleNow({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
       }
+      if (lines || pane.dead) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
     }
     for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
     await work.follow();

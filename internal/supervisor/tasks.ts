@@ -144,13 +144,8 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     async follow() {
       const running = store.tasks(["running", "stalled"]);
       ledger.retain(new Set(running.map((t) => t.id)));
-      for (const task of running) {
-        try {
-          await settle(task.id, null);
-        } catch (error) {
-          log.error("task follow failed", { task_id: task.id, error });
-        }
-      }
+      // Each task has its own session: after a swap, every cut session gets its continue at the same time.
+      await Promise.all(running.map((task) => settle(task.id, null).catch((error) => log.error("task follow failed", { task_id: task.id, error }))));
     },
 
     async promptSubmitted(session, promptId, prompt) {

@@ -298,7 +298,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           }
           continue;
         }
-        if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting")) continue;
+        if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting" || activity === "dialog")) continue;
         // A task cut by the swap is continued by the task follower (one counted continue, confirmed by the
         // transcript), not here: typing it twice after a restart is how a continue got doubled.
         store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());

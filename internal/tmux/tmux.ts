@@ -56,7 +56,7 @@ export interface PaneCommand {
 export interface Tmux {
   /** Every pane on the server; `[]` when no server is running. */
   listPanes(): Promise<PaneInfo[]>;
-  /** Creates a detached session running `command`, keeping the pane when the program exits (`remain-on-exit`). */
+  /** Creates a detached session running `command`, keeping the pane when the program exits (`remain-on-exit`); turns the server's `focus-events` on. */
   newSession(name: string, command: PaneCommand, size?: { width: number; height: number }): Promise<void>;
   /** Replaces whatever runs in the session's pane with `command` (`respawn-pane -k`). */
   respawn(target: string, command: PaneCommand): Promise<void>;
@@ -117,6 +117,8 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       await exec([
         "new-session", "-d", "-s", name, "-c", command.cwd, "-x", String(size.width), "-y", String(size.height),
         "--", ...command.argv, ";", "set-option", "-w", "-t", `=${name}:`, "remain-on-exit", "on",
+        // Claude Code asks for focus events (it prints "tmux focus-events off · add 'set -g focus-events on'").
+        ";", "set-option", "-g", "focus-events", "on",
       ]);
     },
 

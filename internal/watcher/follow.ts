@@ -9,7 +9,8 @@
  * - A prompt is typed once per intent. Until the transcript shows it, nothing is typed again: a prompt left in the
  *   input box gets Enter once more; a prompt that never reached the conversation goes back to the queue.
  * - A task ends with its own turn (matched by text after the intent's offset, then by `promptId`).
- * - A turn cut by a limit waits for an account with quota; one cut by a server error is continued after a pause, a
+ * - A turn cut by a limit waits for an account with quota, then gets one continue (which disarms Claude Code's own
+ *   automatic continue; one that already fired is adopted, never doubled); one cut by a server error is continued after a pause, a
  *   bounded number of times; a task whose agent was relaunched (crash, tmux server gone, swap) continues at once in
  *   the resumed conversation, or goes back to the queue when the conversation could not be resumed.
  */
@@ -36,8 +37,8 @@ export interface PaneFacts {
   activity: "idle" | "busy" | "dialog" | "other";
   /** Text in the input box (`""` when empty), null when no input box is visible. */
   input: string | null;
-  /** Claude Code has armed its own continue after a limit ("Continuing automatically at …"). */
-  autoContinueArmed: boolean;
+  /** Claude Code's own continue after a limit's reset has started ("Usage limit reset · Continuing automatically"). */
+  autoContinueFiring: boolean;
 }
 
 /** The task's turn as the transcript shows it, from the intent's offset. */
@@ -161,8 +162,10 @@ export function nextTaskStep(facts: TaskFacts): TaskStep {
       }
       // A limit: continue once the session's account has quota again (a swap moved it, or the reset came).
       if (!session?.accountUsable) return { kind: "wait" };
-      // Left on the same account, Claude Code continues by itself after the reset: never double it.
-      if (!relaunched && pane?.autoContinueArmed) return { kind: "wait" };
+      // Left on the same account, Claude Code 2.1.330 continues by itself 30-90 s after the reset. The daemon's own
+      // continue, typed as soon as the account is usable, disarms that one; if the CLI's has already started, its turn
+      // is adopted from the ledger (nextTurn above) instead of doubling it.
+      if (!relaunched && pane?.autoContinueFiring) return { kind: "wait" };
       if (pane?.activity === "dialog" && !facts.swapRunning) return { kind: "close-dialog" };
       return readyToType(facts) ?? { kind: "continue", reason: "after a usage limit" };
     }

@@ -2,8 +2,8 @@
  * @module watcher/sessions
  * What the daemon has seen of each session since it started: the last screen of its pane (alive or dead) and the
  * time of its last SessionStart hook. From that it answers the questions other modules ask: which pool sessions are
- * free for a task, what a pane shows now (idle, busy, a dialog, text left in its input box, an armed automatic
- * continue), when a session last started. Memory only: the store keeps what must survive a restart.
+ * free for a task, what a pane shows now (idle, busy, a dialog, text left in its input box, Claude Code's own
+ * continue after a reset), when a session last started. Memory only: the store keeps what must survive a restart.
  */
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { inputText, paneActivity, type PaneActivity } from "../quota/classify.ts";
@@ -39,9 +39,9 @@ export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifec
     if (!seen?.alive || seen.lines.length === 0) return null;
     const activity = paneActivity(seen.lines);
     return {
-      activity: activity === "idle" ? "idle" : activity === "busy" ? "busy" : activity === "waiting" ? "dialog" : "other",
+      activity: activity === "idle" ? "idle" : activity === "busy" ? "busy" : activity === "waiting" || activity === "dialog" ? "dialog" : "other",
       input: inputText(seen.lines),
-      autoContinueArmed: /Continuing automatically at|Continuing shortly/.test(seen.lines.slice(-12).join("\n")),
+      autoContinueFiring: /Usage limit reset · Continuing automatically/.test(seen.lines.slice(-12).join("\n")),
     };
   };
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parseArgs, UsageError } from "../../internal/cli/commands.ts";
 import { ApiError, countdown, createApiClient, renderStatus, table } from "../../internal/cli/client.ts";
 import { renderDoctor, runDoctor } from "../../internal/cli/doctor.ts";
+import { TESTED_CLAUDE_CODE_VERSION } from "../../internal/claude/version.ts";
 import { sdNotify } from "../../internal/cli/systemd.ts";
 import { parseConfig } from "../../internal/config/config.ts";
 import type { RunCommand } from "../../internal/tmux/tmux.ts";
@@ -73,6 +74,36 @@ autonomous: { workdir: ${dir.path}/no-repo }
     expect(byName["tmux unit"]).toMatchObject({ ok: false, warning: true });
     expect(checks.filter((c) => !c.ok).every((c) => c.fix)).toBe(true);
     expect(renderDoctor(checks)).toContain("✗ claude command");
+    dir.cleanup();
+  });
+
+  const claudeConfig = (dir: string) => parseConfig(`state_dir: ${dir}/state
+claude: { command: claude, args: ["--dangerously-skip-permissions"] }
+accounts: [{ name: a, home: ${dir}/homes/a }]
+`, "", { env: {}, home: dir });
+  const versionRun = (version: string): RunCommand => async (argv) =>
+    argv[0] === "sh" ? { code: 0, stdout: "/usr/bin/claude\n", stderr: "" }
+      : argv[0] === "claude" && argv[1] === "--version" ? { code: 0, stdout: `${version} (Claude Code)\n`, stderr: "" }
+      : { code: 0, stdout: "tmux 3.3a\n", stderr: "" };
+
+  test("reports the installed Claude Code version and whether it is the tested one", async () => {
+    const dir = tempDir();
+    const tested = await runDoctor(claudeConfig(dir.path), versionRun(TESTED_CLAUDE_CODE_VERSION));
+    expect(tested.find((c) => c.name === "Claude Code version")).toMatchObject({ ok: true, detail: `${TESTED_CLAUDE_CODE_VERSION}, the tested version` });
+    const other = await runDoctor(claudeConfig(dir.path), versionRun("2.1.400"));
+    expect(other.find((c) => c.name === "Claude Code version")).toMatchObject({ ok: false, warning: true });
+    expect(other.find((c) => c.name === "Claude Code version")!.detail).toContain(`2.1.400; claude-failover is tested with ${TESTED_CLAUDE_CODE_VERSION}`);
+    dir.cleanup();
+  });
+
+  test("warns about root without IS_SANDBOX=1 when the panes skip permissions", async () => {
+    const dir = tempDir();
+    const run = versionRun(TESTED_CLAUDE_CODE_VERSION);
+    const root = await runDoctor(claudeConfig(dir.path), run, {}, { uid: 0, isSandbox: false });
+    expect(root.find((c) => c.name === "root")).toMatchObject({ ok: false, warning: true });
+    expect(renderDoctor(root)).toContain("IS_SANDBOX=1");
+    expect((await runDoctor(claudeConfig(dir.path), run, {}, { uid: 0, isSandbox: true })).some((c) => c.name === "root")).toBe(false);
+    expect((await runDoctor(claudeConfig(dir.path), run, {}, { uid: 1000, isSandbox: false })).some((c) => c.name === "root")).toBe(false);
     dir.cleanup();
   });
 });

@@ -239,7 +239,7 @@ function tmux(...args: string[]): string {
   return r.stdout.toString();
 }
 const screen = (target: string) => tmux("capture-pane", "-p", "-J", "-t", target);
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();
@@ -424,8 +424,9 @@ describe("sim-claude in tmux", () => {
   describe("fault injection through <home>/sim-faults.json", () => {
     const fhome = join(root, "acct-f");
     const fid = randomUUID();
+    // Only complete lines: the simulator may be writing the last one while it is read.
     const frecords = () => existsSync(transcriptPath(fhome, workdir, fid))
-      ? readFileSync(transcriptPath(fhome, workdir, fid), "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+      ? readFileSync(transcriptPath(fhome, workdir, fid), "utf8").split("\n").slice(0, -1).map((l) => JSON.parse(l)) : [];
     const faults = (value: unknown) => writeFileSync(join(fhome, "sim-faults.json"), JSON.stringify(value));
     const readFaults = () => JSON.parse(readFileSync(join(fhome, "sim-faults.json"), "utf8"));
     /** Types a prompt, waits for its turn_duration; returns its promptId. */

@@ -63,7 +63,8 @@ function userRecords(t: TestDaemon): Array<{ session: string | null; text: strin
   const out: Array<{ session: string | null; text: string }> = [];
   for (const file of transcriptFiles(t)) {
     const session = byId.get(basename(file, ".jsonl")) ?? null;
-    for (const line of readFileSync(file, "utf8").split("\n")) {
+    // Complete lines only: a transcript may be appended to while it is read.
+    for (const line of readFileSync(file, "utf8").split("\n").slice(0, -1)) {
       if (!line.trim()) continue;
       const rec = JSON.parse(line) as { type?: string; message?: { content?: unknown } };
       if (rec.type === "user" && typeof rec.message?.content === "string") out.push({ session, text: rec.message.content });
@@ -93,7 +94,7 @@ function userRecordsSince(t: TestDaemon, mark: Map<string | null, number>): Arra
 function assistantRecords(t: TestDaemon): Array<{ text: string; at: number }> {
   const out: Array<{ text: string; at: number }> = [];
   for (const file of transcriptFiles(t)) {
-    for (const line of readFileSync(file, "utf8").split("\n")) {
+    for (const line of readFileSync(file, "utf8").split("\n").slice(0, -1)) {
       if (!line.trim()) continue;
       const rec = JSON.parse(line) as { type?: string; timestamp?: string; message?: { content?: Array<{ type?: string; text?: string }> } };
       const text = Array.isArray(rec.message?.content) ? rec.message.content.filter((c) => c.type === "text").map((c) => c.text).join("") : "";

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLifecycle, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
+import { createLifecycle, deadLinesFlag, type Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
-import { systemClock } from "../../internal/clock.ts";
+import { createFakeClock, systemClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
@@ -168,5 +168,56 @@ describe("lifecycle against a real tmux server", () => {
     rmSync(taskDir, { recursive: true });
     expect(await lifecycle.launch("ccl-auto-12", { account })).toMatchObject({ workdir: join(dir.path, "work") });
     expect(existsSync(taskDir)).toBe(false);
+  });
+});
+
+describe("a Claude Code that dies right after launch", () => {
+  const crashServer = privateTmux("crash");
+  const crashDir = tempDir();
+  afterAll(async () => {
+    await crashServer.kill();
+    crashDir.cleanup();
+  });
+
+  test("is relaunched at once, then after 2 s and 4 s, then left dead with its last screen lines, reported once", async () => {
+    const clock = createFakeClock();
+    const crashStore = openStore(join(crashDir.path, "state.db"));
+    mkdirSync(join(crashDir.path, "work"), { recursive: true });
+    const lifecycle = createLifecycle({ tmux: crashServer.tmux, store: crashStore, clock, log: memoryLog() }, {
+      pool: { prefix: "ccl-auto-", startIndex: 11, min: 1, max: 1, workdir: join(crashDir.path, "work") },
+      dedicated: [],
+      claude: { command: "sh", args: ["-c", "echo '--dangerously-skip-permissions cannot be used with root/sudo privileges'; sleep 0.2; exit 1"] },
+      stripEnv: [],
+      hooksDir: join(crashDir.path, "hooks"),
+      hook: { self: ["/usr/local/bin/claude-failover"], url: "http://127.0.0.1:1", spoolDir: join(crashDir.path, "spool"), tokenFile: join(crashDir.path, "hook-token") },
+    });
+    const acct = { name: "main", home: join(crashDir.path, "home") };
+    const dead = async () => eventually(async () => (await crashServer.tmux.listPanes()).find((p) => p.session === "ccl-auto-11")?.dead, 10_000, 50);
+    const reconcileAfter = async (ms: number) => {
+      await clock.advance(ms);
+      return lifecycle.reconcile(acct);
+    };
+    expect((await lifecycle.reconcile(acct)).created).toEqual(["ccl-auto-11"]);
+    await dead();
+    expect((await reconcileAfter(1_000)).relaunched).toEqual(["ccl-auto-11"]); // first death: at once
+    await dead();
+    expect((await reconcileAfter(1_000)).relaunched).toEqual([]); // second death: waits 2 s
+    expect((await reconcileAfter(1_000)).relaunched).toEqual([]);
+    expect((await reconcileAfter(1_000)).relaunched).toEqual(["ccl-auto-11"]);
+    await dead();
+    expect((await reconcileAfter(1_000)).relaunched).toEqual([]); // third death: waits 4 s
+    expect((await reconcileAfter(3_000)).relaunched).toEqual([]);
+    expect((await reconcileAfter(1_000)).relaunched).toEqual(["ccl-auto-11"]);
+    await dead();
+    const report = await reconcileAfter(1_000);
+    expect(report.dead).toEqual(["ccl-auto-11"]);
+    expect(crashStore.session("ccl-auto-11")?.state).toBe("dead");
+    // What the program printed, or its exit status when tmux kept nothing of a pane that died this fast (seen here on a
+    // loaded machine, with Claude Code and with this stand-in alike).
+    const lines = JSON.parse(crashStore.getFlag(deadLinesFlag("ccl-auto-11"))!) as string[];
+    expect(lines.join("\n")).toMatch(/--dangerously-skip-permissions cannot be used with root\/sudo privileges|^Claude Code exited with status 1 and left nothing on the screen$/);
+    expect((await reconcileAfter(60_000)).dead).toEqual([]);
+    expect((await reconcileAfter(60_000)).relaunched).toEqual([]);
+    crashStore.close();
   });
 });

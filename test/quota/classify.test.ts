@@ -3,16 +3,18 @@
  * Specs for the pure quota classifier: every quota, transient and warning form of reference/claude-code.md §1, §2
  * and §7, each as a message text, inside a pane under the `⎿` gutter, wrapped by Claude Code at 60 columns and cut
  * at 60 columns; the seed incidents (0.2.1–0.2.3: 500s saying "rate limit", text in the conversation); the
- * whole-screen fixtures in test/fixtures/panes; hook and transcript signals.
+ * whole-screen fixtures in test/fixtures/panes; panes, transcripts and hook payloads captured from the real Claude
+ * Code 2.1.330 (test/fixtures/claude-2.1.330); hook and transcript signals.
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  classifyPane, classifyStopFailure, classifyText, classifyTranscriptRecord, logicalLines, paneActivity,
+  classifyPane, classifyStopFailure, classifyText, classifyTranscriptRecord, logicalLines, paneActivity, safeToType,
   type ClassifyOptions, type LimitKind, type PaneActivity, type Verdict,
 } from "../../internal/quota/classify.ts";
 import { parseConfig } from "../../internal/config/config.ts";
+import { lastLimitInfo } from "../../internal/hook/hook.ts";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z"); // 11:00 in Paris (CET, UTC+1)
 const OPTIONS: ClassifyOptions = { now: NOW, defaultZone: "Europe/Paris" };
@@ -521,7 +523,7 @@ describe("paneActivity()", () => {
     ["busy.txt", fixture("busy.txt"), "busy"],
     ["retry-line.txt", fixture("retry-line.txt"), "busy"],
     ["quota-2.1.197-hint.txt", fixture("quota-2.1.197-hint.txt"), "idle"],
-    ["modal-dialog.txt", fixture("modal-dialog.txt"), "waiting"],
+    ["modal-dialog.txt", fixture("modal-dialog.txt"), "dialog"],
     ["shell.txt", fixture("shell.txt"), "shell"],
     ["a permission prompt", ["● Bash(rm -rf build)", "", " Bash command", "   rm -rf build", " Do you want to proceed?", " ❯ 1. Yes", "   2. No, and tell Claude what to do differently (esc)"], "waiting"],
     ["a root shell", ["root@build-01:/#"], "shell"],
@@ -639,5 +641,99 @@ describe("logicalLines()", () => {
   test("drops rules, blank lines and select pointers", () => {
     expect(logicalLines(["─".repeat(20), "", " ❯ 1. Stop and wait for limit to reset", "   2. Upgrade your plan"]))
       .toEqual(["Stop and wait for limit to reset", "Upgrade your plan"]);
+  });
+});
+
+/** Captured from the real Claude Code 2.1.330 (test/conformance/support/capture.ts), at 01:12 UTC on 2026-11-29. */
+const REAL = join(import.meta.dir, "..", "fixtures", "claude-2.1.330");
+const REAL_OPTIONS: ClassifyOptions = { now: Date.parse("2026-11-29T01:13:00Z"), defaultZone: "UTC" };
+const realPane = (name: string) => readFileSync(join(REAL, `${name}.pane.txt`), "utf8").split("\n");
+const realRecords = (name: string, suffix: "transcript" | "hooks") =>
+  readFileSync(join(REAL, `${name}.${suffix}.jsonl`), "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+const UTC_3AM = Date.parse("2026-11-29T03:00:00Z");
+const UTC_DEC2_1AM = Date.parse("2026-12-02T01:00:00Z");
+
+describe("real Claude Code 2.1.330 panes", () => {
+  const cases: Array<[string, PaneActivity, Partial<Verdict>]> = [
+    ["idle", "idle", { kind: "none" }],
+    ["idle-classic", "idle", { kind: "none" }],
+    // Auto-continue armed: `● Usage limit reached · set to continue…` under the limit line, the ⚠ footer below the box.
+    ["five-hour-auto-continue", "idle", { kind: "quota", limit: "five_hour", resetAt: UTC_3AM }],
+    ["five-hour-auto-continue-80", "idle", { kind: "quota", limit: "five_hour", resetAt: UTC_3AM }],
+    // The limit dialog replaces the input box (fullscreen) or sits under `❯ /rate-limit-options` (classic).
+    ["five-hour-dialog", "dialog", { kind: "quota", limit: "five_hour", resetAt: UTC_3AM }],
+    ["weekly-dialog", "dialog", { kind: "quota", limit: "weekly", resetAt: UTC_DEC2_1AM }],
+    ["weekly-dialog-classic", "dialog", { kind: "quota", limit: "weekly", resetAt: UTC_DEC2_1AM }],
+    ["opus-dialog-80", "dialog", { kind: "quota", limit: "opus", resetAt: UTC_DEC2_1AM }],
+    ["server-error-200", "idle", { kind: "transient" }],
+    // Ink wrapped "not your usage" / "  limit)" at 80 columns: joined, it is the throttling 429, not a quota.
+    ["throttle-80", "idle", { kind: "transient", line: "API Error: Server is temporarily limiting requests (not your usage limit) · Number of concurrent connections has exceeded your rate limit. Please try again later." }],
+    ["overloaded-80", "idle", { kind: "transient" }],
+    // The CLI's own continue fired after the reset: the limit line above `● Usage limit reset` is history.
+    ["auto-continue-fired", "idle", { kind: "none" }],
+  ];
+  for (const [name, activity, verdict] of cases) {
+    test(`${name}: ${activity}, ${verdict.kind}${"limit" in verdict ? ` (${verdict.limit})` : ""}`, () => {
+      expect(paneActivity(realPane(name))).toBe(activity);
+      expect(classifyPane(realPane(name), REAL_OPTIONS)).toMatchObject(verdict);
+    });
+  }
+
+  test("safeToType() holds only for an idle prompt with no dialog and a registry that does not say waiting", () => {
+    expect(safeToType(realPane("idle"))).toBe(true);
+    expect(safeToType(realPane("five-hour-auto-continue"))).toBe(true);
+    expect(safeToType(realPane("five-hour-dialog"))).toBe(false);
+    expect(safeToType(realPane("weekly-dialog-classic"))).toBe(false);
+    expect(safeToType(realPane("idle"), { status: "waiting", waitingFor: "dialog open" })).toBe(false);
+    expect(safeToType(realPane("idle"), { status: "idle" })).toBe(true);
+  });
+
+  test("a limit line followed by `● Usage limit reset · Continuing automatically` is over", () => {
+    const lines = realPane("five-hour-auto-continue");
+    const box = lines.findLastIndex((l) => l.startsWith("────")) - 2;
+    const back = [...lines.slice(0, box), "● Usage limit reset · Continuing automatically", ...lines.slice(box)];
+    expect(classifyPane(back, REAL_OPTIONS)).toEqual({ kind: "none" });
+  });
+
+  test("a usage warning truncated at 80 columns is not glued to the line above it", () => {
+    const lines = ["● Fake API reply: done.", "", "✻ Baked for 0s · done 11:59 PM", "  You've used 91% of your 5-hour limit · resets 4am (UTC) · /upgrade to keep …", "─".repeat(80), "❯\u00a0", "─".repeat(80)];
+    expect(classifyPane(lines, REAL_OPTIONS)).toMatchObject({ kind: "warning", line: "You've used 91% of your 5-hour limit · resets 4am (UTC) · /upgrade to keep …" });
+  });
+});
+
+describe("real Claude Code 2.1.330 transcripts and hooks", () => {
+  const limitRecord = (name: string) => realRecords(name, "transcript").find((r) => r.apiError === "usage_limit_reached")!;
+  const cases: Array<[string, LimitKind]> = [["five-hour-auto-continue", "five_hour"], ["weekly-dialog", "weekly"], ["opus-dialog-80", "opus"]];
+  for (const [name, limit] of cases) {
+    test(`${name}: the limit record's rate_limit_info gives the exact reset and the kind (${limit})`, () => {
+      const record = limitRecord(name);
+      const info = (record.apiErrorParams as { rate_limit_info: { resetsAt: number } }).rate_limit_info;
+      expect(classifyTranscriptRecord(record, REAL_OPTIONS)).toMatchObject({ kind: "quota", limit, resetAt: info.resetsAt * 1000 });
+    });
+    test(`${name}: the StopFailure hook with the info the hook attaches gives the same`, () => {
+      const hook = realRecords(name, "hooks").find((h) => h.hook_event_name === "StopFailure")!;
+      expect(classifyStopFailure(hook, REAL_OPTIONS)).toMatchObject({ kind: "quota" });
+      const info = lastLimitInfo(join(REAL, `${name}.transcript.jsonl`));
+      expect(info).toMatchObject({ rateLimitType: limitRecord(name).apiErrorParams ? expect.any(String) : undefined });
+      expect(classifyStopFailure({ ...hook, rate_limit_info: info }, REAL_OPTIONS)).toMatchObject({ kind: "quota", limit, resetAt: Number(info!.resetsAt) * 1000 });
+    });
+  }
+
+  test("the throttling 429's record and StopFailure (error rate_limit) are transient", () => {
+    const record = realRecords("throttle-80", "transcript").find((r) => r.isApiErrorMessage === true)!;
+    expect(classifyTranscriptRecord(record, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    const hook = realRecords("throttle-80", "hooks").find((h) => h.hook_event_name === "StopFailure")!;
+    expect(hook.error).toBe("rate_limit");
+    expect(classifyStopFailure(hook, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    expect(lastLimitInfo(join(REAL, "throttle-80.transcript.jsonl"))).toBeNull();
+  });
+
+  test("a 500 record and its StopFailure are transient; an ordinary transcript has no limit record", () => {
+    const record = realRecords("server-error-200", "transcript").find((r) => r.isApiErrorMessage === true)!;
+    expect(classifyTranscriptRecord(record, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    const hook = realRecords("server-error-200", "hooks").find((h) => h.hook_event_name === "StopFailure")!;
+    expect(classifyStopFailure(hook, REAL_OPTIONS)).toMatchObject({ kind: "transient" });
+    expect(lastLimitInfo(join(REAL, "idle.transcript.jsonl"))).toBeNull();
+    expect(lastLimitInfo(join(REAL, "server-error-200.transcript.jsonl"))).toBeNull();
   });
 });

@@ -33,21 +33,21 @@ export interface TestDaemon {
 
 /**
  * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
- * function of the temp folder, for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
+ * function of the temp folder (so may `claude` and `dedicated`), for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string } = {}): string {
-  const pool = typeof extra.pool === "function" ? extra.pool(dir) : extra.pool;
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string) } = {}): string {
+  const [pool, claude, dedicated] = [extra.pool, extra.claude, extra.dedicated].map((v) => (typeof v === "function" ? v(dir) : v));
   return `state_dir: ${dir}/state
 log_level: debug
 http: { listen: "127.0.0.1:${port}", token_env: CF_TEST_TOKEN }
 tmux: { socket: ${socket} }
-claude: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SIM)}, "--dangerously-skip-permissions"], link: ${dir}/claude-link }
+claude: ${claude ?? `{ command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SIM)}, "--dangerously-skip-permissions"], link: ${dir}/claude-link }`}
 accounts:
   - { name: a, home: ${dir}/homes/a }
   - { name: b, home: ${dir}/homes/b }
 autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
-dedicated:
-  - { session: ccl-1-ded, workdir: ${dir}/work/ded }
+dedicated:${dedicated ?? `
+  - { session: ccl-1-ded, workdir: ${dir}/work/ded }`}
 lifecycle: { reconcile_interval: 1s }
 quota: ${extra.quota ?? "{ poll_interval: 300ms, reactivate_cooldown: 1h, confirm_polls: 2 }"}
 switcher: ${extra.switcher ?? "{ relaunch_stagger: 100ms, verify_timeout: 20s }"}
@@ -56,13 +56,17 @@ dispatcher: { rescan_interval: 2s }
 ${extra.yaml ?? ""}`;
 }
 
-/** Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server. */
-export async function startTestDaemon(options: { foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps> } = {}): Promise<TestDaemon> {
+/**
+ * Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server; `prepare` runs on
+ * the temp folder before the daemon starts (e.g. to write account homes).
+ */
+export async function startTestDaemon(options: { foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps>; prepare?: (dir: string) => void | Promise<void> } = {}): Promise<TestDaemon> {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
+  await options.prepare?.(dir);
   const port = await freePort();
   const text = testConfigText(dir, server.socket, port, options.extra);
   const parse = (yaml: string) => parseConfig(yaml, join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });

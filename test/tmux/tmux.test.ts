@@ -20,7 +20,7 @@ describe("createTmux() argv", () => {
     const { run, calls } = fakeRun([[/new-session/, {}]]);
     await createTmux(run, { socket: "cf" }).newSession("ccl-auto-11", { cwd: "/w", argv: ["env", "CLAUDE_CONFIG_DIR=/h", "claude", "--session-id", "u"] });
     expect(calls[0]!.argv).toEqual(["tmux", "-L", "cf", "new-session", "-d", "-s", "ccl-auto-11", "-c", "/w", "-x", "200", "-y", "50",
-      "--", "env", "CLAUDE_CONFIG_DIR=/h", "claude", "--session-id", "u", ";", "set-option", "-w", "-t", "=ccl-auto-11:", "remain-on-exit", "on"]);
+      "--", "env", "CLAUDE_CONFIG_DIR=/h", "claude", "--session-id", "u", ";", "set-option", "-w", "-t", "=ccl-auto-11:", "remain-on-exit", "on", ";", "set-option", "-g", "focus-events", "on"]);
   });
 
   test("uses the default server when no socket is configured", async () => {

@@ -16,7 +16,7 @@ const turn = (end: TurnView["end"] = null, promptId: string | null = "pA"): Turn
 const facts = (patch: Partial<TaskFacts> & { task?: TaskRow } = {}): TaskFacts => ({
   task: task(),
   session: { alive: true, launchedAt: T0 - 60_000, conversation: CONV, accountUsable: true, relaunchable: true },
-  pane: { activity: "busy", input: "", autoContinueArmed: false },
+  pane: { activity: "busy", input: "", autoContinueFiring: false },
   ledger: { exists: true, turn: null, nextTurn: null },
   swapRunning: false, now: T0 + 1_000, timeoutMs: 3_600_000,
   ...patch,
@@ -31,11 +31,11 @@ describe("nextTaskStep(): delivery", () => {
 
   test("waits while the prompt is not in the transcript yet, and never retypes it", () => {
     expect(nextTaskStep(facts({ now: T0 + CONFIRM_MS - 1 }))).toEqual({ kind: "wait" });
-    expect(nextTaskStep(facts({ now: T0 + CONFIRM_MS + 1, pane: { activity: "busy", input: "", autoContinueArmed: false } }))).toEqual({ kind: "wait" });
+    expect(nextTaskStep(facts({ now: T0 + CONFIRM_MS + 1, pane: { activity: "busy", input: "", autoContinueFiring: false } }))).toEqual({ kind: "wait" });
   });
 
   test("presses Enter once for a prompt left in the input box, then requeues if it still never arrives", () => {
-    const left = { activity: "idle" as const, input: "Fix it", autoContinueArmed: false };
+    const left = { activity: "idle" as const, input: "Fix it", autoContinueFiring: false };
     expect(nextTaskStep(facts({ now: T0 + CONFIRM_MS + 1, pane: left }))).toEqual({ kind: "nudge" });
     const nudged = task({ nudgedAt: T0 + CONFIRM_MS + 1 });
     expect(nextTaskStep(facts({ task: nudged, now: T0 + CONFIRM_MS + 2, pane: left }))).toEqual({ kind: "wait" });
@@ -45,13 +45,13 @@ describe("nextTaskStep(): delivery", () => {
   test("an intent never typed (the daemon stopped first) goes back to the queue without spending an attempt", () => {
     const intent = task({ delivery: "intent" });
     expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS - 1 }))).toEqual({ kind: "wait" });
-    const empty = { activity: "idle" as const, input: "", autoContinueArmed: false };
+    const empty = { activity: "idle" as const, input: "", autoContinueFiring: false };
     expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS + 1, pane: empty }))).toMatchObject({ kind: "requeue", typed: false });
   });
 
   test("an intent whose text sits in the input box (killed between the paste and Enter) gets Enter, not a second paste", () => {
     const intent = task({ delivery: "intent" });
-    const left = { activity: "idle" as const, input: "Fix it", autoContinueArmed: false };
+    const left = { activity: "idle" as const, input: "Fix it", autoContinueFiring: false };
     expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS - 1, pane: left }))).toEqual({ kind: "wait" });
     expect(nextTaskStep(facts({ task: intent, now: T0 + INTENT_GRACE_MS + 1, pane: left }))).toEqual({ kind: "nudge" });
   });
@@ -97,14 +97,14 @@ describe("nextTaskStep(): cut turns and restarts", () => {
     expect(nextTaskStep(facts({ task: task({ delivery: "confirmed" }), ledger: { exists: true, turn: turn(errorEnd), nextTurn: null } }))).toMatchObject({ kind: "ended", endKind: "transient" });
   });
 
-  test("a limit waits for an account with quota; Claude Code's own armed continue is never doubled", () => {
+  test("a limit waits for an account with quota, then continues at once; Claude Code's own continue, once fired, is never doubled", () => {
     const parked = task({ delivery: "ended", endedKind: "quota", endedAt: T0, promptId: "pA" });
-    const idle = { activity: "idle" as const, input: "", autoContinueArmed: false };
+    const idle = { activity: "idle" as const, input: "", autoContinueFiring: false };
     expect(nextTaskStep(facts({ task: parked, pane: idle, session: { alive: true, launchedAt: T0 - 1, conversation: CONV, accountUsable: false, relaunchable: true } }))).toEqual({ kind: "wait" });
-    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueArmed: true } }))).toEqual({ kind: "wait" });
+    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueFiring: true } }))).toEqual({ kind: "wait" });
     expect(nextTaskStep(facts({ task: parked, pane: idle }))).toMatchObject({ kind: "continue" });
-    // Moved by a swap (relaunched after typing): the armed state is gone with the old process.
-    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueArmed: true }, session: { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true, relaunchable: true } })))
+    // Moved by a swap (relaunched after typing): whatever the old process had armed is gone with it.
+    expect(nextTaskStep(facts({ task: parked, pane: { ...idle, autoContinueFiring: true }, session: { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true, relaunchable: true } })))
       .toMatchObject({ kind: "continue" });
   });
 
@@ -116,12 +116,12 @@ describe("nextTaskStep(): cut turns and restarts", () => {
 
   test("never types a continue into a dialog: it closes the dialog first", () => {
     const parked = task({ delivery: "ended", endedKind: "quota", endedAt: T0 });
-    expect(nextTaskStep(facts({ task: parked, pane: { activity: "dialog", input: null, autoContinueArmed: false } }))).toEqual({ kind: "close-dialog" });
+    expect(nextTaskStep(facts({ task: parked, pane: { activity: "dialog", input: null, autoContinueFiring: false } }))).toEqual({ kind: "close-dialog" });
   });
 
   test("a server error is continued after a pause, a bounded number of times", () => {
     const errored = task({ delivery: "ended", endedKind: "transient", endedAt: T0, apiErrors: 1 });
-    const idle = { activity: "idle" as const, input: "", autoContinueArmed: false };
+    const idle = { activity: "idle" as const, input: "", autoContinueFiring: false };
     expect(nextTaskStep(facts({ task: errored, pane: idle, now: T0 + API_ERROR_PAUSE_MS - 1 }))).toEqual({ kind: "wait" });
     expect(nextTaskStep(facts({ task: errored, pane: idle, now: T0 + API_ERROR_PAUSE_MS }))).toMatchObject({ kind: "continue" });
     expect(nextTaskStep(facts({ task: task({ ...errored, apiErrors: MAX_API_ERRORS }), pane: idle, now: T0 + API_ERROR_PAUSE_MS }))).toMatchObject({ kind: "fail" });
@@ -132,7 +132,7 @@ describe("nextTaskStep(): cut turns and restarts", () => {
     const relaunched = { alive: true, launchedAt: T0 + 500, conversation: CONV, accountUsable: true, relaunchable: true };
     expect(nextTaskStep(facts({ task: running, session: relaunched, ledger: { exists: true, turn: turn(), nextTurn: null } }))).toMatchObject({ kind: "ended", endKind: "restart" });
     const cut = task({ delivery: "ended", endedKind: "restart", endedAt: T0 + 600, promptId: "pA" });
-    expect(nextTaskStep(facts({ task: cut, session: relaunched, pane: { activity: "idle", input: "", autoContinueArmed: false } }))).toMatchObject({ kind: "continue" });
+    expect(nextTaskStep(facts({ task: cut, session: relaunched, pane: { activity: "idle", input: "", autoContinueFiring: false } }))).toMatchObject({ kind: "continue" });
   });
 
   test("a conversation that could not be resumed sends the task back to the queue, its attempt counted", () => {

@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { claudeInstalled, explainSkip } from "./support/claude.ts";
+import { startConformance, type Conformance } from "./support/harness.ts";
+import type { StandInMode } from "./support/standin.ts";
+import { eventually } from "../support/tmux.ts";
+
+// Every limit kind the real CLI renders, with and without its auto-continue: the right account cools until the
+// reset the API announced, the conversation moves to the other account with its history, and the task finishes there.
+explainSkip(import.meta.file);
+const suite = claudeInstalled() ? describe : describe.skip;
+
+/** A reset that no screen text can express exactly (37 s past a minute): only the structured record gives it. */
+function oddReset(hoursAhead: number): number {
+  return Math.floor(Date.now() / 60_000) * 60 + hoursAhead * 3600 + 37;
+}
+
+const CASES: Array<{ mode: StandInMode; hours: number; autoContinue: boolean; dialog: boolean }> = [
+  { mode: "five_hour", hours: 2, autoContinue: true, dialog: false },
+  { mode: "five_hour", hours: 2, autoContinue: false, dialog: true },
+  { mode: "seven_day", hours: 72, autoContinue: true, dialog: true },
+  { mode: "seven_day_opus", hours: 72, autoContinue: true, dialog: true },
+];
+
+suite("real Claude Code: a quota 429 of each limit kind", () => {
+  let c: Conformance | undefined;
+  afterEach(async () => {
+    await c?.cleanup();
+    c = undefined;
+  });
+
+  for (const { mode, hours, autoContinue, dialog } of CASES) {
+    const label = `${mode}${autoContinue ? "" : " with auto-continue off"}${dialog ? " (limit dialog)" : " (auto-continue armed)"}`;
+    test(`${label}: account a cools until the header's reset and the cut task finishes on b with its history`, async () => {
+      c = await startConformance({ pool: 1, settings: autoContinue ? {} : { autoContinueAtUsageLimit: false } });
+      await c.allIdle();
+      c.task("warmup", "Remember the word PINEAPPLE");
+      await eventually(() => c!.queue("done").length === 1, 60_000, 250);
+      const resetAt = oddReset(hours);
+      c.api.a.setMode({ mode, resetAt });
+      c.task("cut", "Which word did I ask you to remember?");
+      await eventually(() => c!.status().accounts.find((a) => a.name === "a")?.state === "cooling", 60_000, 100);
+      // The hook's text says "resets 3:17am"; the transcript's limit record says the exact second, and wins.
+      const exact = new Date(resetAt * 1000).toISOString();
+      expect(c.status().accounts.find((a) => a.name === "a")?.reset_at).toBe(exact);
+      await eventually(() => c!.queue("done").includes("cut.md"), 120_000, 250);
+      expect(c.status().active_account).toBe("b");
+      const resumed = c.api.b.turns().at(-1)!;
+      expect(resumed.userTexts[0]).toBe("Remember the word PINEAPPLE");
+      // The cut prompt stays in the history; the daemon's continue prompt joins it in the same user turn.
+      expect(resumed.userTexts[1]).toStartWith("Which word did I ask you to remember?");
+      expect(c.api.a.turns().filter((r) => r.status === 429)).toHaveLength(1);
+      expect(resumed.token).toBe("sk-ant");
+      expect(c.queue("failed")).toEqual([]);
+    }, 240_000);
+  }
+});
