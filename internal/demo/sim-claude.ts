@@ -24,7 +24,7 @@ import {
 } from "./sim-screen.ts";
 import { createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
 import { parseSimArgs, type SimArgs } from "./sim-args.ts";
-import { consumeFaults, planCrash, planHook, type HookPlan } from "./sim-faults.ts";
+import { consumeFaults, planCrash, planHook, planIdleNotify, type HookPlan } from "./sim-faults.ts";
 import { findResetTime } from "../quota/reset-time.ts";
 
 /** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
@@ -213,7 +213,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     stopTurn();
     render();
     idleTimer = setTimeout(() => void fireHook("Notification", { message: "Claude is waiting for your input", title: "Claude Code",
-      notification_type: "idle_prompt" }), idleNotifyMs);
+      notification_type: "idle_prompt" }, current), consumeFaults(home, planIdleNotify)?.ms ?? idleNotifyMs);
     if (directives.exitCode !== undefined) void finish(directives.exitCode, "other");
   };
   const interrupt = () => {

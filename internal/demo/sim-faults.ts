@@ -19,6 +19,8 @@
  *   `UserPromptSubmit`: the daemon hears "stopped" before "submitted").
  * - `match: "text"` — the fault applies only to turns whose prompt contains the text (session hooks have no prompt and
  *   never match).
+ * `idleNotifyMs: M` — the idle `Notification` (`idle_prompt`) fires M ms after a turn ends instead of 60 s; it counts as
+ * a hook of that turn, so `match` on `Notification` picks the turn it follows.
  * `crash`: the next `count` (default 1) turns whose prompt matches exit with `code` (default 1) `afterMs` (default half
  * the turn's work) after the prompt was submitted: after the user record and UserPromptSubmit, before any reply, Stop,
  * turn_duration or SessionEnd. The prompt directive `[sim:crash=<code>]` does the same for one prompt.
@@ -86,6 +88,11 @@ export function planCrash(faults: Json, prompt: string): { plan?: CrashPlan; nex
   const code = typeof s.code === "number" && Number.isInteger(s.code) ? s.code & 255 : 1;
   const afterMs = typeof s.afterMs === "number" && s.afterMs >= 0 ? s.afterMs : undefined;
   return { plan: { code, afterMs }, next: { ...faults, crash: { ...s, count: left - 1 } } };
+}
+
+/** The `idleNotifyMs` override, if the faults file sets one. */
+export function planIdleNotify(faults: Json): { ms?: number; next: Json } {
+  return { ms: ms(faults.idleNotifyMs) || undefined, next: faults };
 }
 
 /** Reads `<home>/sim-faults.json`, applies `plan` and writes back what it consumed; no file, no faults. */

@@ -482,6 +482,17 @@ describe("sim-claude in tmux", () => {
       rmSync(join(fhome, "sim-faults.json"));
     }, 15_000);
 
+    test("fires the idle Notification idleNotifyMs after a turn, as a hook of that turn (here duplicated)", async () => {
+      faults({ idleNotifyMs: 200, Notification: { duplicate: 1, duplicateDelayMs: 200, match: "f-notify" } });
+      await turn("f-notify");
+      const notes = await until("two Notification hooks", () => {
+        const found = hookRecords().filter((r) => r.hook_event_name === "Notification" && r.session_id === fid);
+        return found.length === 2 && found;
+      });
+      expect(notes.map((r) => r.notification_type)).toEqual(["idle_prompt", "idle_prompt"]);
+      rmSync(join(fhome, "sim-faults.json"));
+    }, 15_000);
+
     test("crashes mid-turn on [sim:crash=<code>]: exit code, no reply, no Stop, no turn_duration, registry left behind", async () => {
       const exitFile = join(root, "f2.exit");
       const id = randomUUID();

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { makeTask, type TestTask } from "../support/ledger.ts";
 import { startFaultCase, type FaultCase } from "../support/fault-case.ts";
+import { defaultQuotaLine } from "../../internal/demo/sim-screen.ts";
 
-// Duplicated, late, lost and reordered hooks of every kind, injected by the simulated Claude Code
+// Duplicated, late, lost and reordered hooks of every kind (SessionStart, UserPromptSubmit, Stop, StopFailure and the
+// idle Notification), injected by the simulated Claude Code
 // (`<home>/sim-faults.json`), against the daemon as a real process on a private tmux socket. The transcript is the
 // ledger: whatever the hooks say, every task is typed exactly once and ends in done/ with its own result.
 
@@ -41,6 +43,10 @@ const cases: HookCase[] = [
     faults: (a) => ({ UserPromptSubmit: { reorder: 1, match: a.marker } }), work: ["1s", "1s"] },
   { title: "a duplicated UserPromptSubmit does not type the task again",
     faults: (a) => ({ UserPromptSubmit: { duplicate: 1, duplicateDelayMs: 500, match: a.marker } }), work: ["2s"] },
+  { title: "a late idle Notification of task A, arriving while B runs, does not finish B",
+    faults: (a) => ({ idleNotifyMs: 200, Notification: { delayMs: 1500, match: a.marker } }), work: ["1s", "4s"] },
+  { title: "a duplicated idle Notification of task A does not finish B",
+    faults: (a) => ({ idleNotifyMs: 200, Notification: { duplicate: 1, duplicateDelayMs: 1200, match: a.marker } }), work: ["1s", "4s"] },
   { title: "a late duplicate SessionStart while a task runs does not requeue or retype it",
     faults: () => ({}), atStart: { SessionStart: { duplicate: 5, duplicateDelayMs: 6000 } }, work: ["5s"] },
   { title: "a lost SessionStart: the session still gets and finishes tasks",
@@ -57,4 +63,34 @@ describe("hook faults", () => {
     for (const task of tasks) expect(await c.settle(task, 60_000)).toBe("done");
     for (const task of tasks) c.once(task);
   }, 90_000);
+});
+
+/** A quota line with a reset an hour or so ahead, as Claude Code writes it. */
+const limitLine = () => defaultQuotaLine(new Date(), "UTC");
+const OVERLOADED = "API Error: 529 Overloaded. This is a server-side issue, usually temporary — try again in a moment.";
+
+describe("StopFailure faults", () => {
+  test("a duplicated StopFailure of a server error counts once: one continue prompt, then done", async () => {
+    c = await startFaultCase();
+    const a = makeTask("dup-failure", { work: "1s", directives: `[sim:say=${OVERLOADED}]` });
+    c.faults({ StopFailure: { duplicate: 1, duplicateDelayMs: 300, match: a.marker } });
+    c.drop(a);
+    expect(await c.settle(a, 80_000)).toBe("done"); // the daemon pauses 30 s before it continues after a server error
+    c.once(a, { continues: 1 });
+  }, 100_000);
+
+  test.each([
+    ["lost", { drop: 1 }],
+    ["duplicated", { duplicate: 1, duplicateDelayMs: 300 }],
+    ["late", { delayMs: 2500 }],
+  ] as const)("a %s StopFailure on a usage limit: one swap to b, the task continues once there", async (_, fault) => {
+    c = await startFaultCase();
+    const a = makeTask("limit", { work: "1s", directives: `[sim:say=${limitLine()}]` });
+    c.faults({ StopFailure: { ...fault, match: a.marker } });
+    c.drop(a);
+    expect(await c.settle(a, 80_000)).toBe("done");
+    c.once(a, { continues: 1 });
+    expect((await c.d.get("/status")).active_account).toBe("b");
+    expect(c.d.logs().filter((l) => l.msg === "swap done").length).toBe(1);
+  }, 100_000);
 });

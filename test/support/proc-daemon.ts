@@ -60,7 +60,7 @@ export interface ProcDaemonOptions {
 
 /** Starts `claude-failover run` on a fresh folder and private socket. */
 export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<ProcDaemon> {
-  const temp = tempDir("cf-fault-");
+  const temp = tempDir(process.env.CF_KEEP_FAULT_DIRS ? "cf-fault-kept-" : "cf-fault-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
   const server = privateTmux("fault");
