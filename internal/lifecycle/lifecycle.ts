@@ -23,11 +23,11 @@ import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
 import { createLinkKeeper } from "./link.ts";
-import { findLiveSession, processTree } from "./proc.ts";
 import { retire, retiringNames } from "./retiring.ts";
 import { copyTranscript } from "../switcher/accounts.ts";
 import { isValidUuid } from "../claude/home.ts";
-import { findLiveSession, processTree } from "./live.ts";
+import { findLiveSession } from "./live.ts";
+import { processTree } from "./proc.ts";
 import { transcriptPath } from "../claude/home.ts";
 
 /** Everything lifecycle touches. */

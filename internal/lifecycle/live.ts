@@ -4,9 +4,10 @@
  * conversation runs there, in which account's home, and whether it waits for a person (2.1.330: `"status":"waiting"`,
  * `"waitingFor":"dialog open"` under the limit dialog). Reads /proc for the pane's descendants; writes nothing.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isValidUuid } from "../claude/home.ts";
+import { descendants, processTree } from "./proc.ts";
 
 /**
  * A running Claude Code as its live-session registry record describes it: the conversation, the account whose home
@@ -42,36 +43,4 @@ export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: st
     }
   }
   return null;
-}
-
-/** Parent → children of every process, read once from /proc (Linux). */
-export function processTree(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-      } catch {
-        // the process ended meanwhile
-      }
-    }
-  } catch {
-    // no /proc: only the pane's own process is looked at
-  }
-  return children;
-}
-
-/** Every descendant of `pid` in `tree`. */
-function descendants(pid: number, tree: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const queue = [...(tree.get(pid) ?? [])];
-  while (queue.length && out.length < 1000) {
-    const next = queue.shift()!;
-    out.push(next);
-    queue.push(...(tree.get(next) ?? []));
-  }
-  return out;
 }

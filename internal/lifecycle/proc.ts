@@ -1,30 +1,10 @@
 /**
  * @module lifecycle/proc
- * What runs under a pane, read from /proc (Linux): the process tree, the Claude Code conversation a pane's process
- * reports in Claude Code's live-session registry, and whether a pane runs the Claude Code the daemon launched (its
- * command line holds the daemon's own `--settings` file). Reads only.
+ * What runs under a pane, read from /proc (Linux): the process tree and whether a pane runs the Claude Code the
+ * daemon launched (its command line holds the daemon's own `--settings` file). Reads only. The live-session registry
+ * of the Claude Code under a pane is live.ts.
  */
 import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { isValidUuid } from "../claude/home.ts";
-
-/**
- * Finds the Claude Code process under a pane (the pane's own process or any descendant, e.g. `claude` started from
- * a shell) in Claude Code's live-session registry (`<home>/sessions/<pid>.json`) of any of `accounts`.
- */
-export function findLiveSession(accounts: ReadonlyArray<{ name: string; home: string }>, panePid: number, tree = processTree()): { sessionId: string; account: string } | null {
-  for (const pid of [panePid, ...descendants(panePid, tree)]) {
-    for (const account of accounts) {
-      try {
-        const record = JSON.parse(readFileSync(join(account.home, "sessions", `${pid}.json`), "utf8")) as { sessionId?: unknown };
-        if (isValidUuid(record.sessionId)) return { sessionId: record.sessionId, account: account.name };
-      } catch {
-        // not this process, or not this home
-      }
-    }
-  }
-  return null;
-}
 
 /** Parent → children of every process, read once from /proc (Linux). */
 export function processTree(): Map<number, number[]> {
@@ -47,7 +27,7 @@ export function processTree(): Map<number, number[]> {
 }
 
 /** Every descendant of `pid` in `tree`. */
-function descendants(pid: number, tree: Map<number, number[]>): number[] {
+export function descendants(pid: number, tree: Map<number, number[]>): number[] {
   const out: number[] = [];
   const queue = [...(tree.get(pid) ?? [])];
   while (queue.length && out.length < 1000) {
