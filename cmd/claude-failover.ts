@@ -20,6 +20,7 @@ import type { OperatorControl } from "../internal/state/status.ts";
 import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
+import { createSessionHomes, prepareSessionHomes } from "../internal/claude/session-homes.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
@@ -83,7 +84,9 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const metrics = createMetrics();
   const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
+  const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
+    homeFor: (session, launch) => homes.launchHome(session, launch),
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
@@ -116,7 +119,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
     store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }), activeAccount,
-    homeOf: (session) => homeOfAccount(session.account)?.home ?? null,
+    homeOf: (session) => homes.homeOf(session.name),
   }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
     store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
@@ -128,7 +131,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
   const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep, homes,
     setActiveAccount: (name) => runtime.setActiveAccount(name),
     activeAccount: () => runtime.activeAccount(),
     requeueTask: (id, reason) => dispatcher.requeue(id, reason),
@@ -139,7 +142,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
-    log: log.child({ module: "supervisor" }), metrics,
+    log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session),
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
@@ -192,6 +195,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       channels.start();
       cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
+      prepareSessionHomes(homes, activeAccount().name, config.claude.link, log);
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       cleanups.push(() => switcher.halt());
       dispatcher.recover();

@@ -3,7 +3,8 @@
  * A simulated Claude Code for tests and `claude-failover demo` (hidden subcommand `claude-failover sim-claude …`):
  * reads the flags the daemon passes, validates the session id like the CLI (reference/claude-code.md §3), runs the
  * interactive loop (keys → prompt → busy turn → reply or error line) and decides what each turn ends with. Quota and
- * server-error lines come on demand: a `<home>/sim-quota` file, `[sim:…]` prompt directives or `SIM_CLAUDE_START_LINE`.
+ * server-error lines come on demand: a `<home>/sim-quota` file (or the one its login names, sim-login.ts), `[sim:…]`
+ * prompt directives or `SIM_CLAUDE_START_LINE`. Its login is re-read for every request, like the real CLI.
  * Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks in sim-store.ts. Uses its own
  * process's terminal and never calls `process.exit`: the caller exits with the returned code.
  */
@@ -16,7 +17,8 @@ import {
   INTERRUPTED_TEXT, UPGRADE_HINT, classifyErrorText, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
 } from "./sim-screen.ts";
-import { createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+import { SIM_VERSION, createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+import { autoContinueEnabled, logSimRequest, readSimLogin, refreshSimLogin, type SimRequestLogin } from "./sim-login.ts";
 
 /** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
 export const DEFAULT_TURN_MS = 1500;
@@ -78,6 +80,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
 
 /** Runs the simulated Claude Code on this process's terminal until it exits; resolves to the exit code. */
 export async function runSimClaude(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes("--version") || argv.includes("-v")) return (process.stdout.write(`${SIM_VERSION} (Claude Code, simulated)\n`), 0);
   const args = parseSimArgs(argv);
   const fail = (message: string) => (process.stderr.write(`${message}\n`), 1);
   const home = (env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude")).normalize("NFC");
@@ -141,6 +144,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let finished = false;
   let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
   let noticeTimer: Timer | undefined, escTimer: Timer | undefined;
+  /** The login the running turn's request went out with (re-read for every request, like the real CLI). */
+  let login: SimRequestLogin = { token: null, account: null, quotaFile: null };
+  /** Footer of an armed automatic continue after a limit (`Esc` or a new prompt cancels it). */
+  let armed: string | undefined;
   let resolveRun: (code: number) => void = () => {};
 
   const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
@@ -155,7 +162,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const render = (final = false) => {
     const { cols, rows } = size();
     const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
-      mode, notice, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
+      mode, notice: notice ?? armed, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
     const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
     const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
     const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
@@ -176,6 +183,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const submit = (prompt: string) => {
     const { directives, text } = parseDirectives(prompt);
     clearTimeout(idleTimer);
+    armed = undefined;
+    if (directives.refresh) refreshSimLogin(home);
+    login = readSimLogin(home);
+    logSimRequest(home, { sessionId, prompt, login });
     entries.push({ kind: "user", text: prompt });
     store.userPrompt(prompt);
     busySince = Date.now();
@@ -186,12 +197,15 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     render();
   };
   const readQuotaFile = (): { line: string; hint?: string } | undefined => {
-    let content: string;
-    try {
-      content = readFileSync(join(home, "sim-quota"), "utf8");
-    } catch {
-      return undefined;
+    let content: string | undefined;
+    for (const file of [join(home, "sim-quota"), login.quotaFile]) {
+      try {
+        if (file) content ??= readFileSync(file, "utf8");
+      } catch {
+        // no limit from this source
+      }
     }
+    if (content === undefined) return undefined;
     const [line, hint] = content.trim().split(/\r?\n/).map((l) => l.trim());
     return line ? { line, hint } : { line: defaultQuotaLine(new Date(), timeZone) };
   };
@@ -204,6 +218,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
       entries.push({ kind: "error", text: errorLine, hint: quota ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
       store.apiError(errorLine, filing);
       fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine });
+      const resetAt = quota && autoContinueEnabled(home) ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
+      if (resetAt) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
     } else {
       const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
       entries.push({ kind: "assistant", text: reply });
@@ -226,6 +242,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     else if (key.type === "newline") input += "\n";
     else if (key.type === "backspace") input = Array.from(input).slice(0, -1).join("");
     else if (key.type === "escape" && busy) interrupt();
+    else if (key.type === "escape" && armed) {
+      armed = undefined;
+      entries.push({ kind: "assistant", text: "Automatic continue cancelled · /rate-limit-options to wait again" });
+    }
     else if (key.type === "eof" && !input) return void finish(0, "prompt_input_exit");
     else if (key.type === "enter" && !busy && input.trim()) {
       const prompt = input.trim();

@@ -240,6 +240,8 @@ export interface SimDirectives {
   say?: string;
   /** `[sim:reply=<text>]`: the assistant's reply, verbatim. */
   reply?: string;
+  /** `[sim:refresh=1]`: refresh the login's token set before the request, as the CLI does near expiry. */
+  refresh?: boolean;
   /** `[sim:exit=<code>]`: exit with this code once the turn has ended. */
   exitCode?: number;
 }
@@ -252,6 +254,7 @@ export function parseDirectives(prompt: string): { directives: SimDirectives; te
     if (key === "work" && work) directives.workMs = Number(work[1]) * { ms: 1, s: 1000, m: 60_000 }[(work[2] ?? "ms") as "ms" | "s" | "m"];
     else if (key === "say") directives.say = value;
     else if (key === "reply") directives.reply = value;
+    else if (key === "refresh") directives.refresh = value.trim() !== "0";
     else if (key === "exit" && /^\d+$/.test(value.trim())) directives.exitCode = Number(value.trim()) & 255;
     else return marker;
     return "";

@@ -42,6 +42,11 @@ export interface LifecycleOptions {
   maxQuickDeaths?: number;
   /** Every account, searched when adopting a session the store does not know. @default the active account only */
   accounts?: ReadonlyArray<{ name: string; home: string }>;
+  /**
+   * The config home a launch of `session` runs in (its session home, claude/session-homes.ts), given the account and
+   * conversation it launches with. @default the account's own home
+   */
+  homeFor?: (session: string, launch: { account: string; resumeId: string | null; workdir: string }) => string;
 }
 
 /** A launch request. */
@@ -115,12 +120,13 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
     const workdir = realWorkdir(request.workdir ?? previous?.workdir ?? defaultWorkdir(name));
     mkdirSync(request.workdir ?? previous?.workdir ?? defaultWorkdir(name), { recursive: true });
-    const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
+    const home = options.homeFor?.(name, { account: request.account.name, resumeId: request.resumeId ?? null, workdir }) ?? request.account.home;
+    const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
     const sessionId = isValidUuid(request.resumeId) ? request.resumeId : newUuid();
     const argv = buildLaunchArgv({
-      command: options.claude.command, args: options.claude.args, home: request.account.home,
+      command: options.claude.command, args: options.claude.args, home,
       mode: resumable ? "resume" : "new", sessionId, settingsPath: writeSettings(name), stripEnv: options.stripEnv,
     });
     const exists = (panes ?? (await tmux.listPanes())).some((p) => p.session === name);

@@ -54,6 +54,8 @@ export interface SupervisorDeps {
   clock: Clock;
   log: Logger;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** The config home a session runs in (its transcripts are there). @default its account's home */
+  sessionHome?: (session: string) => string;
 }
 
 /** The supervisor. */
@@ -73,7 +75,7 @@ export interface Supervisor {
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
-  const transcripts = createTranscriptFollower((account) => config.accounts.find((a) => a.name === account)?.home, log);
+  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log);
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
 

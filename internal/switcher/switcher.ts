@@ -15,6 +15,7 @@ import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
+import type { SessionHomes } from "../claude/session-homes.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -32,6 +33,8 @@ export interface SwitcherDeps {
   /** Time of the last SessionStart hook of a session, if any. */
   sessionStartedAt(session: string): number | null;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
+  /** The daemon's session homes: a swap writes the target's login into them instead of moving transcripts. */
+  homes?: Pick<SessionHomes, "fleetHome" | "moveTo">;
   /**
    * Fault-injection seam for crash tests: awaited after a step is persisted and before it runs; `halted` aborts when
    * the daemon stops (nothing of the step runs after that).
@@ -148,13 +151,16 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "flipping");
             break;
           case "flipping":
-            flipLink(options.link, target.home);
+            deps.homes?.moveTo(target.name);
+            flipLink(options.link, deps.homes?.fleetHome ?? target.home);
             deps.setActiveAccount(target.name);
             enter(id, "migrating");
             break;
           case "migrating":
             for (const s of plan.sessions) {
               const from = homeOf(s.account);
+              // With session homes the transcript stays where it is (a legacy session's is copied in at its launch).
+              if (deps.homes) continue;
               s.copy = isValidUuid(s.sessionId) && from ? copyTranscript(from, target.home, s.workdir, s.sessionId) : "missing";
             }
             savePlan(id, plan);

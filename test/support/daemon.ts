@@ -5,6 +5,7 @@
  * `control`, HTTP and the files it writes.
  */
 import { mkdirSync, rmSync } from "node:fs";
+import { writeSimAccountLogin } from "../../internal/demo/sim-login.ts";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { parseConfig, type Config } from "../../internal/config/config.ts";
@@ -25,6 +26,8 @@ export interface TestDaemon {
   daemon: Daemon;
   log: ReturnType<typeof memoryLog>;
   home(account: "a" | "b"): string;
+  /** The config home the daemon's sessions run in (`failover` placement). */
+  fleet: string;
   /** A second daemon on the same folder and socket (restart). */
   restart(extra?: Partial<WireDeps>): Promise<Daemon>;
   cleanup(): Promise<void>;
@@ -56,11 +59,20 @@ dispatcher: { rescan_interval: 2s }
 ${extra.yaml ?? ""}`;
 }
 
+/**
+ * Gives each test account (`<dir>/homes/a`, `…/b`) a login as `claude /login` leaves it (token `sk-ant-oat01-SIM-<name>`);
+ * `<account home>/sim-quota` is then the account's quota wherever its login is used (sim-login.ts).
+ */
+export function seedAccountHomes(dir: string, accounts: readonly string[] = ["a", "b"]): void {
+  for (const name of accounts) writeSimAccountLogin(join(dir, "homes", name), name);
+}
+
 /** Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server. */
 export async function startTestDaemon(options: { foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps> } = {}): Promise<TestDaemon> {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
+  seedAccountHomes(dir);
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   const port = await freePort();
@@ -72,6 +84,7 @@ export async function startTestDaemon(options: { foreign?: string[]; extra?: Par
   const handle: TestDaemon = {
     dir, server, config, daemon, log,
     home: (account) => join(dir, "homes", account),
+    fleet: join(dir, "state", "homes", "fleet"),
     async restart(extra) {
       handle.daemon = wire(config, { ...deps(), ...extra });
       await handle.daemon.start();

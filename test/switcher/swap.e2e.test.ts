@@ -2,7 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
+import { listPanes, seedAccountHomes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
+import { readLogin } from "../../internal/claude/login.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
@@ -27,7 +28,7 @@ async function daemonWithConversations(deps?: NonNullable<Parameters<typeof star
   // Each turn has ended (its reply is written) before a test makes the account run out: a turn still running then
   // would end on the limit line and trigger the swap from the wrong session.
   for (const s of before.values()) {
-    const path = transcriptPath(t.home("a"), s.workdir, s.session_id!);
+    const path = transcriptPath(t.fleet, s.workdir, s.session_id!);
     await eventually(() => existsSync(path) && readFileSync(path, "utf8").includes(`Done: hello from ${s.name}`));
   }
   const foreign = new Map((await listPanes(t.server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
@@ -38,16 +39,17 @@ async function daemonWithConversations(deps?: NonNullable<Parameters<typeof star
 async function expectOnAccountB(t: TestDaemon, before: Map<string, { session_id: string | null; workdir: string }>, foreign: Map<string, number>) {
   await eventually(() => t.daemon.control.status().last_swap?.step === "done", 30_000);
   await eventually(() => t.daemon.control.status().sessions.every((s) => s.account === "b" && s.state !== "starting"), 20_000);
-  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.home("b"));
+  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.fleet);
+  expect(readLogin(t.fleet)?.oauth.accessToken).toBe("sk-ant-oat01-SIM-b");
   const panes = await listPanes(t.server);
   expect(panes.map((p) => p.name).sort()).toEqual([...FOREIGN, ...OWNED].sort());
   for (const name of OWNED) {
     const was = before.get(name)!;
     const pane = panes.find((p) => p.name === name)!;
-    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.home("b")}`);
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.fleet}`);
     expect(pane.command).toContain(`--resume ${was.session_id}`);
     expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.session_id).toBe(was.session_id);
-    const moved = transcriptPath(t.home("b"), was.workdir, was.session_id!);
+    const moved = transcriptPath(t.fleet, was.workdir, was.session_id!);
     expect(existsSync(moved)).toBe(true);
     expect(readFileSync(moved, "utf8")).toContain(`hello from ${name}`);
   }
@@ -69,7 +71,7 @@ describe("a quota hit moves every session to the next account", () => {
       .toEqual({ accounts: [["a", "cooling"], ["b", "available"]], hits: [] });
     // The conversation goes on: a new turn on b is appended to the same transcript.
     await typePrompt(t.server, "ccl-auto-11", "[sim:work=0s] after the swap");
-    const path = transcriptPath(t.home("b"), before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
+    const path = transcriptPath(t.fleet, before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
     await eventually(() => readFileSync(path, "utf8").includes("after the swap"));
   }, 60_000);
 });
@@ -105,6 +107,8 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
   const configPath = join(dir.path, "config.yaml");
   writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s }" }));
   require("node:fs").mkdirSync(join(dir.path, "work", "ded"), { recursive: true });
+  seedAccountHomes(dir.path);
+  const fleet = join(dir.path, "state", "homes", "fleet");
   const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir.path };
   const start = () => Bun.spawn([process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts"), "run", "--config", configPath], { env, stdout: "ignore", stderr: "ignore" });
   const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init).then((r) => r.json() as Promise<any>);
@@ -113,7 +117,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     await eventually(async () => (await api("/status").catch(() => null))?.sessions?.filter((s: any) => s.state === "idle").length === 3, 30_000);
     await Promise.all(OWNED.map((name) => typePrompt(server, name, `[sim:work=0s] hello from ${name}`)));
     const before = new Map<string, any>((await api("/status")).sessions.map((s: any) => [s.name, s]));
-    for (const s of before.values()) await eventually(() => existsSync(transcriptPath(join(dir.path, "homes", "a"), s.workdir, s.session_id)));
+    for (const s of before.values()) await eventually(() => existsSync(transcriptPath(fleet, s.workdir, s.session_id)));
     const foreign = new Map((await listPanes(server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
     const answer = await api("/swap", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" }, body: "{}" });
     expect(answer.ok).toBe(true);
@@ -131,10 +135,11 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     for (const name of OWNED) {
       const pane = panes.find((p) => p.name === name)!;
       expect(pane.command).toContain(`--resume ${before.get(name).session_id}`);
-      expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${join(dir.path, "homes", "b")}`);
+      expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${fleet}`);
     }
     for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
-    expect(readlinkSync(join(dir.path, "claude-link"))).toBe(join(dir.path, "homes", "b"));
+    expect(readlinkSync(join(dir.path, "claude-link"))).toBe(fleet);
+    expect(readLogin(fleet)?.oauth.accessToken).toBe("sk-ant-oat01-SIM-b");
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;
