@@ -21,6 +21,7 @@ import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createSessionHomes, prepareSessionHomes } from "../internal/claude/session-homes.ts";
+import { decideSwapMode, runningVersions } from "../internal/switcher/mode.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
@@ -85,6 +86,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
   const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
+  const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningVersions(homes.fleetHome), legacySessions: homes.legacySessions().length });
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
     homeFor: (session, launch) => homes.launchHome(session, launch),
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
@@ -131,7 +133,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
   const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep, homes,
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep, homes, swapMode,
     setActiveAccount: (name) => runtime.setActiveAccount(name),
     activeAccount: () => runtime.activeAccount(),
     requeueTask: (id, reason) => dispatcher.requeue(id, reason),
@@ -148,7 +150,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
-  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode }));
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -223,7 +225,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
       digest.start(abort.signal);
-      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed"),
+        every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
       // waited for, so nothing writes to a closed store.
       cleanups.push(async () => {

@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } 
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
+import { swapModeCheck } from "../switcher/mode.ts";
 
 /** One check's result. */
 export interface DoctorCheck {
@@ -60,10 +61,12 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
         ? { name: "claude.link", ok: true, detail: `${config.claude.link} → ${readlinkSync(config.claude.link)}` }
         : { name: "claude.link", ok: false, detail: `${config.claude.link} is a real ${st.isDirectory() ? "directory" : "file"}; the daemon will not replace it`, fix: `mv ${config.claude.link} <an account home> and let the daemon create the link` };
     } catch {
-      detail = { name: "claude.link", ok: true, detail: `${config.claude.link} does not exist yet; it is created at the first swap`, warning: true };
+      detail = { name: "claude.link", ok: true, detail: `${config.claude.link} does not exist yet; the daemon creates it (pointing at its session home) when it starts`, warning: true };
     }
     add(detail);
   }
+
+  add(await swapModeCheck(config, run));
 
   for (const [name, dir] of [["state folder", config.state_dir], ["queue folder", config.dispatcher.queue_dir]] as const) {
     add(writable(dir)

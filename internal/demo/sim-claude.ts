@@ -144,10 +144,12 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let finished = false;
   let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
   let noticeTimer: Timer | undefined, escTimer: Timer | undefined;
-  /** The login the running turn's request went out with (re-read for every request, like the real CLI). */
+  /** The login of the running turn's latest request (re-read for every request, like the real CLI). */
   let login: SimRequestLogin = { token: null, account: null, quotaFile: null };
   /** Footer of an armed automatic continue after a limit (`Esc` or a new prompt cancels it). */
   let armed: string | undefined;
+  /** `promptId` of the running (or last) turn: on its user record and on the turn's hooks, as 2.1.330 writes them. */
+  let promptId: string | undefined;
   let resolveRun: (code: number) => void = () => {};
 
   const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
@@ -188,10 +190,11 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     login = readSimLogin(home);
     logSimRequest(home, { sessionId, prompt, login });
     entries.push({ kind: "user", text: prompt });
-    store.userPrompt(prompt);
+    promptId = randomUUID();
+    store.userPrompt(prompt, promptId);
     busySince = Date.now();
     store.setStatus("busy");
-    fireHook("UserPromptSubmit", { prompt });
+    fireHook("UserPromptSubmit", { prompt, prompt_id: promptId });
     spinnerTimer = setInterval(render, 200);
     turnTimer = setTimeout(() => endTurn(directives, text || prompt), directives.workMs ?? turnMs);
     render();
@@ -211,20 +214,22 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   };
   const endTurn = (directives: SimDirectives, text: string) => {
     stopTurn();
+    // The turn's last request goes out now, with the login as it is now (a swap during the turn moved it).
+    login = readSimLogin(home);
     const quota = readQuotaFile();
     const errorLine = quota?.line ?? directives.say;
     if (errorLine !== undefined) {
       const filing = classifyErrorText(errorLine);
       entries.push({ kind: "error", text: errorLine, hint: quota ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
       store.apiError(errorLine, filing);
-      fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine });
+      fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine, prompt_id: promptId });
       const resetAt = quota && autoContinueEnabled(home) ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
       if (resetAt) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
     } else {
       const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
       entries.push({ kind: "assistant", text: reply });
       store.assistantReply(model, reply);
-      fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply });
+      fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply, prompt_id: promptId });
     }
     render();
     idleTimer = setTimeout(() => fireHook("Notification", { message: "Claude is waiting for your input", title: "Claude Code",

@@ -5,7 +5,8 @@
  * `<home>/sim-requests.jsonl` (what a fake API would have received: token, account, conversation, prompt) so tests can
  * see which account a turn went out as. Also plays the two things the API decides per login: a limit (the login's
  * `claudeAiOauth.simQuotaFile`, a simulator-only key, names a file whose presence means "this account is out of
- * quota", so a limit follows the login and not the config home) and a token refresh (`[sim:refresh=1]`: a new token
+ * quota", so a limit follows the login and not the config home; a turn's first request is sent when it is typed and
+ * its last when it ends, each with the login as it is then) and a token refresh (`[sim:refresh=1]`: a new token
  * set written back atomically, as the CLI does after `POST /v1/oauth/token`).
  */
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";

@@ -81,7 +81,7 @@ export interface SimStoreOptions {
 
 /** The simulator's writes and hook runs; every method swallows I/O errors (a failing disk or hook never stops the UI). */
 export interface SimStore {
-  userPrompt(text: string): void;
+  userPrompt(text: string, promptId: string): void;
   interrupted(): void;
   assistantReply(model: string, text: string): void;
   apiError(text: string, filing: ErrorFiling): void;
@@ -126,7 +126,7 @@ export function createSimStore(o: SimStoreOptions): SimStore {
   const requestId = () => `req_sim_${randomUUID().slice(0, 8)}`;
   const baseEnv = Object.fromEntries(Object.entries(o.env).filter((e): e is [string, string] => e[1] !== undefined));
   return {
-    userPrompt: (text) => append({ type: "user", message: { role: "user", content: text } }),
+    userPrompt: (text, promptId) => append({ type: "user", promptId, message: { role: "user", content: text } }),
     interrupted: () => append({ type: "user", message: { role: "user", content: [{ type: "text", text: INTERRUPT_MARKER }] } }),
     assistantReply: (model, text) => append({ type: "assistant", message: message(model, text), requestId: requestId() }),
     apiError: (text, filing) => append({ type: "assistant", isApiErrorMessage: true, error: filing.error, apiErrorStatus: filing.status,

@@ -5,6 +5,7 @@
  * wake-up when a reset time passes. Part of the supervisor's single decision point, split out for size; it runs no
  * tmux and touches no session.
  */
+import { accountOfLateEvent } from "../switcher/moved.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -30,8 +31,11 @@ export interface AccountDecisionsDeps {
 
 /** The account decisions. */
 export interface AccountDecisions {
-  /** The account a hook event belongs to, from the home its transcript is in. */
-  accountOfEvent(payload: Record<string, unknown>): string | null;
+  /**
+   * The account a hook event belongs to, from the home its transcript is in; with session homes (one home for every
+   * account), a cut turn's late limit event of a session moved in place (`session`, `at` given) is its old account's.
+   */
+  accountOfEvent(payload: Record<string, unknown>, session?: string, at?: number): string | null;
   /** Acts on one classified signal of a session (account defaults to the session's). */
   onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
   /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
@@ -50,10 +54,11 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
    * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
    */
-  const accountOfEvent = (payload: Record<string, unknown>): string | null => {
+  const accountOfEvent = (payload: Record<string, unknown>, session?: string, at?: number): string | null => {
     const path = payload.transcript_path;
-    if (typeof path !== "string") return null;
-    return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
+    const byPath = typeof path === "string" ? config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null : null;
+    if (byPath || session === undefined || at === undefined) return byPath;
+    return accountOfLateEvent(store, session, payload.last_assistant_message, at);
   };
 
   const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount: string | null = null) => {

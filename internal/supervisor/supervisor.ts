@@ -137,7 +137,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         break;
       case "StopFailure": {
         const verdict = classifyStopFailure(obs.payload, classifyOptions(now));
-        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(obs.payload));
+        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(obs.payload, name, obs.at));
         const text = stringOrNull(obs.payload.last_assistant_message) ?? String(obs.payload.error ?? "unknown error");
         const quotaHit = verdict.kind === "quota" ? { resetsAt: verdict.resetAt ?? null, limitType: null } : null;
         await work.turnEnded(name, { promptId, end: { kind: "api-error", error: String(obs.payload.error ?? "unknown"), text, quota: quotaHit } });

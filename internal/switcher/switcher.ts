@@ -1,7 +1,8 @@
 /**
  * @module switcher
  * Runs a swap as a state machine persisted step by step in the store:
- * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`.
+ * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`, or in place
+ * (switcher/in-place.ts) `requested → saving → writing → closing → moving → verifying → done | failed`.
  * Each step is written before it starts and is safe to run twice, so a daemon killed at any point finishes the swap
  * on its next start ({@link Switcher.resumeOpen}). Owns the swap circuit breaker. Does not decide *when* to swap
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
@@ -16,6 +17,8 @@ import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./accounts.ts";
 import type { SessionHomes } from "../claude/session-homes.ts";
+import { closeLimitScreens, moveRows, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
+import type { SwapModeChoice } from "./mode.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -35,6 +38,8 @@ export interface SwitcherDeps {
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
   /** The daemon's session homes: a swap writes the target's login into them instead of moving transcripts. */
   homes?: Pick<SessionHomes, "fleetHome" | "moveTo">;
+  /** How the next swap moves sessions (switcher/mode.ts); in-place needs `homes`. @default restart */
+  swapMode?: () => SwapModeChoice;
   /**
    * Fault-injection seam for crash tests: awaited after a step is persisted and before it runs; `halted` aborts when
    * the daemon stops (nothing of the step runs after that).
@@ -97,11 +102,17 @@ interface PlannedSession {
   copy?: CopyOutcome;
   relaunchedAt?: number;
   attempts?: number;
-  outcome?: "resumed" | "fresh" | "dead";
+  /** `kept`: moved in place, same process. */
+  outcome?: "kept" | "resumed" | "fresh" | "dead";
+  /** In place: the pane's process when the swap started, and whether Esc was sent for the limit screen. */
+  pid?: number | null;
+  closed?: boolean;
 }
 
 interface Plan {
   sessions: PlannedSession[];
+  /** How this swap moves sessions, decided once at `saving`; absent in plans from before in-place swaps. */
+  mode?: SwapModeChoice["mode"];
 }
 
 const HOUR_MS = 3_600_000;
@@ -111,6 +122,9 @@ const HOLD_MESSAGE = "claude-failover: moving this session to another account; i
 /** Creates the {@link Switcher}. */
 export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Switcher {
   const { store, lifecycle, tmux, clock, log } = deps;
+  const inPlace: InPlaceDeps | null = deps.homes
+    ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount }
+    : null;
   let current: Promise<void> | null = null;
   const halting = new AbortController();
   const checkHalt = () => {
@@ -140,9 +154,27 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           case "requested":
             enter(id, "saving");
             break;
-          case "saving":
-            savePlan(id, { sessions: await saveSessions() });
-            enter(id, "stopping");
+          case "saving": {
+            const choice = inPlace && deps.swapMode ? deps.swapMode() : { mode: "restart" as const, why: "no session homes" };
+            const sessions = await saveSessions();
+            if (choice.mode === "in-place") await recordPids(tmux, sessions);
+            savePlan(id, { sessions, mode: choice.mode });
+            log.info("swap mode", { swap: id, mode: choice.mode, why: choice.why });
+            enter(id, choice.mode === "in-place" ? "writing" : "stopping");
+            break;
+          }
+          case "writing":
+            writeTargetLogin(inPlace!, target.name);
+            enter(id, "closing");
+            break;
+          case "closing":
+            await closeLimitScreens(inPlace!, plan.sessions, checkHalt);
+            savePlan(id, plan);
+            enter(id, "moving");
+            break;
+          case "moving":
+            await moveRows(inPlace!, plan.sessions, target.name);
+            enter(id, "verifying");
             break;
           case "stopping":
             for (const s of plan.sessions) {
@@ -179,17 +211,18 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             break;
           }
           case "verifying":
-            await verify(id, plan, { name: target.name, home: target.home });
+            if (plan.mode === "in-place") await verifyInPlace(inPlace!, plan.sessions);
+            else await verify(id, plan, { name: target.name, home: target.home });
             savePlan(id, plan);
             enter(id, "done");
             break;
           case "done":
           case "failed": {
-            const counts = { resumed: 0, fresh: 0, dead: 0 };
+            const counts = { kept: 0, resumed: 0, fresh: 0, dead: 0 };
             for (const s of plan.sessions) counts[s.outcome ?? "resumed"]++;
             deps.metrics?.inc("claude_failover_swaps_total", { reason: swap.reason });
-            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount ?? "unknown", sessions: plan.sessions.length, resumed: counts.resumed, fresh: counts.fresh, duration_ms: clock.now() - started });
-            log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, ...counts });
+            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount ?? "unknown", sessions: plan.sessions.length, resumed: counts.resumed + counts.kept, fresh: counts.fresh, duration_ms: clock.now() - started });
+            log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, mode: plan.mode ?? "restart", ...counts });
             return;
           }
         }
@@ -215,6 +248,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     const home = homeOf(active);
     if (!swap || !active || !home) return;
     const plan = readPlan(swap);
+    // An in-place swap stopped nothing: every session still runs.
+    if (plan.mode === "in-place") return;
     for (const s of plan.sessions) {
       if (s.relaunchedAt) continue;
       await relaunch(s, { name: active, home }, true).catch((error) => log.error("session not brought back", { session: s.name, error }));

@@ -120,3 +120,19 @@ export async function typePrompt(server: PrivateTmux, session: string, text: str
 }
 
 export { freePort };
+
+/**
+ * The crash seam of a swap step: `freeze` holds the swap right after `step` was persisted until the daemon stops, so
+ * nothing of the step runs, as if the process had been killed with SIGKILL at that point; `frozen()` says it happened.
+ */
+export function freezeAtStep(step: string): { freeze: NonNullable<WireDeps["beforeSwapStep"]>; frozen(): boolean } {
+  let frozen = false;
+  return {
+    frozen: () => frozen,
+    freeze(_id, at, halted) {
+      if (at !== step) return;
+      frozen = true;
+      return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
+    },
+  };
+}

@@ -2,13 +2,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { listPanes, seedAccountHomes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type TestDaemon } from "../support/daemon.ts";
+import { listPanes, seedAccountHomes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, freezeAtStep, type TestDaemon } from "../support/daemon.ts";
 import { readLogin } from "../../internal/claude/login.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
 
-// The swap end to end: real tmux on a private socket, the simulated Claude Code, the whole daemon.
+// The restart swap end to end (the fallback path, `switcher.mode: restart`): real tmux on a private socket, the
+// simulated Claude Code, the whole daemon. The in-place swap has its own file (hot-swap.e2e.test.ts).
 const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-10"];
 const OWNED = ["ccl-1-ded", "ccl-auto-11", "ccl-auto-12"];
 let current: TestDaemon | null = null;
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 /** Starts a daemon and gives every owned session a conversation with content (so there is a transcript to carry). */
 async function daemonWithConversations(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"]) {
-  const t = await startTestDaemon({ foreign: FOREIGN, deps });
+  const t = await startTestDaemon({ foreign: FOREIGN, deps, extra: { switcher: "{ relaunch_stagger: 100ms, verify_timeout: 20s, mode: restart }" } });
   current = t;
   await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
   await Promise.all(OWNED.map((name) => typePrompt(t.server, name, `[sim:work=0s] hello from ${name}`)));
@@ -80,17 +81,10 @@ describe("a daemon killed during a swap finishes it on its next start", () => {
   const steps: SwapStep[] = ["saving", "stopping", "flipping", "migrating", "relaunching", "verifying"];
   for (const step of steps) {
     test(`killed at ${step}`, async () => {
-      let frozen = false;
-      const freeze = (_id: number, at: string, halted: AbortSignal) => {
-        if (at !== step) return;
-        frozen = true;
-        // Holds the swap right after the step was persisted until the daemon stops: nothing of the step runs, as if
-        // the process had been killed with SIGKILL at that point.
-        return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
-      };
+      const { freeze, frozen } = freezeAtStep(step);
       const { t, before, foreign } = await daemonWithConversations({ beforeSwapStep: freeze });
       expect((await t.daemon.control.swap("b")).ok).toBe(true);
-      await eventually(() => frozen, 20_000, 10);
+      await eventually(() => frozen(), 20_000, 10);
       await t.daemon.stop("simulated crash");
       expect(new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT step FROM swaps").get()).toEqual({ step });
       await t.restart();
@@ -105,7 +99,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
   for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   const port = await freePort();
   const configPath = join(dir.path, "config.yaml");
-  writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s }" }));
+  writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s, mode: restart }" }));
   require("node:fs").mkdirSync(join(dir.path, "work", "ded"), { recursive: true });
   seedAccountHomes(dir.path);
   const fleet = join(dir.path, "state", "homes", "fleet");

@@ -1,0 +1,48 @@
+/**
+ * @module switcher/moved
+ * Which account a late limit event belongs to after an in-place swap. With session homes a hook's `transcript_path`
+ * no longer names the account (every account's turns are in the same home), and an in-place swap is fast: the
+ * `StopFailure` hook of the turn the limit cut (a process of its own, hundreds of ms to start) can arrive after the
+ * session row already says the new account. The `moving` step records, per session, the limit line on its screen
+ * and the account it left (store flag `moved_in_place`); a limit event carrying that same line soon after is the old
+ * account's. Decides nothing else.
+ */
+import type { Store } from "../state/state.ts";
+
+/** How long after a move a late event with the same limit line is still taken as the old account's. */
+export const LATE_EVENT_MS = 120_000;
+const FLAG = "moved_in_place";
+
+interface Move {
+  from: string;
+  line: string;
+  at: number;
+}
+
+const normalize = (text: string) => text.replace(/\s+/g, " ").trim();
+
+function read(store: Store): Record<string, Move> {
+  try {
+    return JSON.parse(store.getFlag(FLAG) ?? "{}") as Record<string, Move>;
+  } catch {
+    return {};
+  }
+}
+
+/** Records that `session` left account `from` at `at` with `line` (its limit line) on screen. */
+export function recordMove(store: Store, session: string, move: Move): void {
+  const moves = read(store);
+  for (const [name, old] of Object.entries(moves)) if (move.at - old.at > LATE_EVENT_MS) delete moves[name];
+  store.setFlag(FLAG, JSON.stringify({ ...moves, [session]: { ...move, line: normalize(move.line) } }));
+}
+
+/**
+ * The account a limit event of `session` belongs to when it is the late event of a turn cut before an in-place move
+ * (same limit line, within {@link LATE_EVENT_MS}); null when it is not.
+ */
+export function accountOfLateEvent(store: Store, session: string, text: unknown, at: number): string | null {
+  if (typeof text !== "string") return null;
+  const move = read(store)[session];
+  if (!move || at - move.at > LATE_EVENT_MS || at < move.at) return null;
+  return normalize(text).includes(move.line) ? move.from : null;
+}
