@@ -11,7 +11,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, ensureBinary, sizeMb, type SummaryRow } from "./support.ts";
 
-const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "dispatch"];
+const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "hot-swap", "dispatch"];
 /** A bench still running after this is stopped (SIGTERM: it cleans up), then killed. */
 const LIMIT_MS = 240_000;
 

@@ -196,7 +196,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     store.setStatus("busy");
     fireHook("UserPromptSubmit", { prompt, prompt_id: promptId });
     spinnerTimer = setInterval(render, 200);
-    turnTimer = setTimeout(() => endTurn(directives, text || prompt), directives.workMs ?? turnMs);
+    const workMs = directives.workMs ?? (directives.untilMs !== undefined ? Math.max(0, directives.untilMs - Date.now()) : turnMs);
+    turnTimer = setTimeout(() => endTurn(directives, text || prompt), workMs);
     render();
   };
   const readQuotaFile = (): { line: string; hint?: string } | undefined => {

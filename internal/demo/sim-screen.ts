@@ -242,6 +242,8 @@ export interface SimDirectives {
   reply?: string;
   /** `[sim:refresh=1]`: refresh the login's token set before the request, as the CLI does near expiry. */
   refresh?: boolean;
+  /** `[sim:until=<epoch ms>]`: the turn ends at that moment (turns of several sessions ending together). */
+  untilMs?: number;
   /** `[sim:exit=<code>]`: exit with this code once the turn has ended. */
   exitCode?: number;
 }
@@ -255,6 +257,7 @@ export function parseDirectives(prompt: string): { directives: SimDirectives; te
     else if (key === "say") directives.say = value;
     else if (key === "reply") directives.reply = value;
     else if (key === "refresh") directives.refresh = value.trim() !== "0";
+    else if (key === "until" && /^\d+$/.test(value.trim())) directives.untilMs = Number(value.trim());
     else if (key === "exit" && /^\d+$/.test(value.trim())) directives.exitCode = Number(value.trim()) & 255;
     else return marker;
     return "";
