@@ -22,6 +22,7 @@ import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createSessionHomes, prepareSessionHomes } from "../internal/claude/session-homes.ts";
 import { decideSwapMode, runningVersions } from "../internal/switcher/mode.ts";
+import { createHomeMigration } from "../internal/lifecycle/move-home.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
@@ -142,6 +143,10 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
     relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
   });
+  const migration = createHomeMigration({
+    store, tmux, lifecycle, homes, log: log.child({ module: "homes" }), accounts: config.accounts,
+    swapRunning: () => switcher.running() || store.openSwap() !== null, activeAccount,
+  });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session),
@@ -198,6 +203,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
       prepareSessionHomes(homes, activeAccount().name, config.claude.link, log);
+      await migration.detect().catch((error) => log.error("sessions in account homes not detected", { error }));
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       cleanups.push(() => switcher.halt());
       dispatcher.recover();
@@ -226,7 +232,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       janitor.start(abort.signal);
       digest.start(abort.signal);
       const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed"),
-        every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried")]);
+        every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried"),
+        every(config.lifecycle.reconcile_interval, async () => void (await migration.pass()), "session not moved to its session home")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
       // waited for, so nothing writes to a closed store.
       cleanups.push(async () => {

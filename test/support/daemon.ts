@@ -68,13 +68,18 @@ export function seedAccountHomes(dir: string, accounts: readonly string[] = ["a"
 }
 
 /** Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server. */
-export async function startTestDaemon(options: { foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps> } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(options: {
+  foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps>;
+  /** Runs on the private server before the daemon starts (e.g. sessions an older daemon left running). */
+  before?: (dir: string, server: PrivateTmux) => Promise<void>;
+} = {}): Promise<TestDaemon> {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
   seedAccountHomes(dir);
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
+  await options.before?.(dir, server);
   const port = await freePort();
   const config = parseConfig(testConfigText(dir, server.socket, port, options.extra), join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });
   const log = memoryLog();

@@ -42,6 +42,7 @@ async function expectMovedInPlace(t: TestDaemon, pids: Map<string, number>) {
   expect(status.sessions.map((s) => [s.name, s.account]).sort()).toEqual(OWNED.map((n) => [n, "b"]));
   expect(status.last_swap!.sessions.map((s) => [s.name, s.outcome]).sort()).toEqual(OWNED.map((n) => [n, "kept"]));
   expect(status.swaps.filter((s) => s.step !== "failed")).toHaveLength(1);
+  expect(status.swap_mode).toEqual({ mode: "in-place", why: "auto: Claude Code 2.1.330-sim re-reads its login for every request" });
   expect(readLogin(t.fleet)?.oauth.accessToken).toBe("sk-ant-oat01-SIM-b");
   const panes = await listPanes(t.server);
   expect(panes.map((p) => [p.name, p.pid]).sort()).toEqual([...pids].sort());
