@@ -261,7 +261,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   const saveSessions = async (): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
     const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
-    const accounts = store.accounts().map((a) => ({ name: a.name, home: a.home }));
+    // Claude Code's registry is in the home each session runs in: the session home, or an account home (legacy).
+    const accounts = [...store.accounts().map((a) => ({ name: a.name, home: a.home })), ...(deps.homes ? [{ name: "", home: deps.homes.fleetHome }] : [])];
     const liveIds = await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>());
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {

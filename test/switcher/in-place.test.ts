@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { closeLimitScreens, moveRows, verifyInPlace, type InPlaceDeps, type InPlaceSession } from "../../internal/switcher/in-place.ts";
+import { accountOfLateEvent, LATE_EVENT_MS } from "../../internal/switcher/moved.ts";
+import { openStore, type Store } from "../../internal/state/state.ts";
+import { memoryLog } from "../../internal/log.ts";
+import type { Tmux } from "../../internal/tmux/tmux.ts";
+import { tempDir } from "../support/tmux.ts";
+
+const fixture = (name: string) => readFileSync(join(import.meta.dir, "../fixtures/panes", name), "utf8").split("\n");
+const IDLE = fixture("idle.txt");
+const LIMIT_DIALOG = fixture("modal-dialog.txt");
+const LIMIT = fixture("quota-2.1.330.txt");
+const LIMIT_LINE = "You've hit your 5-hour limit · resets 3pm (Europe/Paris) · progress saved";
+const ARMED = [...LIMIT.slice(0, -3), "  Continuing automatically at 3pm · Esc to cancel", ""];
+const PERMISSION = ["● Bash(rm -rf build)", "", " Do you want to proceed?", " ❯ 1. Yes", "   2. No", "", " Esc to cancel"];
+
+let dirs: Array<{ cleanup(): void }> = [];
+afterEach(() => {
+  for (const d of dirs) d.cleanup();
+  dirs = [];
+});
+
+/**
+ * A tmux whose panes show `screens`; `Escape` turns a screen into what Claude Code shows after it (the limit line
+ * stays, what Esc closed goes). Records every key sent.
+ */
+function fakeTmux(screens: Map<string, string[]>, pids: Map<string, number>) {
+  const keys: Array<[string, string]> = [];
+  const tmux = {
+    capture: async (targets: string[]) => new Map(targets.flatMap((t) => (screens.has(t) ? [[t, screens.get(t)!] as [string, string[]]] : []))),
+    sendKeys: async (target: string, key: string) => {
+      keys.push([target, key]);
+      if (key === "Escape") screens.set(target, LIMIT);
+    },
+    listPanes: async () => [...pids].map(([session, pid]) => ({ session, pid, dead: false })),
+  } as unknown as Tmux;
+  return { tmux, keys };
+}
+
+function setup(screens: Record<string, string[]>) {
+  const d = tempDir("cf-inplace-");
+  dirs.push(d);
+  const store: Store = openStore(join(d.path, "state.db"));
+  let now = Date.UTC(2026, 10, 29, 12, 0, 0);
+  // Sleeping moves time on at once: the steps' short waits never depend on the wall clock.
+  const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+  const pids = new Map(Object.keys(screens).map((name, i) => [name, 100 + i]));
+  const fake = fakeTmux(new Map(Object.entries(screens)), pids);
+  const deps: InPlaceDeps = { store, tmux: fake.tmux, clock, log: memoryLog(), homes: { moveTo() {}, fleetHome: "/unused" }, link: "", setActiveAccount() {} };
+  const sessions: InPlaceSession[] = Object.keys(screens).map((name) => ({ name, kind: "pool", pid: pids.get(name)! }));
+  for (const s of sessions) store.upsertSession(s.name, "pool", { account: "a", state: "idle", launchedAt: 1, workdir: "/w" }, 1);
+  return { store, deps, sessions, keys: fake.keys, pids, clock, halt: () => {} };
+}
+
+describe("closeLimitScreens()", () => {
+  test("sends one Escape to an armed automatic continue and to the limit dialog, and no key to anything else", async () => {
+    const { deps, sessions, keys, halt } = setup({ armed: ARMED, dialog: LIMIT_DIALOG, permission: PERMISSION, limit: LIMIT, idle: IDLE });
+    await closeLimitScreens(deps, sessions, halt);
+    expect(keys).toEqual([["armed", "Escape"], ["dialog", "Escape"]]);
+    expect(sessions.map((s) => [s.name, s.limitLine])).toEqual([
+      ["armed", LIMIT_LINE], ["dialog", "You've hit your session limit · resets 3pm (Europe/Paris)"], ["permission", null], ["limit", LIMIT_LINE], ["idle", null],
+    ]);
+  });
+
+  test("run again after a crash, it sends nothing to a session already handled", async () => {
+    const { deps, sessions, keys, halt } = setup({ armed: ARMED });
+    await closeLimitScreens(deps, sessions, halt);
+    await closeLimitScreens(deps, sessions, halt);
+    expect(keys).toEqual([["armed", "Escape"]]);
+  });
+});
+
+describe("moveRows()", () => {
+  test("moves every row to the target; only a session showing a limit gets a new launchedAt and a recorded move", async () => {
+    const { deps, sessions, store, clock, halt } = setup({ cut: LIMIT, idle: IDLE });
+    await closeLimitScreens(deps, sessions, halt);
+    await moveRows(deps, sessions, "b");
+    expect(store.sessions().map((s) => [s.name, s.account, s.launchedAt === clock.now()])).toEqual([["cut", "b", true], ["idle", "b", false]]);
+    const at = clock.now() + 500;
+    expect(accountOfLateEvent(store, "cut", `  ${LIMIT_LINE}`, at)).toBe("a");
+    expect(accountOfLateEvent(store, "cut", "You've hit your weekly limit · resets Dec 2", at)).toBeNull();
+    expect(accountOfLateEvent(store, "cut", LIMIT_LINE, clock.now() + LATE_EVENT_MS + 1)).toBeNull();
+    expect(accountOfLateEvent(store, "idle", LIMIT_LINE, at)).toBeNull();
+  });
+});
+
+describe("verifyInPlace()", () => {
+  test("a session still running its process is kept; one whose process changed is reported dead", async () => {
+    const { deps, sessions, pids } = setup({ same: IDLE, restarted: IDLE });
+    pids.set("restarted", 999);
+    await verifyInPlace(deps, sessions);
+    expect(sessions.map((s) => [s.name, s.outcome])).toEqual([["same", "kept"], ["restarted", "dead"]]);
+  });
+});
