@@ -116,6 +116,28 @@ describe("createSessionHomes()", () => {
     expect(homes.syncRefreshes()).toEqual([]);
   });
 
+  test("a token refreshed just before a swap goes back to its account before the other account's login replaces it", () => {
+    const { homes, accounts } = setup();
+    homes.prepare("a");
+    writeLogin(homes.fleetHome, login("a", 5_000));
+    homes.moveTo("b");
+    expect(readLogin(accounts[0]!.home)).toEqual(login("a", 5_000));
+    expect(readLogin(homes.fleetHome)).toEqual(login("b"));
+  });
+
+  test("a swap resumed after a crash between writing the login and recording it never carries b's login into a's home", () => {
+    const { homes, accounts } = setup();
+    homes.prepare("a");
+    // The crash left b's login written (a later expiry than a's) but the home still recorded as a's; a's home says
+    // nothing about who it is, so only the login itself can tell.
+    writeLogin(accounts[1]!.home, login("b", 9_000));
+    writeLogin(homes.fleetHome, login("b", 9_000));
+    writeLogin(accounts[0]!.home, { ...login("a"), account: null });
+    homes.moveTo("b");
+    expect(readLogin(accounts[0]!.home)).toEqual({ ...login("a"), account: null });
+    expect(homes.accountOf(homes.fleetHome)).toBe("b");
+  });
+
   test("a new login in the account home (the operator ran /login) reaches the session home", () => {
     const { homes, accounts } = setup();
     homes.prepare("a");
