@@ -21,6 +21,7 @@ import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, drainSpool } from "./signals.ts";
+import { accountOfLateEvent } from "../switcher/moved.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork, type TaskWork } from "./tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
@@ -191,7 +192,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         return handlePane(obs);
       case "transcript": {
         const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
-        return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
+        // A record written before an in-place swap moved the session belongs to the account it left.
+        const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
+        const late = verdict.kind === "quota" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
+        return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);
       }
       case "tick":
         return accounts.wakeAccounts(obs.at);

@@ -98,10 +98,11 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
 
 /**
  * `moving`: each session row's account becomes the target. A session whose screen still shows the limit line gets
- * `launchedAt` now: like a relaunched one, its old limit line is not evidence against the new account until its next turn;
- * and the line is recorded (switcher/moved.ts) so the cut turn's late `StopFailure` still counts for the old account.
+ * `launchedAt` now: like a relaunched one, its old limit line is not evidence against the new account until its next turn.
+ * Every move is recorded (switcher/moved.ts) with the old account's limit line (the screen's, else `triggerLine`, the
+ * swap's), so a late limit event of the old account still counts for it.
  */
-export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], target: string): Promise<void> {
+export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], target: string, triggerLine: string | null = null): Promise<void> {
   const now = deps.clock.now();
   const screens = await deps.tmux.capture(sessions.map((s) => s.name));
   for (const s of sessions) {
@@ -109,7 +110,7 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
     const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now, defaultZone: "UTC" }) : null;
     const line = s.limitLine ?? (verdict?.kind === "quota" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
-    if (line && from && from !== target) recordMove(deps.store, s.name, { from, line, at: now });
+    if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
     deps.store.upsertSession(s.name, s.kind, { account: target, ...(line ? { launchedAt: now } : {}) }, now);
   }
   deps.log.info("sessions moved in place", { account: target, sessions: sessions.map((s) => s.name) });

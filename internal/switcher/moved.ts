@@ -2,9 +2,10 @@
  * @module switcher/moved
  * Which account a late limit event belongs to after an in-place swap. With session homes a hook's `transcript_path`
  * no longer names the account (every account's turns are in the same home), and an in-place swap is fast: the
- * `StopFailure` hook of the turn the limit cut (a process of its own, hundreds of ms to start) can arrive after the
- * session row already says the new account. The `moving` step records, per session, the limit line on its screen
- * and the account it left (store flag `moved_in_place`); a limit event carrying that same line soon after is the old
+ * `StopFailure` hook of the turn the limit cut (a process of its own, hundreds of ms to start), or the transcript
+ * record of a request sent before the move, can arrive after the session row already says the new account. The
+ * `moving` step records, per session, the account it left and the old account's limit line (store flag
+ * `moved_in_place`); a limit event soon after that was written before the move, or carries that line, is the old
  * account's. Decides nothing else.
  */
 import type { Store } from "../state/state.ts";
@@ -15,7 +16,8 @@ const FLAG = "moved_in_place";
 
 interface Move {
   from: string;
-  line: string;
+  /** The limit line the session showed, else the one that triggered the swap; null when neither is known. */
+  line: string | null;
   at: number;
 }
 
@@ -33,16 +35,17 @@ function read(store: Store): Record<string, Move> {
 export function recordMove(store: Store, session: string, move: Move): void {
   const moves = read(store);
   for (const [name, old] of Object.entries(moves)) if (move.at - old.at > LATE_EVENT_MS) delete moves[name];
-  store.setFlag(FLAG, JSON.stringify({ ...moves, [session]: { ...move, line: normalize(move.line) } }));
+  store.setFlag(FLAG, JSON.stringify({ ...moves, [session]: { ...move, line: move.line ? normalize(move.line) : null } }));
 }
 
 /**
- * The account a limit event of `session` belongs to when it is the late event of a turn cut before an in-place move
- * (same limit line, within {@link LATE_EVENT_MS}); null when it is not.
+ * The account a limit event of `session` belongs to when it is a late event of the account it left in an in-place
+ * move, within {@link LATE_EVENT_MS}: a transcript record written (`writtenAt`) before the move, or an event carrying
+ * the old account's limit line (a request sent before the move, answered after it). Null when it is not.
  */
-export function accountOfLateEvent(store: Store, session: string, text: unknown, at: number): string | null {
-  if (typeof text !== "string") return null;
+export function accountOfLateEvent(store: Store, session: string, text: unknown, at: number, writtenAt?: number): string | null {
   const move = read(store)[session];
   if (!move || at - move.at > LATE_EVENT_MS || at < move.at) return null;
-  return normalize(text).includes(move.line) ? move.from : null;
+  if (writtenAt !== undefined && Number.isFinite(writtenAt) && writtenAt < move.at) return move.from;
+  return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
 }

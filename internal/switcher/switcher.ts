@@ -173,7 +173,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "moving");
             break;
           case "moving":
-            await moveRows(inPlace!, plan.sessions, target.name);
+            await moveRows(inPlace!, plan.sessions, target.name, swap.snippet);
             enter(id, "verifying");
             break;
           case "stopping":

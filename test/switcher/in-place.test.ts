@@ -83,6 +83,17 @@ describe("moveRows()", () => {
     expect(accountOfLateEvent(store, "cut", "You've hit your weekly limit · resets Dec 2", at)).toBeNull();
     expect(accountOfLateEvent(store, "cut", LIMIT_LINE, clock.now() + LATE_EVENT_MS + 1)).toBeNull();
     expect(accountOfLateEvent(store, "idle", LIMIT_LINE, at)).toBeNull();
+    // A transcript record written before the move is the old account's, whatever it says.
+    expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() - 1)).toBe("a");
+    expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() + 1)).toBeNull();
+  });
+
+  test("a session busy during the move takes the swap's limit line: a request it sent before, answered after, counts for a", async () => {
+    const { deps, sessions, store, clock } = setup({ busy: fixture("busy.txt") });
+    await moveRows(deps, sessions, "b", LIMIT_LINE);
+    expect(store.session("busy")!.launchedAt).toBe(1);
+    expect(accountOfLateEvent(store, "busy", `${LIMIT_LINE}`, clock.now() + 800)).toBe("a");
+    expect(accountOfLateEvent(store, "busy", "You've hit your 5-hour limit · resets 4am (UTC)", clock.now() + 800)).toBeNull();
   });
 });
 
