@@ -21,7 +21,7 @@ import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, drainSpool } from "./signals.ts";
-import { accountOfLateEvent } from "../switcher/moved.ts";
+import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork, type TaskWork } from "./tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
@@ -127,7 +127,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         // A late hook from a turn taken on the previous account (before a swap relaunched the session) is not a turn
         // of the relaunched conversation: it must not make a redrawn limit line count as new.
         const eventAccount = accountOfEvent(obs.payload);
-        const current = eventAccount === null || eventAccount === row?.account;
+        const current = (eventAccount === null || eventAccount === row?.account) && !isLatePrompt(store, name, obs.at, sessions.startedAt(name));
         store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
         await work.promptSubmitted(name, promptId, stringOrNull(obs.payload.prompt));
         break;

@@ -6,7 +6,8 @@
  * record of a request sent before the move, can arrive after the session row already says the new account. The
  * `moving` step records, per session, the account it left and the old account's limit line (store flag
  * `moved_in_place`); a limit event soon after that was written before the move, or carries that line, is the old
- * account's. Decides nothing else.
+ * account's. A restart swap records its relaunches the same way, so a late prompt of the replaced process is told
+ * apart too. Decides nothing else.
  */
 import type { Store } from "../state/state.ts";
 
@@ -16,6 +17,8 @@ const FLAG = "moved_in_place";
 
 interface Move {
   from: string;
+  /** The session was relaunched (restart swap), not moved in place. */
+  restart?: boolean;
   /** The limit line the session showed, else the one that triggered the swap; null when neither is known. */
   line: string | null;
   at: number;
@@ -48,4 +51,14 @@ export function accountOfLateEvent(store: Store, session: string, text: unknown,
   if (!move || at - move.at > LATE_EVENT_MS || at < move.at) return null;
   if (writtenAt !== undefined && Number.isFinite(writtenAt) && writtenAt < move.at) return move.from;
   return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
+}
+
+/**
+ * Whether a `UserPromptSubmit` of `session` arriving at `at` is a late one of the process a restart swap replaced:
+ * the session was relaunched within {@link LATE_EVENT_MS} and its new process has not reported `SessionStart` yet
+ * (`startedAt`, the last one received). Such a prompt is not a turn of the relaunched conversation.
+ */
+export function isLatePrompt(store: Store, session: string, at: number, startedAt: number | null): boolean {
+  const move = read(store)[session];
+  return !!move?.restart && at >= move.at && at - move.at <= LATE_EVENT_MS && (startedAt ?? 0) < move.at;
 }

@@ -19,6 +19,7 @@ import { copyTranscript, flipLink, pickNextAccount, type CopyOutcome } from "./a
 import type { SessionHomes } from "../claude/session-homes.ts";
 import { closeLimitScreens, moveRows, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
 import type { SwapModeChoice } from "./mode.ts";
+import { recordMove } from "./moved.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -203,6 +204,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             const left = plan.sessions.filter((s) => !s.relaunchedAt);
             for (const [i, s] of left.entries()) {
               checkHalt();
+              // With session homes no path tells the accounts apart: late events of the old process are told by this.
+              if (deps.homes && s.account && s.account !== target.name) recordMove(store, s.name, { from: s.account, line: swap.snippet, at: clock.now(), restart: true });
               await relaunch(s, { name: target.name, home: target.home }, true, panes);
               savePlan(id, plan);
               if (options.staggerMs > 0 && i < left.length - 1) await clock.sleep(options.staggerMs);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { closeLimitScreens, moveRows, verifyInPlace, type InPlaceDeps, type InPlaceSession } from "../../internal/switcher/in-place.ts";
-import { accountOfLateEvent, LATE_EVENT_MS } from "../../internal/switcher/moved.ts";
+import { accountOfLateEvent, isLatePrompt, LATE_EVENT_MS, recordMove } from "../../internal/switcher/moved.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { memoryLog } from "../../internal/log.ts";
 import type { Tmux } from "../../internal/tmux/tmux.ts";
@@ -103,5 +103,20 @@ describe("verifyInPlace()", () => {
     pids.set("restarted", 999);
     await verifyInPlace(deps, sessions);
     expect(sessions.map((s) => [s.name, s.outcome])).toEqual([["same", "kept"], ["restarted", "dead"]]);
+  });
+});
+
+describe("isLatePrompt()", () => {
+  test("after a restart swap relaunched a session, its prompts are the old process's until the new one reports SessionStart", () => {
+    const { store } = setup({});
+    const at = 1_000_000;
+    recordMove(store, "s", { from: "a", line: null, at, restart: true });
+    expect(isLatePrompt(store, "s", at + 500, null)).toBe(true);
+    expect(isLatePrompt(store, "s", at + 500, at - 10_000)).toBe(true);
+    expect(isLatePrompt(store, "s", at + 900, at + 400)).toBe(false);
+    expect(isLatePrompt(store, "s", at + LATE_EVENT_MS + 1, null)).toBe(false);
+    expect(isLatePrompt(store, "other", at + 500, null)).toBe(false);
+    recordMove(store, "s", { from: "a", line: null, at: at + 1 });
+    expect(isLatePrompt(store, "s", at + 500, null)).toBe(false);
   });
 });
