@@ -65,20 +65,32 @@ export function writeTargetLogin(deps: InPlaceDeps, target: string): void {
 }
 
 /**
- * `closing`: for every session whose screen shows an armed automatic continue or a dialog, one `Escape`, then a short
- * wait for the screen to change. A screen that shows nothing to close gets no key at all (an Esc on an idle prompt
+ * `closing`: once the turns the limit cut have settled (bounded wait), for every session whose screen shows an armed
+ * automatic continue or the limit dialog, one `Escape`, then a short wait for the screen to change. Each session's
+ * limit line is kept for `moving`. A screen that shows nothing to close gets no key at all (an Esc on an idle prompt
  * is not harmless: two in a row open Claude Code's rewind menu).
  */
 export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void): Promise<void> {
   const open = sessions.filter((s) => !s.closed && s.pid);
   if (!open.length) return;
-  const screens = await deps.tmux.capture(open.map((s) => s.name));
+  const limitOf = (lines: string[]) => {
+    const verdict = classifyPane(lines, { now: deps.clock.now(), defaultZone: "UTC" });
+    return verdict.kind === "quota" ? verdict.line : null;
+  };
+  let screens = await deps.tmux.capture(open.map((s) => s.name));
+  // A turn the limit cut can look busy a moment longer (Claude Code runs its StopFailure hooks): let it settle, bounded.
+  const settling = () => open.filter((s) => paneActivity(screens.get(s.name) ?? []) === "busy" && limitOf(screens.get(s.name) ?? []) !== null);
+  const settleBy = deps.clock.now() + CLOSE_WAIT_MS;
+  while (settling().length && deps.clock.now() < settleBy) {
+    await deps.clock.sleep(CLOSE_POLL_MS);
+    checkHalt();
+    screens = await deps.tmux.capture(open.map((s) => s.name));
+  }
   const pressed: InPlaceSession[] = [];
   for (const s of open) {
     checkHalt();
     const lines = screens.get(s.name) ?? [];
-    const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now: deps.clock.now(), defaultZone: "UTC" }) : null;
-    s.limitLine = verdict?.kind === "quota" ? verdict.line : null;
+    s.limitLine = limitOf(lines);
     if (needsEsc(lines, deps.clock.now())) {
       await deps.tmux.sendKeys(s.name, "Escape").catch((error) => deps.log.warn("cannot close limit screen", { session: s.name, error }));
       deps.log.info("limit screen closed", { session: s.name });

@@ -72,6 +72,22 @@ describe("closeLimitScreens()", () => {
   });
 });
 
+describe("closeLimitScreens() with a cut turn still busy", () => {
+  test("waits for it to settle, then closes its armed automatic continue and keeps its limit line", async () => {
+    const busyCut = LIMIT.map((l) => (l.includes("bypass permissions on") ? "  ⏵⏵ bypass permissions on · esc to interrupt" : l));
+    const { deps, sessions, keys, halt } = setup({ cut: busyCut });
+    const { paneActivity } = await import("../../internal/quota/classify.ts");
+    expect(paneActivity(busyCut)).toBe("busy");
+    let captures = 0;
+    const capture = deps.tmux.capture.bind(deps.tmux);
+    // The StopFailure hook returns after two polls: the armed footer shows then.
+    deps.tmux.capture = async (targets) => (++captures <= 2 ? new Map([["cut", busyCut]]) : captures === 3 ? new Map([["cut", ARMED]]) : capture(targets));
+    await closeLimitScreens(deps, sessions, halt);
+    expect(keys).toEqual([["cut", "Escape"]]);
+    expect(sessions[0]!.limitLine).toBe(LIMIT_LINE);
+  });
+});
+
 describe("moveRows()", () => {
   test("moves every row to the target; only a session showing a limit gets a new launchedAt and a recorded move", async () => {
     const { deps, sessions, store, clock, halt } = setup({ cut: LIMIT, idle: IDLE });
