@@ -13,6 +13,7 @@ import type { SessionHomes } from "../claude/session-homes.ts";
 import type { SessionKind, Store } from "../state/state.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import { classifyPane, paneActivity } from "../quota/classify.ts";
+import { isBusyStatus } from "../quota/patterns.ts";
 import { flipLink } from "./accounts.ts";
 import { recordMove } from "./moved.ts";
 
@@ -46,6 +47,8 @@ export const ARMED_RE = /Continuing automatically at|Continuing shortly/;
 /** How long `closing` waits for a screen to show the Esc took effect. @default 3000 */
 const CLOSE_WAIT_MS = 3_000;
 const CLOSE_POLL_MS = 100;
+/** The footer of a running turn. */
+const BUSY_FOOTER_RE = /esc to interrupt/i;
 
 /** The limit's own screens only: a dialog with no limit on screen may be a person's (a permission prompt) and is left alone. */
 const needsEsc = (lines: string[], now: number) =>
@@ -73,8 +76,9 @@ export function writeTargetLogin(deps: InPlaceDeps, target: string): void {
 export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void): Promise<void> {
   const open = sessions.filter((s) => !s.closed && s.pid);
   if (!open.length) return;
+  // The limit line of a turn the limit ended, also while its screen still shows the spinner (its hooks are running).
   const limitOf = (lines: string[]) => {
-    const verdict = classifyPane(lines, { now: deps.clock.now(), defaultZone: "UTC" });
+    const verdict = classifyPane(lines.filter((l) => !isBusyStatus(l) && !BUSY_FOOTER_RE.test(l)), { now: deps.clock.now(), defaultZone: "UTC" });
     return verdict.kind === "quota" ? verdict.line : null;
   };
   let screens = await deps.tmux.capture(open.map((s) => s.name));

@@ -74,7 +74,10 @@ describe("closeLimitScreens()", () => {
 
 describe("closeLimitScreens() with a cut turn still busy", () => {
   test("waits for it to settle, then closes its armed automatic continue and keeps its limit line", async () => {
-    const busyCut = LIMIT.map((l) => (l.includes("bypass permissions on") ? "  ⏵⏵ bypass permissions on · esc to interrupt" : l));
+    // As Claude Code draws it while the StopFailure hook runs: the limit line, a spinner, the busy footer.
+    const rule = LIMIT.findIndex((l) => l.startsWith("────"));
+    const busyCut = [...LIMIT.slice(0, rule), "✽ Working… (0s · esc to interrupt)", "", ...LIMIT.slice(rule)]
+      .map((l) => (l.includes("bypass permissions on") ? "  ⏵⏵ bypass permissions on · esc to interrupt" : l));
     const { deps, sessions, keys, halt } = setup({ cut: busyCut });
     const { paneActivity } = await import("../../internal/quota/classify.ts");
     expect(paneActivity(busyCut)).toBe("busy");
