@@ -5,6 +5,7 @@
  * binary (built when missing), config text for a daemon, an in-process daemon through `wire()`, statistics, cleanup
  * on signals, and the summary rows `bench/run.ts` collects (JSON lines in the file named by `BENCH_SUMMARY`).
  */
+import { writeSimAccountLogin } from "../internal/demo/sim-login.ts";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -203,6 +204,8 @@ export interface ConfigSpec {
 export function configText(spec: ConfigSpec): string {
   const { dir } = spec;
   for (const p of ["homes/a", "homes/b", "work"]) mkdirSync(join(dir, p), { recursive: true });
+  // Each account home holds a login, as after `claude /login`: a swap writes it into the session home.
+  for (const name of ["a", "b"]) writeSimAccountLogin(join(dir, "homes", name), name);
   const dedicated = Array.from({ length: spec.dedicated ?? 0 }, (_, i) => `  - { session: ccl-${i + 1}-ded, workdir: ${dir}/work/ded-${i + 1} }`);
   return `state_dir: ${dir}/state
 log_level: ${spec.logLevel ?? "warn"}

@@ -1,6 +1,7 @@
 /**
  * @module bench/swap
  * Time from a swap request to every session relaunched and verified, printed (not a test): `bun bench/swap.ts`.
+ * This is the restart swap (`switcher.mode: restart`); the in-place swap has bench/hot-swap.ts.
  * Wires the whole daemon in this process (as test/support/daemon.ts does) on a private tmux server with 10 pool and
  * 2 dedicated sessions of the simulated Claude Code (the compiled binary's `sim-claude`), types one prompt into each
  * (so every swap copies and resumes a conversation), waits until all 12 are idle, then triggers `POST /swap {"account": <other>}` with the bearer token, alternating a→b and b→a, 3 runs. The figures
@@ -81,7 +82,7 @@ await main(async () => {
   const port = await freePort();
   const text = (staggerMs: number) => configText({
     dir, socket: server.socket, port, command: binary, args: ["sim-claude"], pool: { min: POOL, max: POOL }, dedicated: DEDICATED,
-    switcher: `{ relaunch_stagger: ${staggerMs}ms, verify_timeout: 60s }`,
+    switcher: `{ relaunch_stagger: ${staggerMs}ms, verify_timeout: 60s, mode: restart }`,
   });
   const stateDb = join(dir, "state", "state.db");
   const counting = countingRun(server.run);
@@ -98,7 +99,7 @@ await main(async () => {
   }
   await until("a transcript in every session", () => names.every((name) => {
     const row = fast.control.status().sessions.find((s) => s.name === name);
-    return row?.session_id && existsSync(transcriptPath(join(dir, "homes", "a"), row.workdir, row.session_id));
+    return row?.session_id && existsSync(transcriptPath(join(dir, "state", "homes", "fleet"), row.workdir, row.session_id));
   }), 30_000, 100);
   say(`${POOL} pool + ${DEDICATED} dedicated sessions of the simulated Claude Code, relaunch_stagger 0:`);
   const zero = await phase("stagger 0", fast, stateDb, RUNS, counting.calls);

@@ -20,6 +20,9 @@ import type { OperatorControl } from "../internal/state/status.ts";
 import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
+import { createSessionHomes, prepareSessionHomes } from "../internal/claude/session-homes.ts";
+import { decideSwapMode, runningVersions } from "../internal/switcher/mode.ts";
+import { createHomeMigration } from "../internal/lifecycle/move-home.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
 import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
@@ -86,7 +89,11 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const metrics = createMetrics();
   const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
 
+  const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
+  const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningVersions(homes.fleetHome), legacySessions: homes.legacySessions().length });
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
+    homeFor: (session, launch) => homes.launchHome(session, launch),
+    sessionHome: homes.fleetHome,
     pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
@@ -120,7 +127,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
     store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }), activeAccount,
-    homeOf: (session) => homeOfAccount(session.account)?.home ?? null,
+    homeOf: (session) => homes.homeOf(session.name),
   }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
     store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
@@ -132,7 +139,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
   });
   const switcher = createSwitcher({
-    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep,
+    store, lifecycle, tmux, clock, log: log.child({ module: "switcher" }), notify: events.notify, metrics, beforeStep: deps.beforeSwapStep, homes, swapMode,
     setActiveAccount: (name) => runtime.setActiveAccount(name),
     activeAccount: () => runtime.activeAccount(),
     requeueTask: (id, reason) => dispatcher.requeue(id, reason),
@@ -141,15 +148,19 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
     relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
   });
+  const migration = createHomeMigration({
+    store, tmux, lifecycle, homes, log: log.child({ module: "homes" }), accounts: config.accounts,
+    swapRunning: () => switcher.running() || store.openSwap() !== null, activeAccount,
+  });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
-    log: log.child({ module: "supervisor" }), metrics,
+    log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session),
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
-  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt }));
+  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode }));
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -198,6 +209,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       channels.start();
       cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
+      prepareSessionHomes(homes, activeAccount().name, log);
+      await migration.detect().catch((error) => log.error("sessions in account homes not detected", { error }));
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       cleanups.push(() => switcher.halt());
       dispatcher.recover();
@@ -225,7 +238,9 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
       digest.start(abort.signal);
-      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed")]);
+      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed"),
+        every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried"),
+        every(config.lifecycle.reconcile_interval, async () => void (await migration.pass()), "session not moved to its session home")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
       // waited for, so nothing writes to a closed store.
       cleanups.push(async () => {

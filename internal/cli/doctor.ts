@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { linkFlipProblem } from "../lifecycle/link.ts";
 import type { Config } from "../config/config.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
+import { swapModeCheck } from "../switcher/mode.ts";
 import { configuredWorkdirProblems } from "../dispatcher/workdir.ts";
 import { parseClaudeVersion, TESTED_CLAUDE_CODE_VERSION } from "../claude/version.ts";
 
@@ -98,6 +99,7 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
     ? { name: "workdirs", ok: true, detail: "every configured workdir is a directory" }
     : { name: "workdirs", ok: false, detail: workdirs.map((w) => `${w.key}: ${w.problem}`).join("; "),
       fix: `mkdir -p ${workdirs.map((w) => JSON.stringify(w.path)).join(" ")}, or correct the paths (the daemon never creates them)` });
+  add(await swapModeCheck(config, run));
 
   for (const [name, dir] of [["state folder", config.state_dir], ["queue folder", config.dispatcher.queue_dir]] as const) {
     add(writable(dir)

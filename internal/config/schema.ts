@@ -111,6 +111,7 @@ export const ConfigSchema = z.strictObject({
     relaunch_attempts: z.number().int().min(1).max(10).default(2),
     max_swaps_per_hour: z.number().int().min(1).default(DEFAULT_MAX_SWAPS_PER_HOUR),
     continue_prompt: z.string().min(1).default("Continue where you left off."),
+    mode: z.enum(["auto", "in-place", "restart"]).default("auto"),
   }).prefault({}),
   watcher: z.strictObject({
     poll_interval: Duration.prefault(DEFAULT_WATCHER_POLL_INTERVAL),

@@ -16,6 +16,7 @@ import type { Clock } from "../clock.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
 import type { OperatorControl, StatusSnapshot } from "../state/status.ts";
 import { transcriptPath } from "../claude/home.ts";
+import { writeSimAccountLogin } from "./sim-login.ts";
 
 /** What the demo needs from the binary: the same wiring `run` uses. */
 export interface DemoHost {
@@ -55,6 +56,7 @@ export async function runDemo(host: DemoHost, options: DemoOptions): Promise<num
   const port = options.port || (await freePort());
   const self = host.selfArgv();
   const config = parseConfig(demoConfig(dir, socket, port, self), join(dir, "config.yaml"), { env: { CLAUDE_FAILOVER_DEMO_TOKEN: token }, home: dir });
+  for (const name of ["demo-a", "demo-b"]) writeSimAccountLogin(join(dir, "accounts", name), name);
   const deps = host.realDeps(config);
   const logFile = Bun.file(join(dir, "daemon.log")).writer();
   const daemon = host.wire(config, { ...deps, log: createLog({ level: "info", write: (line) => void logFile.write(line + "\n") }) });
@@ -125,7 +127,7 @@ export async function runDemo(host: DemoHost, options: DemoOptions): Promise<num
     let resumed = 0;
     for (const s of after.sessions) {
       const same = s.session_id !== null && s.session_id === before.get(s.name);
-      const onDisk = s.session_id !== null && existsSync(transcriptPath(join(dir, "accounts", "demo-b"), s.workdir, s.session_id));
+      const onDisk = s.session_id !== null && existsSync(transcriptPath(join(dir, "state", "homes", "fleet"), s.workdir, s.session_id));
       if (same && onDisk) resumed++;
       print(`  ${s.name.padEnd(12)} on ${s.account}  ${same ? "same conversation" : "NEW conversation"} ${s.session_id}${onDisk ? "" : " (transcript missing!)"}`);
     }

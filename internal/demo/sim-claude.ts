@@ -3,7 +3,8 @@
  * A simulated Claude Code for tests and `claude-failover demo` (hidden subcommand `claude-failover sim-claude …`):
  * reads the flags the daemon passes, validates the session id like the CLI (reference/claude-code.md §3), runs the
  * interactive loop (keys → prompt → busy turn → reply or error line) and decides what each turn ends with. Quota and
- * server-error lines come on demand: a `<home>/sim-quota` file, `[sim:…]` prompt directives or `SIM_CLAUDE_START_LINE`.
+ * server-error lines come on demand: a `<home>/sim-quota` file (or the one its login names, sim-login.ts), `[sim:…]`
+ * prompt directives or `SIM_CLAUDE_START_LINE`. Its login is re-read for every request, like the real CLI.
  * A turn follows 2.1.330 (reference/real-claude.md §5–§6): the `user` record (with a fresh `promptId`) is written before
  * UserPromptSubmit fires; the reply or API-error record, then Stop or StopFailure (both with `prompt_id`), and only once
  * that hook command has returned, `stop_hook_summary` and `turn_duration`, after which the prompt is idle again.
@@ -22,7 +23,8 @@ import {
   INTERRUPTED_TEXT, UPGRADE_HINT, classifyErrorText, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
 } from "./sim-screen.ts";
-import { createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+import { SIM_VERSION, createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
+import { autoContinueEnabled, logSimRequest, readSimLogin, refreshSimLogin, type SimRequestLogin } from "./sim-login.ts";
 import { parseSimArgs, type SimArgs } from "./sim-args.ts";
 import { consumeFaults, planCrash, planHook, planIdleNotify, type HookPlan } from "./sim-faults.ts";
 import { findResetTime } from "../quota/reset-time.ts";
@@ -38,6 +40,7 @@ const MODE_LABELS: Record<string, string> = {
 };
 /** Runs the simulated Claude Code on this process's terminal until it exits; resolves to the exit code. */
 export async function runSimClaude(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes("--version") || argv.includes("-v")) return (process.stdout.write(`${SIM_VERSION} (Claude Code, simulated)\n`), 0);
   const args = parseSimArgs(argv);
   const fail = (message: string) => (process.stderr.write(`${message}\n`), 1);
   const home = (env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude")).normalize("NFC");
@@ -101,6 +104,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let finished = false;
   let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
   let noticeTimer: Timer | undefined, escTimer: Timer | undefined, crashTimer: Timer | undefined;
+  /** The login of the running turn's latest request (re-read for every request, like the real CLI). */
+  let login: SimRequestLogin = { token: null, account: null, quotaFile: null };
+  /** Footer of an armed automatic continue after a limit (`Esc` or a new prompt cancels it). */
+  let armed: string | undefined;
   let resolveRun: (code: number) => void = () => {};
   let prompts = previous.prompts;
   /** The running turn: its prompt and the hooks a `reorder` fault holds until its Stop/StopFailure. */
@@ -128,7 +135,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const render = (final = false) => {
     const { cols, rows } = size();
     const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
-      mode, notice, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
+      mode, notice: notice ?? armed, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
     const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
     const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
     const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
@@ -151,13 +158,17 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     const promptId = randomUUID();
     const current = (turn = { prompt, promptId, held: [] });
     clearTimeout(idleTimer);
+    armed = undefined;
+    if (directives.refresh) refreshSimLogin(home);
+    login = readSimLogin(home);
+    logSimRequest(home, { sessionId, prompt, login });
     entries.push({ kind: "user", text: prompt });
     store.userPrompt(prompt, promptId, ++prompts);
     busySince = Date.now();
     store.setStatus("busy");
     void fireHook("UserPromptSubmit", { prompt, prompt_id: promptId });
     spinnerTimer = setInterval(render, 200);
-    const workMs = directives.workMs ?? turnMs;
+    const workMs = directives.workMs ?? (directives.untilMs !== undefined ? Math.max(0, directives.untilMs - Date.now()) : turnMs);
     const crash = directives.crashCode !== undefined ? { code: directives.crashCode, afterMs: undefined }
       : consumeFaults(home, (f) => planCrash(f, prompt))?.plan;
     if (crash) crashTimer = setTimeout(() => void crashNow(crash.code), crash.afterMs ?? workMs / 2);
@@ -173,12 +184,15 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     resolveRun(code);
   };
   const readQuotaFile = (): { line: string; hint?: string } | undefined => {
-    let content: string;
-    try {
-      content = readFileSync(join(home, "sim-quota"), "utf8");
-    } catch {
-      return undefined;
+    let content: string | undefined;
+    for (const file of [join(home, "sim-quota"), login.quotaFile]) {
+      try {
+        if (file) content ??= readFileSync(file, "utf8");
+      } catch {
+        // no limit from this source
+      }
     }
+    if (content === undefined) return undefined;
     const [line, hint] = content.trim().split(/\r?\n/).map((l) => l.trim());
     return line ? { line, hint } : { line: defaultQuotaLine(new Date(), timeZone) };
   };
@@ -189,6 +203,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const endTurn = async (directives: SimDirectives, text: string, current: NonNullable<typeof turn>) => {
     clearTimeout(crashTimer);
     const started = busySince ?? Date.now();
+    // The turn's last request goes out now, with the login as it is now (a swap during the turn moved it).
+    login = readSimLogin(home);
     const quota = readQuotaFile();
     const errorLine = quota?.line ?? directives.say;
     let hook: Promise<string[]>;
@@ -198,6 +214,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
       store.apiError(errorLine, filing, filing.apiError && findResetTime(errorLine, Date.now(), timeZone));
       hook = fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine, prompt_id: current.promptId }, current)
         .then(() => []);
+      const resetAt = quota && autoContinueEnabled(home) ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
+      if (resetAt) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
     } else {
       const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
       entries.push({ kind: "assistant", text: reply });
@@ -229,7 +247,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     if (key.type === "text" || key.type === "paste") input += key.text;
     else if (key.type === "newline") input += "\n";
     else if (key.type === "backspace") input = Array.from(input).slice(0, -1).join("");
-    else if (key.type === "escape" && busy) interrupt();
+    else if (key.type === "escape" && armed) {
+      armed = undefined;
+      entries.push({ kind: "assistant", text: "Automatic continue cancelled · /rate-limit-options to wait again" });
+    } else if (key.type === "escape" && busy) interrupt();
     else if (key.type === "eof" && !input) return void finish(0, "prompt_input_exit");
     else if (key.type === "enter" && !busy && input.trim()) {
       const prompt = input.trim();

@@ -240,6 +240,10 @@ export interface SimDirectives {
   say?: string;
   /** `[sim:reply=<text>]`: the assistant's reply, verbatim. */
   reply?: string;
+  /** `[sim:refresh=1]`: refresh the login's token set before the request, as the CLI does near expiry. */
+  refresh?: boolean;
+  /** `[sim:until=<epoch ms>]`: the turn ends at that moment (turns of several sessions ending together). */
+  untilMs?: number;
   /** `[sim:exit=<code>]`: exit with this code once the turn has ended. */
   exitCode?: number;
   /** `[sim:crash=<code>]` (`[sim:crash]` = 1): exit with this code halfway through the turn, with no reply, hook or end record. */
@@ -254,6 +258,8 @@ export function parseDirectives(prompt: string): { directives: SimDirectives; te
     if (key === "work" && work) directives.workMs = Number(work[1]) * { ms: 1, s: 1000, m: 60_000 }[(work[2] ?? "ms") as "ms" | "s" | "m"];
     else if (key === "say") directives.say = value;
     else if (key === "reply") directives.reply = value;
+    else if (key === "refresh") directives.refresh = value.trim() !== "0";
+    else if (key === "until" && /^\d+$/.test(value.trim())) directives.untilMs = Number(value.trim());
     else if (key === "exit" && /^\d+$/.test(value.trim())) directives.exitCode = Number(value.trim()) & 255;
     else if (key === "crash" && /^\d*$/.test(value.trim())) directives.crashCode = Number(value.trim() || 1) & 255;
     else return marker;

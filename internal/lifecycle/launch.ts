@@ -18,7 +18,7 @@ export interface LaunchSpec {
   command: string;
   /** `claude.args` from config. */
   args: readonly string[];
-  /** Account home, exported as CLAUDE_CONFIG_DIR. */
+  /** Config home exported as CLAUDE_CONFIG_DIR (the session home; an account home without session homes). */
   home: string;
   /** New conversation (`--session-id`) or continue one (`--resume`). */
   mode: "new" | "resume";

@@ -63,8 +63,15 @@ export interface LifecycleOptions {
   crashBackoffMs?: number;
   /** Every account, searched when adopting a session the store does not know. @default the active account only */
   accounts?: ReadonlyArray<{ name: string; home: string }>;
-  /** `claude.link`: kept pointing at the reconciled account's home. @default "" (no link) */
+  /** `claude.link`: kept pointing at the reconciled account's home (the session home when there is one). @default "" (no link) */
   link?: string;
+  /**
+   * The config home a launch of `session` runs in (its session home, claude/session-homes.ts), given the account and
+   * conversation it launches with. @default the account's own home
+   */
+  homeFor?: (session: string, launch: { account: string; resumeId: string | null; workdir: string }) => string;
+  /** The daemon's shared session home: `claude.link` points at it, and a session running there is not stranded. */
+  sessionHome?: string;
 }
 
 /** A launch request. */
@@ -188,18 +195,19 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     if (problem !== null) throw new Error(`Cannot launch ${name}: ${problem}`);
     // Claude Code names a project folder after the real path of its working directory: resolve symlinks once, here.
     const workdir = realWorkdir(wanted);
+    const home = options.homeFor?.(name, { account: request.account.name, resumeId: request.resumeId ?? null, workdir }) ?? request.account.home;
     // A session relaunched outside a swap in another home than it ran in (e.g. its account left the config while no
     // swap could move it) takes its conversation along, as a swap would.
-    if (isValidUuid(request.resumeId) && previous?.home && previous.home !== request.account.home) {
-      const copied = copyTranscript(previous.home, request.account.home, workdir, request.resumeId);
-      if (copied === "copied") log.info("conversation carried to the new home", { session: name, from: previous.home, to: request.account.home });
+    if (isValidUuid(request.resumeId) && previous?.home && previous.home !== home) {
+      const copied = copyTranscript(previous.home, home, workdir, request.resumeId);
+      if (copied === "copied") log.info("conversation carried to the new home", { session: name, from: previous.home, to: home });
     }
-    const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(request.account.home, workdir, request.resumeId));
+    const resumable = isValidUuid(request.resumeId) && existsSync(transcriptPath(home, workdir, request.resumeId));
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
     const sessionId = isValidUuid(request.resumeId) ? request.resumeId : newUuid();
     const argv = buildLaunchArgv({
-      command: options.claude.command, args: options.claude.args, home: request.account.home,
+      command: options.claude.command, args: options.claude.args, home,
       mode: resumable ? "resume" : "new", sessionId, settingsPath: writeSettings(name), stripEnv: options.stripEnv,
     });
     const exists = (panes ?? (await tmux.listPanes())).some((p) => p.session === name);
@@ -208,7 +216,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const now = clock.now();
     log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir });
     const row = store.upsertSession(name, kind, {
-      state: "starting", sessionId, account: request.account.name, home: request.account.home, workdir, launchedAt: now, activityAt: now,
+      state: "starting", sessionId, account: request.account.name, home, workdir, launchedAt: now, activityAt: now,
       ...(resumable ? {} : { taskId: null }),
     }, now);
     return { ...row, resumed: resumable };
@@ -229,7 +237,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     async reconcile(account, given) {
       const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
       // The operator is told once per reason, across restarts too (the reason told is kept in the store).
-      const newLinkProblem = link.keep(account.home);
+      const newLinkProblem = link.keep(options.sessionHome ?? account.home);
       if (newLinkProblem && store.getFlag(FLAG_LINK_TOLD) !== newLinkProblem) {
         report.linkProblem = newLinkProblem;
         store.setFlag(FLAG_LINK_TOLD, newLinkProblem);
@@ -325,7 +333,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       return store.sessions().filter((row) => {
         if (!owned.has(row.name) || row.state === "dead" || row.account === null) return false;
         const home = homes.get(row.account);
-        return home === undefined || (row.home !== null && row.home !== home);
+        return home === undefined || (row.home !== null && row.home !== home && row.home !== options.sessionHome);
       }).map((row) => row.name);
     },
 

@@ -23,7 +23,7 @@ export type TaskState = "queued" | "running" | "done" | "failed" | "stalled";
  * limit and the task waits to be continued.
  */
 export type DeliveryState = "intent" | "typed" | "confirmed" | "ended";
-export type SwapStep = "requested" | "saving" | "stopping" | "flipping" | "migrating" | "relaunching" | "verifying" | "done" | "failed";
+export type SwapStep = "requested" | "saving" | "stopping" | "flipping" | "migrating" | "relaunching" | "writing" | "closing" | "moving" | "verifying" | "done" | "failed";
 export type EventLevel = "info" | "warning" | "critical";
 
 export interface AccountRow {

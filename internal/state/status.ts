@@ -31,6 +31,8 @@ export interface StatusSnapshot {
   queue: Array<{ id: number; project: string; file: string; priority: number; state: TaskState; session: string | null }>;
   last_swap: SwapSummary | null;
   swaps: SwapSummary[];
+  /** How the next swap moves sessions (`in-place` or `restart`) and why; absent when the daemon does not say. */
+  swap_mode?: { mode: "in-place" | "restart"; why: string };
 }
 
 /** One swap as the surfaces show it (forensic fields included). */
@@ -58,6 +60,7 @@ export interface RuntimeFlags {
   activeAccount: string | null;
   paused: boolean;
   exhaustedUntil: number | null;
+  swapMode?: { mode: "in-place" | "restart"; why: string };
 }
 
 /** Outcome of an operator action, shown verbatim to the operator. */
@@ -109,6 +112,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     })),
     last_swap: swaps[0] ?? null,
     swaps,
+    ...(flags.swapMode ? { swap_mode: flags.swapMode } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  * wake-up when a reset time passes. Part of the supervisor's single decision point, split out for size; it runs no
  * tmux and touches no session.
  */
+import { accountOfLateEvent } from "../switcher/moved.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -30,8 +31,11 @@ export interface AccountDecisionsDeps {
 
 /** The account decisions. */
 export interface AccountDecisions {
-  /** The account a hook event belongs to, from the home its transcript is in. */
-  accountOfEvent(transcriptPath: string | null): string | null;
+  /**
+   * The account a hook event belongs to, from the home its transcript is in; with session homes (one home for every
+   * account), a late limit event of a session moved in place (`late`: its session, text and arrival) is its old account's.
+   */
+  accountOfEvent(transcriptPath: string | null, late?: { session: string; text: string | null; at: number }): string | null;
   /** Acts on one classified signal of a session (account defaults to the session's). */
   onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
   /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
@@ -50,9 +54,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
    * account can arrive after the swap has moved the session; it must cool the old account, not the new one.
    */
-  const accountOfEvent = (path: string | null): string | null => {
-    if (path === null) return null;
-    return config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
+  const accountOfEvent = (path: string | null, late?: { session: string; text: string | null; at: number }): string | null => {
+    const byPath = path === null ? null : config.accounts.find((a) => path.startsWith(a.home.endsWith("/") ? a.home : `${a.home}/`))?.name ?? null;
+    return byPath ?? (late ? accountOfLateEvent(store, late.session, late.text, late.at) : null);
   };
 
   const onVerdict = async (session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount: string | null = null) => {

@@ -27,6 +27,8 @@ export interface ControlDeps {
   log: Logger;
   version: string;
   startedAt: number;
+  /** How the next swap would move sessions, and why (switcher/mode.ts). */
+  swapMode?: () => { mode: "in-place" | "restart"; why: string };
 }
 
 /** Creates the {@link OperatorControl}. */
@@ -36,7 +38,7 @@ export function createControl(deps: ControlDeps): OperatorControl {
     status() {
       return buildStatus(store, {
         version: deps.version, startedAt: deps.startedAt, activeAccount: runtime.activeAccount(), paused: runtime.paused(),
-        exhaustedUntil: runtime.exhaustedUntil(),
+        exhaustedUntil: runtime.exhaustedUntil(), swapMode: deps.swapMode?.(),
       }, clock.now());
     },
 

@@ -56,13 +56,13 @@ export interface TranscriptFollower {
   read(session: string, row: { account: string | null; workdir: string; sessionId: string | null }): unknown[];
 }
 
-/** Creates a {@link TranscriptFollower}; `homeOf` maps an account name to its config home. */
-export function createTranscriptFollower(homeOf: (account: string) => string | undefined, log: Logger): TranscriptFollower {
+/** Creates a {@link TranscriptFollower}; `homeOf` gives the config home a session on an account runs in. */
+export function createTranscriptFollower(homeOf: (account: string, session: string) => string | undefined, log: Logger): TranscriptFollower {
   const tail = createTranscriptTail(log);
   const following = new Map<string, string>();
   return {
     read(session, row) {
-      const home = row.account ? homeOf(row.account) : undefined;
+      const home = row.account ? homeOf(row.account, session) : undefined;
       if (!home || !isValidUuid(row.sessionId)) return [];
       const path = transcriptPath(home, row.workdir, row.sessionId);
       const previous = following.get(session);

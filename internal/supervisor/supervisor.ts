@@ -21,6 +21,7 @@ import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, drainSpool } from "./signals.ts";
+import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "./events.ts";
 import { createTaskWork, type TaskWork } from "./tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
@@ -55,6 +56,8 @@ export interface SupervisorDeps {
   clock: Clock;
   log: Logger;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** The config home a session runs in (its transcripts are there). @default its account's home */
+  sessionHome?: (session: string) => string;
 }
 
 /** The supervisor. */
@@ -74,7 +77,7 @@ export interface Supervisor {
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
-  const transcripts = createTranscriptFollower((account) => config.accounts.find((a) => a.name === account)?.home, log);
+  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log);
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
 
@@ -126,7 +129,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         // A late hook from a turn taken on the previous account (before a swap relaunched the session) is not a turn
         // of the relaunched conversation: it must not make a redrawn limit line count as new.
         const eventAccount = accountOfEvent(event.transcriptPath);
-        const current = eventAccount === null || eventAccount === row?.account;
+        const current = (eventAccount === null || eventAccount === row?.account) && !isLatePrompt(store, name, obs.at, sessions.startedAt(name));
         store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
         await work.promptSubmitted(name, event.promptId, event.prompt);
         break;
@@ -141,7 +144,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
           rate_limit_info: event.rateLimitInfo ?? undefined,
         };
         const verdict = classifyStopFailure(signal, classifyOptions(now));
-        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(event.transcriptPath));
+        await onVerdict(name, verdict, "hook", obs.at, accountOfEvent(event.transcriptPath, { session: name, text: event.message, at: obs.at }));
         const text = event.message ?? event.error ?? "unknown error";
         const quotaHit = verdict.kind === "quota" ? { resetsAt: verdict.resetAt ?? null, limitType: null } : null;
         await work.turnEnded(name, { promptId: event.promptId, end: { kind: "api-error", error: event.error ?? "unknown", text, quota: quotaHit } });
@@ -199,7 +202,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         return handlePane(obs);
       case "transcript": {
         const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
-        return onVerdict(obs.session, verdict, "transcript", obs.at, obs.account);
+        // A record written before an in-place swap moved the session belongs to the account it left.
+        const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
+        const late = verdict.kind === "quota" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
+        return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);
       }
       case "tick":
         return accounts.wakeAccounts(obs.at);

@@ -1,7 +1,8 @@
 /**
  * @module switcher
  * Runs a swap as a state machine persisted step by step in the store:
- * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`.
+ * `requested → saving → stopping → flipping → migrating → relaunching → verifying → done | failed`, or in place
+ * (switcher/in-place.ts) `requested → saving → writing → closing → moving → verifying → done | failed`.
  * Each step is written before it starts and is safe to run twice, so a daemon killed at any point finishes the swap
  * on its next start ({@link Switcher.resumeOpen}). A swap that could not flip `claude.link` fails before any session
  * is stopped. Owns the swap circuit breaker. Does not decide *when* to swap
@@ -17,6 +18,10 @@ import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
 import { flipLink, LinkError, linkFlipProblem } from "../lifecycle/link.ts";
+import type { SessionHomes } from "../claude/session-homes.ts";
+import { closeLimitScreens, moveRows, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
+import type { SwapModeChoice } from "./mode.ts";
+import { recordMove } from "./moved.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -34,6 +39,10 @@ export interface SwitcherDeps {
   /** Time of the last SessionStart hook of a session, if any. */
   sessionStartedAt(session: string): number | null;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
+  /** The daemon's session homes: a swap writes the target's login into them instead of moving transcripts. */
+  homes?: Pick<SessionHomes, "fleetHome" | "moveTo">;
+  /** How the next swap moves sessions (switcher/mode.ts); in-place needs `homes`. @default restart */
+  swapMode?: () => SwapModeChoice;
   /**
    * Fault-injection seam for crash tests: awaited after a step is persisted and before it runs; `halted` aborts when
    * the daemon stops (nothing of the step runs after that).
@@ -101,11 +110,17 @@ interface PlannedSession {
   copy?: CopyOutcome;
   relaunchedAt?: number;
   attempts?: number;
-  outcome?: "resumed" | "fresh" | "dead";
+  /** `kept`: moved in place, same process. */
+  outcome?: "kept" | "resumed" | "fresh" | "dead";
+  /** In place: the pane's process when the swap started, and whether Esc was sent for the limit screen. */
+  pid?: number | null;
+  closed?: boolean;
 }
 
 interface Plan {
   sessions: PlannedSession[];
+  /** How this swap moves sessions, decided once at `saving`; absent in plans from before in-place swaps. */
+  mode?: SwapModeChoice["mode"];
 }
 
 const HOUR_MS = 3_600_000;
@@ -115,6 +130,9 @@ const HOLD_MESSAGE = "claude-failover: moving this session to another account; i
 /** Creates the {@link Switcher}. */
 export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Switcher {
   const { store, lifecycle, tmux, clock, log } = deps;
+  const inPlace: InPlaceDeps | null = deps.homes
+    ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount }
+    : null;
   let current: Promise<void> | null = null;
   const halting = new AbortController();
   const checkHalt = () => {
@@ -148,12 +166,29 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             break;
           case "saving": {
             checkLink();
-            const sessions = await saveSessions();
+            const choice = inPlace && deps.swapMode ? deps.swapMode() : { mode: "restart" as const, why: "no session homes" };
+            const saved = await saveSessions();
             // A config swap moves only the sessions not already running in the target home.
-            savePlan(id, { sessions: swap.reason === "config" ? sessions.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : sessions });
-            enter(id, "stopping");
+            const sessions = swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
+            if (choice.mode === "in-place") await recordPids(tmux, sessions);
+            savePlan(id, { sessions, mode: choice.mode });
+            log.info("swap mode", { swap: id, mode: choice.mode, why: choice.why });
+            enter(id, choice.mode === "in-place" ? "writing" : "stopping");
             break;
           }
+          case "writing":
+            writeTargetLogin(inPlace!, target.name);
+            enter(id, "closing");
+            break;
+          case "closing":
+            await closeLimitScreens(inPlace!, plan.sessions, checkHalt);
+            savePlan(id, plan);
+            enter(id, "moving");
+            break;
+          case "moving":
+            await moveRows(inPlace!, plan.sessions, target.name, swap.snippet);
+            enter(id, "verifying");
+            break;
           case "stopping":
             for (const s of plan.sessions) {
               await lifecycle.hold(s.name, HOLD_MESSAGE).catch((error) => log.warn("session stop failed", { session: s.name, error }));
@@ -161,12 +196,15 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "flipping");
             break;
           case "flipping":
-            flipLink(options.link, target.home);
+            deps.homes?.moveTo(target.name);
+            flipLink(options.link, deps.homes?.fleetHome ?? target.home);
             deps.setActiveAccount(target.name);
             enter(id, "migrating");
             break;
           case "migrating":
             for (const s of plan.sessions) {
+              // With session homes the transcript stays where it is (a legacy session's is copied in at its launch).
+              if (deps.homes) continue;
               // The home the session ran in: its account may have left the config (reason `config`).
               const from = s.home ?? homeOf(s.account);
               s.copy = isValidUuid(s.sessionId) && from ? copyTranscript(from, target.home, s.workdir, s.sessionId) : "missing";
@@ -179,6 +217,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             const left = plan.sessions.filter((s) => !s.relaunchedAt);
             for (const [i, s] of left.entries()) {
               checkHalt();
+              // With session homes no path tells the accounts apart: late events of the old process are told by this.
+              if (deps.homes && s.account && s.account !== target.name) recordMove(store, s.name, { from: s.account, line: swap.snippet, at: clock.now(), restart: true });
               await relaunch(s, { name: target.name, home: target.home }, true, panes);
               savePlan(id, plan);
               if (options.staggerMs > 0 && i < left.length - 1) await clock.sleep(options.staggerMs);
@@ -187,17 +227,18 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             break;
           }
           case "verifying":
-            await verify(id, plan, { name: target.name, home: target.home });
+            if (plan.mode === "in-place") await verifyInPlace(inPlace!, plan.sessions);
+            else await verify(id, plan, { name: target.name, home: target.home });
             savePlan(id, plan);
             enter(id, "done");
             break;
           case "done":
           case "failed": {
-            const counts = { resumed: 0, fresh: 0, dead: 0 };
+            const counts = { kept: 0, resumed: 0, fresh: 0, dead: 0 };
             for (const s of plan.sessions) counts[s.outcome ?? "resumed"]++;
             deps.metrics?.inc("claude_failover_swaps_total", { reason: swap.reason });
-            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount ?? "unknown", sessions: plan.sessions.length, resumed: counts.resumed, fresh: counts.fresh, duration_ms: clock.now() - started });
-            log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, ...counts });
+            deps.notify({ kind: "swap_done", at: clock.now(), from: swap.fromAccount, to: swap.toAccount ?? "unknown", sessions: plan.sessions.length, resumed: counts.resumed + counts.kept, fresh: counts.fresh, duration_ms: clock.now() - started });
+            log.info("swap done", { swap: id, from: swap.fromAccount, to: swap.toAccount, mode: plan.mode ?? "restart", ...counts });
             return;
           }
         }
@@ -232,6 +273,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     const home = homeOf(active);
     if (!swap || !active || !home) return;
     const plan = readPlan(swap);
+    // An in-place swap stopped nothing: every session still runs.
+    if (plan.mode === "in-place") return;
     for (const s of plan.sessions) {
       if (s.relaunchedAt) continue;
       await relaunch(s, { name: active, home }, true).catch((error) => log.error("session not brought back", { session: s.name, error }));
@@ -243,7 +286,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   const saveSessions = async (): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
     const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
-    const accounts = store.accounts().map((a) => ({ name: a.name, home: a.home }));
+    // Claude Code's registry is in the home each session runs in: the session home, or an account home (legacy).
+    const accounts = [...store.accounts().map((a) => ({ name: a.name, home: a.home })), ...(deps.homes ? [{ name: "", home: deps.homes.fleetHome }] : [])];
     const liveIds = await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>());
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {

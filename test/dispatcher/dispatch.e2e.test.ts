@@ -38,7 +38,7 @@ const taskByFile = (t: TestDaemon, file: string) => tasks(t).filter((row) => row
 const sessions = (t: TestDaemon) => t.daemon.control.status().sessions;
 const sessionIdOf = (t: TestDaemon, name: string) => sessions(t).find((s) => s.name === name)?.session_id ?? null;
 
-/** Every `*.jsonl` transcript under both account homes. */
+/** Every `*.jsonl` transcript under the session home and both account homes. */
 function transcriptFiles(t: TestDaemon): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
@@ -53,7 +53,7 @@ function transcriptFiles(t: TestDaemon): string[] {
       else if (e.name.endsWith(".jsonl")) out.push(join(dir, e.name));
     }
   };
-  for (const account of ["a", "b"] as const) walk(join(t.home(account), "projects"));
+  for (const home of [t.fleet, t.home("a"), t.home("b")]) walk(join(home, "projects"));
   return out;
 }
 

@@ -1,3 +1,5 @@
+import { readLogin } from "../../internal/claude/login.ts";
+import { join } from "node:path";
 import { afterEach, describe, expect, test } from "bun:test";
 import { makeTask } from "../support/ledger.ts";
 import { startFaultCase, type FaultCase } from "../support/fault-case.ts";
@@ -89,8 +91,10 @@ describe("reload with tasks running", () => {
       const status = await c!.d.get("/status");
       const panes = (await listPanes(c!.d.server)).filter((p) => !p.dead);
       return { active: status.active_account, accounts: status.sessions.map((s: { name: string; account: string }) => `${s.name}:${s.account}`).sort(),
-        panesOnB: panes.filter((p) => p.command.includes(`${c!.d.dir}/homes/b`)).map((p) => p.name).sort() };
+        inSessionHome: panes.filter((p) => p.command.includes(`${c!.d.dir}/state/homes/fleet`)).map((p) => p.name).sort(),
+        login: readLogin(join(c!.d.dir, "state", "homes", "fleet"))?.oauth.accessToken };
     };
-    await expectEventually(where, { active: "b", accounts: ["ccl-1-ded:b", "ccl-auto-11:b"], panesOnB: ["ccl-1-ded", "ccl-auto-11"] }, 40_000);
+    await expectEventually(where, { active: "b", accounts: ["ccl-1-ded:b", "ccl-auto-11:b"], inSessionHome: ["ccl-1-ded", "ccl-auto-11"],
+      login: "sk-ant-oat01-SIM-b" }, 40_000);
   }, 120_000);
 });

@@ -138,11 +138,11 @@ describe("reconcile keeps claude.link on the account it is given (real tmux)", (
 });
 
 describe("the daemon and claude.link", () => {
-  test("start-up creates the link; a real directory there shows in /health (still 200), doctor and one notification", async () => {
+  test("start-up creates the link (at the session home); a real directory there shows in /health (still 200), doctor and one notification", async () => {
     const t = await startTestDaemon();
     try {
       const link = join(t.dir, "claude-link");
-      expect(readlinkSync(link)).toBe(t.home("a"));
+      expect(readlinkSync(link)).toBe(t.fleet);
       rmSync(link);
       mkdirSync(link);
       writeFileSync(join(link, "keep.txt"), "operator data");

@@ -5,6 +5,7 @@
  * `control`, HTTP and the files it writes.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { writeSimAccountLogin } from "../../internal/demo/sim-login.ts";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { parseConfig, type Config } from "../../internal/config/config.ts";
@@ -25,6 +26,8 @@ export interface TestDaemon {
   daemon: Daemon;
   log: ReturnType<typeof memoryLog>;
   home(account: "a" | "b"): string;
+  /** The config home the daemon's sessions run in (`failover` placement). */
+  fleet: string;
   /** A second daemon on the same folder and socket (restart); `reconfigure` edits the config text first (a reload). */
   restart(extra?: Partial<WireDeps>, reconfigure?: (text: string) => string): Promise<Daemon>;
   cleanup(): Promise<void>;
@@ -57,16 +60,29 @@ ${extra.yaml ?? ""}`;
 }
 
 /**
- * Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server; `prepare` runs on
- * the temp folder before the daemon starts (e.g. to write account homes).
+ * Gives each test account (`<dir>/homes/a`, `…/b`) a login as `claude /login` leaves it (token `sk-ant-oat01-SIM-<name>`);
+ * `<account home>/sim-quota` is then the account's quota wherever its login is used (sim-login.ts).
  */
-export async function startTestDaemon(options: { foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps>; prepare?: (dir: string) => void | Promise<void> } = {}): Promise<TestDaemon> {
+export function seedAccountHomes(dir: string, accounts: readonly string[] = ["a", "b"]): void {
+  for (const name of accounts) writeSimAccountLogin(join(dir, "homes", name), name);
+}
+
+/**
+ * Starts a test daemon (and its sessions); `foreign` sessions are created first on the same server; `before` runs on
+ * the temp folder and the private server before the daemon starts (e.g. to write account homes).
+ */
+export async function startTestDaemon(options: {
+  foreign?: string[]; extra?: Parameters<typeof testConfigText>[3]; deps?: Partial<WireDeps>;
+  /** Runs on the private server before the daemon starts (e.g. sessions an older daemon left running). */
+  before?: (dir: string, server: PrivateTmux) => Promise<void>;
+} = {}): Promise<TestDaemon> {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
+  seedAccountHomes(dir);
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
-  await options.prepare?.(dir);
+  await options.before?.(dir, server);
   const port = await freePort();
   const text = testConfigText(dir, server.socket, port, options.extra);
   const parse = (yaml: string) => parseConfig(yaml, join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });
@@ -78,6 +94,7 @@ export async function startTestDaemon(options: { foreign?: string[]; extra?: Par
   const handle: TestDaemon = {
     dir, server, config, daemon, log,
     home: (account) => join(dir, "homes", account),
+    fleet: join(dir, "state", "homes", "fleet"),
     async restart(extra, reconfigure) {
       if (reconfigure) handle.config = parse(reconfigure(text));
       handle.daemon = wire(handle.config, { ...deps(), ...extra });
@@ -131,13 +148,29 @@ export async function afterPolls(url: string, n: number, timeoutMs = 30_000): Pr
 
 export { freePort };
 
+/**
+ * The crash seam of a swap step: `freeze` holds the swap right after `step` was persisted until the daemon stops, so
+ * nothing of the step runs, as if the process had been killed with SIGKILL at that point; `frozen()` says it happened.
+ */
+export function freezeAtStep(step: string): { freeze: NonNullable<WireDeps["beforeSwapStep"]>; frozen(): boolean } {
+  let frozen = false;
+  return {
+    frozen: () => frozen,
+    freeze(_id, at, halted) {
+      if (at !== step) return;
+      frozen = true;
+      return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
+    },
+  };
+}
+
 /** What {@link giveConversations} saw: each owned session as `/status` showed it, and the foreign panes' pids. */
 export interface Conversations {
   before: Map<string, { session_id: string | null; workdir: string }>;
   foreign: Map<string, number>;
 }
 
-/** Waits for `owned` to be idle, types a first prompt in each and waits for its answer in account a's home. */
+/** Waits for `owned` to be idle, types a first prompt in each and waits for its answer in the session home. */
 export async function giveConversations(t: TestDaemon, owned: string[], foreignNames: string[]): Promise<Conversations> {
   const { eventually } = await import("./tmux.ts");
   const { transcriptPath } = await import("../../internal/claude/home.ts");
@@ -146,7 +179,7 @@ export async function giveConversations(t: TestDaemon, owned: string[], foreignN
   const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s]));
   // Each first turn has been answered: a limit set up afterwards cannot land on it.
   for (const s of before.values()) {
-    const path = transcriptPath(t.home("a"), s.workdir, s.session_id!);
+    const path = transcriptPath(t.fleet, s.workdir, s.session_id!);
     await eventually(() => existsSync(path) && readFileSync(path, "utf8").includes(`"type":"assistant"`));
   }
   const foreign = new Map((await listPanes(t.server)).filter((p) => foreignNames.includes(p.name)).map((p) => [p.name, p.pid]));
@@ -154,8 +187,8 @@ export async function giveConversations(t: TestDaemon, owned: string[], foreignN
 }
 
 /**
- * Every owned session runs in account b's home, resumed with its own conversation (the first prompt is in the moved
- * transcript); the foreign panes are the same processes; no other pane exists.
+ * Every owned session was relaunched in the session home on account b's login, resumed with its own conversation
+ * (the first prompt is in its transcript); the foreign panes are the same processes; no other pane exists.
  */
 export async function expectResumedOnB(t: TestDaemon, owned: string[], { before, foreign }: Conversations): Promise<void> {
   const { expect } = await import("bun:test");
@@ -165,11 +198,13 @@ export async function expectResumedOnB(t: TestDaemon, owned: string[], { before,
   for (const name of owned) {
     const was = before.get(name)!;
     const pane = panes.find((p) => p.name === name)!;
-    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.home("b")}`);
+    expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${t.fleet}`);
     expect(pane.command).toContain(`--resume ${was.session_id}`);
     expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.session_id).toBe(was.session_id);
-    const moved = transcriptPath(t.home("b"), was.workdir, was.session_id!);
+    const moved = transcriptPath(t.fleet, was.workdir, was.session_id!);
     expect(existsSync(moved) && readFileSync(moved, "utf8")).toContain(`hello from ${name}`);
   }
   for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
+  const { readLogin } = await import("../../internal/claude/login.ts");
+  expect(readLogin(t.fleet)?.oauth.accessToken).toBe("sk-ant-oat01-SIM-b");
 }

@@ -1,7 +1,7 @@
 /**
  * @module test/support/fault-case
  * One fault-injection case on a daemon process ({@link startProcDaemon}): a pool of `poolSize` sessions on account a,
- * one inbox project, helpers to drop tasks, switch the simulator's faults (`<home>/sim-faults.json`), wait for the
+ * one inbox project, helpers to drop tasks, switch the simulator's faults (`<session home>/sim-faults.json`), wait for the
  * pool and for each task to settle, and the closing exactly-once assertion read from the transcripts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -18,8 +18,8 @@ export interface FaultCase {
   d: ProcDaemon;
   queue(folder: Folder): string;
   drop(...tasks: TestTask[]): void;
-  /** Writes the simulator's faults into the homes of `accounts` (default: a). */
-  faults(value: unknown, accounts?: string[]): void;
+  /** Writes the simulator's faults into the session home every session runs in. */
+  faults(value: unknown): void;
   /** `/status` sessions. */
   sessions(): Promise<Array<{ name: string; state: string; account: string; session_id: string | null; task: unknown }>>;
   /** Waits until every pool session in `names` is idle with no task. */
@@ -55,10 +55,11 @@ function makeCase(d: ProcDaemon): FaultCase {
   const c: FaultCase = {
     d, queue,
     drop: (...tasks) => tasks.forEach((t) => dropFile(queue("inbox"), t.file, t.body)),
-    faults: (value, accounts = ["a"]) => accounts.forEach((a) => {
-      mkdirSync(d.home(a), { recursive: true });
-      writeFileSync(join(d.home(a), "sim-faults.json"), JSON.stringify(value));
-    }),
+    faults: (value) => {
+      const fleet = join(d.dir, "state", "homes", "fleet");
+      mkdirSync(fleet, { recursive: true });
+      writeFileSync(join(fleet, "sim-faults.json"), JSON.stringify(value));
+    },
     sessions: async () => (await d.get("/status")).sessions,
     async idle(names, timeoutMs = 30_000) {
       await eventually(async () => {

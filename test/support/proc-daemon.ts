@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { parseConfig, type Config } from "../../internal/config/config.ts";
-import { freePort, testConfigText, TOKEN } from "./daemon.ts";
+import { freePort, seedAccountHomes, testConfigText, TOKEN } from "./daemon.ts";
 import { eventually, privateTmux, tempDir, type PrivateTmux } from "./tmux.ts";
 
 const ENTRY = join(import.meta.dir, "../../cmd/claude-failover.ts");
@@ -63,6 +63,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
   const temp = tempDir(process.env.CF_KEEP_FAULT_DIRS ? "cf-fault-kept-" : "cf-fault-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
+  seedAccountHomes(dir);
   const server = privateTmux("fault");
   const port = await freePort();
   const configPath = join(dir, "config.yaml");

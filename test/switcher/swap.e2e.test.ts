@@ -2,12 +2,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { expectResumedOnB, giveConversations, listPanes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type Conversations, type TestDaemon } from "../support/daemon.ts";
+import { expectResumedOnB, freezeAtStep, giveConversations, listPanes, seedAccountHomes, startTestDaemon, testConfigText, freePort, typePrompt, TOKEN, SIM, type Conversations, type TestDaemon } from "../support/daemon.ts";
+import { readLogin } from "../../internal/claude/login.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
 
-// The swap end to end: real tmux on a private socket, the simulated Claude Code, the whole daemon.
+// The restart swap end to end (the fallback path, `switcher.mode: restart`): real tmux on a private socket, the
+// simulated Claude Code, the whole daemon. The in-place swap has its own file (hot-swap.e2e.test.ts).
 const FOREIGN = ["ccl-0", "ccl-auto11", "ccl-auto-10"];
 const OWNED = ["ccl-1-ded", "ccl-auto-11", "ccl-auto-12"];
 let current: TestDaemon | null = null;
@@ -19,7 +21,7 @@ afterEach(async () => {
 
 /** Starts a daemon and gives every owned session a conversation with content (so there is a transcript to carry). */
 async function daemonWithConversations(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"]) {
-  const t = await startTestDaemon({ foreign: FOREIGN, deps });
+  const t = await startTestDaemon({ foreign: FOREIGN, deps, extra: { switcher: "{ relaunch_stagger: 100ms, verify_timeout: 20s, mode: restart }" } });
   current = t;
   const seen = await giveConversations(t, OWNED, FOREIGN);
   return { t, seen, before: seen.before };
@@ -29,7 +31,7 @@ async function daemonWithConversations(deps?: NonNullable<Parameters<typeof star
 async function expectOnAccountB(t: TestDaemon, seen: Conversations) {
   await eventually(() => t.daemon.control.status().last_swap?.step === "done", 30_000);
   await eventually(() => t.daemon.control.status().sessions.every((s) => s.account === "b" && s.state !== "starting"), 20_000);
-  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.home("b"));
+  expect(readlinkSync(join(t.dir, "claude-link"))).toBe(t.fleet);
   await expectResumedOnB(t, OWNED, seen);
   expect(t.daemon.control.status().swaps.filter((s) => s.step !== "failed")).toHaveLength(1);
   expect(t.daemon.control.status().last_swap!.sessions.map((s) => [s.name, s.outcome]).sort()).toEqual(OWNED.map((n) => [n, "resumed"]));
@@ -48,7 +50,7 @@ describe("a quota hit moves every session to the next account", () => {
       .toEqual({ accounts: [["a", "cooling"], ["b", "available"]], hits: [] });
     // The conversation goes on: a new turn on b is appended to the same transcript.
     await typePrompt(t.server, "ccl-auto-11", "[sim:work=0s] after the swap");
-    const path = transcriptPath(t.home("b"), before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
+    const path = transcriptPath(t.fleet, before.get("ccl-auto-11")!.workdir, before.get("ccl-auto-11")!.session_id!);
     await eventually(() => readFileSync(path, "utf8").includes("after the swap"));
   }, 60_000);
 });
@@ -57,17 +59,10 @@ describe("a daemon killed during a swap finishes it on its next start", () => {
   const steps: SwapStep[] = ["saving", "stopping", "flipping", "migrating", "relaunching", "verifying"];
   for (const step of steps) {
     test(`killed at ${step}`, async () => {
-      let frozen = false;
-      const freeze = (_id: number, at: string, halted: AbortSignal) => {
-        if (at !== step) return;
-        frozen = true;
-        // Holds the swap right after the step was persisted until the daemon stops: nothing of the step runs, as if
-        // the process had been killed with SIGKILL at that point.
-        return new Promise<void>((resolve) => halted.addEventListener("abort", () => resolve(), { once: true }));
-      };
+      const { freeze, frozen } = freezeAtStep(step);
       const { t, seen } = await daemonWithConversations({ beforeSwapStep: freeze });
       expect((await t.daemon.control.swap("b")).ok).toBe(true);
-      await eventually(() => frozen, 20_000, 10);
+      await eventually(() => frozen(), 20_000, 10);
       await t.daemon.stop("simulated crash");
       expect(new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT step FROM swaps").get()).toEqual({ step });
       await t.restart();
@@ -82,8 +77,10 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
   for (const name of FOREIGN) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   const port = await freePort();
   const configPath = join(dir.path, "config.yaml");
-  writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s }" }));
+  writeFileSync(configPath, testConfigText(dir.path, server.socket, port, { switcher: "{ relaunch_stagger: 1500ms, verify_timeout: 20s, mode: restart }" }));
   require("node:fs").mkdirSync(join(dir.path, "work", "ded"), { recursive: true });
+  seedAccountHomes(dir.path);
+  const fleet = join(dir.path, "state", "homes", "fleet");
   const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir.path };
   const start = () => Bun.spawn([process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts"), "run", "--config", configPath], { env, stdout: "ignore", stderr: "ignore" });
   const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init).then((r) => r.json() as Promise<any>);
@@ -92,7 +89,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     await eventually(async () => (await api("/status").catch(() => null))?.sessions?.filter((s: any) => s.state === "idle").length === 3, 30_000);
     await Promise.all(OWNED.map((name) => typePrompt(server, name, `[sim:work=0s] hello from ${name}`)));
     const before = new Map<string, any>((await api("/status")).sessions.map((s: any) => [s.name, s]));
-    for (const s of before.values()) await eventually(() => existsSync(transcriptPath(join(dir.path, "homes", "a"), s.workdir, s.session_id)));
+    for (const s of before.values()) await eventually(() => existsSync(transcriptPath(fleet, s.workdir, s.session_id)));
     const foreign = new Map((await listPanes(server)).filter((p) => FOREIGN.includes(p.name)).map((p) => [p.name, p.pid]));
     const answer = await api("/swap", { method: "POST", headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" }, body: "{}" });
     expect(answer.ok).toBe(true);
@@ -110,10 +107,11 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     for (const name of OWNED) {
       const pane = panes.find((p) => p.name === name)!;
       expect(pane.command).toContain(`--resume ${before.get(name).session_id}`);
-      expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${join(dir.path, "homes", "b")}`);
+      expect(pane.command).toContain(`CLAUDE_CONFIG_DIR=${fleet}`);
     }
     for (const [name, pid] of foreign) expect(panes.find((p) => p.name === name)?.pid).toBe(pid);
-    expect(readlinkSync(join(dir.path, "claude-link"))).toBe(join(dir.path, "homes", "b"));
+    expect(readlinkSync(join(dir.path, "claude-link"))).toBe(fleet);
+    expect(readLogin(fleet)?.oauth.accessToken).toBe("sk-ant-oat01-SIM-b");
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;

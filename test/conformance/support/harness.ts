@@ -51,7 +51,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
   const pool = options.pool ?? 1;
   const dedicated = options.dedicated ?? [];
   const t = await startTestDaemon({
-    prepare(dir) {
+    async before(dir) {
       const workdirs = [join(dir, "work"), ...dedicated.map((d) => join(dir, "work", d))];
       for (const name of ["a", "b"] as const) prepareHome(join(dir, "homes", name), { url: api[name].url, account: name, workdirs, settings: options.settings });
       writeWrapper(join(dir, "claude-wrapper"), { sandbox: options.sandbox });
