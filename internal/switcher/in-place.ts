@@ -51,8 +51,11 @@ const CLOSE_POLL_MS = 100;
 const BUSY_FOOTER_RE = /esc to interrupt/i;
 
 /** The limit's own screens only: a dialog with no limit on screen may be a person's (a permission prompt) and is left alone. */
-const needsEsc = (lines: string[], now: number) =>
-  ARMED_RE.test(lines.slice(-12).join("\n")) || (paneActivity(lines) === "waiting" && classifyPane(lines, { now, defaultZone: "UTC" }).kind === "quota");
+const needsEsc = (lines: string[], now: number) => {
+  if (ARMED_RE.test(lines.slice(-12).join("\n"))) return true;
+  const activity = paneActivity(lines);
+  return activity === "dialog" || (activity === "waiting" && classifyPane(lines, { now, defaultZone: "UTC" }).kind === "quota");
+};
 
 /** Records each session's pane process (the `saving` step of an in-place swap). */
 export async function recordPids(tmux: Tmux, sessions: InPlaceSession[]): Promise<void> {

@@ -11,7 +11,7 @@ import { freePort } from "../../internal/demo/demo.ts";
 import { wire, type Daemon } from "../../cmd/claude-failover.ts";
 import { createFakeTmux, type FakeTmux } from "../support/fake-tmux.ts";
 import { tempDir } from "../support/tmux.ts";
-import { pollCount } from "../support/daemon.ts";
+import { pollCount, seedAccountHomes } from "../support/daemon.ts";
 import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
 import { HOOK_HEADER } from "../../internal/server/server.ts";
 
@@ -53,7 +53,7 @@ watcher: { poll_interval: 1s, task_timeout: 10m }
 quota: { poll_interval: 1s }
 dispatcher: { rescan_interval: 1s, settle: 500ms, projects: { demo: { workdir: ${dir}/work } } }
 `;
-  mkdirSync(join(dir, "homes", "a"), { recursive: true });
+  seedAccountHomes(dir, ["a"]);
   const config = parseConfig(text, join(dir, "config.yaml"), { env: { CF_WIRE_TOKEN: "wire-token-0123456789" }, home: dir });
   const clock = createFakeClock();
   const fake = createFakeTmux({ now: () => clock.now() });
