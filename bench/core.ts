@@ -55,7 +55,7 @@ async function run() {
   }, { defaultWorkdir: work, projects: { bench: { workdir: work } }, idleAlertAfterMs: 3_600_000, rescanIntervalMs: 3_600_000 });
   const follower = createTaskWork({
     store, tmux, lifecycle, dispatcher, delivery, sessions, clock, log: quiet, taskTimeoutMs: 3_600_000,
-    swapRunning: () => false, gateOpen: () => true, activeAccount: () => account,
+    swapRunning: () => false, gateOpen: () => true, activeAccount: () => account, limitRecorded: () => undefined,
   });
   await lifecycle.reconcile(account);
   const names = lifecycle.ownedNames();

@@ -65,7 +65,12 @@ export async function forwardHook(input: HookForward): Promise<HookOutcome> {
     payload = { raw: text.slice(0, 4096) };
   }
   if (input.event === "StopFailure" && payload.error === "rate_limit" && typeof payload.transcript_path === "string") {
-    const info = lastLimitInfo(payload.transcript_path);
+    // Claude Code may append the limit record a moment after it runs the hook: look again briefly.
+    let info = lastLimitInfo(payload.transcript_path);
+    for (let i = 0; !info && i < LIMIT_RECORD_RETRIES; i++) {
+      await Bun.sleep(LIMIT_RECORD_RETRY_MS);
+      info = lastLimitInfo(payload.transcript_path);
+    }
     if (info) payload.rate_limit_info = info;
   }
   const remaining = Math.max(100, HOOK_BUDGET_MS - (input.now() - started));
@@ -116,6 +121,10 @@ async function readLimited(stream: ReadableStream<Uint8Array> | null, timeoutMs:
   }
   return Buffer.concat(chunks).toString("utf8").slice(0, MAX_STDIN_BYTES);
 }
+
+/** Extra reads of the transcript, this far apart, when its limit record is not there yet (within the budget). */
+const LIMIT_RECORD_RETRIES = 3;
+const LIMIT_RECORD_RETRY_MS = 100;
 
 /** Bytes read from the end of a transcript when looking for the turn's limit record. */
 const TRANSCRIPT_TAIL_BYTES = 256 * 1024;

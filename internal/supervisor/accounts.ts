@@ -40,6 +40,11 @@ export interface AccountDecisions {
   onVerdict(session: string, verdict: Verdict, signal: SignalSource, at: number, eventAccount?: string | null): Promise<void>;
   /** Starts a swap and keeps exhausted mode and the quota monitor consistent with the outcome. */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
+  /**
+   * The exact reset of a limit (a transcript record's `resetsAt`) replaces the one a screen line gave, rounded to the
+   * minute, when the account still cools for that same limit.
+   */
+  exactReset(account: string | null, resetsAt: number): void;
   /** Accounts whose reset passed become available; exhausted mode ends or swaps. */
   wakeAccounts(now: number): Promise<void>;
 }
@@ -141,5 +146,14 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     }
   };
 
-  return { accountOfEvent, onVerdict, requestSwap, wakeAccounts };
+  const exactReset = (account: string | null, resetsAt: number) => {
+    const row = store.accounts().find((a) => a.name === account);
+    if (!row || row.state !== "cooling" || row.resetAt === null || row.resetAt === resetsAt) return;
+    if (Math.abs(row.resetAt - resetsAt) >= 60_000) return;
+    store.setAccountState(row.name, "cooling", resetsAt, clock.now());
+    if (runtime.exhaustedUntil() !== null && Math.abs(runtime.exhaustedUntil()! - resetsAt) < 60_000) runtime.setExhaustedUntil(resetsAt);
+    log.info("exact reset from the transcript", { account: row.name, reset_at: new Date(resetsAt).toISOString() });
+  };
+
+  return { accountOfEvent, onVerdict, requestSwap, wakeAccounts, exactReset };
 }

@@ -34,6 +34,11 @@ export interface TaskWorkDeps {
   /** Whether new tasks may be handed out (not paused, no swap, not exhausted, no cooldown). */
   gateOpen(): boolean;
   activeAccount(): { name: string; home: string };
+  /**
+   * A cut turn's limit record gave its exact reset (epoch ms): the account whose home holds `transcript` may have been
+   * cooled from a screen line rounded to the minute before this record was read.
+   */
+  limitRecorded(transcript: string | null, resetsAt: number): void;
 }
 
 /** Task following for owned sessions. */
@@ -100,6 +105,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
           delivery: "ended", endedKind: step.endKind, endedAt: now, promptId: step.promptId ?? task.promptId,
           apiErrors: task.apiErrors + (step.endKind === "transient" ? 1 : 0),
         });
+        if (step.resetsAt) deps.limitRecorded(task.transcript, step.resetsAt);
         return true;
       case "continue":
         await delivery.typeContinue(task, step.reason);

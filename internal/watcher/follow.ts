@@ -80,7 +80,7 @@ export type TaskStep =
   | { kind: "wait" }
   | { kind: "confirm"; promptId: string | null; offset: number }
   | { kind: "done"; result: string | null; promptId: string | null }
-  | { kind: "ended"; endKind: EndKind; line: string; promptId: string | null }
+  | { kind: "ended"; endKind: EndKind; line: string; promptId: string | null; resetsAt?: number | null }
   | { kind: "continue"; reason: string }
   | { kind: "nudge" }
   | { kind: "close-dialog" }
@@ -193,7 +193,7 @@ function withHookEnd(turn: TurnView | null, task: TaskRow, hook: HookEnd | null)
 function endStep(turn: TurnView): TaskStep {
   const end = turn.end!;
   if (end.kind === "done") return { kind: "done", result: end.reply, promptId: turn.promptId };
-  return { kind: "ended", endKind: end.quota ? "quota" : "transient", line: end.text, promptId: turn.promptId };
+  return { kind: "ended", endKind: end.quota ? "quota" : "transient", line: end.text, promptId: turn.promptId, resetsAt: end.quota?.resetsAt ?? null };
 }
 
 /** Null when a continue prompt may be typed now; otherwise the step that waits. */

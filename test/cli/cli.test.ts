@@ -121,11 +121,21 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1]); print("bound", flush=True)
 s.settimeout(5); print(s.recv(100).decode(), flush=True)`, socket], { stdout: "pipe" });
+    // Read until the receiver says it is bound (print may write its text and its newline in two chunks).
     const reader = receiver.stdout.getReader();
-    await reader.read();
+    let out = "";
+    while (!out.includes("bound\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
     expect(sdNotify("READY=1\nSTATUS=serving", socket)).toBe(true);
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toContain("READY=1\nSTATUS=serving");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    expect(out).toContain("READY=1\nSTATUS=serving");
     await receiver.exited;
     dir.cleanup();
   });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createSupervisor, type Supervisor } from "../../internal/supervisor/supervisor.ts";
+import { createAccountDecisions } from "../../internal/supervisor/accounts.ts";
 import { createQuotaMonitor } from "../../internal/quota/quota.ts";
 import { createWatcher } from "../../internal/watcher/watcher.ts";
 import { createEventBus, type OperatorEvent } from "../../internal/supervisor/events.ts";
@@ -170,5 +171,24 @@ describe("hook signals", () => {
     await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
     expect(requests[0]).toMatchObject({ reason: "quota", triggerSession: "ccl-auto-11", signal: "hook", snippet: "You've hit your 5-hour limit · resets 3pm (UTC)", resetAt: Date.UTC(2026, 10, 23, 15) });
     expect(requests[0]!.pattern).toContain("quota");
+  });
+});
+
+describe("exact resets from the ledger", () => {
+  test("a limit record's exact reset replaces the screen's minute-rounded one for the same limit, and only that", async () => {
+    const accounts = createAccountDecisions({
+      config, store, clock, log: memoryLog(), runtime, switcher: fakeSwitcher(),
+      quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
+      events: createEventBus({ store, log: memoryLog(), send: () => undefined, describe: (e) => ({ level: "info", message: e.kind }) }),
+    });
+    const rounded = Date.UTC(2026, 10, 23, 15, 17);
+    store.setAccountState("a", "cooling", rounded, clock.now());
+    accounts.exactReset("a", rounded + 37_000);
+    expect(store.accounts().find((a) => a.name === "a")!.resetAt).toBe(rounded + 37_000);
+    // Another limit (hours away) is not this one; an available account is not cooled by it.
+    accounts.exactReset("a", rounded + 3 * HOUR);
+    accounts.exactReset("b", rounded);
+    expect(store.accounts().map((a) => [a.name, a.state, a.resetAt])).toEqual([["a", "cooling", rounded + 37_000], ["b", "available", null]]);
+    expect(accounts.accountOfEvent("/h/a/projects/-w/x.jsonl")).toBe("a");
   });
 });

@@ -117,7 +117,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
       writeFileSync(join(trapDir, "release"), abort ? "abort" : "go");
     },
     async cleanup() {
-      d.release(true);
+      if (existsSync(trapDir)) d.release(true);
       proc?.kill("SIGKILL");
       await proc?.exited;
       await server.kill();
