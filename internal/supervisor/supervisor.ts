@@ -103,7 +103,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const work: TaskWork = createTaskWork({
     store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
     swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => deps.gate().open, activeAccount: activeHome,
-    limitRecorded: (transcript, resetsAt) => accounts.exactReset(accounts.accountOfEvent(transcript), resetsAt),
+    limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
+      accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
+        ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),
   });
 
   const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics });

@@ -35,10 +35,11 @@ export interface TaskWorkDeps {
   gateOpen(): boolean;
   activeAccount(): { name: string; home: string };
   /**
-   * A cut turn's limit record gave its exact reset (epoch ms): the account whose home holds `transcript` may have been
-   * cooled from a screen line rounded to the minute before this record was read.
+   * A cut turn's limit record gave its exact reset (epoch ms): the account whose home holds `transcript` (with session
+   * homes: the account `session` ran on when `line` cut its turn) may have been cooled from a screen line rounded to
+   * the minute before this record was read.
    */
-  limitRecorded(transcript: string | null, resetsAt: number): void;
+  limitRecorded(transcript: string | null, resetsAt: number, cut: { session: string; line: string; at: number } | null): void;
 }
 
 /** Task following for owned sessions. */
@@ -105,7 +106,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
           delivery: "ended", endedKind: step.endKind, endedAt: now, promptId: step.promptId ?? task.promptId,
           apiErrors: task.apiErrors + (step.endKind === "transient" ? 1 : 0),
         });
-        if (step.resetsAt) deps.limitRecorded(task.transcript, step.resetsAt);
+        if (step.resetsAt) deps.limitRecorded(task.transcript, step.resetsAt, session ? { session, line: step.line, at: now } : null);
         return true;
       case "continue":
         await delivery.typeContinue(task, step.reason);
