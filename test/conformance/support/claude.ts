@@ -75,14 +75,15 @@ export function prepareHome(home: string, options: HomeOptions): void {
 
 /**
  * Writes the `claude.command` wrapper. `sandbox: false` leaves out IS_SANDBOX=1, so under root the CLI refuses
- * `--dangerously-skip-permissions` and exits at once (§11).
+ * `--dangerously-skip-permissions` and exits at once (§11). `url` is the API address (default: the one the config home names).
  */
-export function writeWrapper(path: string, options: { sandbox?: boolean; bin?: string } = {}): string {
+export function writeWrapper(path: string, options: { sandbox?: boolean; bin?: string; url?: string } = {}): string {
   const sandbox = options.sandbox ?? true;
   writeFileSync(path, `#!/bin/sh
 # Runs the cached Claude Code against the stand-in named in the account home (test/conformance/support/claude.ts).
 home="\${CLAUDE_CONFIG_DIR:?CLAUDE_CONFIG_DIR is not set}"
-url="$(cat "$home/${STANDIN_URL_FILE}")" || exit 97
+${options.url ? `url=${JSON.stringify(options.url)}` : `url="$(cat "$home/${STANDIN_URL_FILE}")" || exit 97`}
+mkdir -p "$home/.home"
 exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home/.home" TERM=xterm-256color LANG=C.UTF-8 TZ=UTC \\
   CLAUDE_CONFIG_DIR="$home" ANTHROPIC_BASE_URL="$url" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \\
   _CLAUDE_CODE_ASSUME_FIRST_PARTY_BASE_URL=1 ${sandbox ? "IS_SANDBOX=1 " : ""}${JSON.stringify(options.bin ?? CLAUDE_BIN)} "$@"

@@ -50,11 +50,12 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
   const api = { a: startStandIn(), b: startStandIn() };
   const pool = options.pool ?? 1;
   const dedicated = options.dedicated ?? [];
+  const router = routeByToken(api);
   const t = await startTestDaemon({
     async before(dir) {
       const workdirs = [join(dir, "work"), ...dedicated.map((d) => join(dir, "work", d))];
       for (const name of ["a", "b"] as const) prepareHome(join(dir, "homes", name), { url: api[name].url, account: name, workdirs, settings: options.settings });
-      writeWrapper(join(dir, "claude-wrapper"), { sandbox: options.sandbox });
+      writeWrapper(join(dir, "claude-wrapper"), { sandbox: options.sandbox, url: router.url.origin });
     },
     extra: {
       claude: (dir) => `{ command: ${join(dir, "claude-wrapper")}, args: ["--dangerously-skip-permissions"], link: ${dir}/claude-link }`,
@@ -87,9 +88,26 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
     },
     async cleanup() {
       await t.cleanup();
+      router.stop(true);
       api.a.stop();
       api.b.stop();
     },
   };
   return handle;
+}
+
+/**
+ * One API address for every session, like the real one: the sessions share a session home whose login a swap changes
+ * in place, so a running CLI keeps its `ANTHROPIC_BASE_URL` while its token changes. A request goes to the stand-in
+ * of the account its bearer token names (`sk-ant-oat01-<account>-FAKE-…`, claude.ts), account a's otherwise.
+ */
+function routeByToken(api: { a: StandIn; b: StandIn }) {
+  return Bun.serve({
+    hostname: "127.0.0.1", port: 0,
+    fetch(request) {
+      const target = /^Bearer sk-ant-oat01-b-/.test(request.headers.get("authorization") ?? "") ? api.b : api.a;
+      const url = new URL(request.url);
+      return fetch(new URL(url.pathname + url.search, target.url), { method: request.method, headers: request.headers, body: request.body });
+    },
+  });
 }
