@@ -206,6 +206,8 @@ export function configText(spec: ConfigSpec): string {
   for (const p of ["homes/a", "homes/b", "work"]) mkdirSync(join(dir, p), { recursive: true });
   // Each account home holds a login, as after `claude /login`: a swap writes it into the session home.
   for (const name of ["a", "b"]) writeSimAccountLogin(join(dir, "homes", name), name);
+  // The daemon refuses to launch into a missing workdir: each dedicated session's exists, as an operator's would.
+  for (let i = 1; i <= (spec.dedicated ?? 0); i++) mkdirSync(join(dir, "work", `ded-${i}`), { recursive: true });
   const dedicated = Array.from({ length: spec.dedicated ?? 0 }, (_, i) => `  - { session: ccl-${i + 1}-ded, workdir: ${dir}/work/ded-${i + 1} }`);
   return `state_dir: ${dir}/state
 log_level: ${spec.logLevel ?? "warn"}
