@@ -102,7 +102,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     (isValidUuid(id) ? store.sessions().find((s) => observed(s.name) && s.sessionId === id)?.name ?? null : null);
   const work: TaskWork = createTaskWork({
     store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
-    swapRunning: () => switcher.running() || store.openSwap() !== null, gateOpen: () => deps.gate().open, activeAccount: activeHome,
+    // Once a swap only verifies, every session is back on the target account: a cut task on an idle one continues at
+    // once instead of waiting for the slowest session of the fleet to be verified.
+    swapRunning: () => { const open = store.openSwap(); return open !== null && open.step !== "verifying"; },
+    gateOpen: () => deps.gate().open, activeAccount: activeHome,
     limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
       accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
         ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),
