@@ -21,7 +21,7 @@ suite("real Claude Code: a swap resumes every conversation with its history", ()
     await c?.cleanup();
   });
 
-  test("pool and dedicated conversations carry their earlier turns to account b", async () => {
+  test("pool and dedicated conversations move to account b in place (same processes) with their earlier turns", async () => {
     await typePrompt(c.t.server, "ccl-1-ded", "Remember the word MANGO");
     c.task("w1", "Remember the word KIWI");
     c.task("w2", "Remember the word PAPAYA");
@@ -30,14 +30,19 @@ suite("real Claude Code: a swap resumes every conversation with its history", ()
     const firstTurn = new Map(c.api.a.turns().map((r) => [r.sessionId, r.userTexts[0]]));
     await eventually(() => c.status().sessions.every((s) => s.state === "idle"), 30_000, 250);
 
+    // The real CLI 2.1.330 re-reads its login for every request: the swap moves the running processes in place.
+    const pids = async () => new Map((await c.t.server.tmux.listPanes()).map((p) => [p.session, p.pid]));
+    const before = await pids();
     c.api.a.setMode({ mode: "five_hour" });
     c.task("cut", "What was the word?");
     await eventually(() => c.queue("done").includes("cut.md"), 120_000, 250);
     expect(c.status().active_account).toBe("b");
     expect(c.status().last_swap).toMatchObject({ from: "a", to: "b", reason: "quota" });
     expect(c.status().sessions.every((s) => s.account === "b")).toBe(true);
-    // Every session kept its conversation id.
+    // Every session kept its conversation id, and its Claude Code process: nothing was restarted.
     for (const s of c.status().sessions) expect(firstTurn.has(s.session_id)).toBe(true);
+    expect(c.status().swap_mode?.mode).toBe("in-place");
+    expect(await pids()).toEqual(before);
 
     // The person types again in the dedicated session, and two new tasks go to the two pool sessions.
     await typePrompt(c.t.server, "ccl-1-ded", "Which word did I give you?");
