@@ -20,6 +20,7 @@ import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createSessionTracker } from "../internal/watcher/sessions.ts";
+import { ownedNames } from "../internal/lifecycle/names.ts";
 import { createTaskWork } from "../internal/supervisor/tasks.ts";
 import { createTmux } from "../internal/tmux/tmux.ts";
 import { createFakeTmux } from "../test/support/fake-tmux.ts";
@@ -40,14 +41,15 @@ async function run() {
   const store = openStore(join(dir, "state", "state.db"));
   store.syncAccounts([{ ...account, priority: 1 }], clock.now());
   const queue = createTaskQueue({ queueDir: join(dir, "queue"), maxTaskBytes: 256 * 1024, settleMs: 0, log: quiet, clock });
-  const lifecycle = createLifecycle({ tmux, store, clock, log: quiet }, {
-    pool: { prefix: "pool-", startIndex: 1, min: SESSIONS, max: SESSIONS, workdir: work }, dedicated: [],
+  const pool = { prefix: "pool-", startIndex: 1, min: SESSIONS, max: SESSIONS, workdir: work };
+  const sessions = createSessionTracker({ store, names: ownedNames(pool, []) });
+  const lifecycle = createLifecycle({ tmux, store, clock, log: quiet, sessions }, {
+    pool, dedicated: [],
     claude: { command: "claude", args: [] }, stripEnv: [], hooksDir: join(dir, "hooks"),
     hook: { self: ["/bin/false"], url: "http://127.0.0.1:1", spoolDir: join(dir, "spool"), tokenFile: join(dir, "hook-token") },
   });
-  const sessions = createSessionTracker({ store, lifecycle });
   const delivery = createDelivery({
-    store, tmux, lifecycle, clock, log: quiet, activeAccount: () => account, homeOf: () => account.home,
+    store, tmux, lifecycle, clock, log: quiet, activeAccount: () => account, homeOf: () => account.home, sessions,
   }, { continuePrompt: "continue", pasteSettleMs: 0 });
   const dispatcher = createDispatcher({
     store, queue, clock, log: quiet, gate: () => ({ open: true }), notify: () => {},

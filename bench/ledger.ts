@@ -52,17 +52,10 @@ dispatcher: { projects: { bench: { workdir: ${work} } } }
   return parseConfig(text, join(dir, "config.yaml"), { env: { [TOKEN_ENV]: TOKEN }, home: dir });
 }
 
-/** Starts a daemon for `cfg` on the fake tmux; stopped at cleanup unless stopped before. */
+/** Starts a daemon for `cfg` on the fake tmux; stopped at cleanup (a no-op when stopped before). */
 async function boot(cfg: Readonly<Config>, fake: FakeTmux): Promise<Daemon> {
   const log = createLog({ level: "error", write: (line) => process.stderr.write(`  [daemon] ${line}\n`) });
   const daemon = wire(cfg, { run: fake.run, clock: systemClock, fetch, log, self: ["/bin/false"] });
-  let stopped = false;
-  const stop = daemon.stop.bind(daemon);
-  daemon.stop = async (reason) => {
-    if (stopped) return;
-    stopped = true;
-    await stop(reason);
-  };
   defer(() => daemon.stop("bench done"));
   await daemon.start();
   return daemon;

@@ -31,6 +31,7 @@ import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createDispatchGate } from "../internal/dispatcher/gate.ts";
 import { createRuntime } from "../internal/state/runtime.ts";
 import { createSessionTracker } from "../internal/watcher/sessions.ts";
+import { ownedNames } from "../internal/lifecycle/names.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
@@ -68,7 +69,7 @@ export interface WireDeps {
 /** A wired daemon: start it, stop it, reach its parts. */
 export interface Daemon {
   start(): Promise<void>;
-  /** Stops the daemon's own work; the tmux sessions and their agents keep running. */
+  /** Stops the daemon's own work; the tmux sessions and their agents keep running. Idempotent: later calls wait for the first. */
   stop(reason: string): Promise<void>;
   /** True while the poll loop keeps running (used for the systemd watchdog). */
   alive(): boolean;
@@ -91,10 +92,13 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
 
   const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
   const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningVersions(homes.fleetHome), legacySessions: homes.legacySessions().length });
-  const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }) }, {
+  const pool = { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir };
+  // The one writer of session state: lifecycle, delivery, the switcher and the supervisor report facts to it.
+  const sessions = createSessionTracker({ store, names: ownedNames(pool, config.dedicated) });
+  const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }), sessions }, {
     homeFor: (session, launch) => homes.launchHome(session, launch),
     sessionHome: homes.fleetHome,
-    pool: { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir },
+    pool,
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
     accounts: config.accounts,
@@ -104,9 +108,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
   });
 
-  // Telegram commands act through the control surface built below; this object is filled in once it exists.
-  const control = {} as OperatorControl;
-  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, control, version: VERSION, host: hostname() });
+  // Telegram commands act through the control surface built below: it is handed over at start.
+  const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, version: VERSION, host: hostname() });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
     store, log, send: (event) => notifier.send(event),
@@ -121,13 +124,12 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
   const runtime = createRuntime(store, config.accounts);
-  const sessions = createSessionTracker({ store, lifecycle });
   const gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
   const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
     store, tmux, lifecycle, clock, log: log.child({ module: "delivery" }), activeAccount,
-    homeOf: (session) => homes.homeOf(session.name),
+    homeOf: (session) => homes.homeOf(session.name), sessions,
   }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
     store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
@@ -143,7 +145,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     setActiveAccount: (name) => runtime.setActiveAccount(name),
     activeAccount: () => runtime.activeAccount(),
     requeueTask: (id, reason) => dispatcher.requeue(id, reason),
-    sessionStartedAt: (session) => sessions.startedAt(session),
+    sessions,
   }, {
     link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
     relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
@@ -160,7 +162,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
-  Object.assign(control, createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode }));
+  const control = createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode });
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -193,6 +195,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const abort = new AbortController();
   let server: RunningServer | null = null;
   const cleanups: Array<() => Promise<void>> = [async () => store.close()];
+  let stopping: Promise<void> | null = null;
   return {
     config,
     control,
@@ -206,7 +209,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       const running = server;
       cleanups.push(() => running.stop());
       notifier.start();
-      channels.start();
+      channels.start(control);
       cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
       prepareSessionHomes(homes, activeAccount().name, log);
@@ -251,15 +254,19 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       events.notify({ kind: "daemon_started", at: clock.now(), version: VERSION, accounts: config.accounts.length, sessions: lifecycle.ownedNames().length });
       log.info("daemon ready", { url: server.url, active_account: runtime.activeAccount() });
     },
-    async stop(reason) {
-      log.info("daemon stopping", { reason });
-      events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
-      abort.abort();
-      const errors: unknown[] = [];
-      for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
-        await cleanup().catch((error) => errors.push(error));
-      }
-      if (errors.length) throw new AggregateError(errors, `Cannot stop cleanly: ${errors.length} part(s) failed`);
+    stop(reason) {
+      // A second stop (a test's cleanup after the test stopped it, SIGTERM during a reload) waits for the first.
+      stopping ??= (async () => {
+        log.info("daemon stopping", { reason });
+        events.notify({ kind: "daemon_stopping", at: clock.now(), reason });
+        abort.abort();
+        const errors: unknown[] = [];
+        for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+          await cleanup().catch((error) => errors.push(error));
+        }
+        if (errors.length) throw new AggregateError(errors, `Cannot stop cleanly: ${errors.length} part(s) failed`);
+      })();
+      return stopping;
     },
   };
 }

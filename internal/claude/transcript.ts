@@ -158,11 +158,15 @@ export function turnOpen(entries: readonly LedgerEntry[]): boolean {
   return false;
 }
 
+/** A prompt as compared: runs of whitespace (the paste's line ends, Claude Code's own) made one space, ends trimmed. */
+export function normalizePrompt(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 /** Prompts compare as Claude Code records them: whitespace collapsed and trimmed. */
 export function samePrompt(recorded: string, typed: string): boolean {
-  const norm = (s: string) => s.replace(/\s+/g, " ").trim();
-  const a = norm(recorded);
-  const b = norm(typed);
+  const a = normalizePrompt(recorded);
+  const b = normalizePrompt(typed);
   return a === b || (b.length > 0 && a.endsWith(b));
 }
 

@@ -6,6 +6,7 @@
  * and Enter pressed. Whether it arrived is not decided here: the task follower reads the transcript
  * (watcher/follow.ts). Never types into a pane that is not idle with an empty input box (a dialog, a person's text).
  */
+import type { SessionWriter } from "../watcher/session-state.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
@@ -27,6 +28,8 @@ export interface DeliveryDeps {
   homeOf(session: SessionRow): string | null;
   /** The account new conversations start on. */
   activeAccount(): { name: string; home: string };
+  /** Where a typed task is recorded on its session (the session tracker). */
+  sessions: Pick<SessionWriter, "apply">;
 }
 
 /** Settings of {@link createDelivery}. */
@@ -90,7 +93,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     });
     // `turnAt` is left to the turn itself (its UserPromptSubmit or a busy screen): set at typing, it would make the
     // limit line still on screen count as a new hit before Claude Code has redrawn.
-    store.upsertSession(row.name, row.kind, { state: "working", taskId: task.id, activityAt: now }, now);
+    deps.sessions.apply(row.name, { kind: "task-typed", at: now, taskId: task.id });
     try {
       await tmux.paste(row.name, text);
       await clock.sleep(settleMs);

@@ -29,6 +29,8 @@ import { isValidUuid } from "../claude/home.ts";
 import { findLiveSession } from "./live.ts";
 import { processTree } from "./proc.ts";
 import { transcriptPath } from "../claude/home.ts";
+import { ownedNames } from "./names.ts";
+import { createSessionWriter, type SessionWriter } from "../watcher/session-state.ts";
 
 /** Everything lifecycle touches. */
 export interface LifecycleDeps {
@@ -43,6 +45,8 @@ export interface LifecycleDeps {
    * @default a task of the store in state `running` or `stalled` names the session
    */
   hasRunningTask?: (name: string) => boolean;
+  /** Where launches, adoptions and deaths are recorded (the session tracker). @default a writer on `store` */
+  sessions?: SessionWriter;
 }
 
 /** Static facts from config. */
@@ -148,9 +152,11 @@ const DEAD_RETRY_MS = 10 * 60_000;
 export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions): Lifecycle {
   const { tmux, store, clock, log } = deps;
   const newUuid = deps.newUuid ?? (() => crypto.randomUUID());
-  const poolNames = Array.from({ length: options.pool.max }, (_, i) => `${options.pool.prefix}${options.pool.startIndex + i}`);
+  const names = ownedNames(options.pool, options.dedicated);
+  const poolNames = names.poolNames();
   const dedicated = new Map(options.dedicated.map((d) => [d.session, d.workdir]));
-  const owned = new Set([...poolNames, ...dedicated.keys()]);
+  const owned = new Set(names.ownedNames());
+  const sessions = deps.sessions ?? createSessionWriter(store, names.kindOf);
   const quickDeaths = new Map<string, number>();
   const crashWindow = options.crashWindowMs ?? DEFAULT_CRASH_WINDOW_MS;
   const maxQuickDeaths = options.maxQuickDeaths ?? DEFAULT_MAX_QUICK_DEATHS;
@@ -170,7 +176,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const lines = screen.map((l) => l.trimEnd()).filter((l) => l.trim() !== "" && !/^Pane is dead/.test(l.trim())).slice(-DEAD_LINES);
     return lines.length > 0 ? lines : [`Claude Code exited with status ${status ?? "unknown"} and left nothing on the screen`];
   };
-  const kindOf = (name: string): SessionKind | null => (dedicated.has(name) ? "dedicated" : poolNames.includes(name) ? "pool" : null);
+  const kindOf = names.kindOf;
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
 
   const settingsPath = (name: string) => join(options.hooksDir, `${name}.json`);
@@ -215,16 +221,13 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     else await tmux.newSession(name, { cwd: workdir, argv });
     const now = clock.now();
     log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir });
-    const row = store.upsertSession(name, kind, {
-      state: "starting", sessionId, account: request.account.name, home, workdir, launchedAt: now, activityAt: now,
-      ...(resumable ? {} : { taskId: null }),
-    }, now);
+    const row = sessions.apply(name, { kind: "launched", at: now, sessionId, account: request.account.name, home, workdir, resumed: resumable })!;
     return { ...row, resumed: resumable };
   };
 
   const hasRunningTask = deps.hasRunningTask ?? ((name: string) => store.tasks(["running", "stalled"]).some((t) => t.session === name));
   const stopIfRetired = async (busy: (name: string) => boolean, panes?: PaneInfo[]) =>
-    retire({ tmux, store, clock, log }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
+    retire({ tmux, store, clock, log, sessions }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
 
   return {
     ownedNames: () => [...owned],
@@ -264,14 +267,14 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
             const searched = options.accounts ?? [account];
             const live = findLiveSession(searched, pane.pid);
             const home = live ? searched.find((a) => a.name === live.account)!.home : account.home;
-            store.upsertSession(name, kind, {
-              state: "idle", workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, home, activityAt: now,
-              ...(live ? { sessionId: live.sessionId } : {}),
-            }, now);
+            sessions.apply(name, {
+              kind: "adopted", at: now, workdir: pane.path || defaultWorkdir(name), account: live?.account ?? account.name, home,
+              sessionId: live?.sessionId ?? null,
+            });
             report.adopted.push(name);
             log.info("session adopted", { session: name, pid: pane.pid, session_id: live?.sessionId ?? null });
           } else if (row.state === "dead") {
-            store.upsertSession(name, kind, { state: "idle" }, now);
+            sessions.apply(name, { kind: "revived", at: now });
             store.setFlag(deadLinesFlag(name), null);
           }
           if (row?.launchedAt && now - row.launchedAt >= crashWindow) {
@@ -295,7 +298,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           if (deaths > maxQuickDeaths && !deadLongEnough) {
             if (row?.state !== "dead") {
               const lines = await lastLines(name, pane.deadStatus);
-              store.upsertSession(name, kind, { state: "dead" }, now);
+              sessions.apply(name, { kind: "gave-up", at: now });
               store.setFlag(deadLinesFlag(name), JSON.stringify(lines));
               if (!told.has(name)) report.dead.push(name);
               told.add(name);
@@ -323,7 +326,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       if (!owned.has(name)) throw new RangeError(`Cannot stop ${name}: not an owned session`);
       const workdir = store.session(name)?.workdir ?? defaultWorkdir(name);
       await tmux.respawn(name, { cwd: existsSync(workdir) ? workdir : "/", argv: ["sh", "-c", `printf '%s\\n' "$0"; exec sleep 86400`, message] });
-      store.upsertSession(name, kindOf(name)!, { state: "starting" }, clock.now());
+      sessions.apply(name, { kind: "held", at: clock.now() });
     },
 
     linkProblem: () => link.problem(),

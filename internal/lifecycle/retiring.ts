@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
 import { processTree, runsWithSettings } from "./proc.ts";
+import type { SessionWriter } from "../watcher/session-state.ts";
 
 /** What retirement touches. */
 export interface RetirementDeps {
@@ -20,6 +21,8 @@ export interface RetirementDeps {
   store: Store;
   clock: Clock;
   log: Logger;
+  /** Records `retiring`/`kept` and forgets the rows of sessions gone. */
+  sessions: SessionWriter;
 }
 
 /** One pass's inputs. */
@@ -43,14 +46,14 @@ export function retiringNames(store: Store, owned: ReadonlySet<string>): string[
  * are not the daemon's any more. Returns the names stopped.
  */
 export async function retire(deps: RetirementDeps, pass: RetirementPass): Promise<string[]> {
-  const { tmux, store, clock, log } = deps;
+  const { tmux, store, clock, log, sessions } = deps;
   const stopped: string[] = [];
   const tree = processTree();
   for (const row of store.sessions()) {
     const now = clock.now();
     if (pass.owned.has(row.name)) {
       // Owned again (e.g. the pool grew back): an ordinary session.
-      if (row.retiringAt !== null) store.upsertSession(row.name, row.kind, { retiringAt: null }, now);
+      sessions.apply(row.name, { kind: "kept", at: now });
       continue;
     }
     const pane = pass.panes.find((p) => p.session === row.name);
@@ -59,7 +62,7 @@ export async function retire(deps: RetirementDeps, pass: RetirementPass): Promis
     if (busy) {
       // Followed until its task ends (also when its Claude Code is gone: the task is settled elsewhere, then it goes).
       if (row.retiringAt === null) {
-        store.upsertSession(row.name, row.kind, { retiringAt: now }, now);
+        sessions.apply(row.name, { kind: "retiring", at: now });
         log.info("session retiring", { session: row.name, running_claude: ours });
       }
       continue;
@@ -77,7 +80,7 @@ export async function retire(deps: RetirementDeps, pass: RetirementPass): Promis
     } else {
       log.info("session forgotten", { session: row.name, why: pane ? "it no longer runs the daemon's Claude Code" : "it is gone from tmux" });
     }
-    store.deleteSession(row.name);
+    sessions.forget(row.name);
   }
   return stopped;
 }

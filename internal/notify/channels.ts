@@ -17,12 +17,11 @@ import { createWebhookChannel } from "./webhook.ts";
 import type { Channel } from "./notify.ts";
 import type { TelegramHandle } from "./telegram.ts";
 
-/** What building the channels needs. `control` enables Telegram commands. */
+/** What building the channels needs. */
 export interface ChannelsDeps {
   log: Logger;
   clock: Clock;
   fetch: typeof fetch;
-  control?: OperatorControl;
   /** Daemon version, for the User-Agent of Resend and webhook requests. */
   version: string;
   /** This machine's name (os.hostname()), sent in webhook bodies. */
@@ -32,8 +31,8 @@ export interface ChannelsDeps {
 /** The channels for {@link import("./notify.ts").createNotifier}, plus start/stop for Telegram polling. */
 export interface NotifyChannels {
   channels: Channel[];
-  /** Starts Telegram's getMe and command polling (no-op without Telegram). */
-  start(): void;
+  /** Starts Telegram's getMe and, with `control`, its buttons and command polling (no-op without Telegram). */
+  start(control?: OperatorControl): void;
   /** Stops Telegram polling within `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -60,7 +59,7 @@ export function createChannels(
     const telegramConfig = config.telegram;
     // grammY costs ~25 ms of start-up: it is loaded only when Telegram is configured, beside the daemon's start.
     telegram = import("./telegram.ts").then(({ createTelegram }) => {
-      loaded = createTelegram({ log: deps.log, clock: deps.clock, fetch: deps.fetch, control: deps.control }, {
+      loaded = createTelegram({ log: deps.log, clock: deps.clock, fetch: deps.fetch }, {
         token: secrets.telegramToken, chatIds: telegramConfig.chat_ids, apiRoot: telegramConfig.api_root,
         minLevel: telegramConfig.min_level, timeZone: config.timezone,
       });
@@ -92,7 +91,7 @@ export function createChannels(
   if (discord) channels.push(createDiscordChannel(http, { url: secrets.discordUrl, urlEnv: discord.url_env, minLevel: discord.min_level }));
   return {
     channels,
-    start: () => void telegram?.then((t) => t.start()),
+    start: (control) => void telegram?.then((t) => t.start(control)),
     stop: async (timeoutMs) => (telegram ? (await telegram).stop(timeoutMs) : undefined),
   };
 }

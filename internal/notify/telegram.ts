@@ -15,13 +15,12 @@ import type { Level, NotifyEvent } from "./events.ts";
 import { NotifyError, redact, type Channel } from "./notify.ts";
 import { ACTION_KINDS, actionKeyboard, COMMANDS, renderStatus, serveCommands } from "./telegram-commands.ts";
 
-/** What the Telegram channel touches. Without `control`, no commands are served and no polling happens. */
+/** What the Telegram channel touches. The operator control comes later, with {@link TelegramHandle.start}. */
 export interface TelegramDeps {
   log: Logger;
   clock: Clock;
   /** HTTP client handed to grammY. @default grammY's own */
   fetch?: typeof fetch;
-  control?: OperatorControl;
 }
 
 /** Telegram settings (the config's `notifications.telegram` slice plus the resolved token). */
@@ -45,8 +44,11 @@ export interface TelegramOptions {
 /** The channel plus the lifecycle of getMe and command polling. */
 export interface TelegramHandle {
   channel: Channel;
-  /** Calls getMe (retrying while Telegram is unreachable), sets the command menu, then long-polls for commands. */
-  start(): void;
+  /**
+   * Calls getMe (retrying while Telegram is unreachable) and sets the command menu; with `control`, also adds buttons
+   * under action messages and long-polls for commands. Without it, Telegram only sends.
+   */
+  start(control?: OperatorControl): void;
   /** Stops polling, time-boxed in wall time because grammY's final getUpdates cannot be aborted. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -83,16 +85,19 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
   if (!bot) disable("missing token");
   const reply = (ctx: Context, html: string) =>
     ctx.reply(truncateHtml(html, TELEGRAM_MAX_CHARS), { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
-  if (bot && deps.control) {
+  /** The operator control given to start(): commands, buttons and /status need it. */
+  let control: OperatorControl | null = null;
+  const serve = (given: OperatorControl) => {
+    if (!bot) return;
     const describeError = (e: unknown) =>
       e instanceof GrammyError || e instanceof HttpError ? fail(e).message : redact(String(e instanceof Error ? e.message : e), secrets);
-    serveCommands(bot, { control: deps.control, allowed: new Set(options.chatIds), log, describeError, reply, status: () => formatStatusNow(deps, timeZone) });
-  }
+    serveCommands(bot, { control: given, allowed: new Set(options.chatIds), log, describeError, reply, status: () => renderStatus(given.status(), deps.clock.now(), timeZone) });
+  };
   /** The buttons under a message, from the state now; none without commands or when the state cannot be read. */
   const keyboard = (event: NotifyEvent) => {
-    if (!deps.control || !ACTION_KINDS.has(event.kind)) return undefined;
+    if (!control || !ACTION_KINDS.has(event.kind)) return undefined;
     try {
-      return actionKeyboard(event, deps.control.status()) ?? undefined;
+      return actionKeyboard(event, control.status()) ?? undefined;
     } catch (error) {
       log.debug("telegram buttons left out", { error: error as Error });
       return undefined;
@@ -156,7 +161,7 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
     log.info("telegram ready", { username: me.username, chats: options.chatIds.length });
     await bot.api.setMyCommands(COMMANDS, undefined, asSignal(abort.signal))
       .catch((error) => log.debug("telegram command menu not set", { error: fail(error).message }));
-    if (!deps.control || abort.signal.aborted) return;
+    if (!control || abort.signal.aborted) return;
     // Polling ends on 409 (another process polls with this token) and on errors grammY does not retry: start again
     // after a growing pause, so commands come back by themselves once the other poller is gone.
     let pauseMs = POLL_RESTART_MIN_MS;
@@ -179,8 +184,12 @@ export function createTelegram(deps: TelegramDeps, options: TelegramOptions): Te
 
   return {
     channel,
-    start() {
+    start(given) {
       if (!bot || running) return;
+      if (given) {
+        control = given;
+        serve(given);
+      }
       running = run().catch((error) => log.error("telegram start failed", { error: fail(error).message }));
     },
     async stop(timeoutMs = BOT_STOP_TIMEOUT_MS) {
@@ -216,10 +225,6 @@ export function toNotifyError(error: unknown, secrets: readonly string[]): Notif
   }
   const name = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new NotifyError(`Cannot call Telegram: ${redact(name, secrets)}`, { channel, retryable: true });
-}
-
-function formatStatusNow(deps: TelegramDeps, timeZone: string): string {
-  return deps.control ? renderStatus(deps.control.status(), deps.clock.now(), timeZone) : "";
 }
 
 /** grammY's Node typings name the abort-controller polyfill's AbortSignal; Bun maps that package to the native one. */

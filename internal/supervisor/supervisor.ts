@@ -122,13 +122,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       return;
     }
     const row = store.session(name);
-    const kind = lifecycle.kindOf(name) ?? row?.kind ?? "pool";
     const now = clock.now();
     switch (event.kind) {
       case "SessionStart": {
         sessions.started(name, now);
-        const task = work.runningTaskOf(name);
-        store.upsertSession(name, kind, { state: task ? "working" : "idle", activityAt: now, ...(event.sessionId ? { sessionId: event.sessionId } : {}) }, now);
+        sessions.apply(name, { kind: "started", at: now, sessionId: event.sessionId, hasTask: work.runningTaskOf(name) !== null });
         break;
       }
       case "UserPromptSubmit": {
@@ -136,13 +134,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         // of the relaunched conversation: it must not make a redrawn limit line count as new.
         const eventAccount = accountOfEvent(event.transcriptPath);
         const current = (eventAccount === null || eventAccount === row?.account) && !isLatePrompt(store, name, obs.at, sessions.startedAt(name));
-        store.upsertSession(name, kind, { state: "working", activityAt: now, ...(current ? { turnAt: now } : {}) }, now);
+        sessions.apply(name, { kind: "prompted", at: now, current });
         await work.promptSubmitted(name, event.promptId, event.prompt);
         break;
       }
       case "Stop":
         await work.turnEnded(name, { promptId: event.promptId, end: { kind: "done", reply: event.lastMessage } });
-        if (!work.runningTaskOf(name)) store.upsertSession(name, kind, { state: "idle", activityAt: now }, now);
+        sessions.apply(name, { kind: "turn-ended", at: now, hasTask: work.runningTaskOf(name) !== null });
         break;
       case "StopFailure": {
         const signal = {
@@ -167,20 +165,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
   };
 
-  const markTurn = (session: string, kind: "pool" | "dedicated", at: number) => {
-    const row = store.session(session);
-    if (row && (row.turnAt ?? 0) <= (row.launchedAt ?? 0)) store.upsertSession(session, kind, { turnAt: at }, at);
-  };
-
   const handlePane = async (obs: Extract<Observation, { kind: "pane" }>) => {
     const { session, lines, at } = obs;
-    const row = store.session(session);
     // A retiring session is no longer in the owned names; its row still says what it was.
-    const kind = lifecycle.kindOf(session) ?? row?.kind ?? null;
+    const row = store.session(session);
     sessions.sighted(session, !obs.pane.dead, obs.pane.dead ? null : lines, at);
-    if (!kind || !row || obs.pane.dead) return;
+    if (!row || obs.pane.dead) return;
     const seen = paneActivity(lines);
-    if (seen === "busy") markTurn(session, kind, at);
+    if (seen === "busy") sessions.apply(session, { kind: "turn-seen", at });
     const verdict = classifyPane(lines, classifyOptions(at));
     // A resumed conversation redraws its old limit line: until the session has taken a turn since it was (re)launched,
     // a limit line on its screen belongs to the previous account and is not evidence (the turn time is persisted, so
@@ -190,14 +182,13 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     else await onVerdict(session, verdict, "pane", at);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
-    const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;
-    if (next !== row.state && row.state !== "dead") store.upsertSession(session, kind, { state: next, activityAt: at }, at);
+    sessions.apply(session, { kind: "screen", at, activity: seen, hasTask: task !== null });
     // Timeouts and completion come from the task follower; the watcher only notices a working screen that froze.
     const watch = watcher.observe({
       session, activity: seen, screen: lines, now: at, hooksWork: true,
       task: task ? { id: task.id, startedAt: task.startedAt, timeoutMs: Number.POSITIVE_INFINITY } : null,
     });
-    if (task && watch.kind === "stalled" && row.state !== "stalled") store.upsertSession(session, kind, { state: "stalled" }, at);
+    if (task && watch.kind === "stalled") sessions.apply(session, { kind: "froze", at });
   };
 
   const handleNow = async (obs: Observation): Promise<void> => {

@@ -16,7 +16,7 @@ import type { Delivery } from "../dispatcher/delivery.ts";
 import { nextTaskStep, type HookEnd, type TaskStep } from "../watcher/follow.ts";
 import { createTaskLedger } from "../watcher/task-ledger.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
-import type { TurnView } from "../claude/transcript.ts";
+import { normalizePrompt, type TurnView } from "../claude/transcript.ts";
 
 /** What task following touches. */
 export interface TaskWorkDeps {
@@ -68,8 +68,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
   const release = (session: string | null) => {
     if (!session) return;
-    const kind = store.session(session)?.kind;
-    if (kind) store.upsertSession(session, kind, { taskId: null, state: "idle" }, clock.now());
+    sessions.apply(session, { kind: "task-released", at: clock.now() });
   };
 
   const decide = (task: TaskRow, hook: HookEnd | null): TaskStep => {
@@ -160,7 +159,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
       if (!task || (task.delivery !== "intent" && task.delivery !== "typed")) return;
       // The hook is a hint: it confirms only when the transcript agrees or cannot be read.
       const facts = ledger.facts(task);
-      const turn: TurnView | null = facts.turn ?? (!facts.exists && prompt !== null && sameText(prompt, task.expect ?? "") ? { promptId, offset: task.ledgerOffset ?? 0, end: null } : null);
+      const turn: TurnView | null = facts.turn ?? (!facts.exists && prompt !== null && normalizePrompt(prompt) === normalizePrompt(task.expect ?? "") ? { promptId, offset: task.ledgerOffset ?? 0, end: null } : null);
       if (!turn || (promptId !== null && turn.promptId !== null && turn.promptId !== promptId)) return;
       await apply(task, { kind: "confirm", promptId: turn.promptId ?? promptId, offset: turn.offset });
     },
@@ -180,8 +179,4 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     },
 
   };
-}
-
-function sameText(a: string, b: string): boolean {
-  return a.replace(/\s+/g, " ").trim() === b.replace(/\s+/g, " ").trim();
 }

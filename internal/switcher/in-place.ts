@@ -7,6 +7,7 @@
  * keeps its history, background shells and MCP servers. Each step is safe to run twice. The continue prompt of a cut
  * task is not typed here: the task follower types it once the session's account is usable and its pane is idle.
  */
+import type { SessionWriter } from "../watcher/session-state.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionHomes } from "../claude/session-homes.ts";
@@ -27,6 +28,8 @@ export interface InPlaceDeps {
   /** `claude.link` ("" when unset). */
   link: string;
   setActiveAccount(name: string): void;
+  /** Where each session's move is recorded (the session tracker). */
+  sessions: Pick<SessionWriter, "apply">;
 }
 
 /** A session in the swap plan, as the in-place steps use it. */
@@ -130,7 +133,7 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
     const line = s.limitLine ?? (verdict?.kind === "quota" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
     if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
-    deps.store.upsertSession(s.name, s.kind, { account: target, ...(line ? { launchedAt: now } : {}) }, now);
+    deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null });
   }
   deps.log.info("sessions moved in place", { account: target, sessions: sessions.map((s) => s.name) });
 }

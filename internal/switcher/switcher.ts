@@ -8,6 +8,7 @@
  * is stopped. Owns the swap circuit breaker. Does not decide *when* to swap
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
  */
+import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Clock } from "../clock.ts";
 import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
@@ -36,8 +37,8 @@ export interface SwitcherDeps {
   activeAccount(): string | null;
   /** Puts a task back in the queue (its session could not keep the conversation). */
   requeueTask(taskId: number, reason: string): void;
-  /** Time of the last SessionStart hook of a session, if any. */
-  sessionStartedAt(session: string): number | null;
+  /** Where swap outcomes are recorded, and the time of each session's last SessionStart hook (the session tracker). */
+  sessions: Pick<SessionTracker, "apply" | "startedAt">;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
   /** The daemon's session homes: a swap writes the target's login into them instead of moving transcripts. */
   homes?: Pick<SessionHomes, "fleetHome" | "moveTo">;
@@ -131,7 +132,7 @@ const HOLD_MESSAGE = "claude-failover: moving this session to another account; i
 export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Switcher {
   const { store, lifecycle, tmux, clock, log } = deps;
   const inPlace: InPlaceDeps | null = deps.homes
-    ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount }
+    ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount, sessions: deps.sessions }
     : null;
   let current: Promise<void> | null = null;
   const halting = new AbortController();
@@ -328,7 +329,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         if (!pending.has(s.name)) continue;
         const pane = panes.get(s.name);
         const activity = paneActivity(screens.get(s.name) ?? []);
-        const hooked = (deps.sessionStartedAt(s.name) ?? 0) >= (s.relaunchedAt ?? 0);
+        const hooked = (deps.sessions.startedAt(s.name) ?? 0) >= (s.relaunchedAt ?? 0);
         if (!pane || pane.dead) {
           if ((s.attempts ?? 1) < options.relaunchAttempts) {
             // A failed resume (e.g. "No conversation found") gets one fresh start rather than a dead session.
@@ -336,7 +337,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           } else {
             s.outcome = "dead";
             pending.delete(s.name);
-            store.upsertSession(s.name, s.kind, { state: "dead" }, clock.now());
+            deps.sessions.apply(s.name, { kind: "swap-lost", at: clock.now() });
             if (s.taskId !== null) deps.requeueTask(s.taskId, "session did not come back after the account swap");
             deps.notify({ kind: "session_dead", at: clock.now(), session: s.name, reason: "did not come back after the account swap" });
           }
@@ -345,7 +346,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         if (!(hooked || activity === "idle" || activity === "busy" || activity === "waiting" || activity === "dialog")) continue;
         // A task cut by the swap is continued by the task follower (one counted continue, confirmed by the
         // transcript), not here: typing it twice after a restart is how a continue got doubled.
-        store.upsertSession(s.name, s.kind, { state: s.midTask ? "working" : "idle", activityAt: clock.now() }, clock.now());
+        deps.sessions.apply(s.name, { kind: "swap-back", at: clock.now(), midTask: s.midTask });
         pending.delete(s.name);
       }
       checkHalt();

@@ -4,14 +4,17 @@
  * time of its last SessionStart hook. From that it answers the questions other modules ask: which pool sessions are
  * free for a task, what a pane shows now (idle, busy, a dialog, text left in its input box, Claude Code's own
  * continue after a reset), when a session last started. Memory only: the store keeps what must survive a restart.
+ * It is also the daemon's one writer of session state: every module reports what happened to a session through
+ * {@link SessionTracker.apply}, which session-state.ts turns into the stored row.
  */
-import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { inputText, paneActivity, type PaneActivity } from "../quota/classify.ts";
 import type { Store } from "../state/state.ts";
+import type { OwnedNames } from "../lifecycle/names.ts";
 import type { PaneFacts } from "./follow.ts";
+import { createSessionWriter, type SessionWriter } from "./session-state.ts";
 
 /** The session tracker. */
-export interface SessionTracker {
+export interface SessionTracker extends SessionWriter {
   /** Records what a poll saw of a session at `at`: its pane is alive (with `lines` on screen) or dead/gone. */
   sighted(session: string, alive: boolean, lines: string[] | null, at: number): void;
   /** Records a SessionStart hook. */
@@ -29,8 +32,9 @@ export interface SessionTracker {
 }
 
 /** Creates a {@link SessionTracker}. */
-export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifecycle, "ownedNames" | "kindOf"> }): SessionTracker {
-  const { store, lifecycle } = deps;
+export function createSessionTracker(deps: { store: Store; names: Pick<OwnedNames, "ownedNames" | "kindOf"> }): SessionTracker {
+  const { store, names } = deps;
+  const writer = createSessionWriter(store, (name) => names.kindOf(name));
   const screens = new Map<string, { alive: boolean; lines: string[]; at: number }>();
   const starts = new Map<string, number>();
 
@@ -46,6 +50,8 @@ export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifec
   };
 
   return {
+    apply: writer.apply,
+    forget: writer.forget,
     sighted(session, alive, lines, at) {
       screens.set(session, { alive, lines: lines ?? [], at });
     },
@@ -61,8 +67,8 @@ export function createSessionTracker(deps: { store: Store; lifecycle: Pick<Lifec
     alive: (session) => screens.get(session)?.alive ?? true,
     freeSessions() {
       const busy = new Set(store.tasks(["running", "stalled"]).map((t) => t.session));
-      return lifecycle.ownedNames().filter((name) => {
-        if (lifecycle.kindOf(name) !== "pool" || busy.has(name)) return false;
+      return names.ownedNames().filter((name) => {
+        if (names.kindOf(name) !== "pool" || busy.has(name)) return false;
         const row = store.session(name);
         const seen = pane(name);
         if (row?.state !== "idle" || row.taskId !== null || !seen) return false;

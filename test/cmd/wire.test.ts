@@ -62,13 +62,6 @@ dispatcher: { rescan_interval: 1s, settle: 500ms, projects: { demo: { workdir: $
     dir, clock, fake, config, log, daemon: null as unknown as Daemon,
     async boot() {
       const daemon = wire(config, { run: fake.run, clock, fetch: fetchRefused, log, self: ["/bin/false"] });
-      let stopped = false;
-      const stop = daemon.stop.bind(daemon);
-      daemon.stop = async (reason) => {
-        if (stopped) return;
-        stopped = true;
-        await stop(reason);
-      };
       cleanups.push(() => daemon.stop("test done"));
       await daemon.start();
       w.daemon = daemon;

@@ -71,7 +71,7 @@ function fakeControl() {
 function setup(f: FakeTelegram, options: Partial<TelegramOptions> = {}, clock: Clock = systemClock) {
   const log = memoryLog();
   const { control, calls } = fakeControl();
-  const telegram = createTelegram({ log, clock, control }, {
+  const telegram = createTelegram({ log, clock }, {
     token: f.token, chatIds: [OPERATOR], apiRoot: f.apiRoot, timeZone: "Europe/Paris", pollTimeoutSeconds: 5, ...options,
   });
   const notifier = createNotifier({ log, clock, channels: [telegram.channel] }, { timeZone: "Europe/Paris", minBackoffMs: 20 });
@@ -152,7 +152,7 @@ describe("createTelegram() polling", () => {
     const clock = createFakeClock(AT);
     const ctx = setup(f, {}, clock);
     f.failNext("getUpdates", { error_code: 409, description: "Conflict: terminated by other getUpdates request" });
-    ctx.telegram.start();
+    ctx.telegram.start(ctx.control);
     await f.waitFor(() => ctx.log.records.some((r) => r.msg === "telegram polling stopped; restarting"));
     const polls = f.calls.filter((c) => c.method === "getUpdates").length;
     await clock.advance(POLL_RESTART_MIN_MS);
@@ -166,7 +166,7 @@ describe("createTelegram() polling", () => {
 describe("createTelegram() commands", () => {
   async function started(f: FakeTelegram) {
     const ctx = setup(f, {}, createFakeClock(AT));
-    ctx.telegram.start();
+    ctx.telegram.start(ctx.control);
     await f.waitFor(() => f.calls.some((c) => c.method === "getUpdates"));
     return ctx;
   }
@@ -232,7 +232,7 @@ describe("createTelegram() buttons", () => {
   };
   async function started(f: FakeTelegram) {
     const ctx = setup(f, {}, createFakeClock(AT));
-    ctx.telegram.start();
+    ctx.telegram.start(ctx.control);
     ctx.notifier.start();
     await f.waitFor(() => f.calls.some((c) => c.method === "getUpdates"));
     return ctx;
@@ -295,7 +295,7 @@ describe("createTelegram() buttons", () => {
 describe("createTelegram() lifecycle", () => {
   test("a missing token disables the channel with one warning and nothing throws", async () => {
     const log = memoryLog();
-    const telegram = createTelegram({ log, clock: systemClock, control: fakeControl().control }, { token: "", chatIds: [OPERATOR] });
+    const telegram = createTelegram({ log, clock: systemClock }, { token: "", chatIds: [OPERATOR] });
     const notifier = createNotifier({ log, clock: systemClock, channels: [telegram.channel] });
 
     telegram.start();
@@ -328,8 +328,8 @@ describe("createTelegram() lifecycle", () => {
   test("stop() returns once its bound has passed when Telegram stops answering during polling", async () => {
     const f = fake();
     const clock = createFakeClock(AT);
-    const { telegram, log } = setup(f, {}, clock);
-    telegram.start();
+    const { telegram, log, control } = setup(f, {}, clock);
+    telegram.start(control);
     await f.waitFor(() => f.calls.some((c) => c.method === "getUpdates"));
     f.down("hang");
 

@@ -72,7 +72,7 @@ beforeEach(() => {
   gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
   supervisor = createSupervisor({
     config, store, tmux, lifecycle, dispatcher, events, clock, log, runtime, gate,
-    sessions: createSessionTracker({ store, lifecycle }),
+    sessions: createSessionTracker({ store, names: lifecycle }),
     delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),

@@ -1,3 +1,4 @@
+import { createSessionWriter } from "../../internal/watcher/session-state.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -48,7 +49,7 @@ function setup(screens: Record<string, string[]>) {
   const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
   const pids = new Map(Object.keys(screens).map((name, i) => [name, 100 + i]));
   const fake = fakeTmux(new Map(Object.entries(screens)), pids);
-  const deps: InPlaceDeps = { store, tmux: fake.tmux, clock, log: memoryLog(), homes: { moveTo() {}, fleetHome: "/unused" }, link: "", setActiveAccount() {} };
+  const deps: InPlaceDeps = { store, tmux: fake.tmux, clock, log: memoryLog(), homes: { moveTo() {}, fleetHome: "/unused" }, link: "", setActiveAccount() {}, sessions: createSessionWriter(store, () => "pool") };
   const sessions: InPlaceSession[] = Object.keys(screens).map((name) => ({ name, kind: "pool", pid: pids.get(name)! }));
   for (const s of sessions) store.upsertSession(s.name, "pool", { account: "a", state: "idle", launchedAt: 1, workdir: "/w" }, 1);
   return { store, deps, sessions, keys: fake.keys, pids, clock, halt: () => {} };
