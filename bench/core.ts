@@ -2,7 +2,7 @@
  * @module bench/core
  * 1,000 tasks through the exactly-once core (issue 10), printed (not a test): `bun bench/core.ts`.
  * The real modules — task queue, dispatcher (ingest, claim), delivery (the intent written before typing, then the
- * paste), session tracker, task follower (supervisor/tasks.ts over watcher/follow.ts) and the file-backed store — with
+ * paste), session tracker, task follower (watcher/tasks.ts over watcher/follow.ts) and the file-backed store — with
  * an in-memory tmux (test/support/fake-tmux.ts) whose panes append Claude Code's ledger records: a `user` record with
  * its `promptId` on Enter, a reply and a `turn_duration` when the bench ends the turn. So it measures the daemon, not
  * tmux. 20 sessions; each round: dispatch (claim + intent + paste + Enter), capture, follow (confirm from the
@@ -21,7 +21,7 @@ import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createSessionTracker } from "../internal/watcher/sessions.ts";
 import { ownedNames } from "../internal/lifecycle/names.ts";
-import { createTaskWork } from "../internal/supervisor/tasks.ts";
+import { createTaskWork } from "../internal/watcher/tasks.ts";
 import { createTmux } from "../internal/tmux/tmux.ts";
 import { createFakeTmux } from "../test/support/fake-tmux.ts";
 import { main, ms, say, summary, tempDir } from "./support.ts";

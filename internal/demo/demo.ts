@@ -14,7 +14,8 @@ import { parseConfig, type Config } from "../config/config.ts";
 import { createLog, type Logger } from "../log.ts";
 import type { Clock } from "../clock.ts";
 import type { RunCommand } from "../tmux/tmux.ts";
-import type { OperatorControl, StatusSnapshot } from "../state/status.ts";
+import type { StatusSnapshot } from "../state/status.ts";
+import type { OperatorControl } from "../control/control.ts";
 import { transcriptPath } from "../claude/home.ts";
 import { writeSimAccountLogin } from "./sim-login.ts";
 

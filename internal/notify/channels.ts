@@ -8,7 +8,7 @@
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import type { OperatorControl } from "../state/status.ts";
+import type { OperatorControl } from "../control/control.ts";
 import { createDiscordChannel } from "./discord.ts";
 import { createEmailChannel } from "./email.ts";
 import { createNtfyChannel } from "./ntfy.ts";

@@ -8,7 +8,8 @@
  */
 import type { Bot, Context } from "grammy";
 import type { Logger } from "../log.ts";
-import type { ActionResult, OperatorControl, StatusSnapshot } from "../state/status.ts";
+import type { StatusSnapshot } from "../state/status.ts";
+import type { ActionResult, OperatorControl } from "../control/control.ts";
 import type { TaskRow } from "../state/state.ts";
 import { escapeHtml, formatWhen, type EventKind, type NotifyEvent } from "./events.ts";
 

@@ -10,7 +10,7 @@ import { Bot, GrammyError, HttpError, type Context } from "grammy";
 import { retry } from "../retry.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import type { OperatorControl } from "../state/status.ts";
+import type { OperatorControl } from "../control/control.ts";
 import type { Level, NotifyEvent } from "./events.ts";
 import { NotifyError, redact, type Channel } from "./notify.ts";
 import { ACTION_KINDS, actionKeyboard, COMMANDS, renderStatus, serveCommands } from "./telegram-commands.ts";

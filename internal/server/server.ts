@@ -14,7 +14,8 @@ import type { Server } from "bun";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Logger } from "../log.ts";
-import type { ActionResult, OperatorControl, StatusSnapshot } from "../state/status.ts";
+import type { StatusSnapshot } from "../state/status.ts";
+import type { ActionResult, OperatorControl } from "../control/control.ts";
 import { renderDashboard } from "./dashboard.ts";
 import { METRICS_CONTENT_TYPE, statusGauges, type Metrics } from "./metrics.ts";
 

@@ -1,7 +1,6 @@
 /**
  * @module state/status
- * The read model every surface shows (`GET /status`, the dashboard, Telegram `/status`, `claude-failover status`)
- * and the operator control surface they all act through. Owns the JSON field names of the `/status` contract
+ * The read model every surface shows (`GET /status`, the dashboard, Telegram `/status`, `claude-failover status`). Owns the JSON field names of the `/status` contract
  * (DESIGN.md); computes nothing but the projection of the store plus a few runtime flags.
  */
 import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
@@ -61,27 +60,6 @@ export interface RuntimeFlags {
   paused: boolean;
   exhaustedUntil: number | null;
   swapMode?: { mode: "in-place" | "restart"; why: string };
-}
-
-/** Outcome of an operator action, shown verbatim to the operator. */
-export interface ActionResult {
-  ok: boolean;
-  message: string;
-}
-
-/** What an operator can do, from HTTP, Telegram or the CLI. One implementation, wired in `wire()`. */
-export interface OperatorControl {
-  status(): StatusSnapshot;
-  /** Requests a swap (to `account` or the next available one). */
-  swap(account?: string): Promise<ActionResult>;
-  pause(): ActionResult;
-  resume(): ActionResult;
-  setAccountEnabled(name: string, enabled: boolean): ActionResult;
-  /** Writes a task file into `<queue_dir>/<project>/inbox/`. */
-  addTask(input: { project: string; name?: string; prompt: string; priority?: number; workdir?: string; timeout?: string }): Promise<ActionResult & { file?: string }>;
-  tasks(): TaskRow[];
-  /** Last `lines` lines of an owned session's pane; null when not owned or not running. */
-  tail(session: string, lines: number): Promise<string[] | null>;
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);

@@ -14,7 +14,7 @@ import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
 import type { Store } from "../state/state.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
-import type { EventBus } from "./events.ts";
+import type { EventBus } from "../notify/feed.ts";
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {

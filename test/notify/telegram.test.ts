@@ -5,7 +5,8 @@ import type { NotifyEvent } from "../../internal/notify/events.ts";
 import { createNotifier, type NotifyError } from "../../internal/notify/notify.ts";
 import { createTelegram, POLL_RESTART_MIN_MS, type TelegramOptions } from "../../internal/notify/telegram.ts";
 import { NO_DELIVERY, type TaskRow } from "../../internal/state/state.ts";
-import type { OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
+import type { StatusSnapshot } from "../../internal/state/status.ts";
+import type { OperatorControl } from "../../internal/control/control.ts";
 import { FAKE_TOKEN, startFakeTelegram, type FakeTelegram } from "../support/fake-telegram.ts";
 
 const OPERATOR = 1001;

@@ -12,7 +12,8 @@ import { chromium } from "playwright-core";
 import { memoryLog } from "../../internal/log.ts";
 import { createMetrics } from "../../internal/server/metrics.ts";
 import { createApp, startServer, type LiveEvent } from "../../internal/server/server.ts";
-import type { OperatorControl, StatusSnapshot, SwapSummary } from "../../internal/state/status.ts";
+import type { StatusSnapshot, SwapSummary } from "../../internal/state/status.ts";
+import type { OperatorControl } from "../../internal/control/control.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

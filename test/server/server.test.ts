@@ -8,7 +8,8 @@ import { describe, expect, test } from "bun:test";
 import { memoryLog } from "../../internal/log.ts";
 import { createMetrics } from "../../internal/server/metrics.ts";
 import { createApp, startServer, type HealthReport, type LiveEvent, type ServerDeps } from "../../internal/server/server.ts";
-import type { ActionResult, OperatorControl, StatusSnapshot } from "../../internal/state/status.ts";
+import type { StatusSnapshot } from "../../internal/state/status.ts";
+import type { ActionResult, OperatorControl } from "../../internal/control/control.ts";
 import { NO_DELIVERY } from "../../internal/state/state.ts";
 
 const TOKEN = "api-s3cret-token-value";

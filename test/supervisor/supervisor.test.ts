@@ -3,7 +3,7 @@ import { createSupervisor, type Supervisor } from "../../internal/supervisor/sup
 import { createAccountDecisions } from "../../internal/supervisor/accounts.ts";
 import { createQuotaMonitor } from "../../internal/quota/quota.ts";
 import { createWatcher } from "../../internal/watcher/watcher.ts";
-import { createEventBus, type OperatorEvent } from "../../internal/supervisor/events.ts";
+import { createEventBus, type OperatorEvent } from "../../internal/notify/feed.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import { memoryLog } from "../../internal/log.ts";

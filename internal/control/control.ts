@@ -1,18 +1,39 @@
 /**
- * @module supervisor/control
+ * @module control
  * The one implementation of {@link OperatorControl}: what HTTP, Telegram and the CLI can do, each action a few
  * direct calls into the supervisor, store and task queue. Owns the wording operators see.
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
-import type { Store } from "../state/state.ts";
-import { buildStatus, type OperatorControl } from "../state/status.ts";
+import type { Store, TaskRow } from "../state/state.ts";
+import { buildStatus, type StatusSnapshot } from "../state/status.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { TaskQueue } from "../dispatcher/queue.ts";
-import type { Supervisor } from "./supervisor.ts";
+import type { Supervisor } from "../supervisor/supervisor.ts";
 import type { Runtime } from "../state/runtime.ts";
-import type { EventBus } from "./events.ts";
+import type { EventBus } from "../notify/feed.ts";
+
+/** Outcome of an operator action, shown verbatim to the operator. */
+export interface ActionResult {
+  ok: boolean;
+  message: string;
+}
+
+/** What an operator can do, from HTTP, Telegram or the CLI. One implementation, wired in `wire()`. */
+export interface OperatorControl {
+  status(): StatusSnapshot;
+  /** Requests a swap (to `account` or the next available one). */
+  swap(account?: string): Promise<ActionResult>;
+  pause(): ActionResult;
+  resume(): ActionResult;
+  setAccountEnabled(name: string, enabled: boolean): ActionResult;
+  /** Writes a task file into `<queue_dir>/<project>/inbox/`. */
+  addTask(input: { project: string; name?: string; prompt: string; priority?: number; workdir?: string; timeout?: string }): Promise<ActionResult & { file?: string }>;
+  tasks(): TaskRow[];
+  /** Last `lines` lines of an owned session's pane; null when not owned or not running. */
+  tail(session: string, lines: number): Promise<string[] | null>;
+}
 
 /** What the control surface calls. */
 export interface ControlDeps {

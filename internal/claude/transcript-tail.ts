@@ -1,16 +1,12 @@
 /**
- * @module supervisor/signals
- * Reads the two file-borne signals: new records appended to each session's transcript (read from where the last
- * read stopped, never from the start, so an old error in a transcript never triggers anything after a restart),
- * and hook events spooled to disk by `claude-failover hook` when the daemon did not answer.
- * Only reads and parses; deciding is the supervisor's job.
+ * @module claude/transcript-tail
+ * Follows each session's transcript as it grows: new complete records since the last read, never from the start, so
+ * an old error in a transcript never triggers anything after a restart. Only reads and parses; deciding is the
+ * supervisor's job.
  */
-import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "../log.ts";
-import { isValidUuid } from "../claude/home.ts";
-import { transcriptPath } from "../claude/home.ts";
-import { readRecords, transcriptSize } from "../claude/transcript.ts";
+import { isValidUuid, transcriptPath } from "./home.ts";
+import { readRecords, transcriptSize } from "./transcript.ts";
 
 /** Largest transcript chunk read per poll per session. */
 const TRANSCRIPT_READ_MAX_BYTES = 1024 * 1024;
@@ -73,35 +69,4 @@ export function createTranscriptFollower(homeOf: (account: string, session: stri
       return tail.read(path);
     },
   };
-}
-
-/** One hook event as the hook subcommand spools it. */
-export interface SpooledHook {
-  event: string;
-  session: string | null;
-  payload: Record<string, unknown>;
-  at: number;
-}
-
-/** Reads and removes every spooled hook event, oldest first. Unreadable files are removed and logged. */
-export function drainSpool(dir: string, log: Logger): SpooledHook[] {
-  if (!existsSync(dir)) return [];
-  const out: SpooledHook[] = [];
-  for (const name of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) {
-    const path = join(dir, name);
-    try {
-      const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<SpooledHook>;
-      if (typeof parsed.event === "string" && parsed.payload && typeof parsed.payload === "object") {
-        out.push({ event: parsed.event, session: typeof parsed.session === "string" ? parsed.session : null, payload: parsed.payload, at: Number(parsed.at) || 0 });
-      }
-    } catch (error) {
-      log.warn("spooled hook unreadable", { file: name, error });
-    }
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
-  }
-  return out;
 }

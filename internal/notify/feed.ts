@@ -1,12 +1,12 @@
 /**
- * @module supervisor/events
+ * @module notify/feed
  * The operator-facing event stream: every notable event is written to the store's event log, handed to the
  * notifier (which queues and returns at once), and pushed to live listeners (the dashboard's SSE). One producer
  * side, a few readers; not a general bus — modules do not subscribe to each other through it.
  */
 import type { Logger } from "../log.ts";
 import type { EventLevel, Store } from "../state/state.ts";
-import type { NotifyEvent } from "../notify/events.ts";
+import type { NotifyEvent } from "./events.ts";
 
 /** An event as modules emit it: one of the typed notification events (notify/events.ts). */
 export type OperatorEvent = NotifyEvent;

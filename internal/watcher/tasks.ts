@@ -1,5 +1,5 @@
 /**
- * @module supervisor/tasks
+ * @module watcher/tasks
  * Follows every running task to its end and applies what watcher/follow.ts decides: confirm a delivery, finish the
  * task with its own turn's result, record a cut turn, type one counted continue prompt, press Enter again for a
  * prompt left unsent, close a dialog, requeue what never reached its conversation, fail what cannot finish. Also
@@ -13,9 +13,9 @@ import type { SessionRow, Store, TaskRow } from "../state/state.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
-import { nextTaskStep, type HookEnd, type TaskStep } from "../watcher/follow.ts";
-import { createTaskLedger } from "../watcher/task-ledger.ts";
-import type { SessionTracker } from "../watcher/sessions.ts";
+import { nextTaskStep, type HookEnd, type TaskStep } from "./follow.ts";
+import { createTaskLedger } from "./task-ledger.ts";
+import type { SessionTracker } from "./sessions.ts";
 import { normalizePrompt, type TurnView } from "../claude/transcript.ts";
 
 /** What task following touches. */
