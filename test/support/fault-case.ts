@@ -70,7 +70,15 @@ function makeCase(d: ProcDaemon): FaultCase {
     typed: (task, timeoutMs = 30_000) => eventually(() => prompts(d.dir).some((p) => p.text.includes(task.marker)), timeoutMs, 20)
       .then(() => undefined),
     ended: (task, timeoutMs = 30_000) => eventually(() => turnEnded(d.dir, task.marker), timeoutMs, 20).then(() => undefined),
-    settle: (task, timeoutMs) => waitSettled(queue, task, timeoutMs),
+    async settle(task, timeoutMs) {
+      try {
+        return await waitSettled(queue, task, timeoutMs);
+      } catch (error) {
+        // A case that times out says what the daemon did: its last log lines, with the error.
+        const tail = d.logs().slice(-60).map((l) => JSON.stringify(l)).join("\n");
+        throw new Error(`${(error as Error).message}\n-- task ${task.file}: the daemon's last log lines --\n${tail}`);
+      }
+    },
     once: (task, options) => expectExactlyOnce(d.dir, queue, task, options),
     cleanup: () => d.cleanup(),
   };
