@@ -25,7 +25,7 @@ export type SessionFact =
   | { kind: "retiring"; at: number }
   | { kind: "kept"; at: number }
   // hooks and polls
-  /** SessionStart hook. */
+  /** SessionStart hook (a session still starting stays so until its screen shows the prompt). */
   | { kind: "started"; at: number; sessionId: string | null; hasTask: boolean }
   /** UserPromptSubmit hook; `current` unless it is a late hook of a turn before the last launch or move. */
   | { kind: "prompted"; at: number; current: boolean }
@@ -74,8 +74,12 @@ export function nextSessionState(row: SessionRow | null, fact: SessionFact): Ses
       return row && row.retiringAt === null ? { retiringAt: at } : null;
     case "kept":
       return row && row.retiringAt !== null ? { retiringAt: null } : null;
-    case "started":
-      return { state: fact.hasTask ? "working" : "idle", activityAt: at, ...(fact.sessionId ? { sessionId: fact.sessionId } : {}) };
+    case "started": {
+      // Claude Code fires SessionStart before it draws its prompt: a session still starting becomes idle when a poll
+      // sees the prompt (the `screen` fact), not at the hook.
+      const state = fact.hasTask ? "working" : row?.state === "starting" ? "starting" : "idle";
+      return { state, activityAt: at, ...(fact.sessionId ? { sessionId: fact.sessionId } : {}) };
+    }
     case "prompted":
       return { state: "working", activityAt: at, ...(fact.current ? { turnAt: at } : {}) };
     case "turn-ended":
