@@ -3,8 +3,8 @@
  * The project's own Anthropic API stand-in for the real Claude Code CLI (reference/real-claude.md §1.5): one
  * `Bun.serve` on 127.0.0.1, port 0, per test account. `POST /v1/messages` answers a streamed SSE reply that echoes
  * the prompt and the user-turn number, or — switchable at run time — a quota 429 with the unified headers of one limit
- * kind, a throttling 429 without them, a 529 or a 500. Every request is logged (bearer token cut to 6 characters,
- * user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
+ * kind, a throttling 429 without them, a 529 or a 500. Every request is logged (its whole bearer token, which names
+ * the account whose login sent it; user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
  */
 
 /** What the stand-in answers to conversation requests. */
@@ -29,7 +29,7 @@ export interface LoggedRequest {
   at: number;
   method: string;
   path: string;
-  /** First 6 characters of the bearer token. */
+  /** The bearer token (the conformance homes' tokens are fake and name their account: claude.ts accessToken). */
   token: string;
   /** Text parts of the user turns, system reminders left out. */
   userTexts: string[];
@@ -74,7 +74,7 @@ export function startStandIn(): StandIn {
       const body = request.method === "POST" ? await request.json().catch(() => ({})) as Record<string, unknown> : {};
       const entry: LoggedRequest = {
         at: Date.now(), method: request.method, path: url.pathname,
-        token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, "").slice(0, 6),
+        token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, ""),
         userTexts: userTexts(body.messages), tools: Array.isArray(body.tools) && body.tools.length > 0,
         sessionId: request.headers.get("x-claude-code-session-id"), status: 200,
       };
