@@ -187,7 +187,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // this holds across daemon restarts). Hooks and transcript records are events and always count.
     const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
     if (verdict.kind === "quota" && !tookTurn) log.debug("limit line ignored before the first turn", { session, snippet: verdict.line.slice(0, 120) });
-    else await onVerdict(session, verdict, "pane", at);
+    // A limit line that shows after an in-place move (a request sent before it, answered late) is the old account's.
+    else await onVerdict(session, verdict, "pane", at, verdict.kind === "quota" ? accountOfLateEvent(store, session, verdict.line, at) : null);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
     const next = seen === "busy" ? "working" : seen === "idle" && !task ? "idle" : row.state;

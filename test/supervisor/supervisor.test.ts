@@ -11,7 +11,8 @@ import { parseConfig } from "../../internal/config/config.ts";
 import type { Switcher, SwapInput, SwapResult } from "../../internal/switcher/switcher.ts";
 import type { Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
 import type { Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
-import type { Tmux } from "../../internal/tmux/tmux.ts";
+import type { PaneInfo, Tmux } from "../../internal/tmux/tmux.ts";
+import { recordMove } from "../../internal/switcher/moved.ts";
 import { pickNextAccount } from "../../internal/switcher/accounts.ts";
 import { parseHookEvent } from "../../internal/hook/event.ts";
 import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
@@ -160,6 +161,25 @@ describe("hook signals", () => {
     });
     expect(requests).toEqual([]);
     expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+  });
+
+  test("a limit line that shows after an in-place move (a request sent before it, answered late) is the old account's", async () => {
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(runtime.activeAccount()).toBe("b");
+    // The move: the session row says b, with a's limit line recorded; its own turn had started after b was last touched.
+    await clock.advance(1_000);
+    recordMove(store, "ccl-auto-11", { from: "a", line: "You've hit your 5-hour limit · resets 3pm (UTC)", at: clock.now() });
+    store.upsertSession("ccl-auto-11", "pool", { account: "b", turnAt: clock.now() }, clock.now());
+    // Claude Code, slow under load, draws the 429 of its last request on a only now: seen on several polls.
+    const lines = ["❯ Task 1: count to three", "  ⎿  You've hit your 5-hour limit · resets 3pm (UTC)", "", "─".repeat(40), "❯ ", "─".repeat(40)];
+    const pane = { session: "ccl-auto-11", paneId: "%1", pid: 1, dead: false } as unknown as PaneInfo;
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(500);
+      await supervisor.handle({ kind: "pane", session: "ccl-auto-11", pane, lines, at: clock.now() });
+    }
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+    expect(runtime.exhaustedUntil()).toBeNull();
+    expect(requests).toHaveLength(1);
   });
 
   test("an event from a session the daemon does not own is ignored", async () => {

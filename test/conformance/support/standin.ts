@@ -37,6 +37,8 @@ export interface LoggedRequest {
   sessionId: string | null;
   /** The status the stand-in answered. */
   status: number;
+  /** When the answer was sent (later than `at` while a {@link StandIn.hold} kept it back). */
+  answeredAt: number;
 }
 
 /** A running stand-in. */
@@ -47,6 +49,11 @@ export interface StandIn {
   /** Adds a rule; the first rule that matches a request answers it. */
   addRule(change: ModeChange): void;
   requests(): LoggedRequest[];
+  /**
+   * Keeps every conversation request unanswered until `release()` (e.g. to cut a whole fleet's turns by one limit at
+   * the same moment); `waiting()` counts the requests held now.
+   */
+  hold(): { waiting(): number; release(): void };
   /** Conversation requests only (the ones that carry tools). */
   turns(): LoggedRequest[];
   stop(): void;
@@ -66,6 +73,7 @@ export function defaultReset(mode: StandInMode, nowMs = Date.now()): number {
 export function startStandIn(): StandIn {
   let rules: Array<ModeChange & { times: number }> = [];
   const log: LoggedRequest[] = [];
+  let gate: { promise: Promise<void>; release(): void; waiting: number } | null = null;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -76,9 +84,15 @@ export function startStandIn(): StandIn {
         at: Date.now(), method: request.method, path: url.pathname,
         token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, ""),
         userTexts: userTexts(body.messages), tools: Array.isArray(body.tools) && body.tools.length > 0,
-        sessionId: request.headers.get("x-claude-code-session-id"), status: 200,
+        sessionId: request.headers.get("x-claude-code-session-id"), status: 200, answeredAt: 0,
       };
       log.push(entry);
+      if (gate && entry.tools) {
+        const held = gate;
+        held.waiting++;
+        await held.promise;
+      }
+      entry.answeredAt = Date.now();
       const response = answer(url.pathname, body, entry);
       entry.status = response.status;
       return response;
@@ -112,6 +126,13 @@ export function startStandIn(): StandIn {
       rules.push({ ...change, times: change.times ?? Infinity });
     },
     requests: () => [...log],
+    hold() {
+      let release = () => {};
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      const held = { promise, release: () => { if (gate === held) gate = null; release(); }, waiting: 0 };
+      gate = held;
+      return { waiting: () => held.waiting, release: held.release };
+    },
     turns: () => log.filter((r) => r.path === "/v1/messages" && r.tools),
     stop: () => void server.stop(true),
   };
