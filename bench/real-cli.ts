@@ -12,7 +12,9 @@
  *    session is the max), with the daemon's milestones (swap requested, swap done, each continue typed).
  *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts, so the whole figure is the
  *    daemon's share. With `switcher.mode: restart` it is split into the CLI's own start-up (relaunch → its prompt box
- *    on screen) and the daemon's share (prompt box → the continue prompt reaching the API).
+ *    on screen) and the daemon's share (prompt box → the continue prompt reaching the API), itself split into the
+ *    daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
+ *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
  *    `BENCH_REAL_FLEET_MODES` (default `in-place,restart`) picks the modes, `BENCH_REAL_STAGGERS` (default `0s,2s`)
  *    the staggers; `BENCH_REAL_DUMP=<dir>` writes each run's daemon log and stand-in requests there.
  */
@@ -148,9 +150,10 @@ function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
   console.log(`[${mode}, stagger ${stagger}] limit → ${rows.length} of ${FLEET} cut sessions typing again on b: last ${ms(total.max)}; ${f(rows.map((r) => r.total))}`
     + (mode === "in-place" ? " (no CLI start-up: all of it is the daemon's share)" : ""));
   console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
+  console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
   if (mode === "restart") {
     console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);
-    console.log(`  daemon share (prompt box → continue at the API) ${f(rows.map((r) => r.total - r.back!))}`);
+    console.log(`  after the prompt box: daemon share (→ continue at the API) ${f(rows.map((r) => r.total - r.back!))}; of it the daemon's own wait (→ continue typed) ${f(rows.map((r) => r.typed - r.back!))}`);
   }
 }
 

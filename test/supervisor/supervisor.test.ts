@@ -182,6 +182,24 @@ describe("hook signals", () => {
     expect(requests).toHaveLength(1);
   });
 
+  test("a limit record written before a restart swap relaunched the session, read by a poll that began before it, is the old account's", async () => {
+    const line = "You've hit your 5-hour limit · resets 3pm (UTC)";
+    const written = clock.now();
+    // A swap is running (another session's limit): this session is relaunched on b while a poll pass is under way.
+    runtime.setActiveAccount("b");
+    const pollBegan = clock.now() + 500;
+    await clock.advance(1_000);
+    recordMove(store, "ccl-auto-11", { from: "a", line, at: clock.now(), restart: true });
+    store.upsertSession("ccl-auto-11", "pool", { account: "b", launchedAt: clock.now() }, clock.now());
+    const record = {
+      type: "assistant", isApiErrorMessage: true, error: "rate_limit", apiError: "usage_limit_reached", apiErrorStatus: 429, timestamp: new Date(written).toISOString(),
+      message: { model: "<synthetic>", role: "assistant", content: [{ type: "text", text: line }] },
+    };
+    await supervisor.handle({ kind: "transcript", session: "ccl-auto-11", account: "b", record, at: pollBegan });
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+    expect(requests).toEqual([]);
+  });
+
   test("an event from a session the daemon does not own is ignored", async () => {
     await supervisor.handle({ kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 3pm (UTC)" }), session: "ccl-0", at: clock.now() });
     expect(requests).toEqual([]);
