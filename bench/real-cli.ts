@@ -16,18 +16,25 @@
  *    daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
  *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
  *    `BENCH_REAL_FLEET_MODES` (default `in-place,restart`) picks the modes, `BENCH_REAL_STAGGERS` (default `0s,2s`)
- *    the staggers; `BENCH_REAL_DUMP=<dir>` writes each run's daemon log and stand-in requests there.
+ *    the staggers. The hooks run the compiled binary, as installed (`BENCH_REAL_HOOKS=source`: Bun on the sources).
+ *    `BENCH_REAL_DUMP=<dir>` writes each run's daemon log, stand-in requests and final screens there.
  */
 import { claudeInstalled, CLAUDE_BIN } from "../test/conformance/support/claude.ts";
 import { startConformance, type Conformance } from "../test/conformance/support/harness.ts";
 import { eventually } from "../test/support/tmux.ts";
 import { paneActivity } from "../internal/quota/classify.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { ensureBinary } from "./support.ts";
 import { join } from "node:path";
 
 const LAUNCHES = Number(process.env.BENCH_REAL_LAUNCHES ?? 5);
 const LIMITS = Number(process.env.BENCH_REAL_LIMITS ?? 6);
 const FLEET = 12;
+/**
+ * The program Claude Code's hooks run in the fleet runs: the compiled binary, as users run it (bench/support.ts
+ * ensureBinary; `BENCH_REAL_HOOKS=source` keeps Bun on cmd/claude-failover.ts, about 0.2 s of CPU per hook event).
+ */
+let HOOK_SELF: string[] | undefined;
 /** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */
 const DUMP = process.env.BENCH_REAL_DUMP ?? "";
 
@@ -85,7 +92,7 @@ interface FleetRow { total: number; requested: number; done: number; typed: numb
  * restart, its CLI's start-up (relaunch → prompt box on screen).
  */
 async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
-  const c = await startConformance({ pool: FLEET, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
+  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
   try {
     await c.allIdle(240_000);
     c.api.a.setMode({ mode: "five_hour" });
@@ -169,6 +176,11 @@ if (import.meta.main) {
   if (LIMITS > 0) {
     const limit = stats(await limitToSwapRequested());
     console.log(`limit 429 → swap requested (hook, ${limit.n} runs): p50 ${ms(limit.p50)}, p95 ${ms(limit.p95)}, max ${ms(limit.max)}`);
+  }
+  if (process.env.BENCH_REAL_HOOKS !== "source") {
+    const binary = await ensureBinary();
+    HOOK_SELF = [binary.path];
+    console.log(`hooks of the fleet runs: ${binary.note}`);
   }
   const modes = (process.env.BENCH_REAL_FLEET_MODES ?? "in-place,restart").split(",").filter(Boolean) as SwapMode[];
   for (const mode of modes) {

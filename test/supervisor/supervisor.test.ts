@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { createSupervisor, type Supervisor } from "../../internal/supervisor/supervisor.ts";
+import { createSupervisor, swapHolds, type Supervisor } from "../../internal/supervisor/supervisor.ts";
 import { createAccountDecisions } from "../../internal/supervisor/accounts.ts";
 import { createQuotaMonitor } from "../../internal/quota/quota.ts";
 import { createWatcher } from "../../internal/watcher/watcher.ts";
@@ -139,6 +139,19 @@ describe("the dispatch gate", () => {
     expect(store.getFlag("paused")).toBe("1");
     runtime.setPaused(false);
     expect(gate()).toEqual({ open: true });
+  });
+});
+
+describe("typing during a swap", () => {
+  test("holds every session until the swap only verifies, except those a restart swap has already relaunched", () => {
+    const plan = JSON.stringify({ sessions: [{ name: "ccl-auto-11", relaunchedAt: 1 }, { name: "ccl-auto-12" }] });
+    expect(swapHolds(null, "ccl-auto-11")).toBe(false);
+    expect(swapHolds({ step: "stopping", plan }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "relaunching", plan }, "ccl-auto-11")).toBe(false);
+    expect(swapHolds({ step: "relaunching", plan }, "ccl-auto-12")).toBe(true);
+    expect(swapHolds({ step: "relaunching", plan: null }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "closing", plan }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "verifying", plan }, "ccl-auto-12")).toBe(false);
   });
 });
 
