@@ -6,19 +6,37 @@
  * 1. Launch → idle: from the daemon's `session launched` to /status showing the session idle (BENCH_REAL_LAUNCHES, 5).
  * 2. Limit 429 → swap requested: from the stand-in answering the quota 429 to the daemon's `swap requested` log line
  *    (the StopFailure hook path), one fresh daemon per sample (BENCH_REAL_LIMITS, 6), p50/p95.
- * 3. Limit → every cut session typing again on the new account, for 12 pool sessions given a task each, with
- *    `relaunch_stagger` 0 and the default 2 s: from the first 429 to each session's first request on account b, split
- *    into the CLI's own start-up (relaunch → its prompt box on screen) and the daemon's share (prompt box → the
- *    continue prompt reaching the API).
+ * 3. Limit → every cut session typing again on the new account, for 12 pool sessions whose turns one 5-hour 429 cuts
+ *    at the same moment (the stand-in holds the twelve requests, then answers them all), with `relaunch_stagger` 0
+ *    and the default 2 s: from the first 429 to each cut session's first request on account b (p50/p95/max; the last
+ *    session is the max), with the daemon's milestones (swap requested, swap done, each continue typed).
+ *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts, so the whole figure is the
+ *    daemon's share. With `switcher.mode: restart` it is split into the CLI's own start-up (relaunch → its prompt box
+ *    on screen) and the daemon's share (prompt box → the continue prompt reaching the API), itself split into the
+ *    daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
+ *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
+ *    `BENCH_REAL_FLEET_MODES` (default `in-place,restart`) picks the modes, `BENCH_REAL_STAGGERS` (default `0s,2s`)
+ *    the staggers. The hooks run the compiled binary, as installed (`BENCH_REAL_HOOKS=source`: Bun on the sources).
+ *    `BENCH_REAL_DUMP=<dir>` writes each run's daemon log, stand-in requests and final screens there.
  */
 import { claudeInstalled, CLAUDE_BIN } from "../test/conformance/support/claude.ts";
 import { startConformance, type Conformance } from "../test/conformance/support/harness.ts";
 import { eventually } from "../test/support/tmux.ts";
 import { paneActivity } from "../internal/quota/classify.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { ensureBinary } from "./support.ts";
+import { join } from "node:path";
 
 const LAUNCHES = Number(process.env.BENCH_REAL_LAUNCHES ?? 5);
 const LIMITS = Number(process.env.BENCH_REAL_LIMITS ?? 6);
 const FLEET = 12;
+/**
+ * The program Claude Code's hooks run in the fleet runs: the compiled binary, as users run it (bench/support.ts
+ * ensureBinary; `BENCH_REAL_HOOKS=source` keeps Bun on cmd/claude-failover.ts, about 0.2 s of CPU per hook event).
+ */
+let HOOK_SELF: string[] | undefined;
+/** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */
+const DUMP = process.env.BENCH_REAL_DUMP ?? "";
 
 const ms = (v: number) => `${Math.round(v)} ms`;
 function stats(values: number[]) {
@@ -62,41 +80,87 @@ async function limitToSwapRequested(): Promise<number[]> {
   return out;
 }
 
-/** One fleet failover: every session cut by the limit; per session, start-up and daemon share after the swap. */
-async function fleet(stagger: string) {
-  const c = await startConformance({ pool: FLEET, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s }` });
+type SwapMode = "in-place" | "restart";
+
+/** One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart). */
+interface FleetRow { total: number; requested: number; done: number; typed: number; startup?: number; back?: number }
+
+/**
+ * One fleet failover: every session's turn cut by the same limit. Each task's request to account a is held by the
+ * stand-in until all twelve are in flight, then all get the 5-hour 429 at once. Per cut session: first 429 → its first
+ * request on b (`total`), with the daemon's milestones (swap requested, swap done, its continue typed) and, after a
+ * restart, its CLI's start-up (relaunch → prompt box on screen).
+ */
+async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
+  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
   try {
     await c.allIdle(240_000);
     c.api.a.setMode({ mode: "five_hour" });
+    const gate = c.api.a.hold();
     for (let i = 0; i < FLEET; i++) c.task(`t${i}`, `Task ${i}: count to three`);
-    await eventually(() => c.api.a.turns().filter((r) => r.status === 429).length >= FLEET || c.status().active_account === "b", 240_000, 50);
-    const firstHit = Math.min(...c.api.a.turns().filter((r) => r.status === 429).map((r) => r.at));
-    // The cut sessions: those whose turn got the 429 (a task may still be queued when the swap starts).
-    await eventually(() => c.status().active_account === "b" && !c.status().swapping, 240_000, 50);
-    const cut = new Set(c.api.a.turns().filter((r) => r.status === 429).map((r) => r.sessionId));
-    const names = c.status().sessions.filter((s) => cut.has(s.session_id)).map((s) => s.name);
-    // Watch each cut pane for its prompt box after its relaunch on b.
+    await eventually(() => gate.waiting() >= FLEET, 120_000, 20);
+    gate.release();
+    // After a restart: each pane's prompt box once it was relaunched on b, watched from now on (not after the swap).
     const ready = new Map<string, number>();
-    await eventually(async () => {
-      const launched = new Set(c.t.log.records.filter((r) => r.msg === "session launched" && r.account === "b").map((r) => String(r.session)));
-      const screens = await c.t.server.tmux.capture(names.filter((n) => launched.has(n) && !ready.has(n)));
-      for (const [name, lines] of screens) if (paneActivity(lines) === "idle" || paneActivity(lines) === "busy") ready.set(name, Date.now());
-      return ready.size === names.length;
-    }, 300_000, 100);
-    // A cut session whose continue never reaches b within a minute is reported, not waited for.
-    await eventually(() => [...cut].every((id) => c.api.b.turns().some((r) => r.sessionId === id)), 60_000, 100).catch(() => undefined);
-    const typed = (name: string) => c.api.b.turns().some((r) => r.sessionId === c.status().sessions.find((s) => s.name === name)!.session_id);
+    const watching = mode === "restart" ? watchReady(c, ready) : Promise.resolve();
+    await eventually(() => logAt(c, "swap done").length > 0, 240_000, 50);
+    const used = c.t.log.records.find((r) => r.msg === "swap mode")?.mode;
+    if (used !== mode) throw new Error(`the swap ran in mode ${String(used)}, not ${mode}`);
+    const hits = c.api.a.turns().filter((r) => r.status === 429);
+    const firstHit = Math.min(...hits.map((r) => r.answeredAt));
+    const cut = new Set(hits.map((r) => r.sessionId));
+    const names = c.status().sessions.filter((s) => cut.has(s.session_id)).map((s) => s.name);
+    await watching;
+    // A cut session whose continue never reaches b within two minutes is reported, not waited for.
+    await eventually(() => [...cut].every((id) => c.api.b.turns().some((r) => r.sessionId === id)), 120_000, 50).catch(() => undefined);
+    const idOf = (name: string) => c.status().sessions.find((s) => s.name === name)!.session_id;
+    const typed = (name: string) => c.api.b.turns().some((r) => r.sessionId === idOf(name));
     const lost = names.filter((n) => !typed(n));
-    if (lost.length) console.log(`  stagger ${stagger}: cut but never continued on b: ${lost.join(", ")}`);
-    const rows = names.filter(typed).map((name) => {
-      const row = c.status().sessions.find((s) => s.name === name)!;
-      const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
-      const typedAt = c.api.b.turns().find((r) => r.sessionId === row.session_id)!.at;
-      return { total: typedAt - firstHit, startup: ready.get(name)! - launchedAt, daemon: typedAt - ready.get(name)! };
+    if (lost.length) console.log(`  ${mode}, stagger ${stagger}: cut but never continued on b: ${lost.join(", ")}`);
+    const requested = logAt(c, "swap requested")[0]! - firstHit;
+    const done = logAt(c, "swap done")[0]! - firstHit;
+    if (DUMP) {
+      mkdirSync(DUMP, { recursive: true });
+      const requests = { a: c.api.a.requests(), b: c.api.b.requests() };
+      const screens = Object.fromEntries(await c.t.server.tmux.capture(names));
+      writeFileSync(join(DUMP, `fleet-${mode}-${stagger}.json`), JSON.stringify({ firstHit, names, sessions: c.status().sessions, ready: [...ready], log: c.t.log.records, requests, screens, queue: c.status().queue }, null, 1));
+    }
+    return names.filter(typed).map((name) => {
+      const onB = c.api.b.turns().find((r) => r.sessionId === idOf(name))!.at;
+      const row: FleetRow = { total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit };
+      if (mode === "restart") {
+        const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
+        row.startup = ready.get(name)! - launchedAt;
+        row.back = ready.get(name)! - firstHit;
+      }
+      return row;
     });
-    return rows;
   } finally {
     await c.cleanup();
+  }
+}
+
+/** Records in `ready` when each pane relaunched on b first shows its prompt box (idle or busy); polls every 50 ms. */
+async function watchReady(c: Conformance, ready: Map<string, number>): Promise<void> {
+  await eventually(async () => {
+    const launched = new Set(c.t.log.records.filter((r) => r.msg === "session launched" && r.account === "b").map((r) => String(r.session)));
+    const screens = await c.t.server.tmux.capture([...launched].filter((n) => !ready.has(n)));
+    for (const [name, lines] of screens) if (paneActivity(lines) === "idle" || paneActivity(lines) === "busy") ready.set(name, Date.now());
+    return ready.size === FLEET;
+  }, 300_000, 50);
+}
+
+/** The fleet figure's lines: in place the daemon's share is the whole; after a restart, start-up and daemon apart. */
+function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
+  const f = (values: number[]) => { const s = stats(values); return `p50 ${ms(s.p50)} p95 ${ms(s.p95)} max ${ms(s.max)}`; };
+  const total = stats(rows.map((r) => r.total));
+  console.log(`[${mode}, stagger ${stagger}] limit → ${rows.length} of ${FLEET} cut sessions typing again on b: last ${ms(total.max)}; ${f(rows.map((r) => r.total))}`
+    + (mode === "in-place" ? " (no CLI start-up: all of it is the daemon's share)" : ""));
+  console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
+  console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
+  if (mode === "restart") {
+    console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);
+    console.log(`  after the prompt box: daemon share (→ continue at the API) ${f(rows.map((r) => r.total - r.back!))}; of it the daemon's own wait (→ continue typed) ${f(rows.map((r) => r.typed - r.back!))}`);
   }
 }
 
@@ -113,12 +177,13 @@ if (import.meta.main) {
     const limit = stats(await limitToSwapRequested());
     console.log(`limit 429 → swap requested (hook, ${limit.n} runs): p50 ${ms(limit.p50)}, p95 ${ms(limit.p95)}, max ${ms(limit.max)}`);
   }
-  for (const stagger of ["0s", "2s"]) {
-    const rows = await fleet(stagger);
-    const total = stats(rows.map((r) => r.total));
-    const startup = stats(rows.map((r) => r.startup));
-    const daemon = stats(rows.map((r) => r.daemon));
-    console.log(`limit → ${rows.length} cut sessions of ${FLEET} typing again on b, stagger ${stagger}: last ${ms(total.max)} (p50 ${ms(total.p50)}); `
-      + `CLI start-up p50 ${ms(startup.p50)} max ${ms(startup.max)}; daemon share after the session is back p50 ${ms(daemon.p50)} max ${ms(daemon.max)}`);
+  if (process.env.BENCH_REAL_HOOKS !== "source") {
+    const binary = await ensureBinary();
+    HOOK_SELF = [binary.path];
+    console.log(`hooks of the fleet runs: ${binary.note}`);
+  }
+  const modes = (process.env.BENCH_REAL_FLEET_MODES ?? "in-place,restart").split(",").filter(Boolean) as SwapMode[];
+  for (const mode of modes) {
+    for (const stagger of (process.env.BENCH_REAL_STAGGERS ?? "0s,2s").split(",").filter(Boolean)) report(mode, stagger, await fleet(stagger, mode));
   }
 }

@@ -103,9 +103,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     (isValidUuid(id) ? store.sessions().find((s) => observed(s.name) && s.sessionId === id)?.name ?? null : null);
   const work: TaskWork = createTaskWork({
     store, tmux, lifecycle, dispatcher, delivery: deps.delivery, sessions, clock, log, taskTimeoutMs: config.watcher.task_timeout,
-    // Once a swap only verifies, every session is back on the target account: a cut task on an idle one continues at
-    // once instead of waiting for the slowest session of the fleet to be verified.
-    swapRunning: () => { const open = store.openSwap(); return open !== null && open.step !== "verifying"; },
+    // Once a swap only verifies, every session is back on the target account, and while it relaunches so is each one
+    // already relaunched: a cut task on an idle one continues at once instead of waiting for the fleet's last session.
+    swapRunning: (session) => swapHolds(store.openSwap(), session),
     gateOpen: () => deps.gate().open, activeAccount: activeHome,
     limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
       accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
@@ -180,7 +180,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // this holds across daemon restarts). Hooks and transcript records are events and always count.
     const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
     if (verdict.kind === "quota" && !tookTurn) log.debug("limit line ignored before the first turn", { session, snippet: verdict.line.slice(0, 120) });
-    else await onVerdict(session, verdict, "pane", at);
+    // A limit line that shows after an in-place move (a request sent before it, answered late) is the old account's.
+    else await onVerdict(session, verdict, "pane", at, verdict.kind === "quota" ? accountOfLateEvent(store, session, verdict.line, at) : null);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
     sessions.apply(session, { kind: "screen", at, activity: seen, hasTask: task !== null });
@@ -274,3 +275,16 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   return supervisor;
 }
 
+/**
+ * Whether the open swap (if any) still moves `session`, so nothing may be typed into it: until the swap only verifies,
+ * except for a session a restart swap has already relaunched (its plan, JSON, says so).
+ */
+export function swapHolds(open: { step: string; plan: string | null } | null, session: string | null): boolean {
+  if (open === null || open.step === "verifying") return false;
+  if (open.step !== "relaunching" || session === null || open.plan === null) return true;
+  try {
+    return !(JSON.parse(open.plan) as { sessions: Array<{ name: string; relaunchedAt?: number }> }).sessions.some((s) => s.name === session && !!s.relaunchedAt);
+  } catch {
+    return true;
+  }
+}

@@ -104,7 +104,9 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
     if (needsEsc(lines, deps.clock.now())) {
       await deps.tmux.sendKeys(s.name, "Escape").catch((error) => deps.log.warn("cannot close limit screen", { session: s.name, error }));
       deps.log.info("limit screen closed", { session: s.name });
-      pressed.push(s);
+      // Only a dialog is waited for; an armed footer leaves the prompt idle, and the continue typed after this Esc
+      // (keys stay in order) disarms it as well.
+      if (paneActivity(lines) !== "idle") pressed.push(s);
     }
     s.closed = true;
   }

@@ -48,8 +48,10 @@ export function recordMove(store: Store, session: string, move: Move): void {
  */
 export function accountOfLateEvent(store: Store, session: string, text: unknown, at: number, writtenAt?: number): string | null {
   const move = read(store)[session];
-  if (!move || at - move.at > LATE_EVENT_MS || at < move.at) return null;
+  if (!move || at - move.at > LATE_EVENT_MS) return null;
+  // Written before the move: the old account's, also when the poll reading it began before the move was recorded.
   if (writtenAt !== undefined && Number.isFinite(writtenAt) && writtenAt < move.at) return move.from;
+  if (at < move.at) return null;
   return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
 }
 

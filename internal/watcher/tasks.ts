@@ -30,7 +30,8 @@ export interface TaskWorkDeps {
   log: Logger;
   /** Default task timeout (`watcher.task_timeout`). */
   taskTimeoutMs: number;
-  swapRunning(): boolean;
+  /** A swap still moves `session` (the task's): nothing is typed into it. */
+  swapRunning(session: string | null): boolean;
   /** Whether new tasks may be handed out (not paused, no swap, not exhausted, no cooldown). */
   gateOpen(): boolean;
   activeAccount(): { name: string; home: string };
@@ -74,7 +75,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
   const decide = (task: TaskRow, hook: HookEnd | null): TaskStep => {
     const row = task.session ? store.session(task.session) : null;
     return nextTaskStep({
-      task, hook, now: clock.now(), swapRunning: deps.swapRunning(), timeoutMs: task.timeoutMs ?? deps.taskTimeoutMs,
+      task, hook, now: clock.now(), swapRunning: deps.swapRunning(task.session), timeoutMs: task.timeoutMs ?? deps.taskTimeoutMs,
       ledger: ledger.facts(task),
       pane: row ? sessions.pane(row.name) : null,
       session: row ? {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { claudeInstalled, explainSkip } from "./support/claude.ts";
+import { accessToken, claudeInstalled, explainSkip } from "./support/claude.ts";
 import { startConformance, type Conformance } from "./support/harness.ts";
 import { eventually } from "../support/tmux.ts";
 
@@ -33,7 +33,7 @@ suite("real Claude Code: start to idle and tasks (fullscreen renderer, fresh hom
     expect(texts.filter((t) => t.includes("Say hello one"))).toHaveLength(1);
     expect(texts.filter((t) => t.includes("Say hello two"))).toHaveLength(1);
     expect(c.api.b.requests()).toEqual([]);
-    expect(c.api.a.turns().every((r) => r.token === "sk-ant")).toBe(true);
+    expect(c.api.a.turns().every((r) => r.token === accessToken("a"))).toBe(true);
   }, 120_000);
 });
 

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { claudeInstalled, explainSkip } from "./support/claude.ts";
+import { accessToken, claudeInstalled, explainSkip } from "./support/claude.ts";
 import { startConformance, type Conformance } from "./support/harness.ts";
 import { eventually } from "../support/tmux.ts";
 import { typePrompt } from "../support/daemon.ts";
+import { continuesIn, conversation, expectOneContinue, expectOnlyBAfterTheMove } from "./support/received.ts";
 
 // A swap of a fleet on the real CLI: two pool sessions and a dedicated one where a person types. A 5-hour limit on one
-// pool session moves every conversation to account b; each resumes there with its history (b's API receives the
-// earlier user turns of that very conversation), the person's session included.
+// pool session moves every conversation to account b in place; each goes on there with its history (b's API receives
+// the earlier user turns of that very conversation, with b's own token), the person's session included, and the cut
+// turn gets exactly one continue prompt.
 explainSkip(import.meta.file);
 const suite = claudeInstalled() ? describe : describe.skip;
 
@@ -43,6 +45,11 @@ suite("real Claude Code: a swap resumes every conversation with its history", ()
     for (const s of c.status().sessions) expect(firstTurn.has(s.session_id)).toBe(true);
     expect(c.status().swap_mode?.mode).toBe("in-place");
     expect(await pids()).toEqual(before);
+    // b's API got b's own token from the move on; the cut conversation got one continue, with its whole history.
+    const cut = c.api.a.turns().find((r) => r.status === 429)!;
+    const cutName = c.status().sessions.find((s) => s.session_id === cut.sessionId)!.name;
+    expectOnlyBAfterTheMove(c);
+    await expectOneContinue(c, cutName, cut.sessionId!, [firstTurn.get(cut.sessionId)!], "What was the word?");
 
     // The person types again in the dedicated session, and two new tasks go to the two pool sessions.
     await typePrompt(c.t.server, "ccl-1-ded", "Which word did I give you?");
@@ -56,6 +63,10 @@ suite("real Claude Code: a swap resumes every conversation with its history", ()
     }
     const ded = c.api.b.turns().filter((r) => r.sessionId === idOf("ccl-1-ded")).at(-1)!;
     expect(ded.userTexts).toEqual(["Remember the word MANGO", "Which word did I give you?"]);
+    // Still b's token only, and still one continue in all: only the cut turn was continued, once.
+    expectOnlyBAfterTheMove(c);
+    expect(c.api.b.turns().every((r) => r.token === accessToken("b"))).toBe(true);
+    for (const id of firstTurn.keys()) expect(continuesIn(conversation(c, id))).toEqual({ daemon: id === cut.sessionId ? 1 : 0, cli: 0 });
     expect(c.queue("failed")).toEqual([]);
   }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { createSupervisor, type Supervisor } from "../../internal/supervisor/supervisor.ts";
+import { createSupervisor, swapHolds, type Supervisor } from "../../internal/supervisor/supervisor.ts";
 import { createAccountDecisions } from "../../internal/supervisor/accounts.ts";
 import { createQuotaMonitor } from "../../internal/quota/quota.ts";
 import { createWatcher } from "../../internal/watcher/watcher.ts";
@@ -11,7 +11,8 @@ import { parseConfig } from "../../internal/config/config.ts";
 import type { Switcher, SwapInput, SwapResult } from "../../internal/switcher/switcher.ts";
 import type { Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
 import type { Lifecycle } from "../../internal/lifecycle/lifecycle.ts";
-import type { Tmux } from "../../internal/tmux/tmux.ts";
+import type { PaneInfo, Tmux } from "../../internal/tmux/tmux.ts";
+import { recordMove } from "../../internal/switcher/moved.ts";
 import { pickNextAccount } from "../../internal/switcher/accounts.ts";
 import { parseHookEvent } from "../../internal/hook/event.ts";
 import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
@@ -141,6 +142,19 @@ describe("the dispatch gate", () => {
   });
 });
 
+describe("typing during a swap", () => {
+  test("holds every session until the swap only verifies, except those a restart swap has already relaunched", () => {
+    const plan = JSON.stringify({ sessions: [{ name: "ccl-auto-11", relaunchedAt: 1 }, { name: "ccl-auto-12" }] });
+    expect(swapHolds(null, "ccl-auto-11")).toBe(false);
+    expect(swapHolds({ step: "stopping", plan }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "relaunching", plan }, "ccl-auto-11")).toBe(false);
+    expect(swapHolds({ step: "relaunching", plan }, "ccl-auto-12")).toBe(true);
+    expect(swapHolds({ step: "relaunching", plan: null }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "closing", plan }, "ccl-auto-11")).toBe(true);
+    expect(swapHolds({ step: "verifying", plan }, "ccl-auto-12")).toBe(false);
+  });
+});
+
 describe("hook signals", () => {
   test("a transient StopFailure (529, not your usage limit) never requests a swap", async () => {
     for (const line of [
@@ -160,6 +174,43 @@ describe("hook signals", () => {
     });
     expect(requests).toEqual([]);
     expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+  });
+
+  test("a limit line that shows after an in-place move (a request sent before it, answered late) is the old account's", async () => {
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(runtime.activeAccount()).toBe("b");
+    // The move: the session row says b, with a's limit line recorded; its own turn had started after b was last touched.
+    await clock.advance(1_000);
+    recordMove(store, "ccl-auto-11", { from: "a", line: "You've hit your 5-hour limit · resets 3pm (UTC)", at: clock.now() });
+    store.upsertSession("ccl-auto-11", "pool", { account: "b", turnAt: clock.now() }, clock.now());
+    // Claude Code, slow under load, draws the 429 of its last request on a only now: seen on several polls.
+    const lines = ["❯ Task 1: count to three", "  ⎿  You've hit your 5-hour limit · resets 3pm (UTC)", "", "─".repeat(40), "❯ ", "─".repeat(40)];
+    const pane = { session: "ccl-auto-11", paneId: "%1", pid: 1, dead: false } as unknown as PaneInfo;
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(500);
+      await supervisor.handle({ kind: "pane", session: "ccl-auto-11", pane, lines, at: clock.now() });
+    }
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+    expect(runtime.exhaustedUntil()).toBeNull();
+    expect(requests).toHaveLength(1);
+  });
+
+  test("a limit record written before a restart swap relaunched the session, read by a poll that began before it, is the old account's", async () => {
+    const line = "You've hit your 5-hour limit · resets 3pm (UTC)";
+    const written = clock.now();
+    // A swap is running (another session's limit): this session is relaunched on b while a poll pass is under way.
+    runtime.setActiveAccount("b");
+    const pollBegan = clock.now() + 500;
+    await clock.advance(1_000);
+    recordMove(store, "ccl-auto-11", { from: "a", line, at: clock.now(), restart: true });
+    store.upsertSession("ccl-auto-11", "pool", { account: "b", launchedAt: clock.now() }, clock.now());
+    const record = {
+      type: "assistant", isApiErrorMessage: true, error: "rate_limit", apiError: "usage_limit_reached", apiErrorStatus: 429, timestamp: new Date(written).toISOString(),
+      message: { model: "<synthetic>", role: "assistant", content: [{ type: "text", text: line }] },
+    };
+    await supervisor.handle({ kind: "transcript", session: "ccl-auto-11", account: "b", record, at: pollBegan });
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
+    expect(requests).toEqual([]);
   });
 
   test("an event from a session the daemon does not own is ignored", async () => {

@@ -41,11 +41,16 @@ export interface HomeOptions {
   settings?: Record<string, unknown>;
 }
 
+/** The access token of a prepared account home: distinct per account, so a request names the login it used. */
+export function accessToken(account: string): string {
+  return `sk-ant-oat01-${account}-FAKE-${"x".repeat(40)}`;
+}
+
 /** Writes `.credentials.json`, `.claude.json`, `settings.json` and the stand-in URL into `home`. */
 export function prepareHome(home: string, options: HomeOptions): void {
   mkdirSync(join(home, ".home"), { recursive: true });
   const oauth = {
-    accessToken: `sk-ant-oat01-${options.account}-FAKE-${"x".repeat(40)}`,
+    accessToken: accessToken(options.account),
     refreshToken: `sk-ant-ort01-${options.account}-FAKE-${"y".repeat(40)}`,
     expiresAt: Date.now() + 365 * 86_400_000,
     scopes: ["user:inference", "user:profile", "user:sessions:claude_code"],

@@ -27,6 +27,11 @@ export interface ConformanceOptions {
   yaml?: string;
   /** `switcher:` YAML. @default a 200 ms stagger and a 60 s verify timeout */
   switcherYaml?: string;
+  /**
+   * argv of the daemon's own program, which Claude Code's hooks run (`<self> hook <event> …`), e.g. the compiled
+   * binary. @default Bun running cmd/claude-failover.ts (about 0.2 s of CPU per hook event)
+   */
+  self?: string[];
 }
 
 /** A daemon on the real CLI and its stand-ins. */
@@ -52,6 +57,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
   const dedicated = options.dedicated ?? [];
   const router = routeByToken(api);
   const t = await startTestDaemon({
+    deps: options.self ? { self: options.self } : undefined,
     async before(dir) {
       const workdirs = [join(dir, "work"), ...dedicated.map((d) => join(dir, "work", d))];
       for (const name of ["a", "b"] as const) prepareHome(join(dir, "homes", name), { url: api[name].url, account: name, workdirs, settings: options.settings });

@@ -3,8 +3,8 @@
  * The project's own Anthropic API stand-in for the real Claude Code CLI (reference/real-claude.md §1.5): one
  * `Bun.serve` on 127.0.0.1, port 0, per test account. `POST /v1/messages` answers a streamed SSE reply that echoes
  * the prompt and the user-turn number, or — switchable at run time — a quota 429 with the unified headers of one limit
- * kind, a throttling 429 without them, a 529 or a 500. Every request is logged (bearer token cut to 6 characters,
- * user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
+ * kind, a throttling 429 without them, a 529 or a 500. Every request is logged (its whole bearer token, which names
+ * the account whose login sent it; user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
  */
 
 /** What the stand-in answers to conversation requests. */
@@ -29,7 +29,7 @@ export interface LoggedRequest {
   at: number;
   method: string;
   path: string;
-  /** First 6 characters of the bearer token. */
+  /** The bearer token (the conformance homes' tokens are fake and name their account: claude.ts accessToken). */
   token: string;
   /** Text parts of the user turns, system reminders left out. */
   userTexts: string[];
@@ -37,6 +37,8 @@ export interface LoggedRequest {
   sessionId: string | null;
   /** The status the stand-in answered. */
   status: number;
+  /** When the answer was sent (later than `at` while a {@link StandIn.hold} kept it back). */
+  answeredAt: number;
 }
 
 /** A running stand-in. */
@@ -47,6 +49,11 @@ export interface StandIn {
   /** Adds a rule; the first rule that matches a request answers it. */
   addRule(change: ModeChange): void;
   requests(): LoggedRequest[];
+  /**
+   * Keeps every conversation request unanswered until `release()` (e.g. to cut a whole fleet's turns by one limit at
+   * the same moment); `waiting()` counts the requests held now.
+   */
+  hold(): { waiting(): number; release(): void };
   /** Conversation requests only (the ones that carry tools). */
   turns(): LoggedRequest[];
   stop(): void;
@@ -66,6 +73,7 @@ export function defaultReset(mode: StandInMode, nowMs = Date.now()): number {
 export function startStandIn(): StandIn {
   let rules: Array<ModeChange & { times: number }> = [];
   const log: LoggedRequest[] = [];
+  let gate: { promise: Promise<void>; release(): void; waiting: number } | null = null;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -74,11 +82,17 @@ export function startStandIn(): StandIn {
       const body = request.method === "POST" ? await request.json().catch(() => ({})) as Record<string, unknown> : {};
       const entry: LoggedRequest = {
         at: Date.now(), method: request.method, path: url.pathname,
-        token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, "").slice(0, 6),
+        token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, ""),
         userTexts: userTexts(body.messages), tools: Array.isArray(body.tools) && body.tools.length > 0,
-        sessionId: request.headers.get("x-claude-code-session-id"), status: 200,
+        sessionId: request.headers.get("x-claude-code-session-id"), status: 200, answeredAt: 0,
       };
       log.push(entry);
+      if (gate && entry.tools) {
+        const held = gate;
+        held.waiting++;
+        await held.promise;
+      }
+      entry.answeredAt = Date.now();
       const response = answer(url.pathname, body, entry);
       entry.status = response.status;
       return response;
@@ -112,6 +126,13 @@ export function startStandIn(): StandIn {
       rules.push({ ...change, times: change.times ?? Infinity });
     },
     requests: () => [...log],
+    hold() {
+      let release = () => {};
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      const held = { promise, release: () => { if (gate === held) gate = null; release(); }, waiting: 0 };
+      gate = held;
+      return { waiting: () => held.waiting, release: held.release };
+    },
     turns: () => log.filter((r) => r.path === "/v1/messages" && r.tools),
     stop: () => void server.stop(true),
   };
