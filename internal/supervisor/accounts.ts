@@ -50,6 +50,7 @@ export interface AccountDecisions {
 }
 
 const UNKNOWN_WAKE_MS = 3_600_000;
+const HEAL_RETRY_MS = 60_000;
 
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
@@ -136,7 +137,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       }
     }
     const exhaustedUntil = runtime.exhaustedUntil();
-    if (exhaustedUntil === null || exhaustedUntil > now) return;
+    if (exhaustedUntil === null) return healActiveCooling(now);
+    if (exhaustedUntil > now) return;
     const active = store.accounts().find((a) => a.name === runtime.activeAccount());
     if (active?.state === "available") {
       // Tasks cut by the limit go on by themselves: the task follower continues them once their account is usable.
@@ -144,6 +146,24 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     } else {
       await requestSwap({ reason: "reset" });
     }
+  };
+
+  /**
+   * The fleet must run on a usable account, or a swap must be under way, or exhausted mode must be on. A limit seen
+   * while a swap ran (its request refused) can leave the active account cooling with none of the three: swap now
+   * (to a usable account, or into exhausted mode) once the cooldown after the last swap is over. Tried at most once a
+   * minute, so a refused swap is not retried on every poll.
+   */
+  let healTriedAt = Number.NEGATIVE_INFINITY;
+  const healActiveCooling = async (now: number) => {
+    const active = store.accounts().find((a) => a.name === runtime.activeAccount());
+    if (active?.state !== "cooling" || switcher.running() || store.openSwap() !== null || now - healTriedAt < HEAL_RETRY_MS) return;
+    // Within the cooldown after a swap the active account cools without a swap on purpose (no ping-pong, seed 0.2.1).
+    const last = store.lastDoneSwap();
+    if (last && now - last.updatedAt < config.quota.reactivate_cooldown) return;
+    healTriedAt = now;
+    log.warn("active account cooling with no swap running", { account: active.name, reset_at: active.resetAt === null ? null : new Date(active.resetAt).toISOString() });
+    await requestSwap({ reason: "quota", from: active.name, ...(active.resetAt !== null ? { resetAt: active.resetAt } : {}) });
   };
 
   const exactReset = (account: string | null, resetsAt: number) => {

@@ -122,6 +122,43 @@ describe("exhausted mode", () => {
   });
 });
 
+describe("the active account cooling with no swap under way", () => {
+  test("a limit seen while a swap ran (its request refused) is acted on at the next tick: a swap to the usable account", async () => {
+    store.setAccountState("a", "cooling", clock.now() + HOUR, clock.now());
+    swapRunning = true;
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests).toEqual([]);
+    swapRunning = false;
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests).toEqual([expect.objectContaining({ reason: "quota", from: "a" })]);
+    expect(runtime.activeAccount()).toBe("b");
+  });
+
+  test("within the cooldown after a swap the active account cools without a swap (no ping-pong); after it, it swaps", async () => {
+    const swap = store.createSwap({ fromAccount: "b", toAccount: "a", reason: "quota", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: clock.now() });
+    store.updateSwap(swap.id, { step: "done" }, clock.now());
+    store.setAccountState("a", "cooling", clock.now() + HOUR, clock.now());
+    await clock.advance(60_000);
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests).toEqual([]);
+    await clock.advance(5 * 60_000);
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    expect(requests).toEqual([expect.objectContaining({ reason: "quota", from: "a" })]);
+  });
+
+  test("with every account cooling it enters exhausted mode once, not a swap attempt per poll", async () => {
+    store.setAccountState("a", "cooling", clock.now() + HOUR, clock.now());
+    store.setAccountState("b", "cooling", clock.now() + 2 * HOUR, clock.now());
+    for (let i = 0; i < 5; i++) {
+      await supervisor.handle({ kind: "tick", at: clock.now() });
+      await clock.advance(5_000);
+    }
+    expect(requests).toHaveLength(1);
+    expect(runtime.exhaustedUntil()).toBe(clock.now() - 25_000 + HOUR);
+    expect(notified.filter((e) => e.kind === "accounts_exhausted")).toHaveLength(1);
+  });
+});
+
 describe("the dispatch gate", () => {
   test("closes while a swap runs, during the cooldown after it, and when paused; opens by itself afterwards", async () => {
     expect(gate()).toEqual({ open: true });
