@@ -27,6 +27,8 @@ export interface AccountDecisionsDeps {
   log: Logger;
   runtime: Runtime;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** Called when a swap has started (the supervisor follows the tasks it cut as soon as it ends). */
+  swapStarted?: () => void;
 }
 
 /** The account decisions. */
@@ -110,6 +112,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     if (result.ok) {
       quota.reset();
       setExhausted(null);
+      deps.swapStarted?.();
     } else if (result.exhausted) {
       setExhausted(result.exhausted.wakeAt ?? clock.now() + UNKNOWN_WAKE_MS);
     } else {

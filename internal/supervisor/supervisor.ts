@@ -69,7 +69,7 @@ export interface Supervisor {
   reconcile(): Promise<void>;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
-  /** Resolves once the observation in progress and the deliveries started by polls have finished. */
+  /** For the daemon's stop: resolves once the observation in progress and the deliveries started by polls have finished. */
   idle(): Promise<void>;
 }
 
@@ -112,7 +112,18 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),
   });
 
-  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics });
+  // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later).
+  let followAfterSwap: Promise<void> | null = null;
+  let stopping = false;
+  const followWhenSwapEnds = () => {
+    followAfterSwap ??= switcher.idle()
+      .then(() => (stopping ? undefined : serial(() => work.follow())))
+      .catch((error) => log.error("follow after the swap failed", { error }))
+      .finally(() => {
+        followAfterSwap = null;
+      });
+  };
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -267,6 +278,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     requestSwap: (input) => requestSwap(input),
 
     async idle() {
+      // The daemon is stopping: a swap that ends from now on (halted) starts no follow pass.
+      stopping = true;
       await queue;
       await dispatching;
     },

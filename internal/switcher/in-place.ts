@@ -96,20 +96,21 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
     checkHalt();
     screens = await deps.tmux.capture(open.map((s) => s.name));
   }
-  const pressed: InPlaceSession[] = [];
-  for (const s of open) {
-    checkHalt();
+  checkHalt();
+  const toClose = open.filter((s) => {
     const lines = screens.get(s.name) ?? [];
     s.limitLine = limitOf(lines);
-    if (needsEsc(lines, deps.clock.now())) {
-      await deps.tmux.sendKeys(s.name, "Escape").catch((error) => deps.log.warn("cannot close limit screen", { session: s.name, error }));
-      deps.log.info("limit screen closed", { session: s.name });
-      // Only a dialog is waited for; an armed footer leaves the prompt idle, and the continue typed after this Esc
-      // (keys stay in order) disarms it as well.
-      if (paneActivity(lines) !== "idle") pressed.push(s);
-    }
-    s.closed = true;
-  }
+    return needsEsc(lines, deps.clock.now());
+  });
+  // One Esc per session, all sessions at once: a fleet's screens close in one round of tmux calls.
+  await Promise.all(toClose.map(async (s) => {
+    await deps.tmux.sendKeys(s.name, "Escape").catch((error) => deps.log.warn("cannot close limit screen", { session: s.name, error }));
+    deps.log.info("limit screen closed", { session: s.name });
+  }));
+  for (const s of open) s.closed = true;
+  // Only a dialog is waited for; an armed footer leaves the prompt idle, and the continue typed after this Esc
+  // (keys stay in order) disarms it as well.
+  const pressed = toClose.filter((s) => paneActivity(screens.get(s.name) ?? []) !== "idle");
   const deadline = deps.clock.now() + CLOSE_WAIT_MS;
   let waiting = pressed;
   while (waiting.length && deps.clock.now() < deadline) {

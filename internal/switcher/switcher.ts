@@ -168,7 +168,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
           case "saving": {
             checkLink();
             const choice = inPlace && deps.swapMode ? deps.swapMode() : { mode: "restart" as const, why: "no session homes" };
-            const saved = await saveSessions();
+            // In place, the processes keep running: their conversation ids need no scan of /proc.
+            const saved = await saveSessions(choice.mode !== "in-place");
             // A config swap moves only the sessions not already running in the target home.
             const sessions = swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
             if (choice.mode === "in-place") await recordPids(tmux, sessions);
@@ -284,12 +285,12 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   };
 
   /** The conversation of every owned session: the id the daemon launched, unless Claude Code reports a newer one (e.g. after /clear). */
-  const saveSessions = async (): Promise<PlannedSession[]> => {
+  const saveSessions = async (readLiveIds = true): Promise<PlannedSession[]> => {
     const owned = new Set(lifecycle.ownedNames());
     const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
     // Claude Code's registry is in the home each session runs in: the session home, or an account home (legacy).
     const accounts = [...store.accounts().map((a) => ({ name: a.name, home: a.home })), ...(deps.homes ? [{ name: "", home: deps.homes.fleetHome }] : [])];
-    const liveIds = await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>());
+    const liveIds = readLiveIds ? await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>()) : new Map<string, { sessionId: string }>();
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {
       const live = liveIds.get(s.name)?.sessionId ?? null;
