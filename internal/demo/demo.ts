@@ -6,6 +6,7 @@
  * account, and narrates the failover: the swap, the link flip, and every conversation resumed on the second account.
  * Cleans everything up on Ctrl-C or after `--seconds`. Exit 0 only when a swap happened and every conversation resumed.
  */
+import { processesMentioning } from "../lifecycle/proc.ts";
 import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,9 @@ export interface DemoOptions {
   print?: (line: string) => void;
 }
 
+/** How long the cleanup waits for the agents and hook commands of the demo to end before it removes the folder. */
+const LINGER_WAIT_MS = 5_000;
+
 const TASKS = [
   "Write a haiku about tmux sessions",
   "Summarise what a 5-hour usage limit means for a fleet of agents",
@@ -70,6 +74,9 @@ export async function runDemo(host: DemoHost, options: DemoOptions): Promise<num
     await daemon.stop("demo finished").catch(() => undefined);
     await tmux("kill-server");
     rmSync(join(tmpdir(), `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
+    // The simulated agents and their hook commands (which spool into the demo folder when the daemon is gone) end a
+    // moment after the tmux server: removing the folder before they have would leave it recreated behind us.
+    for (const until = Date.now() + LINGER_WAIT_MS; processesMentioning(dir).length > 0 && Date.now() < until;) await Bun.sleep(50);
     await logFile.end();
     if (options.keep) print(`  kept ${dir} (daemon log: ${join(dir, "daemon.log")})`);
     else rmSync(dir, { recursive: true, force: true });

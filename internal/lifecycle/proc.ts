@@ -54,3 +54,21 @@ export function runsWithSettings(panePid: number, settingsPath: string, tree = p
   }
   return false;
 }
+
+/** Processes (other than this one) whose command line mentions `text`, e.g. a folder their arguments point into. */
+export function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)) found.push(Number(entry));
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc: nothing to wait for
+  }
+  return found;
+}
