@@ -206,10 +206,11 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     writeFileSync(path, buildHookSettings(name, options.hook), { mode: 0o600 });
     return path;
   };
+  const envPath = (name: string) => join(options.hooksDir, `${name}.env`);
   /** Writes the sessions' environment file (mode 0600: values stay off command lines); none when it is empty. */
   const writeEnv = (name: string): { names: string[]; envFile: string } | undefined => {
     if (envNames.length === 0) return undefined;
-    const envFile = join(options.hooksDir, `${name}.env`);
+    const envFile = envPath(name);
     writeFileSync(envFile, envFileText, { mode: 0o600 });
     return { names: envNames, envFile };
   };
@@ -259,7 +260,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
 
   const hasRunningTask = deps.hasRunningTask ?? ((name: string) => store.tasks(["running", "stalled"]).some((t) => t.session === name));
   const stopIfRetired = async (busy: (name: string) => boolean, panes?: PaneInfo[]) =>
-    retire({ tmux, store, clock, log, sessions }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
+    retire({ tmux, store, clock, log, sessions }, { owned, settingsPath, launchFiles: (name) => [envPath(name)], hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
 
   return {
     ownedNames: () => [...owned],
