@@ -344,6 +344,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           const pause = deaths > 1 ? crashBackoff * 2 ** (deaths - 2) : 0;
           if (!deadLongEnough && now - deathSeen.get(name)!.at < pause) continue;
         }
+        if (!pane && kind === "pool") missingPool--;
         // Login spacing: a launch that may not start yet waits for a later pass, never holding this one up.
         const readyAt = pacer.readyAt(account.name);
         if (readyAt > clock.now()) {
@@ -351,7 +352,6 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           nextLaunchAt = Math.min(nextLaunchAt ?? Infinity, readyAt);
           continue;
         }
-        if (!pane && kind === "pool") missingPool--;
         try {
           // A known conversation is resumed when its transcript is in the home; launch() starts fresh otherwise.
           await launch(name, { account, resumeId: row?.sessionId ?? null }, panes);

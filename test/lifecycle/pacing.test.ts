@@ -30,7 +30,7 @@ interface World {
   store: Store;
   /** Every tmux argv run. */
   argvs: string[][];
-  make(options?: { spacing?: number; sessionEnv?: Record<string, string> }): Lifecycle;
+  make(options?: { spacing?: number; sessionEnv?: Record<string, string>; min?: number; max?: number }): Lifecycle;
 }
 
 function world(): World {
@@ -47,7 +47,7 @@ function world(): World {
     return fake.run(argv, opts);
   }, { socket: "cf-pacing" });
   const make: World["make"] = (options = {}) => createLifecycle({ tmux, store, clock, log: memoryLog() }, {
-    pool: { prefix: "ccl-auto-", startIndex: 11, min: 3, max: 3, workdir: join(d.path, "work") },
+    pool: { prefix: "ccl-auto-", startIndex: 11, min: options.min ?? 3, max: options.max ?? 3, workdir: join(d.path, "work") },
     dedicated: [], claude: { command: "claude", args: [] }, stripEnv: ["CLAUDE_FAILOVER_TOKEN"],
     hooksDir: join(d.path, "hooks"), hook: { self: ["/bin/false"], url: "http://127.0.0.1:1", spoolDir: join(d.path, "spool"), tokenFile: join(d.path, "t") },
     loginSpacingMs: options.spacing ?? SPACING, sessionEnv: options.sessionEnv,
@@ -110,6 +110,15 @@ describe("lifecycle with login spacing", () => {
     expect(last).toMatchObject({ created: ["ccl-auto-13"], deferred: [] });
     expect(lifecycle.nextLaunchAt()).toBeNull();
     expect(["ccl-auto-11", "ccl-auto-12", "ccl-auto-13"].map((n) => w.store.session(n)!.launchedAt! - t0)).toEqual([0, 2_000, 4_000]);
+  });
+
+  test("only the sessions needed to reach min are deferred, not the rest of the pool", async () => {
+    const w = world();
+    const lifecycle = w.make({ min: 2, max: 4 });
+    expect(await lifecycle.reconcile(A)).toMatchObject({ created: ["ccl-auto-11"], deferred: ["ccl-auto-12"] });
+    await w.clock.advance(SPACING);
+    expect(await lifecycle.reconcile(A)).toMatchObject({ created: ["ccl-auto-12"], deferred: [] });
+    expect(await lifecycle.reconcile(A)).toMatchObject({ created: [], deferred: [] });
   });
 
   test("spacing 0 launches the whole pool in one pass", async () => {
