@@ -1,9 +1,9 @@
 // Login spacing through the whole daemon (wire() with an in-memory tmux and a fake clock): a start-up with a pool of
 // four on one account brings the sessions up one spacing apart, on reconcile passes run when each may start (not a
 // whole reconcile interval later); a restart-mode swap relaunches them on the target account the larger of
-// `relaunch_stagger` and `login_spacing` apart.
+// `relaunch_stagger` and `login_spacing` apart. Also the sessions' environment as the daemon starts with it.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import { parseConfig } from "../../internal/config/config.ts";
@@ -30,7 +30,7 @@ interface Launch {
 }
 
 /** A daemon with a pool of four; every Claude Code launch the tmux fake sees is recorded with the fake time. */
-async function boot(lifecycle: string, switcher: string): Promise<{ clock: FakeClock; daemon: Daemon; launches: Launch[]; t0: number; dir: string }> {
+async function boot(lifecycle: string, switcher: string, session: { claude?: string; env?: Record<string, string> } = {}): Promise<{ clock: FakeClock; daemon: Daemon; launches: Launch[]; t0: number; dir: string; log: ReturnType<typeof memoryLog> }> {
   const temp = tempDir("cf-spacing-");
   cleanups.push(() => temp.cleanup());
   const dir = temp.path;
@@ -39,7 +39,7 @@ async function boot(lifecycle: string, switcher: string): Promise<{ clock: FakeC
   const config = parseConfig(`state_dir: ${dir}/state
 http: { listen: "127.0.0.1:${await freePort()}", token_env: CF_SPACING_TOKEN }
 tmux: { socket: cf-spacing-fake }
-claude: { command: claude, args: [] }
+claude: ${session.claude ?? "{ command: claude, args: [] }"}
 accounts:
   - { name: a, home: ${dir}/homes/a }
   - { name: b, home: ${dir}/homes/b }
@@ -48,7 +48,7 @@ lifecycle: ${lifecycle}
 switcher: ${switcher}
 quota: { poll_interval: 1s }
 watcher: { poll_interval: 1s }
-`, join(dir, "config.yaml"), { env: { CF_SPACING_TOKEN: "spacing-token-0123456789" }, home: dir });
+`, join(dir, "config.yaml"), { env: { CF_SPACING_TOKEN: "spacing-token-0123456789", ...session.env }, home: dir });
   const clock = createFakeClock();
   const fake = createFakeTmux({ now: () => clock.now() });
   const launches: Launch[] = [];
@@ -58,11 +58,12 @@ watcher: { poll_interval: 1s }
     if (home && verb) launches.push({ session: argv[argv.indexOf(verb === "new-session" ? "-s" : "-t") + 1]!.replace(/^=|:$/g, ""), home, at: clock.now() });
     return fake.run(argv, opts);
   };
-  const daemon = wire(config, { run, clock, fetch: fetchRefused, log: memoryLog(), self: ["/bin/false"] });
+  const log = memoryLog();
+  const daemon = wire(config, { run, clock, fetch: fetchRefused, log, self: ["/bin/false"] });
   cleanups.push(() => daemon.stop("test done"));
   const t0 = clock.now();
   await daemon.start();
-  return { clock, daemon, launches, t0, dir };
+  return { clock, daemon, launches, t0, dir, log };
 }
 
 /** Advances the fake clock in 100 ms steps until `done()` holds; fails after `maxMs` of fake time. */
@@ -103,4 +104,21 @@ describe("login spacing in the daemon", () => {
       expect(new Set(relaunches.map((l) => l.session)).size).toBe(4);
     });
   }
+});
+
+describe("the sessions' environment in the daemon", () => {
+  test("a claude.env_from name missing from the daemon's environment is warned about once, and the others reach every launch", async () => {
+    const w = await boot("{ reconcile_interval: 1s, login_spacing: 0 }", "{}", {
+      claude: "{ command: claude, args: [], env: { NODE_EXTRA_CA_CERTS: /etc/ssl/ca.pem }, env_from: [HTTPS_PROXY, NO_PROXY] }",
+      env: { HTTPS_PROXY: "http://user:pw@proxy:3128" },
+    });
+    await w.clock.advance(5_000);
+    const warned = w.log.records.filter((r) => r.msg === "session variables missing from the daemon's environment");
+    expect(warned).toEqual([expect.objectContaining({ level: "warn", names: ["NO_PROXY"], key: "claude.env_from" })]);
+    expect(w.launches).toHaveLength(4);
+    for (const l of w.launches) {
+      expect(readFileSync(join(w.dir, "state", "hooks", `${l.session}.env`), "utf8")).toBe("export HTTPS_PROXY=http://user:pw@proxy:3128\nexport NODE_EXTRA_CA_CERTS=/etc/ssl/ca.pem\n");
+    }
+    expect(JSON.stringify(w.log.records)).not.toContain("user:pw");
+  });
 });
