@@ -49,7 +49,7 @@ async function measure(n: number): Promise<SummaryRow[]> {
   const timing = pollTimingClock();
   const text = configText({
     dir, socket: server.socket, port: await freePort(), command: "sh", args: STAND_IN, pool: { min: n, max: n },
-    quota: `{ poll_interval: ${POLL_MS}ms }`, watcher: `{ poll_interval: ${POLL_MS}ms }`, lifecycle: "{ reconcile_interval: 1h }",
+    quota: `{ poll_interval: ${POLL_MS}ms }`, watcher: `{ poll_interval: ${POLL_MS}ms }`, lifecycle: "{ reconcile_interval: 1h, login_spacing: 0 }",
   });
   const t0 = performance.now();
   const daemon = await startInProcess(text, dir, server, { run: counting.run, clock: timing.clock, self: [process.execPath, join(ROOT, "cmd", "claude-failover.ts")] });

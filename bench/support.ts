@@ -218,7 +218,7 @@ accounts:
   - { name: a, home: ${dir}/homes/a }${spec.accounts === 1 ? "" : `\n  - { name: b, home: ${dir}/homes/b }`}
 autonomous: { prefix: ccl-auto-, start_index: 11, min: ${spec.pool.min}, max: ${spec.pool.max}, workdir: ${dir}/work }
 dedicated:${dedicated.length ? `\n${dedicated.join("\n")}` : " []"}
-lifecycle: ${spec.lifecycle ?? "{}"}
+lifecycle: ${spec.lifecycle ?? "{ login_spacing: 0 }"}
 quota: ${spec.quota ?? "{}"}
 switcher: ${spec.switcher ?? "{}"}
 watcher: ${spec.watcher ?? "{}"}

@@ -35,7 +35,8 @@ import { ownedNames } from "../internal/lifecycle/names.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
 import { createNotifier } from "../internal/notify/notify.ts";
-import { createChannels, notifySecretEnvNames } from "../internal/notify/channels.ts";
+import { createChannels } from "../internal/notify/channels.ts";
+import { daemonSecretEnvs } from "../internal/config/session-env.ts";
 import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/notify/feed.ts";
@@ -88,7 +89,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
-  const secretEnvNames = [config.http.token_env, ...notifySecretEnvNames(config.notifications), "CLAUDE_FAILOVER_HOOK_TOKEN"];
+  const secretEnvNames = daemonSecretEnvs(config).map((secret) => secret.name);
 
   const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
   const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningVersions(homes.fleetHome), legacySessions: homes.legacySessions().length });
@@ -104,6 +105,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accounts: config.accounts,
     link: config.claude.link,
     stripEnv: secretEnvNames,
+    sessionEnv: config.sessionEnv.values,
+    loginSpacingMs: config.lifecycle.login_spacing,
     hooksDir: join(config.state_dir, "hooks"),
     hook: { self: deps.self, url: `http://${config.httpConnectHost}:${config.httpPort}`, spoolDir: join(config.state_dir, "spool"), tokenFile: join(config.state_dir, HOOK_TOKEN_FILE) },
   });
@@ -203,6 +206,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     alive: () => clock.now() - lastPollAt < Math.max(3 * pollIntervalMs, 30_000),
     async start() {
       log.info("daemon starting", { version: VERSION, accounts: config.accounts.length, pool: `${config.autonomous.prefix}[${config.autonomous.start_index}..${config.autonomous.start_index + config.autonomous.max - 1}]`, min: config.autonomous.min, max: config.autonomous.max, dedicated: config.dedicated.length });
+      if (config.sessionEnv.missing.length) log.warn("session variables missing from the daemon's environment", { names: config.sessionEnv.missing, key: "claude.env_from" });
       // Every part started here pushes its cleanup; stop() runs them last-started first. The store, opened by wire(),
       // closes last, after everything that writes to it has finished.
       server = startServer(app, { hostname: config.httpHost, port: config.httpPort });
@@ -231,17 +235,23 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
         }
       };
       await poll().catch((error) => log.error("first poll failed", { error }));
-      /** Runs `pass` every `intervalMs` until stopped; a pass that throws is logged and the next one runs. */
-      const every = async (intervalMs: number, pass: () => Promise<void>, failed: string) => {
+      /** Runs `pass` every `intervalMs` (asked before each pause) until stopped; a pass that throws is logged and the next one runs. */
+      const every = async (intervalMs: number | (() => number), pass: () => Promise<void>, failed: string) => {
         while (!abort.signal.aborted) {
-          await clock.sleep(intervalMs, abort.signal);
+          await clock.sleep(typeof intervalMs === "number" ? intervalMs : intervalMs(), abort.signal);
           if (!abort.signal.aborted) await pass().catch((error) => log.error(failed, { error }));
         }
+      };
+      // Launches the login spacing deferred run as soon as they may, not a whole reconcile interval later.
+      const reconcilePause = () => {
+        const due = lifecycle.nextLaunchAt();
+        const interval = config.lifecycle.reconcile_interval;
+        return due !== null && due > clock.now() ? Math.min(interval, due - clock.now()) : interval;
       };
       dispatcher.start(abort.signal);
       janitor.start(abort.signal);
       digest.start(abort.signal);
-      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(config.lifecycle.reconcile_interval, () => supervisor.reconcile(), "reconcile failed"),
+      const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(reconcilePause, () => supervisor.reconcile(), "reconcile failed"),
         every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried"),
         every(config.lifecycle.reconcile_interval, async () => void (await migration.pass()), "session not moved to its session home")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is

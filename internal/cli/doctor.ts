@@ -1,7 +1,8 @@
 /**
  * @module cli/doctor
  * `claude-failover doctor`: checks what the daemon needs on this machine and says how to fix each problem:
- * tmux, the claude command and its version (against the tested one), root without IS_SANDBOX=1, every account home
+ * tmux, the claude command and its version (against the tested one), root without IS_SANDBOX=1, the variables set
+ * for sessions (names only), every account home
  * and its credentials, the `~/.claude` link, the configured workdirs, the queue and state folders and their
  * permissions, and the systemd units. Reads only; changes nothing.
  */
@@ -67,6 +68,8 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
     add({ name: "root", ok: false, detail: "running as root: Claude Code exits at once on --dangerously-skip-permissions unless IS_SANDBOX=1", fix: "run the daemon as an ordinary user, or (inside a container or VM only) set IS_SANDBOX=1 in its environment", warning: true });
   }
 
+  add(sessionEnvCheck(config.sessionEnv));
+
   for (const account of config.accounts) {
     if (!existsSync(account.home)) {
       add({ name: `account ${account.name}`, ok: false, detail: `home ${account.home} does not exist`, fix: `mkdir -p ${account.home} && CLAUDE_CONFIG_DIR=${account.home} claude  (then /login)` });
@@ -117,6 +120,21 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
     ? { name: "tmux unit", ok: true, detail: `${tmuxUnit} keeps the agents outside the daemon's cgroup` }
     : { name: "tmux unit", ok: false, detail: `${tmuxUnit} not installed: restarting the daemon under systemd would kill every agent`, fix: "sudo scripts/install.sh", warning: true });
   return checks;
+}
+
+/**
+ * The variables set for every session (`claude.env`, `claude.env_from`), by name only: values may be secrets.
+ * `claude.env_from` is read from the environment doctor runs in, which should be the daemon's.
+ */
+export function sessionEnvCheck(env: Config["sessionEnv"]): DoctorCheck {
+  const names = Object.keys(env.values);
+  const set = names.length ? `set for every session: ${names.join(", ")}` : "no variables set for sessions (claude.env, claude.env_from)";
+  if (env.missing.length === 0) return { name: "session environment", ok: true, detail: set };
+  return {
+    name: "session environment", ok: false, warning: true,
+    detail: `${set}; missing from this environment, so not set: ${env.missing.join(", ")} (claude.env_from)`,
+    fix: `set ${env.missing.join(", ")} in the daemon's environment (e.g. Environment= in its systemd unit), or remove ${env.missing.length === 1 ? "it" : "them"} from claude.env_from`,
+  };
 }
 
 /** Formats checks as lines with ✓ / ! / ✗. */

@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Node } from "yaml";
 import { ConfigSchema, type ParsedConfig as Parsed } from "./schema.ts";
+import { resolveSessionEnv, sessionEnvProblems, type SessionEnv } from "./session-env.ts";
 
 /** A config file that cannot be used; `problems` lists every mistake found, each already located. */
 export class ConfigError extends Error {
@@ -53,6 +54,8 @@ export interface Config extends Omit<Parsed, "accounts"> {
     httpToken: string; telegramToken: string; resendApiKey: string;
     webhookSecret: string; ntfyToken: string; slackUrl: string; discordUrl: string;
   };
+  /** The sessions' environment (`claude.env`, and `claude.env_from` read from the environment), session-env.ts. */
+  sessionEnv: SessionEnv;
 }
 
 /** Environment and home directory used to resolve `~` and secrets. */
@@ -90,6 +93,10 @@ export function parseConfig(text: string, source: string, { env, home }: ConfigE
     }
   }
   problems.push(...semantic);
+  // Needs the defaults applied (which variables hold the daemon's secrets): checked once the schema passed.
+  for (const p of result.success ? sessionEnvProblems(result.data) : []) {
+    problems.push({ ...locate(doc.contents, p.path, lineCounter, p.path[1] === "env"), key: p.path.join("."), message: p.message });
+  }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.length || !result.success) throw new ConfigError(source, problems);
   const parsed = result.data;
@@ -228,6 +235,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       resendApiKey: parsed.notifications.email ? env[parsed.notifications.email.api_key_env] ?? "" : "",
       ...notifySecrets(parsed.notifications, env),
     },
+    sessionEnv: resolveSessionEnv(parsed.claude, env),
   };
   return deepFreeze(config);
 }

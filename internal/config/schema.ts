@@ -12,6 +12,8 @@ export const DEFAULT_STATE_DIR = "/var/lib/claude-failover";
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:8787";
 export const DEFAULT_TOKEN_ENV = "CLAUDE_FAILOVER_TOKEN";
 export const DEFAULT_RECONCILE_INTERVAL = "15s";
+/** Least time between two launches of Claude Code on one account (one login refreshing its token): `0` = no spacing. */
+export const DEFAULT_LOGIN_SPACING = "2s";
 export const DEFAULT_QUOTA_POLL_INTERVAL = "5s";
 export const DEFAULT_REACTIVATE_COOLDOWN = "5m";
 export const DEFAULT_CONFIRM_POLLS = 2;
@@ -85,6 +87,10 @@ export const ConfigSchema = z.strictObject({
     link: z.string().default(""),
     /** Zone of a reset time printed without one ("resets 4am"); "" = the daemon's own (resolved in config.ts). */
     timezone: z.string().default(""),
+    /** Variables set for every session (names and refusals checked in session-env.ts). */
+    env: z.record(z.string(), z.string({ error: "must be a string: quote the value (e.g. \"8080\")" })).default({}),
+    /** Names copied from the daemon's own environment when it starts. */
+    env_from: z.array(z.string()).default([]),
   }).prefault({}),
   accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({
@@ -97,6 +103,7 @@ export const ConfigSchema = z.strictObject({
   dedicated: z.array(z.strictObject({ session: SessionName, workdir: Path })).default([]),
   lifecycle: z.strictObject({
     reconcile_interval: Duration.prefault(DEFAULT_RECONCILE_INTERVAL),
+    login_spacing: Duration.prefault(DEFAULT_LOGIN_SPACING),
   }).prefault({}),
   quota: z.strictObject({
     poll_interval: Duration.prefault(DEFAULT_QUOTA_POLL_INTERVAL),

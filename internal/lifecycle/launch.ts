@@ -1,7 +1,8 @@
 /**
  * @module lifecycle/launch
  * Pure construction of what runs in an owned pane: the Claude Code argv (DESIGN.md "Launching Claude Code"),
- * and the per-session hook settings JSON. No I/O here; `lifecycle.ts` writes and runs it.
+ * the per-session hook settings JSON, and the file setting the sessions' environment (`claude.env`, `claude.env_from`).
+ * No I/O here; `lifecycle.ts` writes and runs it.
  */
 import { isValidUuid } from "../claude/home.ts";
 
@@ -27,18 +28,28 @@ export interface LaunchSpec {
   settingsPath: string;
   /** Variable names removed from the pane's environment besides {@link TRANSCRIPT_KILLER_ENV} (daemon secrets). */
   stripEnv: readonly string[];
+  /**
+   * The sessions' environment: when it holds any variable, `envFile` (written from {@link buildEnvFile}) is sourced by
+   * `sh` just before Claude Code starts, so values (a proxy's password) never appear on a command line. @default none
+   */
+  env?: { names: readonly string[]; envFile: string };
 }
+
+/** The `sh -c` script that sets the sessions' environment from its first argument's file and runs the rest. */
+export const ENV_SCRIPT = '. "$0" && exec "$@"';
 
 /**
  * Builds the pane argv: `env -u … CLAUDE_CONFIG_DIR=<home> <command> <args…> --session-id|--resume <uuid> --settings <file>`.
- * `env` both strips inherited variables and sets the config home without any shell parsing.
+ * `env` both strips inherited variables and sets the config home without any shell parsing; with a sessions'
+ * environment, `sh -c '. "$0" && exec "$@"' <env file>` comes before the command (the pane's pid stays Claude Code's).
  * @throws RangeError when the session id is not a valid UUID.
  */
 export function buildLaunchArgv(spec: LaunchSpec): string[] {
   if (!isValidUuid(spec.sessionId)) throw new RangeError(`Cannot launch Claude Code: invalid session id ${JSON.stringify(spec.sessionId)}`);
   const unset = [...new Set([...TRANSCRIPT_KILLER_ENV, ...spec.stripEnv])].flatMap((name) => ["-u", name]);
+  const sourceEnv = spec.env && spec.env.names.length > 0 ? ["sh", "-c", ENV_SCRIPT, spec.env.envFile] : [];
   return [
-    "env", ...unset, `CLAUDE_CONFIG_DIR=${spec.home}`,
+    "env", ...unset, `CLAUDE_CONFIG_DIR=${spec.home}`, ...sourceEnv,
     spec.command, ...spec.args,
     spec.mode === "new" ? "--session-id" : "--resume", spec.sessionId,
     "--settings", spec.settingsPath,
@@ -70,6 +81,14 @@ export function buildHookSettings(session: string, target: HookTarget): string {
     hooks[event] = [{ hooks: [{ type: "command", command, timeout: 5 }] }];
   }
   return JSON.stringify({ hooks }, null, 2);
+}
+
+/**
+ * The file `sh` sources to set the sessions' environment: one `export NAME='value'` line per variable. Names are
+ * checked by config (session-env.ts); values are quoted, so nothing in them is expanded.
+ */
+export function buildEnvFile(env: Readonly<Record<string, string>>): string {
+  return Object.entries(env).map(([name, value]) => `export ${name}=${shellQuote(value)}\n`).join("");
 }
 
 /** Quotes one word for POSIX sh (hook commands are run by Claude Code through a shell). */

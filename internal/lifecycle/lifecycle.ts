@@ -13,6 +13,11 @@
  * IS_SANDBOX=1) is relaunched after a growing pause, not on every reconcile; after {@link LifecycleOptions.maxQuickDeaths}
  * such deaths the session is left `dead` with the pane's last screen lines (flag `dead_lines:<name>`, shown by
  * /status) and reported once in {@link ReconcileReport.dead} until it has run normally again.
+ *
+ * Launches on one account are spaced by `loginSpacingMs` (pacing.ts). A reconcile never waits for the spacing: it
+ * launches what may start now and defers the rest ({@link ReconcileReport.deferred}) to a later pass, which the
+ * daemon runs at {@link Lifecycle.nextLaunchAt} (so ten sessions on one account come up one per spacing, over
+ * several quick passes). Every other launch (a swap's relaunches, a task's relaunch, `grow`) waits for its slot.
  */
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +26,8 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionKind, SessionRow, Store } from "../state/state.ts";
 import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
-import { buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
+import { buildEnvFile, buildHookSettings, buildLaunchArgv, type HookTarget } from "./launch.ts";
+import { createLoginPacer } from "./pacing.ts";
 import { createLinkKeeper } from "./link.ts";
 import { retire, retiringNames } from "./retiring.ts";
 import { copyTranscript } from "../switcher/accounts.ts";
@@ -76,6 +82,10 @@ export interface LifecycleOptions {
   homeFor?: (session: string, launch: { account: string; resumeId: string | null; workdir: string }) => string;
   /** The daemon's shared session home: `claude.link` points at it, and a session running there is not stranded. */
   sessionHome?: string;
+  /** Least time between two launches on one account (`lifecycle.login_spacing`, whose config default is 2 s). @default 0 */
+  loginSpacingMs?: number;
+  /** Variables set in every session's Claude Code (`claude.env` and `claude.env_from`, resolved). @default none */
+  sessionEnv?: Readonly<Record<string, string>>;
 }
 
 /** A launch request. */
@@ -101,6 +111,8 @@ export interface ReconcileReport {
   retired: string[];
   /** Set on the pass that first finds `claude.link` unmanageable for a reason not told before: tell the operator. */
   linkProblem?: string;
+  /** Sessions to (re)launch whose account launched less than the login spacing ago: a later pass launches them. */
+  deferred: string[];
 }
 
 /** The lifecycle interface used by the supervisor and the switcher. */
@@ -129,6 +141,8 @@ export interface Lifecycle {
   strandedNames(accounts: ReadonlyArray<{ name: string; home: string }>): string[];
   /** Why `claude.link` cannot point at the active account's home (as of the last reconcile), or null. */
   linkProblem(): string | null;
+  /** When the launches the last reconcile deferred may start (run a reconcile then), or null when it deferred none. */
+  nextLaunchAt(): number | null;
   /** Conversation ids Claude Code itself reports for the running owned sessions (`<home>/sessions/<pid>.json`). */
   liveSessionIds(accounts: ReadonlyArray<{ name: string; home: string }>): Promise<Map<string, { sessionId: string; account: string }>>;
 }
@@ -179,12 +193,26 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
   const kindOf = names.kindOf;
   const defaultWorkdir = (name: string) => dedicated.get(name) ?? options.pool.workdir;
 
+  const pacer = createLoginPacer(options.loginSpacingMs ?? 0, clock.now(), store.sessions().map((r) => ({ account: r.account, at: r.launchedAt })));
+  let nextLaunchAt: number | null = null;
+  const sessionEnv = options.sessionEnv ?? {};
+  const envNames = Object.keys(sessionEnv);
+  const envFileText = buildEnvFile(sessionEnv);
+
   const settingsPath = (name: string) => join(options.hooksDir, `${name}.json`);
   const writeSettings = (name: string): string => {
     mkdirSync(options.hooksDir, { recursive: true, mode: 0o700 });
     const path = settingsPath(name);
     writeFileSync(path, buildHookSettings(name, options.hook), { mode: 0o600 });
     return path;
+  };
+  const envPath = (name: string) => join(options.hooksDir, `${name}.env`);
+  /** Writes the sessions' environment file (mode 0600: values stay off command lines); none when it is empty. */
+  const writeEnv = (name: string): { names: string[]; envFile: string } | undefined => {
+    if (envNames.length === 0) return undefined;
+    const envFile = envPath(name);
+    writeFileSync(envFile, envFileText, { mode: 0o600 });
+    return { names: envNames, envFile };
   };
 
   const launch = async (name: string, request: LaunchRequest, panes?: PaneInfo[]): Promise<LaunchResult> => {
@@ -214,8 +242,13 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     const sessionId = isValidUuid(request.resumeId) ? request.resumeId : newUuid();
     const argv = buildLaunchArgv({
       command: options.claude.command, args: options.claude.args, home,
-      mode: resumable ? "resume" : "new", sessionId, settingsPath: writeSettings(name), stripEnv: options.stripEnv,
+      mode: resumable ? "resume" : "new", sessionId, settingsPath: writeSettings(name), stripEnv: options.stripEnv, env: writeEnv(name),
     });
+    const slot = pacer.reserve(request.account.name, clock.now());
+    if (slot > clock.now()) {
+      log.info("launch waits for login spacing", { session: name, account: request.account.name, wait_ms: slot - clock.now() });
+      await clock.sleep(slot - clock.now());
+    }
     const exists = (panes ?? (await tmux.listPanes())).some((p) => p.session === name);
     if (exists) await tmux.respawn(name, { cwd: workdir, argv });
     else await tmux.newSession(name, { cwd: workdir, argv });
@@ -227,7 +260,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
 
   const hasRunningTask = deps.hasRunningTask ?? ((name: string) => store.tasks(["running", "stalled"]).some((t) => t.session === name));
   const stopIfRetired = async (busy: (name: string) => boolean, panes?: PaneInfo[]) =>
-    retire({ tmux, store, clock, log, sessions }, { owned, settingsPath, hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
+    retire({ tmux, store, clock, log, sessions }, { owned, settingsPath, launchFiles: (name) => [envPath(name)], hasRunningTask: busy, panes: panes ?? (await tmux.listPanes()) });
 
   return {
     ownedNames: () => [...owned],
@@ -238,7 +271,8 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     launch: (name, request) => launch(name, request, request.panes),
 
     async reconcile(account, given) {
-      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [] };
+      const report: ReconcileReport = { created: [], relaunched: [], adopted: [], dead: [], retired: [], deferred: [] };
+      nextLaunchAt = null;
       // The operator is told once per reason, across restarts too (the reason told is kept in the store).
       const newLinkProblem = link.keep(options.sessionHome ?? account.home);
       if (newLinkProblem && store.getFlag(FLAG_LINK_TOLD) !== newLinkProblem) {
@@ -311,6 +345,13 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           if (!deadLongEnough && now - deathSeen.get(name)!.at < pause) continue;
         }
         if (!pane && kind === "pool") missingPool--;
+        // Login spacing: a launch that may not start yet waits for a later pass, never holding this one up.
+        const readyAt = pacer.readyAt(account.name);
+        if (readyAt > clock.now()) {
+          report.deferred.push(name);
+          nextLaunchAt = Math.min(nextLaunchAt ?? Infinity, readyAt);
+          continue;
+        }
         try {
           // A known conversation is resumed when its transcript is in the home; launch() starts fresh otherwise.
           await launch(name, { account, resumeId: row?.sessionId ?? null }, panes);
@@ -319,8 +360,11 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
           log.error("session launch failed", { session: name, error });
         }
       }
+      if (report.deferred.length) log.info("launches spaced for one login", { account: account.name, deferred: report.deferred, next_at: nextLaunchAt });
       return report;
     },
+
+    nextLaunchAt: () => nextLaunchAt,
 
     async hold(name, message) {
       if (!owned.has(name)) throw new RangeError(`Cannot stop ${name}: not an owned session`);

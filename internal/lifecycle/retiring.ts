@@ -31,6 +31,8 @@ export interface RetirementPass {
   owned: ReadonlySet<string>;
   /** The hook settings file the daemon gave a session (its Claude Code's `--settings` argument). */
   settingsPath(name: string): string;
+  /** Other files the daemon wrote for a session's launches (its environment file), removed with it. @default none */
+  launchFiles?(name: string): string[];
   /** True while a task (or a delivery) runs on the session: it must not be stopped. */
   hasRunningTask(name: string): boolean;
   panes: PaneInfo[];
@@ -74,7 +76,7 @@ export async function retire(deps: RetirementDeps, pass: RetirementPass): Promis
         log.warn("retired session not stopped", { session: row.name, error });
         continue;
       }
-      rmSync(pass.settingsPath(row.name), { force: true });
+      for (const file of [pass.settingsPath(row.name), ...(pass.launchFiles?.(row.name) ?? [])]) rmSync(file, { force: true });
       stopped.push(row.name);
       log.info("retired session stopped", { session: row.name, retiring_since: row.retiringAt });
     } else {

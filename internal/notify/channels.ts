@@ -16,6 +16,7 @@ import { createSlackChannel } from "./slack.ts";
 import { createWebhookChannel } from "./webhook.ts";
 import type { Channel } from "./notify.ts";
 import type { TelegramHandle } from "./telegram.ts";
+import { notificationSecretEnvs } from "../config/session-env.ts";
 
 /** What building the channels needs. */
 export interface ChannelsDeps {
@@ -42,8 +43,7 @@ export type NotifySecrets = Pick<Config["secrets"], "telegramToken" | "resendApi
 
 /** Names of the environment variables holding notification secrets, so they can be kept out of the panes' environment. */
 export function notifySecretEnvNames(config: Config["notifications"]): string[] {
-  const names = [config.telegram?.token_env, config.email?.api_key_env, config.webhook?.secret_env, config.ntfy?.token_env, config.slack?.url_env, config.discord?.url_env];
-  return names.filter((name): name is string => Boolean(name));
+  return notificationSecretEnvs(config).map((secret) => secret.name);
 }
 
 /** Creates the channels configured in `config` (the `notifications` slice) with `secrets` resolved from the environment. */

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, UsageError } from "../../internal/cli/commands.ts";
 import { ApiError, countdown, createApiClient, renderStatus, table } from "../../internal/cli/client.ts";
-import { renderDoctor, runDoctor } from "../../internal/cli/doctor.ts";
+import { renderDoctor, runDoctor, sessionEnvCheck } from "../../internal/cli/doctor.ts";
 import { TESTED_CLAUDE_CODE_VERSION } from "../../internal/claude/version.ts";
 import { sdNotify } from "../../internal/cli/systemd.ts";
 import { parseConfig } from "../../internal/config/config.ts";
@@ -105,6 +105,26 @@ accounts: [{ name: a, home: ${dir}/homes/a }]
     expect((await runDoctor(claudeConfig(dir.path), run, {}, { uid: 0, isSandbox: true })).some((c) => c.name === "root")).toBe(false);
     expect((await runDoctor(claudeConfig(dir.path), run, {}, { uid: 1000, isSandbox: false })).some((c) => c.name === "root")).toBe(false);
     dir.cleanup();
+  });
+});
+
+describe("sessionEnvCheck()", () => {
+  const env = { env: { HTTPS_PROXY: "http://user:s3cret@proxy:3128" }, home: "/home/dev" };
+  const parse = (claude: string) => parseConfig(`claude: ${claude}\naccounts: [{ name: a, home: /h/a }]\n`, "", env).sessionEnv;
+
+  test("names the variables set for every session and never shows a value", () => {
+    const check = sessionEnvCheck(parse("{ env: { NODE_EXTRA_CA_CERTS: /etc/ssl/ca.pem }, env_from: [HTTPS_PROXY] }"));
+    expect(check).toEqual({ name: "session environment", ok: true, detail: "set for every session: HTTPS_PROXY, NODE_EXTRA_CA_CERTS" });
+    expect(renderDoctor([check])).not.toContain("s3cret");
+    expect(sessionEnvCheck(parse("{}")).detail).toBe("no variables set for sessions (claude.env, claude.env_from)");
+  });
+
+  test("warns about a claude.env_from name missing from the environment, with the fix", () => {
+    expect(sessionEnvCheck(parse("{ env_from: [HTTPS_PROXY, NO_PROXY] }"))).toEqual({
+      name: "session environment", ok: false, warning: true,
+      detail: "set for every session: HTTPS_PROXY; missing from this environment, so not set: NO_PROXY (claude.env_from)",
+      fix: "set NO_PROXY in the daemon's environment (e.g. Environment= in its systemd unit), or remove it from claude.env_from",
+    });
   });
 });
 

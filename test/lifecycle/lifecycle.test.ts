@@ -117,7 +117,7 @@ describe("lifecycle against a real tmux server", () => {
     const before = new Map((await panes()).map((p) => [p.name, p.pid]));
     const again = makeLifecycle(store);
     const report = await again.reconcile(account);
-    expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [], retired: [] });
+    expect(report).toEqual({ created: [], relaunched: [], adopted: [], dead: [], retired: [], deferred: [] });
     for (const pane of (await panes()).filter((p) => !FOREIGN.includes(p.name))) {
       await eventually(() => existsSync(join(account.home, "sessions", `${pane.pid}.json`)));
     }

@@ -30,6 +30,8 @@ function lifecycleWith(max: number, dedicated: Array<{ session: string; workdir:
     dedicated,
     claude: { command: process.execPath, args: [SIM] },
     stripEnv: [],
+    // Launched through the sessions' environment file (sh exec's Claude Code): retirement still recognises its own.
+    sessionEnv: { CF_RETIRE_PROBE: "probe" },
     hooksDir: join(dir.path, "hooks"),
     hook: { self: ["/bin/true"], url: "http://127.0.0.1:1", spoolDir: join(dir.path, "spool"), tokenFile: join(dir.path, "hook-token") },
   });
@@ -54,6 +56,7 @@ describe("a reload that shrinks the pool and drops a dedicated session", () => {
     const before = lifecycleWith(3, [{ session: "ccl-1-ded", workdir: join(dir.path, "ded") }]);
     expect((await before.reconcile(account)).created.sort()).toEqual(["ccl-1-ded", "ccl-auto-11", "ccl-auto-12", "ccl-auto-13"]);
     for (const name of before.ownedNames()) await eventually(async () => (await server.tmux.capture([name])).get(name)?.some((l) => l.startsWith("❯")));
+    expect(existsSync(join(dir.path, "hooks", "ccl-auto-13.env"))).toBe(true);
     foreignBefore = await pids();
 
     busy = new Set(["ccl-auto-12"]);
@@ -73,6 +76,7 @@ describe("a reload that shrinks the pool and drops a dedicated session", () => {
     expect(statusOf("ccl-auto-11")).toBe("starting");
     expect(statusOf("ccl-auto-13")).toBeUndefined();
     expect(existsSync(join(dir.path, "hooks", "ccl-auto-13.json"))).toBe(false);
+    expect(existsSync(join(dir.path, "hooks", "ccl-auto-13.env"))).toBe(false);
     const status = buildStatus(store, { version: "t", startedAt: 0, activeAccount: "main", paused: false, exhaustedUntil: null }, Date.now());
     expect(renderStatus(status, Date.now())).toMatch(/ccl-auto-12\s+pool\s+retiring/);
   });

@@ -37,8 +37,10 @@ export interface TestDaemon {
 /**
  * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
  * function of the temp folder (so may `claude` and `dedicated`), for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
+ * Launches are not spaced (`login_spacing: 0`) unless `lifecycle` says otherwise: tests of other behaviours find
+ * every session started when `start()` returns.
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string) } = {}): string {
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; lifecycle?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string) } = {}): string {
   const [pool, claude, dedicated] = [extra.pool, extra.claude, extra.dedicated].map((v) => (typeof v === "function" ? v(dir) : v));
   return `state_dir: ${dir}/state
 log_level: debug
@@ -51,7 +53,7 @@ accounts:
 autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
 dedicated:${dedicated ?? `
   - { session: ccl-1-ded, workdir: ${dir}/work/ded }`}
-lifecycle: { reconcile_interval: 1s }
+lifecycle: ${extra.lifecycle ?? "{ reconcile_interval: 1s, login_spacing: 0 }"}
 quota: ${extra.quota ?? "{ poll_interval: 300ms, reactivate_cooldown: 1h, confirm_polls: 2 }"}
 switcher: ${extra.switcher ?? "{ relaunch_stagger: 100ms, verify_timeout: 20s }"}
 watcher: ${extra.watcher ?? "{ poll_interval: 300ms, task_timeout: 10m }"}
