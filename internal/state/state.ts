@@ -11,6 +11,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { createUsageStore, USAGE_MIGRATION, type UsageStore } from "./usage-store.ts";
 
 export type AccountState = "available" | "cooling" | "disabled";
 export type SessionKind = "pool" | "dedicated";
@@ -146,7 +147,10 @@ export interface Store {
   /** Upserts configured accounts (name, home, priority); keeps their state. Drops accounts no longer configured. */
   syncAccounts(accounts: Array<{ name: string; home: string; priority: number }>, now: number): void;
   accounts(): AccountRow[];
+  /** Sets an account's state; a change of state also ends its period of the old state and opens one of the new (`usage`). */
   setAccountState(name: string, state: AccountState, resetAt: number | null, now: number): void;
+  /** Per-account usage: limits hit, periods (active, cooling, …), daily counters (state/usage-store.ts). */
+  readonly usage: UsageStore;
 
   session(name: string): SessionRow | null;
   sessions(): SessionRow[];
@@ -230,6 +234,8 @@ const MIGRATIONS = [
    ALTER TABLE tasks ADD COLUMN nudged_at INTEGER;`,
   `ALTER TABLE sessions ADD COLUMN home TEXT;`,
   `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
+  // wip/usage: account_limits, account_periods, account_days.
+  USAGE_MIGRATION,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -240,6 +246,7 @@ export function openStore(path: string): Store {
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
   migrate(db);
+  const usage = createUsageStore(db);
 
   const accountRow = (r: Record<string, unknown>): AccountRow => ({
     name: r.name as string, home: r.home as string, priority: r.priority as number,
@@ -317,9 +324,16 @@ export function openStore(path: string): Store {
     },
     accounts: () => (db.query("SELECT * FROM accounts ORDER BY priority").all() as Record<string, unknown>[]).map(accountRow),
     setAccountState(name, state, resetAt, now) {
-      db.query("UPDATE accounts SET state = $state, reset_at = $resetAt, updated_at = $now WHERE name = $name")
-        .run({ name, state, resetAt, now });
+      db.transaction(() => {
+        const before = (db.query("SELECT state FROM accounts WHERE name = $name").get({ name }) as { state: string } | null)?.state;
+        db.query("UPDATE accounts SET state = $state, reset_at = $resetAt, updated_at = $now WHERE name = $name")
+          .run({ name, state, resetAt, now });
+        if (before === undefined || before === state) return;
+        if (before !== "available") usage.closePeriod(name, before, now);
+        if (state !== "available") usage.openPeriod(name, state, now);
+      })();
     },
+    usage,
 
     session(name) {
       const row = db.query("SELECT * FROM sessions WHERE name = $name").get({ name }) as Record<string, unknown> | null;

@@ -15,6 +15,7 @@ import type { Store } from "../state/state.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { EventBus } from "../notify/feed.ts";
+import type { UsageRecorder } from "../state/usage.ts";
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {
@@ -27,6 +28,8 @@ export interface AccountDecisionsDeps {
   log: Logger;
   runtime: Runtime;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** Where a limit hit is recorded (usage at a glance). */
+  usage?: Pick<UsageRecorder, "limitHit">;
 }
 
 /** The account decisions. */
@@ -92,6 +95,10 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
     // old news (logged once, when it was first hit), not a new hit and not a new swap attempt.
     if (runtime.exhaustedUntil() !== null && existing?.state === "cooling" && (existing.resetAt ?? 0) >= decision.resetAt) return;
+    // A limit already cooling the account (the same hit seen again by another signal) is not a new one.
+    if (existing?.state !== "cooling" || (existing.resetAt ?? 0) + 60_000 < decision.resetAt) {
+      deps.usage?.limitHit({ account: decision.account, kind: verdict.kind === "quota" ? verdict.limit : verdict.kind, session, signal, at, resetAt: decision.resetAt });
+    }
     if (existing?.state !== "disabled") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
     }
