@@ -3,13 +3,14 @@
  * The operator's web page (`GET /`): one self-contained HTML document, server-rendered from a
  * {@link StatusSnapshot} with `hono/html` (every value escaped), inline CSS and the inline client
  * script from `dashboard-client.ts` that keeps it live over SSE. Owns the markup and its stable
- * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#queue`, `#swaps`, `#log`); it does
+ * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#usage`, `#queue`, `#swaps`, `#log`); it does
  * not fetch data, authenticate or act — the client script posts to the control API itself.
  */
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { StatusSnapshot, SwapSummary } from "../state/status.ts";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from "./dashboard-client.ts";
+import { USAGE_CSS, USAGE_SCRIPT, usagePanel } from "./dashboard-usage.ts";
 
 /** Options for {@link renderDashboard}. */
 export interface DashboardOptions {
@@ -35,7 +36,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
 <meta name="color-scheme" content="light dark">
 <title>claude-failover</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${raw(DASHBOARD_CSS)}</style>
+<style nonce="${nonce}">${raw(DASHBOARD_CSS + USAGE_CSS)}</style>
 </head>
 <body data-renders="0">
 <header class="top">
@@ -70,6 +71,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
     <h2>Queue</h2>
     <div id="queue">${queue(snapshot)}</div>
   </section>
+  ${usagePanel(snapshot)}
   <section class="panel wide">
     <h2>Swaps</h2>
     <ol class="swaps" id="swaps">${snapshot.swaps.length ? snapshot.swaps.map((s) => swapItem(s, now)) : html`<li class="empty">no swaps yet</li>`}</ol>
@@ -79,6 +81,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
     <ol class="log" id="log"><li class="empty">waiting for events…</li></ol>
   </section>
 </main>
+<script nonce="${nonce}">${raw(USAGE_SCRIPT)}</script>
 <script nonce="${nonce}">${raw(DASHBOARD_SCRIPT)}</script>
 </body>
 </html>`;
