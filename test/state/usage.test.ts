@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { accountUsage, createUsageRecorder } from "../../internal/state/usage.ts";
+import { buildStatus } from "../../internal/state/status.ts";
 import { createMetrics } from "../../internal/server/metrics.ts";
 import { tempDir } from "../support/tmux.ts";
 
@@ -188,5 +189,27 @@ describe("accountUsage()", () => {
       { kind: "cooling", from: at(NOW - 5 * HOUR), to: null },
     ]);
     expect(timeline.limits).toEqual([{ at: at(NOW - 5 * HOUR), kind: "five_hour", session: "p1" }]);
+  });
+});
+
+describe("buildStatus() accounts[]", () => {
+  test("each account keeps its contract fields and gains its usage: snake_case, ISO times, seconds", () => {
+    const store = storeWith("a", "b");
+    const recorder = createUsageRecorder({ store });
+    session(store, "p1", "a");
+    recorder.sessionsSeen(NOW - HOUR);
+    recorder.limitHit({ account: "a", kind: "weekly", session: "p1", signal: "transcript", at: NOW - 10 * 60_000, resetAt: NOW + DAY });
+    store.setAccountState("a", "cooling", NOW + DAY, NOW - 10 * 60_000);
+    recorder.turn("a", NOW - 20 * 60_000);
+    const status = buildStatus(store, { version: "1", startedAt: NOW, activeAccount: "a", paused: false, exhaustedUntil: null }, NOW);
+    const [a, b] = status.accounts;
+    expect(a).toMatchObject({
+      name: "a", home: "/h/a", state: "cooling", reset_at: new Date(NOW + DAY).toISOString(),
+      last_limit: { kind: "weekly", at: new Date(NOW - 10 * 60_000).toISOString(), session: "p1", reset_at: new Date(NOW + DAY).toISOString() },
+      limits_7d: 1, active_today_s: 3600, active_7d_s: 3600, turns_today: 1, turns_7d: 1, tasks_done_today: 0, tasks_failed_7d: 0,
+    });
+    expect(a!.timeline!.periods.map((p) => [p.kind, p.to])).toEqual([["active", null], ["cooling", null]]);
+    expect(a!.timeline!.limits).toEqual([{ at: new Date(NOW - 10 * 60_000).toISOString(), kind: "weekly", session: "p1" }]);
+    expect(b).toMatchObject({ name: "b", state: "available", reset_at: null, last_limit: null, limits_7d: 0, active_today_s: 0 });
   });
 });
