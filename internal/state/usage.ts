@@ -13,6 +13,8 @@ import type { LimitRecord, PeriodRecord } from "./usage-store.ts";
 const DAY_MS = 86_400_000;
 /** How far back the timeline goes. */
 export const TIMELINE_MS = DAY_MS;
+/** Resets closer than this are one (a screen's time is rounded to the minute, a record's is exact). */
+const SAME_RESET_MS = 60_000;
 /** Period kind of the time sessions ran on an account. */
 export const ACTIVE = "active";
 
@@ -23,8 +25,13 @@ export interface UsageMetrics {
 
 /** Records usage facts. */
 export interface UsageRecorder {
-  /** An account hit a limit (and starts cooling). Counted in `claude_failover_limits_total{account,kind}`. */
-  limitHit(limit: LimitRecord): void;
+  /**
+   * An account hit a limit (and starts cooling), counted in `claude_failover_limits_total{account,kind}`. When the
+   * account already cools until `coolingUntil`, the hit is that same limit seen again (by another signal or session)
+   * unless it is another kind that lasts longer (a weekly limit reached while the five-hour one cools). Returns whether
+   * it was recorded as a new limit.
+   */
+  limitHit(limit: LimitRecord, coolingUntil?: number | null): boolean;
   /** A turn (a prompt in a session's transcript) was taken on `account`. */
   turn(account: string, at: number): void;
   /** A task that ran on `account` ended done (`ok`) or failed; a task that never reached a session has no account. */
@@ -41,9 +48,14 @@ export function createUsageRecorder(deps: { store: Pick<Store, "usage">; metrics
   const { usage } = deps.store;
   let inUse: Set<string> | null = null;
   return {
-    limitHit(limit) {
+    limitHit(limit, coolingUntil = null) {
+      if (coolingUntil !== null) {
+        const longer = (limit.resetAt ?? 0) > coolingUntil + SAME_RESET_MS;
+        if (!longer || usage.lastLimit(limit.account)?.kind === limit.kind) return false;
+      }
       usage.addLimit(limit);
       deps.metrics?.inc("claude_failover_limits_total", { account: limit.account, kind: limit.kind });
+      return true;
     },
     turn(account, at) {
       usage.bump(account, utcDay(at), "turns");

@@ -95,10 +95,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
     // old news (logged once, when it was first hit), not a new hit and not a new swap attempt.
     if (runtime.exhaustedUntil() !== null && existing?.state === "cooling" && (existing.resetAt ?? 0) >= decision.resetAt) return;
-    // A limit already cooling the account (the same hit seen again by another signal) is not a new one.
-    if (existing?.state !== "cooling" || (existing.resetAt ?? 0) + 60_000 < decision.resetAt) {
-      deps.usage?.limitHit({ account: decision.account, kind: verdict.kind === "quota" ? verdict.limit : verdict.kind, session, signal, at, resetAt: decision.resetAt });
-    }
+    deps.usage?.limitHit({ account: decision.account, kind: verdict.kind === "quota" ? verdict.limit : verdict.kind, session, signal, at, resetAt: decision.resetAt },
+      existing?.state === "cooling" ? existing.resetAt ?? Number.POSITIVE_INFINITY : null);
     if (existing?.state !== "disabled") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
     }

@@ -117,6 +117,19 @@ describe("createUsageRecorder()", () => {
     expect(store.usage.periodsSince("a", 0)).toEqual([{ account: "a", kind: "active", startedAt: NOW - 2 * HOUR, endedAt: null }]);
   });
 
+  test("a hit on an account already cooling is the same limit, unless another kind outlasts it", () => {
+    const store = storeWith("a");
+    const recorder = createUsageRecorder({ store });
+    const hit = (kind: string, resetAt: number, coolingUntil: number | null) =>
+      recorder.limitHit({ account: "a", kind, session: "p1", signal: "hook", at: NOW, resetAt }, coolingUntil);
+    expect(hit("five_hour", NOW + 3 * HOUR, null)).toBe(true);
+    expect(hit("five_hour", NOW + 3 * HOUR + 30_000, NOW + 3 * HOUR)).toBe(false); // the exact reset of the rounded one
+    expect(hit("unknown", NOW + 2 * HOUR, NOW + 3 * HOUR)).toBe(false); // ends sooner: what already cools it
+    expect(hit("five_hour", NOW + 5 * HOUR, NOW + 3 * HOUR)).toBe(false); // no reset known: each sighting pushes it out
+    expect(hit("weekly", NOW + 50 * HOUR, NOW + 5 * HOUR)).toBe(true);
+    expect(store.usage.limitsSince("a", 0).map((l) => l.kind)).toEqual(["five_hour", "weekly"]);
+  });
+
   test("counts limits, turns and finished tasks per account, in the store and in the metrics", () => {
     const store = storeWith("a");
     const metrics = createMetrics();
