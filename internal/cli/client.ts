@@ -87,7 +87,7 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
   out.push(`tasks: ${t.queued} queued · ${t.running} running · ${t.done} done · ${t.failed} failed · ${t.stalled} stalled`);
   const last = s.last_swap;
   out.push(last
-    ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
+    ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}${last.limit ? ` ${last.limit}` : ""}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
     : "last swap: none");
   return out.join("\n");
 }

@@ -129,7 +129,7 @@ export const DASHBOARD_SCRIPT = `
     return h("li", { class: "swap", "data-swap-id": x.id, "data-step": x.step }, [
       h("div", { class: "swap-head" }, [h("time", { datetime: x.at }, [when(x.at)]), " ", h("strong", {}, [(x.from || "?") + " \\u2192 " + (x.to || "?")]), " ",
         h("span", { class: "pill step-" + x.step }, [x.step])]),
-      h("div", { class: "swap-meta" }, [field("reason", x.reason), field("session", x.trigger_session), field("signal", x.signal),
+      h("div", { class: "swap-meta" }, [field("reason", x.reason), field("limit", x.limit), field("session", x.trigger_session), field("signal", x.signal),
         field("pattern", x.pattern, true), x.reset_at ? h("span", {}, ["resets ", cd(x.reset_at)]) : null]),
       x.snippet ? h("pre", { class: "snippet" }, [x.snippet]) : null, x.error ? h("p", { class: "error" }, [x.error]) : null]);
   }

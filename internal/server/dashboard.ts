@@ -134,7 +134,7 @@ function swapItem(s: SwapSummary, now: number): Html {
     value ? html`<span>${label} ${code ? html`<code>${value}</code>` : html`<b>${value}</b>`}</span>` : "";
   return html`<li class="swap" data-swap-id="${s.id}" data-step="${s.step}">
 <div class="swap-head"><time datetime="${s.at}">${s.at.replace("T", " ").slice(0, 19)}</time> <strong>${s.from ?? "?"} → ${s.to ?? "?"}</strong> <span class="pill step-${s.step}">${s.step}</span></div>
-<div class="swap-meta">${field("reason", s.reason)}${field("session", s.trigger_session)}${field("signal", s.signal)}${field("pattern", s.pattern, true)}${s.reset_at
+<div class="swap-meta">${field("reason", s.reason)}${field("limit", s.limit ?? null)}${field("session", s.trigger_session)}${field("signal", s.signal)}${field("pattern", s.pattern, true)}${s.reset_at
     ? html`<span>resets <span class="countdown" data-reset-at="${s.reset_at}">${countdown(s.reset_at, now)}</span></span>` : ""}</div>
 ${s.snippet ? html`<pre class="snippet">${s.snippet}</pre>` : ""}${s.error ? html`<p class="error">${s.error}</p>` : ""}
 </li>`;

@@ -52,6 +52,8 @@ export interface SwapSummary {
   pattern: string | null;
   snippet: string | null;
   reset_at: string | null;
+  /** The kind of limit behind a quota swap (`five_hour`, `weekly`, …); absent from older daemons. */
+  limit?: string | null;
   error: string | null;
   /** Per-session result, once the swap has relaunched them: `resumed`, `fresh` (new conversation) or `dead`. */
   sessions: Array<{ name: string; outcome: string | null }>;
@@ -106,7 +108,7 @@ function taskLabel(task: TaskRow | null | undefined): string | null {
 function summarizeSwap(s: import("./state.ts").SwapRow): SwapSummary {
   return {
     id: s.id, at: new Date(s.requestedAt).toISOString(), step: s.step, from: s.fromAccount, to: s.toAccount, reason: s.reason,
-    trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), error: s.error,
+    trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), limit: s.limitKind ?? null, error: s.error,
     sessions: planOutcomes(s.plan),
   };
 }

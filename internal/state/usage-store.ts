@@ -60,7 +60,7 @@ export interface UsageStore {
   prune(before: number): number;
 }
 
-/** The migration creating the usage tables (state.ts appends it to its list). */
+/** The migration creating the usage tables, and the limit kind of a swap (state.ts appends it to its list). */
 export const USAGE_MIGRATION = `
   CREATE TABLE account_limits (
     id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, kind TEXT NOT NULL, session TEXT, signal TEXT,
@@ -73,7 +73,8 @@ export const USAGE_MIGRATION = `
   CREATE TABLE account_days (
     account TEXT NOT NULL, day TEXT NOT NULL, turns INTEGER NOT NULL DEFAULT 0, tasks_done INTEGER NOT NULL DEFAULT 0,
     tasks_failed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (account, day)) STRICT, WITHOUT ROWID;
-  INSERT INTO account_periods (account, kind, started_at) SELECT name, state, updated_at FROM accounts WHERE state != 'available';`;
+  INSERT INTO account_periods (account, kind, started_at) SELECT name, state, updated_at FROM accounts WHERE state != 'available';
+  ALTER TABLE swaps ADD COLUMN limit_kind TEXT;`;
 
 const COUNTERS: ReadonlySet<DayCounter> = new Set(["turns", "tasks_done", "tasks_failed"]);
 

@@ -95,7 +95,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
     // old news (logged once, when it was first hit), not a new hit and not a new swap attempt.
     if (runtime.exhaustedUntil() !== null && existing?.state === "cooling" && (existing.resetAt ?? 0) >= decision.resetAt) return;
-    deps.usage?.limitHit({ account: decision.account, kind: verdict.kind === "quota" ? verdict.limit : verdict.kind, session, signal, at, resetAt: decision.resetAt },
+    const limit = verdict.kind === "quota" ? verdict.limit : verdict.kind;
+    deps.usage?.limitHit({ account: decision.account, kind: limit, session, signal, at, resetAt: decision.resetAt },
       existing?.state === "cooling" ? existing.resetAt ?? Number.POSITIVE_INFINITY : null);
     if (existing?.state !== "disabled") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
@@ -106,7 +107,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       return;
     }
     deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
-    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt });
+    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
   };
 
   const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { runCli, type CliHost } from "../../internal/cli/commands.ts";
-import { renderAccountUsage } from "../../internal/cli/client.ts";
+import { renderAccountUsage, renderStatus } from "../../internal/cli/client.ts";
 import { parseConfig } from "../../internal/config/config.ts";
 import type { StatusSnapshot } from "../../internal/state/status.ts";
 
@@ -35,6 +35,14 @@ describe("renderAccountUsage()", () => {
     expect(lines[1]).toMatch(/^\* main\s+available\s+-\s+-\s+0\s+1h 30m\s+20h\s+3\/12\s+0\/1\s+40\/210\s+\/h\/main$/);
     expect(lines[2]).toMatch(/^ {2}backup\s+cooling\s+2h 05m\s+five_hour 35m ago on ccl-auto-11\s+2\s+0s\s+1h\s+0\/2\s+0\/0\s+0\/9\s+\/h\/b$/);
     expect(lines[3]).toMatch(/^ {2}old\s+disabled\s+(-\s+){8}\/h\/old$/);
+  });
+});
+
+describe("renderStatus()", () => {
+  test("names the kind of limit behind the last swap", () => {
+    const swap = { id: 3, at: iso(NOW), step: "done" as const, from: "main", to: "backup", reason: "quota", limit: "weekly", trigger_session: "ccl-auto-11",
+      signal: "hook", pattern: "p", snippet: null, reset_at: null, error: null, sessions: [] };
+    expect(renderStatus({ ...snapshot, last_swap: swap, swaps: [swap] }, NOW)).toContain("main → backup (quota weekly, done) trigger ccl-auto-11");
   });
 });
 

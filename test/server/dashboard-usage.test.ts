@@ -79,6 +79,16 @@ describe("the dashboard's Usage panel", () => {
   });
 });
 
+describe("the dashboard's swaps", () => {
+  test("name the kind of limit behind a quota swap", () => {
+    const snapshot = usageSnapshot();
+    const swap = { id: 3, at: iso(NOW), step: "done" as const, from: "main", to: "backup", reason: "quota", limit: "five_hour", trigger_session: "ccl-auto-11",
+      signal: "hook", pattern: "p", snippet: null, reset_at: null, error: null, sessions: [] };
+    snapshot.swaps = [swap];
+    expect(renderDashboard(snapshot)).toContain("<span>limit <b>five_hour</b></span>");
+  });
+});
+
 describe("duration()", () => {
   test("reads minutes, hours and days", () => {
     expect([0, 59, 45 * 60, 3 * 3600 + 5 * 60, 2 * 86400 + 4 * 3600 + 59].map(duration)).toEqual(["0m", "0m", "45m", "3h 05m", "2d 4h"]);

@@ -55,7 +55,7 @@ describe("store.usage", () => {
     store.close();
     // Back to the schema before the usage tables: the account is cooling, no period records it.
     const db = new Database(path);
-    db.run("DROP TABLE account_limits; DROP TABLE account_periods; DROP TABLE account_days;");
+    db.run("DROP TABLE account_limits; DROP TABLE account_periods; DROP TABLE account_days; ALTER TABLE swaps DROP COLUMN limit_kind;");
     const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
     db.run(`PRAGMA user_version = ${version - 1}`);
     db.close();
@@ -202,6 +202,19 @@ describe("accountUsage()", () => {
       { kind: "cooling", from: at(NOW - 5 * HOUR), to: null },
     ]);
     expect(timeline.limits).toEqual([{ at: at(NOW - 5 * HOUR), kind: "five_hour", session: "p1" }]);
+  });
+});
+
+describe("the swap record", () => {
+  test("keeps the kind of limit behind a quota swap, shown as last_swap.limit", () => {
+    const store = storeWith("a", "b");
+    const swap = (limitKind?: string) => store.createSwap({ fromAccount: "a", toAccount: "b", reason: limitKind ? "quota" : "manual", triggerSession: "p1", signal: "hook",
+      pattern: "p", snippet: "s", resetAt: null, requestedAt: NOW, ...(limitKind ? { limitKind } : {}) });
+    expect(swap("weekly").limitKind).toBe("weekly");
+    const status = () => buildStatus(store, { version: "1", startedAt: NOW, activeAccount: "a", paused: false, exhaustedUntil: null }, NOW);
+    expect(status().last_swap).toMatchObject({ reason: "quota", limit: "weekly" });
+    swap();
+    expect(status().last_swap).toMatchObject({ reason: "manual", limit: null });
   });
 });
 

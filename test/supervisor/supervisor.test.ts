@@ -206,6 +206,8 @@ describe("usage at a glance", () => {
     // A later, longer limit on the account that cools is a new one.
     await stopFailure("You've hit your weekly limit · resets Nov 26, 9am (UTC)");
     expect(store.usage.limitsSince("a", 0).map((l) => l.kind)).toEqual(["five_hour", "weekly"]);
+    // The swap it requested keeps the kind too.
+    expect(requests[0]).toMatchObject({ reason: "quota", limit: "five_hour" });
   });
 
   test("a prompt in a session's transcript is a turn of the account it runs on; a tool result is not", async () => {
