@@ -16,6 +16,9 @@ type Account = StatusSnapshot["accounts"][number];
 
 /** Width of the timeline in SVG units (the SVG stretches to the panel). */
 export const TIMELINE_UNITS = 1000;
+/** Where the 6-hour grid lines fall, and the axis labels under them. */
+const GRID = [250, 500, 750];
+const AXIS = ["24 h ago", "18 h", "12 h", "6 h", "now"];
 
 /** The Usage panel for `snapshot`. */
 export function usagePanel(snapshot: StatusSnapshot): Html {
@@ -36,10 +39,11 @@ function usageRow(a: Account, now: number): Html {
 <div class="u-head"><span class="a-name">${a.name}</span> <span class="pill ac-${a.state}">${a.state}</span>${figures(a, now).map((f) => html` <span class="u-fig" data-fig="${f[0]}">${f[1]}</span>`)}</div>
 <svg class="timeline" viewBox="0 0 ${TIMELINE_UNITS} 14" preserveAspectRatio="none" role="img" aria-label="${a.name}: the last 24 hours">
 <rect class="tl-bg" x="0" y="0" width="${TIMELINE_UNITS}" height="14"></rect>
+${GRID.map((g) => html`<line class="tl-grid" x1="${g}" x2="${g}" y1="0" y2="14"></line>`)}
 ${(t?.periods ?? []).map((p) => html`<rect class="tl-period tl-${p.kind}" data-kind="${p.kind}" x="${x(p.from)}" y="${p.kind === "active" ? 1 : 8}" width="${Math.max(1, x(p.to) - x(p.from))}" height="5"><title>${p.kind} ${hhmm(p.from)} – ${hhmm(p.to)}</title></rect>`)}
 ${(t?.limits ?? []).map((l) => html`<line class="tl-limit" data-limit-kind="${l.kind}" x1="${x(l.at)}" x2="${x(l.at)}" y1="0" y2="14"><title>${l.kind} limit at ${hhmm(l.at)}${l.session ? ` on ${l.session}` : ""}</title></line>`)}
 </svg>
-<div class="tl-axis muted small"><span>24 h ago</span><span>now</span></div>
+<div class="tl-axis muted small">${AXIS.map((label) => html`<span>${label}</span>`)}</div>
 </div>`;
 }
 
@@ -70,6 +74,7 @@ export const USAGE_CSS = `
 .u-fig{color:var(--muted)}.timeline{display:block;width:100%;height:1.1rem;margin-top:.3rem;border-radius:3px}
 .tl-bg{fill:var(--code)}.tl-period{fill:var(--dead)}.tl-active{fill:var(--working)}.tl-cooling{fill:var(--stalled)}.tl-disabled{fill:var(--idle)}
 .tl-limit{stroke:var(--dead);stroke-width:2;vector-effect:non-scaling-stroke}
+.tl-grid{stroke:var(--line);stroke-width:1;vector-effect:non-scaling-stroke}
 .tl-axis{display:flex;justify-content:space-between}
 `;
 
@@ -77,7 +82,7 @@ export const USAGE_CSS = `
 export const USAGE_SCRIPT = `
 "use strict";
 (function () {
-  var SVG = "http://www.w3.org/2000/svg", UNITS = ${TIMELINE_UNITS};
+  var SVG = "http://www.w3.org/2000/svg", UNITS = ${TIMELINE_UNITS}, GRID = ${JSON.stringify(GRID)}, AXIS = ${JSON.stringify(AXIS)};
   function el(ns, tag, attrs, kids) {
     var e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k === "cls" ? "class" : k, String(attrs[k])); });
@@ -105,7 +110,9 @@ export const USAGE_SCRIPT = `
     var from = Date.parse(t.from), to = Date.parse(t.to);
     function x(iso) { var ms = iso === null ? to : Date.parse(iso); return Math.round(((Math.min(to, Math.max(from, ms)) - from) / (to - from || 1)) * UNITS * 10) / 10; }
     var svg = el(SVG, "svg", { cls: "timeline", viewBox: "0 0 " + UNITS + " 14", preserveAspectRatio: "none", role: "img", "aria-label": a.name + ": the last 24 hours" },
-      [el(SVG, "rect", { cls: "tl-bg", x: 0, y: 0, width: UNITS, height: 14 })]);
+      [el(SVG, "rect", { cls: "tl-bg", x: 0, y: 0, width: UNITS, height: 14 })].concat(GRID.map(function (g) {
+        return el(SVG, "line", { cls: "tl-grid", x1: g, x2: g, y1: 0, y2: 14 });
+      })));
     t.periods.forEach(function (p) {
       svg.appendChild(el(SVG, "rect", { cls: "tl-period tl-" + p.kind, "data-kind": p.kind, x: x(p.from), y: p.kind === "active" ? 1 : 8,
         width: Math.max(1, x(p.to) - x(p.from)), height: 5 }, [el(SVG, "title", {}, [p.kind + " " + hhmm(p.from) + " \\u2013 " + hhmm(p.to)])]));
@@ -117,7 +124,7 @@ export const USAGE_SCRIPT = `
     var head = el(null, "div", { cls: "u-head" }, [el(null, "span", { cls: "a-name" }, [a.name]), " ", el(null, "span", { cls: "pill ac-" + a.state }, [a.state])]);
     figures(a, now).forEach(function (f) { head.appendChild(document.createTextNode(" ")); head.appendChild(el(null, "span", { cls: "u-fig", "data-fig": f[0] }, [f[1]])); });
     return el(null, "div", { cls: "u-acct", "data-usage-account": a.name, "data-state": a.state }, [head, svg,
-      el(null, "div", { cls: "tl-axis muted small" }, [el(null, "span", {}, ["24 h ago"]), el(null, "span", {}, ["now"])])]);
+      el(null, "div", { cls: "tl-axis muted small" }, AXIS.map(function (label) { return el(null, "span", {}, [label]); }))]);
   }
   document.addEventListener("cf:status", function (e) {
     var s = e.detail, box = document.getElementById("usage");
