@@ -71,7 +71,7 @@ export function duration(seconds: number): string {
 /** Stylesheet of the panel (appended to the dashboard's). */
 export const USAGE_CSS = `
 .u-acct{padding:.45rem 0;border-bottom:1px solid var(--line)}.u-head{display:flex;flex-wrap:wrap;gap:.2rem .8rem;align-items:baseline;font-size:.85rem}
-.u-fig{color:var(--muted)}.timeline{display:block;width:100%;height:1.1rem;margin-top:.3rem;border-radius:3px}
+.u-fig{color:var(--muted)}.timeline{display:block;width:100%;height:1.4rem;margin-top:.3rem;border-radius:3px}
 .tl-bg{fill:var(--code)}.tl-period{fill:var(--dead)}.tl-active{fill:var(--working)}.tl-cooling{fill:var(--stalled)}.tl-disabled{fill:var(--idle)}
 .tl-limit{stroke:var(--dead);stroke-width:2;vector-effect:non-scaling-stroke}
 .tl-grid{stroke:var(--line);stroke-width:1;vector-effect:non-scaling-stroke}
