@@ -30,6 +30,7 @@ import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createDispatchGate } from "../internal/dispatcher/gate.ts";
 import { createRuntime } from "../internal/state/runtime.ts";
+import { createUsageRecorder } from "../internal/state/usage.ts";
 import { createSessionTracker } from "../internal/watcher/sessions.ts";
 import { ownedNames } from "../internal/lifecycle/names.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
@@ -89,6 +90,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
+  const usage = createUsageRecorder({ store, metrics });
   const secretEnvNames = daemonSecretEnvs(config).map((secret) => secret.name);
 
   const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
@@ -135,7 +137,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     homeOf: (session) => homes.homeOf(session.name), sessions,
   }, { continuePrompt: config.switcher.continue_prompt });
   const dispatcher = createDispatcher({
-    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate,
+    store, queue, clock, log: log.child({ module: "dispatcher" }), metrics, gate, usage,
     freeSessions: () => sessions.freeSessions(),
     deliver: (task) => delivery.deliver(task),
     notify: (event) => events.notify(event),
@@ -159,7 +161,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
-    log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session),
+    log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],

@@ -6,6 +6,7 @@
  */
 import type { StatusSnapshot } from "../state/status.ts";
 import type { TaskRow } from "../state/state.ts";
+import { formatDuration } from "../notify/events.ts";
 
 /** The daemon could not be reached or refused the request. */
 export class ApiError extends Error {
@@ -86,7 +87,7 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
   out.push(`tasks: ${t.queued} queued · ${t.running} running · ${t.done} done · ${t.failed} failed · ${t.stalled} stalled`);
   const last = s.last_swap;
   out.push(last
-    ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
+    ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}${last.limit ? ` ${last.limit}` : ""}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
     : "last swap: none");
   return out.join("\n");
 }
@@ -96,6 +97,25 @@ export function renderAccounts(s: StatusSnapshot, now: number): string {
   return table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
     (a.name === s.active_account ? "* " : "  ") + a.name, a.state, a.state === "cooling" ? countdown(a.reset_at, now) : "-", a.home,
   ]));
+}
+
+/**
+ * `claude-failover accounts`: each account's state and usage at a glance: the last limit (kind, how long ago, which
+ * session), limits in 7 days, time active today (UTC) and over 7 days, tasks done and failed, turns. A daemon too old
+ * to report usage shows `-` in those columns.
+ */
+export function renderAccountUsage(s: StatusSnapshot, now: number): string {
+  const pair = (today: number | undefined, week: number | undefined) => (today === undefined || week === undefined ? "-" : `${today}/${week}`);
+  const time = (seconds: number | undefined) => (seconds === undefined ? "-" : formatDuration(seconds * 1000));
+  const lastLimit = (l: StatusSnapshot["accounts"][number]["last_limit"]) =>
+    l ? `${l.kind} ${formatDuration(now - Date.parse(l.at))} ago${l.session ? ` on ${l.session}` : ""}` : "-";
+  return table(
+    ["ACCOUNT", "STATE", "RESETS IN", "LAST LIMIT", "LIMITS 7D", "ACTIVE TODAY", "ACTIVE 7D", "DONE TODAY/7D", "FAILED TODAY/7D", "TURNS TODAY/7D", "HOME"],
+    s.accounts.map((a) => [
+      (a.name === s.active_account ? "* " : "  ") + a.name, a.state, a.state === "cooling" ? countdown(a.reset_at, now) : "-",
+      lastLimit(a.last_limit), a.limits_7d === undefined ? "-" : String(a.limits_7d), time(a.active_today_s), time(a.active_7d_s),
+      pair(a.tasks_done_today, a.tasks_done_7d), pair(a.tasks_failed_today, a.tasks_failed_7d), pair(a.turns_today, a.turns_7d), a.home,
+    ]));
 }
 
 /** The task list (`claude-failover tasks`). */

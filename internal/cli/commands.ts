@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import { renderProbe, testChannels } from "../notify/probe.ts";
-import { createApiClient, renderAccounts, renderStatus, renderTasks } from "./client.ts";
+import { createApiClient, renderAccountUsage, renderStatus, renderTasks } from "./client.ts";
 import { renderDoctor, runDoctor } from "./doctor.ts";
 import { childEnv, createBunRun } from "../tmux/runner.ts";
 import { forwardHook, readHookToken } from "../hook/hook.ts";
@@ -65,7 +65,8 @@ export function usage(): string {
 Commands:
   run                          run the daemon (default config /etc/claude-failover/config.yaml)
   status [--json]              accounts, sessions, queue and last swap of the running daemon
-  accounts [disable|enable <name>]
+  accounts [--json]             each account's state and usage: last limit, limits, time active, tasks, turns
+  accounts disable|enable <name>
   tasks [--json]               the task queue
   swap [account]               move every session to another account now
   pause | resume               stop or restart feeding tasks to the pool
@@ -164,7 +165,7 @@ async function clientCommand(args: ParsedArgs, config: Readonly<Config>, out: (t
       }
       if (action) throw new UsageError(`unknown accounts action "${action}" (use disable or enable)`);
       const status = await api.status();
-      out(args.flags.json ? JSON.stringify(status.accounts, null, 2) : renderAccounts(status, now));
+      out(args.flags.json ? JSON.stringify(status.accounts, null, 2) : renderAccountUsage(status, now));
       return 0;
     }
     case "tasks": {

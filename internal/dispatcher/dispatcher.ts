@@ -24,6 +24,7 @@ import type { InboxEntry, QueueFolder, TaskQueue } from "./queue.ts";
 import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { workdirProblem } from "./workdir.ts";
+import type { UsageRecorder } from "../state/usage.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -56,6 +57,8 @@ export interface DispatcherDeps {
   gate(): { open: true } | { open: false; reason: string };
   notify(event: DispatchEvent): void;
   metrics?: { observe(name: string, seconds: number): void };
+  /** Where a finished task is counted for the account it ran on (usage at a glance). */
+  usage?: Pick<UsageRecorder, "taskFinished">;
 }
 
 /** Settings of {@link createDispatcher}. */
@@ -144,10 +147,14 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     log.warn("task file changed after it was queued; re-read", { task_id: task.id, project: task.project, file: task.file });
     return true;
   };
+  /** The account a task ran on: its session's, once something was typed into it. */
+  const accountOf = (task: TaskRow): string | null =>
+    task.session !== null && task.delivery !== null ? store.session(task.session)?.account ?? null : null;
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
     store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
     moveFile(task, inProcessing(task) ? "processing" : "inbox", "failed", { error: reason });
+    deps.usage?.taskFinished(accountOf(task), false, now);
     log.warn("task failed", { task_id: task.id, project: task.project, file: task.file, reason });
     deps.notify({ kind: "task_failed", level: "warning", at: now, project: task.project, file: task.file, reason });
   };
@@ -321,6 +328,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       if (!task) return;
       const now = clock.now();
       store.updateTask(taskId, { state: "done", finishedAt: now, error: null });
+      deps.usage?.taskFinished(accountOf(task), true, now);
       moveFile(task, "processing", "done", result === null ? undefined : { result });
       const durationMs = now - (task.startedAt ?? now);
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });

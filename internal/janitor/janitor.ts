@@ -52,6 +52,8 @@ export interface SweepReport {
   eventsPruned: number;
   /** Finished swap records older than the retention (the swap history keeps what is newer). */
   swapsPruned: number;
+  /** Usage rows (limits, ended periods, day counters) older than the retention, never within the last 8 days. */
+  usagePruned: number;
   runtimeRemoved: number;
   /** Entries that could not be handled (logged); retried next sweep. */
   errors: number;
@@ -64,6 +66,9 @@ export interface Janitor {
   /** Sweeps now and every `intervalMs` until `signal` aborts. */
   start(signal: AbortSignal): void;
 }
+
+/** What `/status` shows of an account's usage reaches back 7 days: its rows stay at least this long. */
+const USAGE_KEEP_MS = 8 * 86_400_000;
 
 /** Creates the janitor. */
 export function createJanitor(deps: JanitorDeps, options: JanitorOptions): Janitor {
@@ -136,13 +141,14 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions): Janit
     async sweep() {
       const now = clock.now();
       const cutoff = now - options.retentionMs;
-      const report: SweepReport = { archived: 0, deleted: 0, tasksPruned: 0, eventsPruned: 0, swapsPruned: 0, runtimeRemoved: 0, errors: 0 };
+      const report: SweepReport = { archived: 0, deleted: 0, tasksPruned: 0, eventsPruned: 0, swapsPruned: 0, usagePruned: 0, runtimeRemoved: 0, errors: 0 };
       for (const project of list(queueDir).filter((n) => PROJECT_NAME.test(n)).sort()) {
         for (const folder of FINISHED_FOLDERS) sweepFolder(project, folder, cutoff, report);
       }
       report.tasksPruned = store.pruneTasks(cutoff);
       report.eventsPruned = store.pruneEvents(cutoff);
       report.swapsPruned = store.pruneSwaps(cutoff);
+      report.usagePruned = store.usage.prune(Math.min(cutoff, now - USAGE_KEEP_MS));
       for (const dir of deps.runtimeDirs) sweepRuntime(dir, cutoff, now, 1, report);
       log.info("janitor sweep finished", { mode: options.mode, retention_ms: options.retentionMs, ...report });
       return report;

@@ -2,7 +2,8 @@
  * @module server/dashboard-client
  * The dashboard's inline stylesheet and browser script, as strings (no build step, no external
  * assets). The script listens to `/events` (SSE), re-renders the page's panels from each `status`
- * event with `createElement`/`textContent` only (never `innerHTML` with data), ticks the reset
+ * event with `createElement`/`textContent` only (never `innerHTML` with data) and then dispatches it on `document`
+ * as `cf:status` for panels drawn by their own script (dashboard-usage.ts), ticks the reset
  * countdowns, appends `log` events, and posts Swap/Pause/Resume with the bearer token the operator
  * typed once (kept in `sessionStorage`). It mirrors the markup of `dashboard.ts`; it owns no data.
  * The script is plain ES2020 in a string: keep it free of backticks and dollar-brace sequences.
@@ -128,7 +129,7 @@ export const DASHBOARD_SCRIPT = `
     return h("li", { class: "swap", "data-swap-id": x.id, "data-step": x.step }, [
       h("div", { class: "swap-head" }, [h("time", { datetime: x.at }, [when(x.at)]), " ", h("strong", {}, [(x.from || "?") + " \\u2192 " + (x.to || "?")]), " ",
         h("span", { class: "pill step-" + x.step }, [x.step])]),
-      h("div", { class: "swap-meta" }, [field("reason", x.reason), field("session", x.trigger_session), field("signal", x.signal),
+      h("div", { class: "swap-meta" }, [field("reason", x.reason), field("limit", x.limit), field("session", x.trigger_session), field("signal", x.signal),
         field("pattern", x.pattern, true), x.reset_at ? h("span", {}, ["resets ", cd(x.reset_at)]) : null]),
       x.snippet ? h("pre", { class: "snippet" }, [x.snippet]) : null, x.error ? h("p", { class: "error" }, [x.error]) : null]);
   }
@@ -146,6 +147,7 @@ export const DASHBOARD_SCRIPT = `
     fill($("accounts").tBodies[0], s.accounts.map(function (a) { return account(a, s.active_account); }));
     fill($("queue"), queue(s));
     fill($("swaps"), s.swaps.length ? s.swaps.map(swap) : [h("li", { class: "empty" }, ["no swaps yet"])]);
+    document.dispatchEvent(new CustomEvent("cf:status", { detail: s }));
     document.body.dataset.renders = String(++renders);
   }
   function addLog(e) {

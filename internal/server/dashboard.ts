@@ -3,13 +3,14 @@
  * The operator's web page (`GET /`): one self-contained HTML document, server-rendered from a
  * {@link StatusSnapshot} with `hono/html` (every value escaped), inline CSS and the inline client
  * script from `dashboard-client.ts` that keeps it live over SSE. Owns the markup and its stable
- * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#queue`, `#swaps`, `#log`); it does
+ * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#usage`, `#queue`, `#swaps`, `#log`); it does
  * not fetch data, authenticate or act — the client script posts to the control API itself.
  */
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { StatusSnapshot, SwapSummary } from "../state/status.ts";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from "./dashboard-client.ts";
+import { USAGE_CSS, USAGE_SCRIPT, usagePanel } from "./dashboard-usage.ts";
 
 /** Options for {@link renderDashboard}. */
 export interface DashboardOptions {
@@ -35,7 +36,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
 <meta name="color-scheme" content="light dark">
 <title>claude-failover</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${raw(DASHBOARD_CSS)}</style>
+<style nonce="${nonce}">${raw(DASHBOARD_CSS + USAGE_CSS)}</style>
 </head>
 <body data-renders="0">
 <header class="top">
@@ -70,6 +71,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
     <h2>Queue</h2>
     <div id="queue">${queue(snapshot)}</div>
   </section>
+  ${usagePanel(snapshot)}
   <section class="panel wide">
     <h2>Swaps</h2>
     <ol class="swaps" id="swaps">${snapshot.swaps.length ? snapshot.swaps.map((s) => swapItem(s, now)) : html`<li class="empty">no swaps yet</li>`}</ol>
@@ -79,6 +81,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
     <ol class="log" id="log"><li class="empty">waiting for events…</li></ol>
   </section>
 </main>
+<script nonce="${nonce}">${raw(USAGE_SCRIPT)}</script>
 <script nonce="${nonce}">${raw(DASHBOARD_SCRIPT)}</script>
 </body>
 </html>`;
@@ -131,7 +134,7 @@ function swapItem(s: SwapSummary, now: number): Html {
     value ? html`<span>${label} ${code ? html`<code>${value}</code>` : html`<b>${value}</b>`}</span>` : "";
   return html`<li class="swap" data-swap-id="${s.id}" data-step="${s.step}">
 <div class="swap-head"><time datetime="${s.at}">${s.at.replace("T", " ").slice(0, 19)}</time> <strong>${s.from ?? "?"} → ${s.to ?? "?"}</strong> <span class="pill step-${s.step}">${s.step}</span></div>
-<div class="swap-meta">${field("reason", s.reason)}${field("session", s.trigger_session)}${field("signal", s.signal)}${field("pattern", s.pattern, true)}${s.reset_at
+<div class="swap-meta">${field("reason", s.reason)}${field("limit", s.limit ?? null)}${field("session", s.trigger_session)}${field("signal", s.signal)}${field("pattern", s.pattern, true)}${s.reset_at
     ? html`<span>resets <span class="countdown" data-reset-at="${s.reset_at}">${countdown(s.reset_at, now)}</span></span>` : ""}</div>
 ${s.snippet ? html`<pre class="snippet">${s.snippet}</pre>` : ""}${s.error ? html`<p class="error">${s.error}</p>` : ""}
 </li>`;

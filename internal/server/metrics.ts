@@ -50,6 +50,9 @@ export const KNOWN_METRICS: ReadonlyArray<readonly [string, MetricType, string]>
   ["claude_failover_poll_duration_seconds", "histogram", "Duration of one pane/transcript poll cycle."],
   ["claude_failover_notify_queue_depth", "gauge", "Notifications waiting to be sent, by channel."],
   ["claude_failover_notify_failures_total", "counter", "Notification deliveries that failed, by channel."],
+  ["claude_failover_limits_total", "counter", "Limits accounts hit, by account and kind (five_hour, weekly, opus, …)."],
+  ["claude_failover_account_tasks_total", "counter", "Tasks that ended on an account, by account and result (done, failed)."],
+  ["claude_failover_account_turns_total", "counter", "Turns (prompts in a session's transcript) taken on an account."],
 ];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -169,8 +172,26 @@ export function statusGauges(snapshot: StatusSnapshot, version: string): ExtraGa
       samples: TASK_STATES.map((state) => ({ labels: { state }, value: snapshot.tasks[state] ?? 0 })),
     },
     { name: "claude_failover_accounts", help: "Accounts, by state.", samples: byState(ACCOUNT_STATES, snapshot.accounts) },
+    ...accountGauges(snapshot),
     { name: "claude_failover_swapping", help: "1 while a swap is in progress.", samples: flag(snapshot.swapping) },
     { name: "claude_failover_paused", help: "1 while dispatch is paused by the operator.", samples: flag(snapshot.paused) },
     { name: "claude_failover_exhausted", help: "1 while every account is cooling or disabled.", samples: flag(snapshot.exhausted) },
+  ];
+}
+
+/** Per-account gauges: 1 for the state each account is in (0 for the others), and its time active. */
+function accountGauges(snapshot: StatusSnapshot): ExtraGauge[] {
+  return [
+    {
+      name: "claude_failover_account_state", help: "1 for the state each account is in, 0 for the others.",
+      samples: snapshot.accounts.flatMap((a) => ACCOUNT_STATES.map((state) => ({ labels: { account: a.name, state }, value: a.state === state ? 1 : 0 }))),
+    },
+    {
+      name: "claude_failover_account_active_seconds", help: "Seconds sessions ran on each account, today (UTC) and over the last 7 days.",
+      samples: snapshot.accounts.flatMap((a) => [
+        { labels: { account: a.name, window: "today" }, value: a.active_today_s ?? 0 },
+        { labels: { account: a.name, window: "7d" }, value: a.active_7d_s ?? 0 },
+      ]),
+    },
   ];
 }

@@ -11,6 +11,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { createUsageStore, USAGE_MIGRATION, type UsageStore } from "./usage-store.ts";
 
 export type AccountState = "available" | "cooling" | "disabled";
 export type SessionKind = "pool" | "dedicated";
@@ -120,6 +121,8 @@ export interface SwapRow {
   pattern: string | null;
   snippet: string | null;
   resetAt: number | null;
+  /** The kind of limit behind a quota swap (the verdict's `LimitKind`: `five_hour`, `weekly`, …); null otherwise. */
+  limitKind?: string | null;
   /** JSON the switcher keeps between steps (saved sessions, outcomes). */
   plan: string | null;
   error: string | null;
@@ -146,7 +149,10 @@ export interface Store {
   /** Upserts configured accounts (name, home, priority); keeps their state. Drops accounts no longer configured. */
   syncAccounts(accounts: Array<{ name: string; home: string; priority: number }>, now: number): void;
   accounts(): AccountRow[];
+  /** Sets an account's state; a change of state also ends its period of the old state and opens one of the new (`usage`). */
   setAccountState(name: string, state: AccountState, resetAt: number | null, now: number): void;
+  /** Per-account usage: limits hit, periods (active, cooling, …), daily counters (state/usage-store.ts). */
+  readonly usage: UsageStore;
 
   session(name: string): SessionRow | null;
   sessions(): SessionRow[];
@@ -230,6 +236,8 @@ const MIGRATIONS = [
    ALTER TABLE tasks ADD COLUMN nudged_at INTEGER;`,
   `ALTER TABLE sessions ADD COLUMN home TEXT;`,
   `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
+  // wip/usage: account_limits, account_periods, account_days; swaps.limit_kind.
+  USAGE_MIGRATION,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -240,6 +248,7 @@ export function openStore(path: string): Store {
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA busy_timeout = 5000");
   migrate(db);
+  const usage = createUsageStore(db);
 
   const accountRow = (r: Record<string, unknown>): AccountRow => ({
     name: r.name as string, home: r.home as string, priority: r.priority as number,
@@ -270,7 +279,7 @@ export function openStore(path: string): Store {
     toAccount: (r.to_account as string | null) ?? null, reason: r.reason as string,
     triggerSession: (r.trigger_session as string | null) ?? null, signal: (r.signal as string | null) ?? null,
     pattern: (r.pattern as string | null) ?? null, snippet: (r.snippet as string | null) ?? null,
-    resetAt: (r.reset_at as number | null) ?? null, plan: (r.plan as string | null) ?? null,
+    resetAt: (r.reset_at as number | null) ?? null, limitKind: (r.limit_kind as string | null) ?? null, plan: (r.plan as string | null) ?? null,
     error: (r.error as string | null) ?? null, requestedAt: r.requested_at as number, updatedAt: r.updated_at as number,
   });
 
@@ -287,7 +296,7 @@ export function openStore(path: string): Store {
   };
   const SWAP_COLUMNS: Record<keyof SwapPatch, string> = {
     step: "step", fromAccount: "from_account", toAccount: "to_account", reason: "reason", triggerSession: "trigger_session",
-    signal: "signal", pattern: "pattern", snippet: "snippet", resetAt: "reset_at", plan: "plan", error: "error", updatedAt: "updated_at",
+    signal: "signal", pattern: "pattern", snippet: "snippet", resetAt: "reset_at", limitKind: "limit_kind", plan: "plan", error: "error", updatedAt: "updated_at",
   };
   const update = (table: string, key: string, keyValue: unknown, columns: Record<string, string>, patch: Record<string, unknown>) => {
     const sets: string[] = [];
@@ -317,9 +326,16 @@ export function openStore(path: string): Store {
     },
     accounts: () => (db.query("SELECT * FROM accounts ORDER BY priority").all() as Record<string, unknown>[]).map(accountRow),
     setAccountState(name, state, resetAt, now) {
-      db.query("UPDATE accounts SET state = $state, reset_at = $resetAt, updated_at = $now WHERE name = $name")
-        .run({ name, state, resetAt, now });
+      db.transaction(() => {
+        const before = (db.query("SELECT state FROM accounts WHERE name = $name").get({ name }) as { state: string } | null)?.state;
+        db.query("UPDATE accounts SET state = $state, reset_at = $resetAt, updated_at = $now WHERE name = $name")
+          .run({ name, state, resetAt, now });
+        if (before === undefined || before === state) return;
+        if (before !== "available") usage.closePeriod(name, before, now);
+        if (state !== "available") usage.openPeriod(name, state, now);
+      })();
     },
+    usage,
 
     session(name) {
       const row = db.query("SELECT * FROM sessions WHERE name = $name").get({ name }) as Record<string, unknown> | null;
@@ -374,10 +390,10 @@ export function openStore(path: string): Store {
 
     createSwap(swap) {
       const row = db.query(`INSERT INTO swaps (step, from_account, to_account, reason, trigger_session, signal, pattern, snippet,
-                              reset_at, requested_at, updated_at)
-                            VALUES ('requested', $from, $to, $reason, $trigger, $signal, $pattern, $snippet, $resetAt, $at, $at) RETURNING *`)
+                              reset_at, limit_kind, requested_at, updated_at)
+                            VALUES ('requested', $from, $to, $reason, $trigger, $signal, $pattern, $snippet, $resetAt, $limit, $at, $at) RETURNING *`)
         .get({ from: swap.fromAccount, to: swap.toAccount, reason: swap.reason, trigger: swap.triggerSession, signal: swap.signal,
-               pattern: swap.pattern, snippet: swap.snippet, resetAt: swap.resetAt, at: swap.requestedAt }) as Record<string, unknown>;
+               pattern: swap.pattern, snippet: swap.snippet, resetAt: swap.resetAt, limit: swap.limitKind ?? null, at: swap.requestedAt }) as Record<string, unknown>;
       return swapRow(row);
     },
     updateSwap(id, patch, now) {

@@ -4,6 +4,7 @@
  * (DESIGN.md); computes nothing but the projection of the store plus a few runtime flags.
  */
 import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
+import { accountUsage, type AccountUsage } from "./usage.ts";
 
 /** A session's state as the surfaces show it: `retiring` is a session that left the owned names and finishes its task. */
 export type SessionStatusState = SessionState | "retiring";
@@ -19,7 +20,11 @@ export interface StatusSnapshot {
   /** Every account is cooling or disabled; dispatch waits for `wake_at`. */
   exhausted: boolean;
   wake_at: string | null;
-  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null }>;
+  /**
+   * Each account with its usage at a glance (state/usage.ts: last limit, limits, time active, tasks, turns, timeline);
+   * buildStatus always fills the usage fields, readers of an older daemon's `/status` may find them absent.
+   */
+  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null } & Partial<AccountUsage>>;
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
@@ -47,6 +52,8 @@ export interface SwapSummary {
   pattern: string | null;
   snippet: string | null;
   reset_at: string | null;
+  /** The kind of limit behind a quota swap (`five_hour`, `weekly`, …); absent from older daemons. */
+  limit?: string | null;
   error: string | null;
   /** Per-session result, once the swap has relaunched them: `resumed`, `fresh` (new conversation) or `dead`. */
   sessions: Array<{ name: string; outcome: string | null }>;
@@ -78,7 +85,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     paused: flags.paused,
     exhausted: flags.exhaustedUntil !== null,
     wake_at: iso(flags.exhaustedUntil),
-    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt) })),
+    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt), ...accountUsage(store, a.name, now) })),
     sessions: store.sessions().map((s) => ({
       name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,
@@ -101,7 +108,7 @@ function taskLabel(task: TaskRow | null | undefined): string | null {
 function summarizeSwap(s: import("./state.ts").SwapRow): SwapSummary {
   return {
     id: s.id, at: new Date(s.requestedAt).toISOString(), step: s.step, from: s.fromAccount, to: s.toAccount, reason: s.reason,
-    trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), error: s.error,
+    trigger_session: s.triggerSession, signal: s.signal, pattern: s.pattern, snippet: s.snippet, reset_at: iso(s.resetAt), limit: s.limitKind ?? null, error: s.error,
     sessions: planOutcomes(s.plan),
   };
 }

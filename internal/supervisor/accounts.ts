@@ -15,6 +15,7 @@ import type { Store } from "../state/state.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { EventBus } from "../notify/feed.ts";
+import type { UsageRecorder } from "../state/usage.ts";
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {
@@ -29,6 +30,8 @@ export interface AccountDecisionsDeps {
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
   /** Called when a swap has started (the supervisor follows the tasks it cut as soon as it ends). */
   swapStarted?: () => void;
+  /** Where a limit hit is recorded (usage at a glance). */
+  usage?: Pick<UsageRecorder, "limitHit">;
 }
 
 /** The account decisions. */
@@ -95,6 +98,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
     // old news (logged once, when it was first hit), not a new hit and not a new swap attempt.
     if (runtime.exhaustedUntil() !== null && existing?.state === "cooling" && (existing.resetAt ?? 0) >= decision.resetAt) return;
+    const limit = verdict.kind === "quota" ? verdict.limit : verdict.kind;
+    deps.usage?.limitHit({ account: decision.account, kind: limit, session, signal, at, resetAt: decision.resetAt },
+      existing?.state === "cooling" ? existing.resetAt ?? Number.POSITIVE_INFINITY : null);
     if (existing?.state !== "disabled") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
     }
@@ -104,7 +110,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       return;
     }
     deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
-    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt });
+    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
   };
 
   const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {

@@ -30,6 +30,8 @@ import type { Runtime } from "../state/runtime.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
 import { parseHookEvent, type HookEvent } from "../hook/event.ts";
+import { ledgerEntry } from "../claude/transcript.ts";
+import type { UsageRecorder } from "../state/usage.ts";
 
 /** Everything that can happen, as data. */
 export type Observation =
@@ -59,6 +61,8 @@ export interface SupervisorDeps {
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
   /** The config home a session runs in (its transcripts are there). @default its account's home */
   sessionHome?: (session: string) => string;
+  /** Usage at a glance: limits, turns and the accounts sessions run on are recorded here. */
+  usage?: UsageRecorder;
 }
 
 /** The supervisor. */
@@ -123,7 +127,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         followAfterSwap = null;
       });
   };
-  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds });
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds, usage: deps.usage });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -215,9 +219,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         // A record written before an in-place swap moved the session belongs to the account it left.
         const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
         const late = verdict.kind === "quota" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
+        // A prompt in the transcript is a turn of the account the session runs on (each record is read once).
+        if (ledgerEntry(obs.record)?.kind === "prompt") deps.usage?.turn(obs.account, obs.at);
         return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);
       }
       case "tick":
+        deps.usage?.sessionsSeen(obs.at);
         return accounts.wakeAccounts(obs.at);
     }
   };

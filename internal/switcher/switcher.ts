@@ -75,6 +75,8 @@ export interface SwapInput {
   pattern?: string | null;
   snippet?: string | null;
   resetAt?: number | null;
+  /** The kind of limit behind a quota swap (`five_hour`, `weekly`, …), kept in the swap record. */
+  limit?: string | null;
 }
 
 /** Outcome of {@link Switcher.request}. */
@@ -386,7 +388,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       if (linkProblem && last?.step === "failed" && last.error === linkProblem) return { ok: false, message: linkProblem };
       const swap = store.createSwap({
         fromAccount: from, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null,
-        signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, requestedAt: now,
+        signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, limitKind: input.limit ?? null, requestedAt: now,
       });
       log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
       if (linkProblem) {

@@ -12,6 +12,7 @@ import { memoryLog } from "../../internal/log.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 import { createTaskQueue } from "../../internal/dispatcher/queue.ts";
 import { createDispatcher, DISPATCH_LATENCY_METRIC, type DispatchEvent } from "../../internal/dispatcher/dispatcher.ts";
+import { accountUsage, createUsageRecorder, type UsageRecorder } from "../../internal/state/usage.ts";
 
 const SESSIONS = ["pool-1", "pool-2", "pool-3", "pool-4", "pool-5"];
 let root: string;
@@ -27,7 +28,7 @@ const srv = (path: string) => join(root, "srv", path);
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 /** A dispatcher on a temp queue, a memory store and a fake session layer that records every delivery. */
-function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClock; store?: Store; settleMs?: number } = {}) {
+function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClock; store?: Store; settleMs?: number; usage?: UsageRecorder } = {}) {
   const store = opts.store ?? openStore(":memory:");
   const clock = opts.clock ?? createFakeClock(Date.now() + 10_000);
   const log = memoryLog();
@@ -75,6 +76,7 @@ function harness(opts: { sessions?: string[]; maxBytes?: number; clock?: FakeClo
     gate: () => h.gate,
     notify: (event) => events.push(event),
     metrics: { observe: (name, seconds) => observed.push([name, seconds]) },
+    usage: opts.usage,
   }, { defaultWorkdir: srv("default"), projects: { alpha: { workdir: srv("alpha") } }, idleAlertAfterMs: 60_000, rescanIntervalMs: 30_000 });
   return h;
 }
@@ -377,5 +379,24 @@ describe("delivery", () => {
     } finally {
       abort.abort();
     }
+  });
+});
+
+describe("usage at a glance", () => {
+  test("a task done or failed counts for the account its session ran on; a file rejected at the door counts for none", async () => {
+    const store = openStore(":memory:");
+    store.syncAccounts([{ name: "a", home: "/h/a", priority: 0 }], Date.now());
+    const h = harness({ sessions: ["pool-1", "pool-2"], store, usage: createUsageRecorder({ store }) });
+    for (const s of ["pool-1", "pool-2"]) store.upsertSession(s, "pool", { state: "idle", account: "a" }, h.clock.now());
+    h.drop("ok.md");
+    h.drop("bad.md");
+    h.drop("empty.md", "");
+    await h.dispatcher.ingest();
+    await h.dispatcher.dispatch();
+    const [first, second] = h.running();
+    h.dispatcher.complete(first!.id, "done");
+    h.dispatcher.fail(second!.id, "gave up");
+    expect(h.ls("failed")).toContain("empty.error.txt");
+    expect(accountUsage(store, "a", h.clock.now())).toMatchObject({ tasks_done_today: 1, tasks_failed_today: 1, tasks_done_7d: 1, tasks_failed_7d: 1 });
   });
 });

@@ -117,6 +117,15 @@ describe("sweep()", () => {
     expect(store.events(0, 10).map((e) => e.message)).toEqual(["recent"]);
   });
 
+  test("keeps the usage of the last 8 days whatever the retention, and prunes what is older", async () => {
+    const limit = (ago: number) => store.usage.addLimit({ account: "a", kind: "five_hour", session: null, signal: "hook", at: clock.now() - ago, resetAt: null });
+    limit(10 * DAY);
+    limit(3 * DAY);
+    const report = await janitor({ retentionMs: DAY }).janitor.sweep();
+    expect(report.usagePruned).toBe(1);
+    expect(store.usage.limitsSince("a", 0).map((l) => clock.now() - l.at)).toEqual([3 * DAY]);
+  });
+
   test("removes runtime files older than the retention", async () => {
     const old = put("hook-1.json", 8 * DAY, spool);
     const recent = put("sub/hook-2.json", DAY, spool);

@@ -28,6 +28,21 @@ function swap(id: number, from: string, to: string, at: string): SwapSummary {
     reset_at: new Date(Date.now() + 3 * 3600_000).toISOString(), error: null, sessions: [] };
 }
 
+/** Usage fields of an account: a timeline of the last 24 hours (times in hours before now) and a few figures. */
+function usage(periods: Array<[string, number, number | null]>, limits: Array<[string, number, string]>) {
+  const ago = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+  return {
+    last_limit: limits.length ? { kind: limits.at(-1)![0], at: ago(limits.at(-1)![1]), session: limits.at(-1)![2], reset_at: null } : null,
+    limits_7d: limits.length, active_today_s: 5400, active_7d_s: 72_000, tasks_done_today: 3, tasks_failed_today: 1, tasks_done_7d: 12,
+    tasks_failed_7d: 2, turns_today: 40, turns_7d: 210,
+    timeline: {
+      from: ago(24), to: ago(0),
+      periods: periods.map(([kind, from, to]) => ({ kind, from: ago(from), to: to === null ? null : ago(to) })),
+      limits: limits.map(([kind, at, session]) => ({ kind, at: ago(at), session })),
+    },
+  };
+}
+
 function snapshot(): StatusSnapshot {
   const now = new Date().toISOString();
   const first = swap(1, "alpha", "beta", new Date(Date.now() - 3600_000).toISOString());
@@ -36,8 +51,9 @@ function snapshot(): StatusSnapshot {
   return {
     version: "0.4.0", now, started_at: now, active_account: "beta", swapping: false, paused: false, exhausted: false, wake_at: null,
     accounts: [
-      { name: "alpha", home: "/home/op/.claude-alpha", state: "cooling", reset_at: new Date(Date.now() + 2 * 3600_000).toISOString() },
-      { name: "beta", home: "/home/op/.claude-beta", state: "available", reset_at: null },
+      { name: "alpha", home: "/home/op/.claude-alpha", state: "cooling", reset_at: new Date(Date.now() + 2 * 3600_000).toISOString(),
+        ...usage([["active", 18, 6], ["cooling", 6, null]], [["five_hour", 6, "ccl-auto-11"]]) },
+      { name: "beta", home: "/home/op/.claude-beta", state: "available", reset_at: null, ...usage([["active", 6, null]], []) },
       { name: "gamma", home: "/home/op/.claude-gamma", state: "disabled", reset_at: null },
     ],
     sessions: [
@@ -94,16 +110,29 @@ test("the dashboard renders, follows live updates without reloading and pauses w
     expect(await page.getAttribute('[data-session="ccl-auto-11"]', "data-state")).toBe("working");
     expect(await page.textContent('#accounts tr[data-account="alpha"] .countdown')).toMatch(/^in 1h 59m \d\ds$|^in 2h 00m 00s$/);
     expect(await page.locator("#queue .queue-list li").count()).toBe(2);
+    // The usage timeline, as the client script draws it: active 18 h → 6 h ago, cooling since, the limit a mark.
+    const alpha = '#usage [data-usage-account="alpha"]';
+    const attrs = (selector: string) => page.$eval(selector, (e) => ["x", "width", "x1"].map((a) => Math.round(Number(e.getAttribute(a) ?? NaN))));
+    expect(await attrs(`${alpha} rect[data-kind="active"]`)).toEqual([250, 500, NaN]);
+    expect(await attrs(`${alpha} rect[data-kind="cooling"]`)).toEqual([750, 250, NaN]);
+    expect((await attrs(`${alpha} line[data-limit-kind="five_hour"]`))[2]).toBe(750);
+    expect(await page.textContent(`${alpha} [data-fig="last-limit"]`)).toMatch(/^last limit five_hour 6h 00m ago on ccl-auto-11$|^last limit five_hour 5h 59m ago/);
+    expect(await page.locator('#usage [data-usage-account="gamma"] .tl-period').count()).toBe(0);
+    expect((await page.$eval(`${alpha} svg`, (e) => e.getBoundingClientRect().width)) > 500).toBe(true);
     await page.evaluate(() => { (window as unknown as { __loaded: boolean }).__loaded = true; });
 
     snap = {
       ...snap, active_account: "alpha", swaps: [swap(2, "beta", "alpha", new Date().toISOString()), ...snap.swaps],
       sessions: snap.sessions.map((s) => (s.name === "ccl-1-vault" ? { ...s, state: "working" as const, account: "alpha" } : s)),
+      accounts: snap.accounts.map((a) => (a.name === "beta" ? { ...a, ...usage([["active", 6, null]], [["weekly", 1, "ccl-auto-12"]]) } : a)),
     };
     await page.waitForSelector('[data-session="ccl-1-vault"][data-state="working"]', { timeout: UPDATE_TIMEOUT_MS });
     expect(await page.textContent("#active-account")).toBe("alpha");
     expect(await page.getAttribute("#swaps li:first-child", "data-swap-id")).toBe("2");
     expect(await page.textContent("#swaps li:first-child .snippet")).toContain("usage limit reached");
+    // A mark is a line with no width: attached, never "visible" to the locator.
+    await page.waitForSelector('#usage [data-usage-account="beta"] line[data-limit-kind="weekly"]', { state: "attached", timeout: UPDATE_TIMEOUT_MS });
+    expect(await page.textContent('#usage [data-usage-account="beta"] [data-fig="limits"]')).toBe("1 limit in 7 d");
 
     for (const l of listeners) l({ id: 9, at: Date.now(), level: "warning", kind: "quota", message: "hit on <b>beta</b>" });
     await page.waitForSelector('#log li[data-event-id="9"]', { timeout: UPDATE_TIMEOUT_MS });
@@ -129,4 +158,4 @@ test("the dashboard renders, follows live updates without reloading and pauses w
     await browser.close();
     await server.stop();
   }
-}, 20_000);
+}, 40_000);

@@ -288,6 +288,26 @@ describe("GET /metrics", () => {
     expect(hist.find((s) => s.name.endsWith("_count"))?.value).toBe(5);
     expect(hist.find((s) => s.labels.le === "0.25")?.value).toBe(3);
   });
+  test("shows each account's state and time active as gauges, and limits by account and kind as a counter", async () => {
+    const { app, metrics, state } = setup();
+    state.snap.accounts[0] = { ...state.snap.accounts[0]!, active_today_s: 5400, active_7d_s: 86_400 };
+    metrics.inc("claude_failover_limits_total", { account: "alpha", kind: "five_hour" });
+    metrics.inc("claude_failover_limits_total", { account: "alpha", kind: "five_hour" });
+    metrics.inc("claude_failover_account_tasks_total", { account: "beta", result: "done" });
+    const families = parseExposition(await (await app.request("/metrics")).text());
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      families.get(name)?.samples.find((s) => JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
+    expect(families.get("claude_failover_limits_total")?.type).toBe("counter");
+    expect(value("claude_failover_limits_total", { account: "alpha", kind: "five_hour" })).toBe(2);
+    expect(value("claude_failover_account_tasks_total", { account: "beta", result: "done" })).toBe(1);
+    expect(families.has("claude_failover_account_turns_total")).toBe(true);
+    expect(value("claude_failover_account_state", { account: "alpha", state: "cooling" })).toBe(1);
+    expect(value("claude_failover_account_state", { account: "alpha", state: "available" })).toBe(0);
+    expect(value("claude_failover_account_state", { account: "beta", state: "available" })).toBe(1);
+    expect(value("claude_failover_account_active_seconds", { account: "alpha", window: "today" })).toBe(5400);
+    expect(value("claude_failover_account_active_seconds", { account: "alpha", window: "7d" })).toBe(86_400);
+    expect(value("claude_failover_account_active_seconds", { account: "beta", window: "today" })).toBe(0);
+  });
   test("refuses to mix metric types under one name", () => {
     const metrics = createMetrics();
     expect(() => metrics.set("claude_failover_swaps_total", 1)).toThrow(/is a counter/);

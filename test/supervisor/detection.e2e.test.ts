@@ -55,6 +55,15 @@ describe("quota detection against real panes", () => {
     expect(swap.reset_at).toBe(new Date(expected!).toISOString());
     expect(t.daemon.control.status().accounts.find((a) => a.name === "a")).toMatchObject({ state: "cooling", reset_at: new Date(expected!).toISOString() });
     await eventually(() => swaps()[0]?.step === "done", 30_000);
+    // Usage at a glance: the limit with its kind and session (in the swap record too), the turns the first test took on
+    // a (prompts in the transcripts), a's cooling on its timeline, and b active once the sessions run on it.
+    const a = t.daemon.control.status().accounts.find((x) => x.name === "a")!;
+    expect(a).toMatchObject({ limits_7d: 1, last_limit: { kind: "five_hour", session: "ccl-auto-11" } });
+    expect(a.turns_today).toBeGreaterThanOrEqual(3);
+    expect(a.timeline!.periods.map((p) => [p.kind, p.to === null])).toContainEqual(["cooling", true]);
+    expect(a.timeline!.limits).toEqual([expect.objectContaining({ kind: "five_hour", session: "ccl-auto-11" })]);
+    expect(swaps()[0]!.limit).toBe("five_hour");
+    await eventually(() => t.daemon.control.status().accounts.find((x) => x.name === "b")!.timeline!.periods.some((p) => p.kind === "active" && p.to === null), 10_000);
   }, 40_000);
 
   test("a quota line on a session of the new account within the cooldown requests exactly one more swap attempt and no ping-pong", async () => {

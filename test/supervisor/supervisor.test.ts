@@ -18,6 +18,7 @@ import { parseHookEvent } from "../../internal/hook/event.ts";
 import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
 import { createDispatchGate, type GateState } from "../../internal/dispatcher/gate.ts";
 import { createSessionTracker } from "../../internal/watcher/sessions.ts";
+import { accountUsage, createUsageRecorder } from "../../internal/state/usage.ts";
 
 // The decision core with every edge faked: a fake clock, an in-memory store, a switcher that records requests.
 const HOUR = 3_600_000;
@@ -78,6 +79,7 @@ beforeEach(() => {
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),
+    usage: createUsageRecorder({ store }),
   });
 });
 
@@ -278,5 +280,35 @@ describe("exact resets from the ledger", () => {
     accounts.exactReset("b", rounded);
     expect(store.accounts().map((a) => [a.name, a.state, a.resetAt])).toEqual([["a", "cooling", rounded + 37_000], ["b", "available", null]]);
     expect(accounts.accountOfEvent("/h/a/projects/-w/x.jsonl")).toBe("a");
+  });
+});
+
+describe("usage at a glance", () => {
+  test("a limit is recorded once with its kind, session and signal, however many signals report it", async () => {
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    await clock.advance(10_000);
+    await stopFailure("You've hit your 5-hour limit · resets 3pm (UTC)");
+    expect(store.usage.limitsSince("a", 0)).toEqual([
+      { account: "a", kind: "five_hour", session: "ccl-auto-11", signal: "hook", at: Date.UTC(2026, 10, 23, 12), resetAt: Date.UTC(2026, 10, 23, 15) },
+    ]);
+    // A later, longer limit on the account that cools is a new one.
+    await stopFailure("You've hit your weekly limit · resets Nov 26, 9am (UTC)");
+    expect(store.usage.limitsSince("a", 0).map((l) => l.kind)).toEqual(["five_hour", "weekly"]);
+    // The swap it requested keeps the kind too.
+    expect(requests[0]).toMatchObject({ reason: "quota", limit: "five_hour" });
+  });
+
+  test("a prompt in a session's transcript is a turn of the account it runs on; a tool result is not", async () => {
+    const record = (content: unknown) => ({ type: "user", promptId: "p-1", message: { role: "user", content } });
+    await supervisor.handle({ kind: "transcript", session: "ccl-auto-11", account: "a", record: record("fix the tests"), at: clock.now() });
+    await supervisor.handle({ kind: "transcript", session: "ccl-auto-11", account: "a", record: record([{ type: "tool_result", content: "ok" }]), at: clock.now() });
+    expect(accountUsage(store, "a", clock.now())).toMatchObject({ turns_today: 1, turns_7d: 1 });
+    expect(accountUsage(store, "b", clock.now()).turns_today).toBe(0);
+  });
+
+  test("time active counts from the first tick that sees a session on the account", async () => {
+    await supervisor.handle({ kind: "tick", at: clock.now() });
+    await clock.advance(HOUR);
+    expect(accountUsage(store, "a", clock.now()).active_today_s).toBe(3600);
   });
 });
