@@ -4,6 +4,7 @@
  * (DESIGN.md); computes nothing but the projection of the store plus a few runtime flags.
  */
 import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
+import { loginFix } from "../supervisor/login.ts";
 
 /** A session's state as the surfaces show it: `retiring` is a session that left the owned names and finishes its task. */
 export type SessionStatusState = SessionState | "retiring";
@@ -16,10 +17,11 @@ export interface StatusSnapshot {
   active_account: string | null;
   swapping: boolean;
   paused: boolean;
-  /** Every account is cooling or disabled; dispatch waits for `wake_at`. */
+  /** Every account is cooling, disabled or needs a login; dispatch waits for `wake_at`. */
   exhausted: boolean;
   wake_at: string | null;
-  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null }>;
+  /** `login_fix`, only for a `needs_login` account: the command to run, then `/login` in it. */
+  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null; login_fix?: string }>;
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
@@ -78,7 +80,9 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     paused: flags.paused,
     exhausted: flags.exhaustedUntil !== null,
     wake_at: iso(flags.exhaustedUntil),
-    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt) })),
+    accounts: store.accounts().map((a) => ({
+      name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt), ...(a.state === "needs_login" ? { login_fix: loginFix(a.home) } : {}),
+    })),
     sessions: store.sessions().map((s) => ({
       name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,

@@ -179,7 +179,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // a limit line on its screen belongs to the previous account and is not evidence (the turn time is persisted, so
     // this holds across daemon restarts). Hooks and transcript records are events and always count.
     const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
-    if (verdict.kind === "quota" && !tookTurn) log.debug("limit line ignored before the first turn", { session, snippet: verdict.line.slice(0, 120) });
+    if ((verdict.kind === "quota" || verdict.kind === "login") && !tookTurn) log.debug("limit line ignored before the first turn", { session, kind: verdict.kind, snippet: verdict.line.slice(0, 120) });
     else await onVerdict(session, verdict, "pane", at);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
@@ -202,7 +202,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
         // A record written before an in-place swap moved the session belongs to the account it left.
         const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
-        const late = verdict.kind === "quota" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
+        const late = verdict.kind === "quota" || verdict.kind === "login" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
         return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);
       }
       case "tick":

@@ -130,7 +130,8 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
   for (const s of sessions) {
     const lines = screens.get(s.name) ?? [];
     const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now, defaultZone: "UTC" }) : null;
-    const line = s.limitLine ?? (verdict?.kind === "quota" ? verdict.line : null);
+    // A lost login's line stays on screen like a limit line: old news on the new account until the next turn.
+    const line = s.limitLine ?? (verdict?.kind === "quota" || verdict?.kind === "login" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
     if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
     deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null });
