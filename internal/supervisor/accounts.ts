@@ -170,6 +170,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       logins.clear(name);
       log.info("login file changed; account available again", { account: name });
       events.notify({ kind: "login_restored", at: now, account: name, how: "login file changed" });
+      // Exhausted mode waits for a reset; an account usable again ends it below (or swaps to it).
+      if (runtime.exhaustedUntil() !== null) runtime.setExhaustedUntil(now);
     }
     // Sessions still on an account that needs a login (a swap was refused or running): try again, now and then.
     const stuck = store.accounts().find((a) => a.name === runtime.activeAccount() && a.state === "needs_login");

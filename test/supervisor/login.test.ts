@@ -155,6 +155,16 @@ describe("a login fixed", () => {
     expect(notified.at(-1)).toMatchObject({ kind: "login_restored", account: "a", how: "login file changed" });
   });
 
+  test("a new login file ends exhausted mode at once when it was the last account", async () => {
+    store.setAccountState("b", "cooling", clock.now() + 3_600_000, clock.now());
+    await accounts.onVerdict("ccl-auto-11", hookVerdict(), "hook", clock.now());
+    expect([runtime.activeAccount(), runtime.exhaustedUntil()]).toEqual(["a", clock.now() + 3_600_000]);
+    mtimes["/h/a"] = 5000;
+    await clock.advance(1000);
+    await accounts.wakeAccounts(clock.now());
+    expect([state("a"), runtime.activeAccount(), runtime.exhaustedUntil()]).toEqual(["available", "a", null]);
+  });
+
   test("the daemon's own write during a swap (a token carried back) is not a new login", async () => {
     refuse = { ok: false, message: "a swap is already running" };
     await accounts.onVerdict("ccl-auto-11", hookVerdict(), "hook", clock.now());
