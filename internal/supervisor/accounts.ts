@@ -118,14 +118,15 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   /**
    * A lost login: the account becomes `needs_login` (once per episode: the operator is told once, with the fix), and
    * when its sessions are on it (the active account) they move with their conversations. A login line left on a
-   * screen is old news once the account came back, until its session takes a turn (as for limit lines).
+   * screen is old news once the account came back, until its session takes a turn (as for limit lines). An account
+   * the operator disabled stays `disabled` (its episode ends when it is enabled).
    */
   const loginLost = async (session: string, account: string, verdict: Extract<Verdict, { kind: "login" }>, signal: SignalSource, at: number) => {
     const acc = store.accounts().find((a) => a.name === account);
-    if (!acc || acc.state === "needs_login") return;
+    if (!acc || acc.state === "needs_login" || (acc.state === "disabled" && logins.isLost(account))) return;
     if (signal === "pane" && (store.session(session)?.turnAt ?? 0) < acc.updatedAt) return;
     const now = clock.now();
-    store.setAccountState(account, "needs_login", null, now);
+    if (acc.state !== "disabled") store.setAccountState(account, "needs_login", null, now);
     logins.lost(account, acc.home);
     const fix = loginFix(acc.home);
     log.error("login lost", { session, account, signal, cause: verdict.cause, pattern: verdict.pattern, snippet: verdict.line.slice(0, SNIPPET_CHARS), fix });

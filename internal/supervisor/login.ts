@@ -33,6 +33,8 @@ export interface LoginWatch {
   fixed(needsLogin: ReadonlyArray<{ name: string; home: string }>, swapOpen: boolean): string[];
   /** Forgets `account` (it is usable again). */
   clear(account: string): void;
+  /** Whether `account`'s login was refused and nobody enabled it since (a disabled account keeps its state). */
+  isLost(account: string): boolean;
 }
 
 /** Creates the {@link LoginWatch}. */
@@ -58,5 +60,6 @@ export function createLoginWatch(store: Store, loginMtime: (home: string) => num
       return out;
     },
     clear: (account) => clearLostLogin(store, account),
+    isLost: (account) => store.getFlag(flagOf(account)) !== null,
   };
 }

@@ -108,6 +108,13 @@ describe("a lost login (decision core)", () => {
     expect([state("a"), requests.length, kinds()]).toEqual(["needs_login", 0, ["login_lost"]]);
   });
 
+  test("an account the operator disabled stays disabled; the operator is still told once and its sessions move", async () => {
+    store.setAccountState("a", "disabled", null, clock.now());
+    await accounts.onVerdict("ccl-auto-11", hookVerdict(), "hook", clock.now());
+    await accounts.onVerdict("ccl-auto-12", hookVerdict(), "hook", clock.now(), "a");
+    expect([state("a"), kinds().filter((k) => k === "login_lost").length, requests.map((r) => r.reason)]).toEqual(["disabled", 1, ["login"]]);
+  });
+
   test("a login line left on a screen is old news once the account is back, until its session takes a turn", async () => {
     const pane = classifyPane([`  ⎿ \u00a0${REVOKED}`, "", "─".repeat(40), "❯\u00a0Once fixed, resend your message", "─".repeat(40)], OPTIONS);
     expect(pane).toMatchObject({ kind: "login", cause: "revoked" });
