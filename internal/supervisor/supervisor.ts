@@ -180,7 +180,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // this holds across daemon restarts). Hooks and transcript records are events and always count.
     const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
     if ((verdict.kind === "quota" || verdict.kind === "login") && !tookTurn) log.debug("limit line ignored before the first turn", { session, kind: verdict.kind, snippet: verdict.line.slice(0, 120) });
-    else await onVerdict(session, verdict, "pane", at);
+    // A lost-login line still on the screen of a session just moved off that account is the old account's.
+    else await onVerdict(session, verdict, "pane", at, verdict.kind === "login" ? accountOfLateEvent(store, session, verdict.line, at) : null);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
     sessions.apply(session, { kind: "screen", at, activity: seen, hasTask: task !== null });
