@@ -114,9 +114,12 @@ export function classifyPane(lines: string[], options: ClassifyOptions): Verdict
   const footer = box ? screen.slice(box.bottom + 1).flatMap((l) => l.trim().split(/\s{2,}/)).filter(Boolean) : [];
   const busy = region.some((l) => l.origin === "status" && /…/.test(l.text) && !matchAny(l, options));
   const verdict = decide(region, footer, options, busy);
-  // The placeholder 2.1.330 leaves in the empty input box after an auth failure, when its line is not in the region.
+  // The placeholder 2.1.330 leaves in the empty input box after an auth failure (§13.4), with a line above it that
+  // names `/login` in words no rule knows (a new wording). Alone it is not enough: other errors a person must fix
+  // (billing) may leave the same placeholder.
   const placeholder = box ? screen[box.top + 1]!.replace(/^[❯>!][\u00a0 ]?/, "").trim() : "";
-  if ((verdict.kind === "none" || verdict.kind === "warning") && !busy && LOGIN_PLACEHOLDER_RE.test(placeholder)) {
+  const namesLogin = region.some((l) => l.origin !== "echo" && l.origin !== "tool" && /\/login\b/.test(l.text));
+  if ((verdict.kind === "none" || verdict.kind === "warning") && !busy && namesLogin && LOGIN_PLACEHOLDER_RE.test(placeholder)) {
     return { kind: "login", cause: "placeholder", pattern: "login:placeholder", line: placeholder };
   }
   return verdict;

@@ -2,7 +2,7 @@
  * @module test/quota/classify-login
  * Specs for lost logins (reference/real-claude.md §13.3, §13.4): the four texts the real Claude Code 2.1.330 ends a turn
  * with when its login is refused, verbatim, as message texts, in a pane (fullscreen at 200 columns and wrapped at 80),
- * the `❯ Once fixed, resend your message` placeholder alone, the transcript record and the StopFailure hook §13.3
+ * the `❯ Once fixed, resend your message` placeholder under a line naming /login, the transcript record and the StopFailure hook §13.3
  * describes, and the look-alikes that must stay what they are (a transient 500, a person quoting the line).
  */
 import { describe, expect, test } from "bun:test";
@@ -67,10 +67,15 @@ describe("classifyPane() with a lost login", () => {
     expect(classifyPane(realScreen([`● ${INVALID}`]), OPTIONS)).toMatchObject({ kind: "login", cause: "refused" });
   });
 
-  test("takes the placeholder `❯ Once fixed, resend your message` alone as a lost login", () => {
-    const lines = realScreen(["● Fake API reply: done."]);
+  test("takes the placeholder `❯ Once fixed, resend your message` under a new wording that names /login as a lost login", () => {
+    const lines = realScreen(["● Your session ended · sign in again with /login"]);
     expect(inputText(lines)).toBe("");
     expect(classifyPane(lines, OPTIONS)).toEqual({ kind: "login", cause: "placeholder", pattern: "login:placeholder", line: "Once fixed, resend your message" });
+  });
+
+  test("does not take the placeholder under another error a person must fix (billing) for a lost login", () => {
+    const lines = realScreen(["● Credit balance too low · Add funds: https://platform.claude.com/settings/billing"]);
+    expect(classifyPane(lines, OPTIONS)).toEqual({ kind: "none" });
   });
 
   test("keeps the transient placeholder (`Resend your message to try again`) with a 500 transient", () => {
