@@ -8,7 +8,8 @@ import { classifyPane } from "../../internal/quota/classify.ts";
 // has been revoked". The CLI tries a refresh (which cannot reach the real OAuth host), sends the request once more, and
 // ends the turn with `⎿  OAuth token revoked · Please run /login`, an `authentication_failed` transcript record and
 // StopFailure. The daemon must mark a `needs_login`, tell the operator once with the fix, move the session to b in place
-// with its conversation and continue the cut task there; `accounts enable a` brings a back once the login is fixed.
+// with its conversation and continue the cut task there; `accounts enable a` brings a back once the login is fixed, and
+// when b's token then expires past refreshing (a 401 "OAuth token has expired"), the session goes back to a.
 explainSkip(import.meta.file);
 const suite = claudeInstalled() ? describe : describe.skip;
 
@@ -50,5 +51,16 @@ suite("real Claude Code: a lost login", () => {
 
     expect(c.t.daemon.control.setAccountEnabled("a", true)).toMatchObject({ ok: true });
     expect(c.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "available"], ["b", "available"]]);
+    c.api.a.setMode({ mode: "normal" });
+
+    // Now b's token expires and cannot be refreshed (a 401): the session goes back to a, which the operator fixed.
+    c.api.b.setMode({ mode: "auth_expired" });
+    c.task("cut2", "And the word again?");
+    await eventually(() => c.queue("done").includes("cut2.md"), 120_000, 250);
+    expect(c.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "available"], ["b", "needs_login"]]);
+    expect(c.status().last_swap).toMatchObject({ from: "b", to: "a", reason: "login" });
+    expect(c.status().sessions[0]).toMatchObject({ account: "a", session_id: conversation });
+    expect(c.api.a.turns().at(-1)!.userTexts[0]).toBe("Remember the word KIWI");
+    expect(c.t.log.records.filter((r) => r.msg === "login lost").map((r) => [r.account, r.cause])).toEqual([["a", "revoked"], ["b", "expired"]]);
   }, 300_000);
 });
