@@ -13,14 +13,12 @@
  * `BENCH_HOT_SWAP_RUNS` (default 3) runs.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { configText, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type SummaryRow } from "./support.ts";
-import { SIM_REQUEST_LOG } from "../internal/demo/sim-login.ts";
+import { continuesOf, fleetWithCutTasks, main, ms, repeatRuns, simRequests, stats, summary, until, type SummaryRow } from "./support.ts";
 
 const POOL = 10;
 const DEDICATED = 2;
-const TOTAL = POOL + DEDICATED;
 const RUNS = Number(process.env.BENCH_HOT_SWAP_RUNS ?? 3);
 const CONTINUE = "Continue where you left off.";
 const GOAL_MS = 1_000;
@@ -30,23 +28,9 @@ const CUT_AFTER_MS = 8_000;
 interface Sample { steps: string; doneMs: number; firstMs: number; lastMs: number; cut: number; continued: number; onB: boolean; samePids: boolean }
 
 async function runOnce(binary: string, run: number): Promise<Sample> {
-  const dir = tempDir(`hot-swap-${run}`);
-  const server = privateTmux(dir);
-  const port = await freePort();
-  const text = configText({
-    dir, socket: server.socket, port, command: binary, args: ["sim-claude"], pool: { min: POOL, max: POOL }, dedicated: DEDICATED,
-    quota: "{ poll_interval: 250ms, reactivate_cooldown: 1h }", watcher: "{ poll_interval: 250ms }",
-  }) + "dispatcher: { rescan_interval: 1s }\n";
-  const d = await startInProcess(text, dir, server, { self: [binary] });
-  await until(`${TOTAL} idle sessions`, () => d.control.status().sessions.filter((s) => s.state === "idle").length === TOTAL, 60_000);
-  const pids = new Map((await server.tmux.listPanes()).map((p) => [p.session, p.pid]));
   // Every task's turn ends at the same moment, on the limit: all 10 are cut before the swap starts.
-  const cutAt = Date.now() + CUT_AFTER_MS;
-  for (let i = 1; i <= POOL; i++) {
-    const added = await d.control.addTask({ project: "bench", name: `task-${i}.md`, prompt: `[sim:until=${cutAt}] bench task ${i}` });
-    if (!added.ok) throw new Error(`cannot add a task: ${added.message}`);
-  }
-  await until("every task typed", () => d.control.status().queue.filter((t) => t.state === "running").length === POOL, CUT_AFTER_MS, 20);
+  const fleet = await fleetWithCutTasks(binary, `hot-swap-${run}`, POOL, DEDICATED, CUT_AFTER_MS);
+  const { dir, daemon: d } = fleet;
   writeFileSync(join(dir, "homes", "a", "sim-quota"), "You've hit your 5-hour limit · resets 11pm (UTC)\n");
   const steps = new Map<string, number>();
   const swap = await until("the swap to finish", () => {
@@ -58,39 +42,26 @@ async function runOnce(binary: string, run: number): Promise<Sample> {
   const db = new Database(join(dir, "state", "state.db"), { readonly: true });
   const row = db.query("SELECT requested_at, updated_at FROM swaps WHERE id = ?").get(swap.id) as { requested_at: number; updated_at: number };
   db.close();
-  const log = join(dir, "state", "homes", "fleet", SIM_REQUEST_LOG);
-  const requests = () => existsSync(log)
-    ? readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { at: string; token: string; prompt: string; session_id: string })
-    : [];
   // Cut = its task prompt went out as a before the swap was requested.
-  const cut = requests().filter((r) => r.prompt.includes("bench task") && r.token.endsWith("SIM-a") && Date.parse(r.at) <= row.requested_at);
-  const continues = await until(`a continue in each of the ${cut.length} cut sessions`, () => {
-    const seen = requests().filter((r) => r.prompt === CONTINUE);
-    return cut.every((c) => seen.some((r) => r.session_id === c.session_id)) ? seen : null;
-  }, 30_000, 20);
+  const cut = simRequests(dir).filter((r) => r.prompt.includes("bench task") && r.token.endsWith("SIM-a") && Date.parse(r.at) <= row.requested_at);
+  const continues = await continuesOf(dir, cut, CONTINUE, 30_000);
   const times = continues.map((r) => Date.parse(r.at) - row.requested_at);
-  const panes = await server.tmux.listPanes();
   const sample: Sample = {
     steps: [...steps].map(([step, at]) => `${step} ${at - row.requested_at}`).join(", "),
     doneMs: row.updated_at - row.requested_at, firstMs: Math.min(...times), lastMs: Math.max(...times), cut: cut.length,
     continued: continues.filter((r) => r.token.endsWith("SIM-b")).length,
     onB: d.control.status().sessions.every((s) => s.account === "b"),
-    samePids: panes.every((p) => pids.get(p.session) === p.pid),
+    samePids: await fleet.samePids(),
   };
-  await d.stop("run done");
-  await server.kill();
+  await fleet.stop();
   return sample;
 }
 
 await main(async () => {
-  const binary = (await ensureBinary()).path;
-  const samples: Sample[] = [];
-  for (let i = 1; i <= RUNS; i++) {
-    const s = await runOnce(binary, i);
-    say(`run ${i}: swap done after ${ms(s.doneMs)}; ${s.cut} cut, ${s.continued} continued as b; first typing again after ${ms(s.firstMs)}, last after ${ms(s.lastMs)}; all on b ${s.onB ? "yes" : "NO"}; no process restarted ${s.samePids ? "yes" : "NO"}`);
-    say(`  step first seen at (ms after the request, status read every 5 ms): ${s.steps}`);
-    samples.push(s);
-  }
+  const samples = await repeatRuns(RUNS, runOnce, (s) => [
+    `swap done after ${ms(s.doneMs)}; ${s.cut} cut, ${s.continued} continued as b; first typing again after ${ms(s.firstMs)}, last after ${ms(s.lastMs)}; all on b ${s.onB ? "yes" : "NO"}; no process restarted ${s.samePids ? "yes" : "NO"}`,
+    `step first seen at (ms after the request, status read every 5 ms): ${s.steps}`,
+  ]);
   const done = stats(samples.map((s) => s.doneMs));
   const last = stats(samples.map((s) => s.lastMs));
   const first = stats(samples.map((s) => s.firstMs));

@@ -5,7 +5,7 @@
  * binary (built when missing), config text for a daemon, an in-process daemon through `wire()`, statistics, cleanup
  * on signals, and the summary rows `bench/run.ts` collects (JSON lines in the file named by `BENCH_SUMMARY`).
  */
-import { writeSimAccountLogin } from "../internal/demo/sim-login.ts";
+import { SIM_REQUEST_LOG, writeSimAccountLogin } from "../internal/demo/sim-login.ts";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -339,3 +339,73 @@ export async function main(body: () => Promise<void>): Promise<void> {
 }
 
 export { freePort };
+
+/** A daemon whose pool sessions each run a bench task, every turn ending at the same moment (see {@link fleetWithCutTasks}). */
+export interface CutFleet {
+  dir: string; server: BenchTmux; daemon: Daemon; pids: Map<string, number>;
+  /** Whether every pane still runs the process it ran before the tasks (no restart). */
+  samePids(): Promise<boolean>;
+  /** Stops the daemon and the tmux server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A fresh in-process daemon (poll 250 ms) with `pool` + `dedicated` idle sessions of the binary's `sim-claude`, then one
+ * task per pool session (`bench task <i>`), each told to end its turn `cutAfterMs` from now (`[sim:until=…]`); resolves
+ * once every task was typed, before the turns end. `pids` are the panes' processes then.
+ */
+export async function fleetWithCutTasks(binary: string, label: string, pool: number, dedicated: number, cutAfterMs: number): Promise<CutFleet> {
+  const dir = tempDir(label);
+  const server = privateTmux(dir);
+  const port = await freePort();
+  const text = configText({
+    dir, socket: server.socket, port, command: binary, args: ["sim-claude"], pool: { min: pool, max: pool }, dedicated,
+    quota: "{ poll_interval: 250ms, reactivate_cooldown: 1h }", watcher: "{ poll_interval: 250ms }",
+  }) + "dispatcher: { rescan_interval: 1s }\n";
+  const daemon = await startInProcess(text, dir, server, { self: [binary] });
+  await until(`${pool + dedicated} idle sessions`, () => daemon.control.status().sessions.filter((s) => s.state === "idle").length === pool + dedicated, 60_000);
+  const pids = new Map((await server.tmux.listPanes()).map((p) => [p.session, p.pid]));
+  const cutAt = Date.now() + cutAfterMs;
+  for (let i = 1; i <= pool; i++) {
+    const added = await daemon.control.addTask({ project: "bench", name: `task-${i}.md`, prompt: `[sim:until=${cutAt}] bench task ${i}` });
+    if (!added.ok) throw new Error(`cannot add a task: ${added.message}`);
+  }
+  await until("every task typed", () => daemon.control.status().queue.filter((t) => t.state === "running").length === pool, cutAfterMs, 20);
+  return {
+    dir, server, daemon, pids,
+    samePids: async () => (await server.tmux.listPanes()).every((p) => pids.get(p.session) === p.pid),
+    async stop() {
+      await daemon.stop("run done");
+      await server.kill();
+    },
+  };
+}
+
+/** Builds (if needed) the binary, then runs `run` `n` times in a row, printing each sample's lines; resolves to the samples. */
+export async function repeatRuns<S>(n: number, run: (binary: string, i: number) => Promise<S>, describe: (sample: S) => string[]): Promise<S[]> {
+  const binary = (await ensureBinary()).path;
+  const samples: S[] = [];
+  for (let i = 1; i <= n; i++) {
+    const sample = await run(binary, i);
+    describe(sample).forEach((line, j) => say(j === 0 ? `run ${i}: ${line}` : `  ${line}`));
+    samples.push(sample);
+  }
+  return samples;
+}
+
+/** One request of the simulated Claude Code, from `<fleet home>/sim-requests.jsonl`. */
+export interface SimRequest { at: string; token: string; prompt: string; session_id: string }
+
+/** The requests the simulated Claude Code of the bench daemon in `dir` has sent so far (its fleet home's request log). */
+export function simRequests(dir: string): SimRequest[] {
+  const log = join(dir, "state", "homes", "fleet", SIM_REQUEST_LOG);
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as SimRequest) : [];
+}
+
+/** Waits until each `cut` task's session has sent the continue prompt `text`; resolves to every such request. */
+export function continuesOf(dir: string, cut: SimRequest[], text: string, timeoutMs: number): Promise<SimRequest[]> {
+  return until(`a continue in each of the ${cut.length} cut sessions`, () => {
+    const sent = simRequests(dir).filter((r) => r.prompt === text);
+    return cut.every((c) => sent.some((r) => r.session_id === c.session_id)) ? sent : null;
+  }, timeoutMs, 20);
+}

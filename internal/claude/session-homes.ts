@@ -120,9 +120,11 @@ export function createSessionHomes(deps: SessionHomesDeps, options: { stateDir: 
     moveTo(account) {
       // A token the sessions refreshed since the last sync pass goes back to its own account before being replaced.
       // Once the home holds the target's login (a swap resumed after a crash) there is nothing of the old one left.
+      // A login the server refused (`needs_login`) is not carried back: its home is left for the operator's `/login`.
       const held = readMap(FLAG_HOMES)[fleetHome];
       const targetHome = accountHome(account);
-      if (held && held !== account && targetHome && !sameLogin(readLogin(fleetHome), readLogin(targetHome))) syncAccount(held, [fleetHome]);
+      const refused = store.accounts().find((a) => a.name === held)?.state === "needs_login";
+      if (held && held !== account && targetHome && !refused && !sameLogin(readLogin(fleetHome), readLogin(targetHome))) syncAccount(held, [fleetHome]);
       if (install(fleetHome, account)) log.info("login written into session home", { home: fleetHome, account });
       else throw new Error(`Cannot move sessions to ${account}: its home ${accountHome(account)} has no login (.credentials.json)`);
     },

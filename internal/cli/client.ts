@@ -92,11 +92,14 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
   return out.join("\n");
 }
 
-/** The accounts table (also `claude-failover accounts`). */
+/** The accounts table (also `claude-failover accounts`), then the fix for each account that needs a login. */
 export function renderAccounts(s: StatusSnapshot, now: number): string {
-  return table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
+  const rows = table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
     (a.name === s.active_account ? "* " : "  ") + a.name, a.state, a.state === "cooling" ? countdown(a.reset_at, now) : "-", a.home,
   ]));
+  const fixes = s.accounts.filter((a) => a.state === "needs_login")
+    .map((a) => `${a.name} needs a login: run ${a.login_fix ?? `CLAUDE_CONFIG_DIR=${a.home} claude`}, then /login in it; then claude-failover accounts enable ${a.name}`);
+  return [rows, ...fixes].join("\n");
 }
 
 /**

@@ -13,6 +13,7 @@ import type { TaskQueue } from "../dispatcher/queue.ts";
 import type { Supervisor } from "../supervisor/supervisor.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { EventBus } from "../notify/feed.ts";
+import { clearLostLogin } from "../supervisor/login.ts";
 
 /** Outcome of an operator action, shown verbatim to the operator. */
 export interface ActionResult {
@@ -86,9 +87,18 @@ export function createControl(deps: ControlDeps): OperatorControl {
       if (!account) return { ok: false, message: `unknown account "${name}"` };
       if (enabled && account.state === "available") return { ok: true, message: `account ${name} is already enabled` };
       // Enabling a cooling account is the operator saying its quota is back (e.g. an early reset): it is available now.
+      // Enabling one that needs a login is the operator saying they ran `/login` in its home.
       store.setAccountState(name, enabled ? "available" : "disabled", null, clock.now());
-      deps.events.notify({ kind: "account_enabled", at: clock.now(), account: name, enabled });
-      const note = !enabled && runtime.activeAccount() === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)" : "";
+      const loggedIn = enabled && account.state === "needs_login";
+      if (loggedIn) {
+        clearLostLogin(store, name);
+        deps.events.notify({ kind: "login_restored", at: clock.now(), account: name, how: "enabled" });
+      } else deps.events.notify({ kind: "account_enabled", at: clock.now(), account: name, enabled });
+      // Exhausted mode waits for a reset; an account enabled now ends it at the next tick (or swaps to it).
+      if (enabled && runtime.exhaustedUntil() !== null) runtime.setExhaustedUntil(clock.now());
+      log.info("account enabled by operator", { account: name, enabled, was: account.state });
+      const note = !enabled && runtime.activeAccount() === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)"
+        : loggedIn ? `; its login in ${account.home} is used again` : "";
       return { ok: true, message: `account ${name} ${enabled ? "enabled" : "disabled"}${note}` };
     },
 

@@ -4,7 +4,9 @@
  * reads the flags the daemon passes, validates the session id like the CLI (reference/claude-code.md §3), runs the
  * interactive loop (keys → prompt → busy turn → reply or error line) and decides what each turn ends with. Quota and
  * server-error lines come on demand: a `<home>/sim-quota` file (or the one its login names, sim-login.ts), `[sim:…]`
- * prompt directives or `SIM_CLAUDE_START_LINE`. Its login is re-read for every request, like the real CLI.
+ * prompt directives or `SIM_CLAUDE_START_LINE`. A refused login (reference/real-claude.md §13.3: the line, the
+ * `authentication_failed` record and StopFailure, the `Once fixed, resend your message` placeholder) comes from the
+ * refusal file its login names (sim-login.ts) or the `auth` switch of `sim-faults.json`. Its login is re-read for every request, like the real CLI.
  * A turn follows 2.1.330 (reference/real-claude.md §5–§6): the `user` record (with a fresh `promptId`) is written before
  * UserPromptSubmit fires; the reply or API-error record, then Stop or StopFailure (both with `prompt_id`), and only once
  * that hook command has returned, `stop_hook_summary` and `turn_duration`, after which the prompt is idle again.
@@ -20,13 +22,13 @@ import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { transcriptPath } from "../claude/home.ts";
 import {
-  INTERRUPTED_TEXT, UPGRADE_HINT, classifyErrorText, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
+  INTERRUPTED_TEXT, LOGIN_PLACEHOLDER, UPGRADE_HINT, classifyErrorText, loginLine, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
 } from "./sim-screen.ts";
 import { SIM_VERSION, createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
-import { autoContinueEnabled, logSimRequest, readSimLogin, refreshSimLogin, type SimRequestLogin } from "./sim-login.ts";
+import { autoContinueEnabled, logSimRequest, readSimLogin, refreshSimLogin, simLoginRefusal, type SimRequestLogin } from "./sim-login.ts";
 import { parseSimArgs, type SimArgs } from "./sim-args.ts";
-import { consumeFaults, planCrash, planHook, planIdleNotify, type HookPlan } from "./sim-faults.ts";
+import { consumeFaults, planAuth, planCrash, planHook, planIdleNotify, type HookPlan } from "./sim-faults.ts";
 import { findResetTime } from "../quota/reset-time.ts";
 
 /** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
@@ -108,6 +110,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let login: SimRequestLogin = { token: null, account: null, quotaFile: null };
   /** Footer of an armed automatic continue after a limit (`Esc` or a new prompt cancels it). */
   let armed: string | undefined;
+  /** Dim text of the empty input box (after a refused login), until the next prompt. */
+  let placeholder: string | undefined;
   let resolveRun: (code: number) => void = () => {};
   let prompts = previous.prompts;
   /** The running turn: its prompt and the hooks a `reorder` fault holds until its Stop/StopFailure. */
@@ -135,7 +139,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const render = (final = false) => {
     const { cols, rows } = size();
     const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
-      mode, notice: notice ?? armed, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
+      mode, notice: notice ?? armed, placeholder, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
     const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
     const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
     const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
@@ -159,6 +163,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     const current = (turn = { prompt, promptId, held: [] });
     clearTimeout(idleTimer);
     armed = undefined;
+    placeholder = undefined;
     if (directives.refresh) refreshSimLogin(home);
     login = readSimLogin(home);
     logSimRequest(home, { sessionId, prompt, login });
@@ -205,8 +210,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     const started = busySince ?? Date.now();
     // The turn's last request goes out now, with the login as it is now (a swap during the turn moved it).
     login = readSimLogin(home);
-    const quota = readQuotaFile();
-    const errorLine = quota?.line ?? directives.say;
+    // The server refuses the token before it looks at quota: a refused login wins over a limit.
+    const refusal = simLoginRefusal(login) ?? consumeFaults(home, planAuth)?.kind;
+    const quota = refusal ? undefined : readQuotaFile();
+    const errorLine = refusal ? loginLine(refusal) : quota?.line ?? directives.say;
     let hook: Promise<string[]>;
     if (errorLine !== undefined) {
       const filing = classifyErrorText(errorLine);
@@ -214,6 +221,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
       store.apiError(errorLine, filing, filing.apiError && findResetTime(errorLine, Date.now(), timeZone));
       hook = fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine, prompt_id: current.promptId }, current)
         .then(() => []);
+      if (filing.error === "authentication_failed") placeholder = LOGIN_PLACEHOLDER;
       const resetAt = quota && autoContinueEnabled(home) ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
       if (resetAt) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
     } else {

@@ -24,6 +24,8 @@
  * `crash`: the next `count` (default 1) turns whose prompt matches exit with `code` (default 1) `afterMs` (default half
  * the turn's work) after the prompt was submitted: after the user record and UserPromptSubmit, before any reply, Stop,
  * turn_duration or SessionEnd. The prompt directive `[sim:crash=<code>]` does the same for one prompt.
+ * `auth`: every turn (or the next `count`) ends with a refused login, as 2.1.330 renders it (reference/real-claude.md
+ * §13.3): `"auth": "revoked"` (also `expired`, `invalid`, `not-logged-in`), or `{ "kind": "expired", "count": 1 }`.
  * A missing or malformed file means no faults. Two simulators sharing a home take turns through `sim-faults.lock`.
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -88,6 +90,18 @@ export function planCrash(faults: Json, prompt: string): { plan?: CrashPlan; nex
   const code = typeof s.code === "number" && Number.isInteger(s.code) ? s.code & 255 : 1;
   const afterMs = typeof s.afterMs === "number" && s.afterMs >= 0 ? s.afterMs : undefined;
   return { plan: { code, afterMs }, next: { ...faults, crash: { ...s, count: left - 1 } } };
+}
+
+/** The refused login the next turn ends with (`auth`), if any; a counted one is consumed. */
+export function planAuth(faults: Json): { kind?: string; next: Json } {
+  const spec = faults.auth;
+  if (typeof spec === "string" && spec) return { kind: spec, next: faults };
+  if (!spec || typeof spec !== "object" || Array.isArray(spec)) return { next: faults };
+  const s = spec as Json;
+  const kind = typeof s.kind === "string" && s.kind ? s.kind : "revoked";
+  if (s.count === undefined) return { kind, next: faults };
+  const left = count(s.count);
+  return left === 0 ? { next: faults } : { kind, next: { ...faults, auth: { ...s, count: left - 1 } } };
 }
 
 /** The `idleNotifyMs` override, if the faults file sets one. */

@@ -6,7 +6,9 @@
  * see which account a turn went out as. Also plays the two things the API decides per login: a limit (the login's
  * `claudeAiOauth.simQuotaFile`, a simulator-only key, names a file whose presence means "this account is out of
  * quota", so a limit follows the login and not the config home; a turn's first request is sent when it is typed and
- * its last when it ends, each with the login as it is then) and a token refresh (`[sim:refresh=1]`: a new token
+ * its last when it ends, each with the login as it is then), a refused login (`claudeAiOauth.simAuthFile` names a file
+ * whose presence means "the server refuses this token"; its first word says how: `revoked`, `expired`, `invalid` or
+ * `not-logged-in`, reference/real-claude.md §13.3) and a token refresh (`[sim:refresh=1]`: a new token
  * set written back atomically, as the CLI does after `POST /v1/oauth/token`).
  */
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -20,6 +22,8 @@ export interface SimRequestLogin {
   account: string | null;
   /** The login's quota file (simulator-only `claudeAiOauth.simQuotaFile`), if any. */
   quotaFile: string | null;
+  /** The login's refusal file (simulator-only `claudeAiOauth.simAuthFile`), if any. */
+  authFile?: string | null;
 }
 
 /** The file the simulator appends one JSON line per request to. */
@@ -39,7 +43,20 @@ export function readSimLogin(home: string): SimRequestLogin {
   const oauth = readJson(join(home, ".credentials.json"))?.claudeAiOauth;
   const account = readJson(join(home, ".claude.json"))?.oauthAccount;
   const str = (v: unknown) => (typeof v === "string" && v ? v : null);
-  return { token: str(oauth?.accessToken), account: str(account?.accountUuid) ?? str(account?.emailAddress), quotaFile: str(oauth?.simQuotaFile) };
+  return {
+    token: str(oauth?.accessToken), account: str(account?.accountUuid) ?? str(account?.emailAddress), quotaFile: str(oauth?.simQuotaFile),
+    authFile: str(oauth?.simAuthFile),
+  };
+}
+
+/** How the server refuses `login` now: the first word of its refusal file (`revoked` when empty), or null when it accepts it. */
+export function simLoginRefusal(login: SimRequestLogin): string | null {
+  if (!login.authFile) return null;
+  try {
+    return readFileSync(login.authFile, "utf8").trim() || "revoked";
+  } catch {
+    return null;
+  }
 }
 
 /** Appends what a request was sent with to `<home>/sim-requests.jsonl`; a failing disk is ignored. */
@@ -81,13 +98,15 @@ export function autoContinueEnabled(home: string): boolean {
 /**
  * Writes a simulated account login into `home`, as `claude /login` would leave it: `.credentials.json` (mode 0600,
  * a token naming the account) and `.claude.json` with `oauthAccount`. Its `simQuotaFile` is `<home>/sim-quota`: that
- * file makes the account run out of quota wherever its login is used.
+ * file makes the account run out of quota wherever its login is used; its `simAuthFile` is `<home>/sim-auth`: that file
+ * makes the server refuse its token wherever it is used (a lost login; write `revoked`, `expired`, … into it).
  */
 export function writeSimAccountLogin(home: string, name: string, now = Date.now()): void {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   writeFileSync(join(home, ".credentials.json"), JSON.stringify({ claudeAiOauth: {
     accessToken: `sk-ant-oat01-SIM-${name}`, refreshToken: `sk-ant-ort01-SIM-${name}`, expiresAt: now + 365 * 86_400_000,
     scopes: ["user:inference", "user:profile", "user:sessions:claude_code"], subscriptionType: "max", simQuotaFile: join(home, "sim-quota"),
+    simAuthFile: join(home, "sim-auth"),
   } }), { mode: 0o600 });
   writeFileSync(join(home, ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true,
     oauthAccount: { accountUuid: `sim-account-${name}`, emailAddress: `${name}@example.invalid` } }), { mode: 0o600 });

@@ -17,6 +17,26 @@ export const SPINNER_GLYPHS = ["·", "✢", "*", "✶", "✻", "✽"] as const;
 export const UPGRADE_HINT = "/upgrade to increase your usage limit.";
 /** Text shown (in the gutter) after a turn is interrupted. */
 export const INTERRUPTED_TEXT = "Interrupted · What should Claude do instead?";
+/** The dim placeholder of the empty input box after an auth failure (reference/real-claude.md §13.3). */
+export const LOGIN_PLACEHOLDER = "Once fixed, resend your message";
+
+/** The lines 2.1.330 ends a turn with when its login is refused (§13.3, verbatim), by failure. */
+export const LOGIN_LINES = {
+  /** A 403 "OAuth token has been revoked" (or a 401 saying "revoked"). */
+  revoked: "OAuth token revoked · Please run /login",
+  /** A 401 "OAuth token has expired" whose refresh failed. */
+  expired: "Please run /login · API Error: 401 OAuth token has expired. Please obtain a new token or refresh your existing token.",
+  /** A 401 "Invalid bearer token". */
+  invalid: "Please run /login · API Error: 401 Invalid bearer token",
+  /** No `.credentials.json`. */
+  "not-logged-in": "Not logged in · Please run /login",
+} as const;
+
+/** A failure named in a sim switch (`revoked`, `expired`, `invalid`, `not-logged-in`); anything else reads as `revoked`. */
+export function loginLine(kind: string | undefined): string {
+  const key = (kind ?? "").trim().split(/\s+/)[0] ?? "";
+  return Object.hasOwn(LOGIN_LINES, key) ? LOGIN_LINES[key as keyof typeof LOGIN_LINES] : LOGIN_LINES.revoked;
+}
 
 const SPINNER_CYCLE = [...SPINNER_GLYPHS, ...[...SPINNER_GLYPHS].reverse()];
 const SPINNER_FRAME_MS = 120;
@@ -41,6 +61,8 @@ export interface FrameState {
   mode: string;
   /** Replaces the idle footer for a moment, e.g. `Press Ctrl-C again to exit`. */
   notice?: string;
+  /** Dim text in the empty input box (e.g. {@link LOGIN_PLACEHOLDER}); the cursor stays at its start. */
+  placeholder?: string;
   /** `❯` normally, `>` under `TERM=linux`. */
   promptChar: string;
   cols: number;
@@ -70,7 +92,8 @@ export function renderFrame(s: FrameState): Frame {
     if (s.busySince !== undefined) bottom.push("", spinnerLine(s.now - s.busySince));
     promptRows = chunk(s.input, cols - 2).slice(-Math.max(1, rows - 10));
     const rule = dim("─".repeat(cols));
-    bottom.push("", rule, ...promptRows.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
+    const shown = !s.input && s.placeholder ? [dim(s.placeholder)] : promptRows;
+    bottom.push("", rule, ...shown.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
   }
   const conversation = s.entries.flatMap((entry) => ["", ...entryLines(entry, cols)]);
   const room = Math.max(0, rows - 1 - bottom.length);
@@ -99,7 +122,7 @@ export function entryLines(entry: SimEntry, cols: number): string[] {
     wrapText(text, cols - Array.from(first).length).map((row, i) => (i ? rest : first) + style(row));
   if (entry.kind === "user") return block(entry.text, "> ", "  ", (t) => t);
   if (entry.kind === "assistant") return block(entry.text, "● ", "  ", (t) => t);
-  if (entry.text.startsWith("API Error")) return block(entry.text, "● ", "  ", red);
+  if (/^(?:API Error|Please run \/login)/.test(entry.text)) return block(entry.text, "● ", "  ", red);
   const hint = entry.hint ? block(entry.hint, GUTTER_INDENT, GUTTER_INDENT, dim) : [];
   return [...block(entry.text, GUTTER, GUTTER_INDENT, red), ...hint];
 }
@@ -270,9 +293,10 @@ export function parseDirectives(prompt: string): { directives: SimDirectives; te
 
 /** How an error line is filed: the transcript's `error`/`apiErrorStatus`/`apiErrorType`/`apiError` and the StopFailure `error`. */
 export interface ErrorFiling {
-  error: "rate_limit" | "server_error";
-  status: number;
-  type: "rate_limit_error" | "overloaded_error" | "api_error";
+  error: "rate_limit" | "server_error" | "authentication_failed";
+  /** Null when no request was answered (no credentials: the record has no status, type nor requestId). */
+  status: number | null;
+  type: "rate_limit_error" | "overloaded_error" | "api_error" | "authentication_error" | "permission_error" | null;
   /** `usage_limit_reached` for a real quota hit (2.1.330), absent otherwise. */
   apiError?: "usage_limit_reached";
   /** The quota's `rate_limit_info.rateLimitType`, for a quota hit. */
@@ -286,6 +310,10 @@ const QUOTA_PREFIXES = ["You've hit your", "You've reached your", "You're out of
 /** Files an error line as 2.1.330 does (reference/real-claude.md §5): quota sentences as `rate_limit` 429 `usage_limit_reached`, the
  * unheadered 429 as transient `rate_limit`, 529 and 5xx as `server_error`. */
 export function classifyErrorText(text: string): ErrorFiling {
+  // §13.3: `error: "authentication_failed"`, 403 `permission_error` for a revoked token, 401 `authentication_error` else.
+  if (text.startsWith(LOGIN_LINES["not-logged-in"])) return { error: "authentication_failed", status: null, type: null, transient: false };
+  if (text.startsWith(LOGIN_LINES.revoked)) return { error: "authentication_failed", status: 403, type: "permission_error", transient: false };
+  if (/^Please run \/login · API Error: 40[13]/.test(text)) return { error: "authentication_failed", status: 401, type: "authentication_error", transient: false };
   if (QUOTA_PREFIXES.some((p) => text.startsWith(p))) {
     const rateLimitType = /opus/i.test(text) ? "seven_day_opus" : /weekly|7-day/i.test(text) ? "seven_day" : "five_hour";
     return { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType, transient: false };

@@ -142,10 +142,10 @@ export function createSimStore(o: SimStoreOptions): SimStore {
     apiError: (text, filing, resetsAt) => {
       const info = filing.apiError && { status: "rejected", resetsAt: Math.floor((resetsAt ?? Date.now() + 3_600_000) / 1000),
         rateLimitType: filing.rateLimitType, overageStatus: "rejected", isUsingOverage: false };
-      append({ type: "assistant", message: message("<synthetic>", text), requestId: requestId(),
+      append({ type: "assistant", message: message("<synthetic>", text), ...(filing.status !== null ? { requestId: requestId() } : {}),
         ...(info ? { apiError: filing.apiError, apiErrorParams: { rate_limit_info: info }, quotaLimits: info } : {}),
         ...(filing.transient ? { apiErrorIsTransient: true } : {}), error: filing.error, isApiErrorMessage: true,
-        apiErrorStatus: filing.status, apiErrorType: filing.type });
+        ...(filing.status !== null ? { apiErrorStatus: filing.status, apiErrorType: filing.type } : {}) });
     },
     turnEnded: (durationMs, stopHooks) => {
       if (stopHooks.length) append({ type: "system", subtype: "stop_hook_summary", hookCount: stopHooks.length,

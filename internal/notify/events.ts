@@ -44,6 +44,13 @@ export interface EventData {
   /** `claude-failover notify test`. */
   test_message: { host: string };
   link_blocked: { link: string; reason: string };
+  /**
+   * An account's login was refused (reference/real-claude.md §13.3): it needs `/login` in its home. `fix` is the
+   * command to run (`CLAUDE_CONFIG_DIR=<home> claude`, then `/login` in it); `line` what Claude Code showed.
+   */
+  login_lost: { account: string; home: string; session: string | null; cause: string; line: string; fix: string };
+  /** A `needs_login` account is usable again: the operator enabled it, or its home's login file changed. */
+  login_restored: { account: string; how: "enabled" | "login file changed" };
 }
 
 /** Every kind of notification. */
@@ -66,6 +73,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
   tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
+  login_lost: "critical", login_restored: "info",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -101,7 +109,7 @@ export function eventKey(event: NotifyEvent): string {
   const subject = (() => {
     switch (event.kind) {
       case "swap_started": case "swap_done": case "swap_failed": return `${event.from ?? ""}>${event.to ?? ""}`;
-      case "account_available": case "account_enabled": return event.account;
+      case "account_available": case "account_enabled": case "login_lost": case "login_restored": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
       case "daily_digest": return String(event.since);
@@ -227,6 +235,14 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
       return ["claude-failover test message", [`Sent by "claude-failover notify test" on ${event.host}.`]];
     case "link_blocked":
       return [`${event.link} is not managed`, [event.reason, "Swaps are refused until it is fixed."]];
+    case "login_lost":
+      return [`Account ${event.account} lost its login`, [
+        `“${event.line}”${event.session ? ` on ${event.session}` : ""}`,
+        `Fix: run ${event.fix}, then /login in it.`,
+        `Then: claude-failover accounts enable ${event.account} (or /enable ${event.account}); a new login file is also noticed by itself.`,
+      ]];
+    case "login_restored":
+      return [`Account ${event.account} logged in again`, [event.how === "enabled" ? "Enabled by the operator." : "Its login file changed; it takes sessions again."]];
   }
 }
 

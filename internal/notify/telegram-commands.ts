@@ -1,7 +1,7 @@
 /**
  * @module notify/telegram-commands
- * What the operator can do from Telegram: the commands (`/status`, `/swap`, `/pause`, `/resume`, `/tasks`, `/tail`,
- * `/help`), the inline buttons under messages about a swap, a limit or exhausted accounts (Swap now, Pause or
+ * What the operator can do from Telegram: the commands (`/status`, `/swap`, `/pause`, `/resume`, `/enable`, `/tasks`,
+ * `/tail`, `/help`), the inline buttons under messages about a swap, a limit, a lost login or exhausted accounts (Swap now, Pause or
  * Resume, Enable <account>), and their wording. Every update passes the chat allowlist first; an update from any
  * other chat is dropped with a log line and acts on nothing. Acts only through the injected {@link OperatorControl};
  * the Bot API calls, delivery and errors are telegram.ts.
@@ -27,13 +27,14 @@ export const COMMANDS: ReadonlyArray<{ command: string; description: string }> =
   { command: "swap", description: "Swap now: /swap [account]" },
   { command: "pause", description: "Pause task dispatch" },
   { command: "resume", description: "Resume task dispatch" },
+  { command: "enable", description: "Account usable again (after /login in its home): /enable <account>" },
   { command: "tasks", description: "Queued and running tasks" },
   { command: "tail", description: "Last lines of a session: /tail <session>" },
   { command: "help", description: "This list" },
 ];
 
 /** Messages that carry action buttons: a swap (a limit hit starts one) and exhausted accounts. */
-export const ACTION_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(["swap_started", "swap_done", "swap_failed", "accounts_exhausted"]);
+export const ACTION_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(["swap_started", "swap_done", "swap_failed", "accounts_exhausted", "login_lost"]);
 
 /** An inline keyboard as the Bot API takes it. */
 export interface InlineKeyboard {
@@ -83,6 +84,10 @@ export function serveCommands(bot: Bot, c: CommandContext): void {
   bot.command("swap", async (ctx) => reply(ctx, outcome(await control.swap(ctx.match.trim() || undefined))));
   bot.command("pause", (ctx) => reply(ctx, outcome(control.pause())));
   bot.command("resume", (ctx) => reply(ctx, outcome(control.resume())));
+  bot.command("enable", (ctx) => {
+    const name = ctx.match.trim();
+    return reply(ctx, name ? outcome(control.setAccountEnabled(name, true)) : "Usage: /enable &lt;account&gt;");
+  });
   bot.command("tasks", (ctx) => reply(ctx, renderTasks(control.tasks())));
   bot.command("tail", async (ctx) => {
     const name = ctx.match.trim();
@@ -124,7 +129,7 @@ export function renderStatus(s: StatusSnapshot, now: number, timeZone: string): 
   const head = `<b>claude-failover ${escapeHtml(s.version)}</b> — active ${escapeHtml(s.active_account ?? "none")}`;
   const lines = [head + flags.filter(Boolean).map((f) => ` · ${f}`).join(""), "<b>Accounts</b>"];
   for (const a of s.accounts) {
-    const reset = a.state === "cooling" && a.reset_at ? `, resets ${at(a.reset_at)}` : "";
+    const reset = a.state === "cooling" && a.reset_at ? `, resets ${at(a.reset_at)}` : a.login_fix ? ` — run ${escapeHtml(a.login_fix)}, then /login, then /enable ${escapeHtml(a.name)}` : "";
     lines.push(`• ${escapeHtml(a.name)}${a.name === s.active_account ? " ★" : ""} ${a.state}${reset}`);
   }
   const byState = new Map<string, string[]>();

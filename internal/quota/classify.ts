@@ -2,7 +2,8 @@
  * @module quota/classify
  * The pure core of quota detection: turns a captured pane, a hook event, a transcript record or a message text
  * into a {@link Verdict} — quota exhausted (with limit kind and reset time), transient server error, warning, or
- * nothing. Also tells busy/idle/waiting/shell from a pane. Owns which lines are read and what wins when several
+ * nothing — or a lost login (`login`: the account needs `/login` in its home, reference/real-claude.md §13.3). Also
+ * tells busy/idle/waiting/shell from a pane. Owns which lines are read and what wins when several
  * match; the text rules and the wrapped-line joining live in quota/patterns.ts, reset-time parsing in
  * quota/reset-time.ts. Owns no I/O, no state and no decision to swap (confirmation of a verdict without `resetAt`,
  * cooldowns and swaps belong to the quota monitor).
@@ -21,7 +22,7 @@
 import { findResetTime } from "./reset-time.ts";
 import { rateLimitInfo, recordText, structuredLimit } from "./records.ts";
 import {
-  FAST_MODE_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
+  FAST_MODE_RULES, LOGIN_PLACEHOLDER_RE, LOGIN_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
   clean, extraRules, firstMatch, inferWidth, isBusyStatus, isPromptLine, isRule, isShellPrompt, limitKindOf, normalize, toLogical,
   type Logical, type Origin, type Rule,
 } from "./patterns.ts";
@@ -29,9 +30,15 @@ import {
 /** Which window or budget ran out (reference/claude-code.md §1.2); `usage` is the generic "usage limit", `unknown` when the text does not say. */
 export type LimitKind = "five_hour" | "weekly" | "opus" | "sonnet" | "fable" | "credits" | "org" | "spend" | "usage" | "unknown";
 
-/** What a signal means. `pattern` names the rule that matched; `line` is the matched text, unwrapped and gutter-stripped. */
+/**
+ * What a signal means. `pattern` names the rule that matched; `line` is the matched text, unwrapped and gutter-stripped.
+ * `login`: the account's login was refused (`cause`: `revoked`, `expired`, `refused`, `not-logged-in`,
+ * `login-expired`, `authentication_failed` from a hook or record whose text says no more, `placeholder` from the input
+ * box alone); no retry or reset brings it back, only `/login` in the account's home.
+ */
 export type Verdict =
   | { kind: "quota"; limit: LimitKind; resetAt?: number; pattern: string; line: string }
+  | { kind: "login"; cause: string; pattern: string; line: string }
   | { kind: "transient"; pattern: string; line: string }
   | { kind: "warning"; pattern: string; line: string; resetAt?: number }
   | { kind: "none" };
@@ -106,7 +113,16 @@ export function classifyPane(lines: string[], options: ClassifyOptions): Verdict
   const region = toLogical(screen.slice(0, bodyEnd), inferWidth(screen)).filter((l) => l.start >= start);
   const footer = box ? screen.slice(box.bottom + 1).flatMap((l) => l.trim().split(/\s{2,}/)).filter(Boolean) : [];
   const busy = region.some((l) => l.origin === "status" && /…/.test(l.text) && !matchAny(l, options));
-  return decide(region, footer, options, busy);
+  const verdict = decide(region, footer, options, busy);
+  // The placeholder 2.1.330 leaves in the empty input box after an auth failure (§13.4), with a line above it that
+  // names `/login` in words no rule knows (a new wording). Alone it is not enough: other errors a person must fix
+  // (billing) may leave the same placeholder.
+  const placeholder = box ? screen[box.top + 1]!.replace(/^[❯>!][\u00a0 ]?/, "").trim() : "";
+  const namesLogin = region.some((l) => l.origin !== "echo" && l.origin !== "tool" && /\/login\b/.test(l.text));
+  if ((verdict.kind === "none" || verdict.kind === "warning") && !busy && namesLogin && LOGIN_PLACEHOLDER_RE.test(placeholder)) {
+    return { kind: "login", cause: "placeholder", pattern: "login:placeholder", line: placeholder };
+  }
+  return verdict;
 }
 
 /**
@@ -193,8 +209,11 @@ export function classifyStopFailure(event: HookSignal, options: ClassifyOptions)
     case "server_error":
     case "overloaded":
       return { kind: "transient", pattern: `stop_failure:${event.error}`, line };
+    case "authentication_failed":
+      // §13.3: the most reliable auth signal; its text says which failure, when it is one of the known four.
+      return text.kind === "login" ? { ...text, pattern: `stop_failure:${text.pattern}` } : { kind: "login", cause: "authentication_failed", pattern: "stop_failure:authentication_failed", line };
     default:
-      return text.kind === "transient" || text.kind === "warning" ? { ...text, pattern: `stop_failure:${text.pattern}` } : { kind: "none" };
+      return text.kind === "transient" || text.kind === "warning" || text.kind === "login" ? { ...text, pattern: `stop_failure:${text.pattern}` } : { kind: "none" };
   }
 }
 
@@ -219,6 +238,9 @@ export function classifyTranscriptRecord(record: unknown, options: ClassifyOptio
     // The structured fields are exact and zone-free: they win over what the text says.
     return { ...verdict, ...(info.limit ? { limit: info.limit } : {}), ...(info.resetAt !== undefined ? { resetAt: info.resetAt } : {}) };
   }
+  if (r.error === "authentication_failed" || text.kind === "login") {
+    return text.kind === "login" ? { ...text, pattern: tag(text.pattern) } : { kind: "login", cause: "authentication_failed", pattern: tag("authentication_failed"), line };
+  }
   if (r.apiErrorIsTransient === true) return { kind: "transient", pattern: tag("apiErrorIsTransient"), line };
   if ((r.error === "rate_limit" || r.error === undefined) && text.kind === "quota") return { ...text, pattern: tag(text.pattern) };
   if (r.error === "rate_limit") return { kind: "transient", pattern: tag(text.kind === "transient" ? text.pattern : "rate_limit"), line };
@@ -229,7 +251,8 @@ export function classifyTranscriptRecord(record: unknown, options: ClassifyOptio
 }
 
 /**
- * Transient first (it vetoes everything), then quota lines (the one with a reset time and a known limit wins, the
+ * A lost login or a transient line first, the lowest on screen winning (a transient line vetoes everything below it;
+ * an auth failure's own `API Error: 401` text is not a transient line), then quota lines (the one with a reset time and a known limit wins, the
  * lowest on screen breaking ties), then hint/dialog lines, then warnings (region, then footer).
  * Decision on secondary lines: a strong hint/dialog line (anything but the bare "What do you want to do?" title)
  * without a limit line and without a transient line gives quota `unknown` with no `resetAt`, so the monitor must
@@ -239,6 +262,8 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
   const extraTransient = extraRules(options.extraTransientPatterns, "extra-transient");
   for (const l of [...lines].reverse()) {
     if (l.origin === "echo") continue;
+    const auth = l.origin !== "tool" ? firstMatch(LOGIN_RULES, l.text) : undefined;
+    if (auth) return { kind: "login", cause: auth.name, pattern: `login:${auth.name}`, line: l.text };
     const rule = firstMatch(TRANSIENT_RULES, l.text) ?? firstMatch(extraTransient, l.text)
       ?? l.parts.slice(1).map((part) => firstMatch(PART_TRANSIENT_RULES, part)).find(Boolean);
     if (rule) return { kind: "transient", pattern: rule.name.startsWith("extra") ? rule.name : `transient:${rule.name}`, line: l.text };

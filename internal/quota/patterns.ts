@@ -74,6 +74,24 @@ export const TRANSIENT_RULES: readonly Rule[] = [
   { name: "error-json-type", re: /"type":"(?:api_error|overloaded_error)"/ },
 ];
 
+/**
+ * Lost logins (reference/real-claude.md §13.3): the account's login no longer works and only `/login` in its home fixes
+ * it. 2.1.330 ends the turn with one of four texts, `Please run /login` always on the first line of the block: a 403
+ * (or a 401 saying "revoked") as `OAuth token revoked · Please run /login` under the gutter, any other first-party
+ * 401/403 (a token the CLI could not refresh) as `● Please run /login · API Error: 401 …`, no credentials, and a dead
+ * refresh token. The rule's name is the verdict's `cause`. They win over the transient `API Error:` rule.
+ */
+export const LOGIN_RULES: readonly Rule[] = [
+  { name: "revoked", re: new RegExp(`^OAuth token revoked ${SEP} Please run /login\\b`) },
+  { name: "expired", re: new RegExp(`^Please run /login ${SEP} API Error: 40[13] OAuth token has expired\\b`) },
+  { name: "refused", re: new RegExp(`^Please run /login ${SEP} API Error: 40[13]\\b`) },
+  { name: "not-logged-in", re: new RegExp(`^Not logged in ${SEP} Please run /login\\b`) },
+  { name: "login-expired", re: new RegExp(`^Login expired ${SEP} Please run /login\\b`) },
+];
+
+/** The input box's placeholder after a lost login (§13.3): dim text in an empty box, never typed by anyone. */
+export const LOGIN_PLACEHOLDER_RE = /^Once fixed, resend your message$/;
+
 /** "Soon, not yet" notices (§1.7): the session keeps working. */
 export const WARNING_RULES: readonly Rule[] = [
   { name: "used-percent", re: /^You've used \d+% / },

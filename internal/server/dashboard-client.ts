@@ -42,7 +42,7 @@ dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.35rem .3rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:500}tr.is-active .a-name{font-weight:700}
 .tag{font-size:.7rem;border:1px solid var(--working);color:var(--working);border-radius:4px;padding:0 .3rem}
-.ac-available,.tk-done,.step-done{--c:var(--working)}.ac-cooling,.tk-stalled{--c:var(--stalled)}.ac-disabled,.tk-queued{--c:var(--idle)}
+.ac-available,.tk-done,.step-done{--c:var(--working)}.ac-cooling,.tk-stalled{--c:var(--stalled)}.ac-disabled,.tk-queued{--c:var(--idle)}.ac-needs_login{--c:var(--dead)}.login-fix{color:var(--dead)}
 .tk-running{--c:var(--starting)}.tk-failed,.step-failed{--c:var(--dead)}.pill[class*=step-]:not(.step-done):not(.step-failed){--c:var(--starting)}
 .chips{display:flex;flex-wrap:wrap;gap:.35rem;margin-bottom:.5rem}.chip{background:var(--code);border-radius:6px;padding:.1rem .5rem;font-size:.85rem}
 ol{list-style:none;margin:0;padding:0}.queue-list li,.swaps li,.log li{padding:.35rem 0;border-bottom:1px solid var(--line)}
@@ -111,7 +111,7 @@ export const DASHBOARD_SCRIPT = `
     var isActive = a.name === active;
     return h("tr", { "data-account": a.name, "data-state": a.state, class: isActive ? "is-active" : "" }, [
       h("td", {}, [h("span", { class: "a-name" }, [a.name]), isActive ? " " : null, isActive ? h("span", { class: "tag" }, ["active"]) : null,
-        h("div", { class: "muted small mono" }, [a.home])]),
+        h("div", { class: "muted small mono" }, [a.home]), a.login_fix ? h("div", { class: "small mono login-fix" }, ["run " + a.login_fix + ", then /login"]) : null]),
       h("td", {}, [h("span", { class: "pill ac-" + a.state }, [a.state])]),
       h("td", {}, [a.reset_at ? cd(a.reset_at) : DASH])]);
   }

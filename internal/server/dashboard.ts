@@ -114,7 +114,7 @@ function sessionCard(s: StatusSnapshot["sessions"][number]): Html {
 
 function accountRow(a: StatusSnapshot["accounts"][number], active: string | null, now: number): Html {
   return html`<tr data-account="${a.name}" data-state="${a.state}" class="${a.name === active ? "is-active" : ""}">
-<td><span class="a-name">${a.name}</span>${a.name === active ? html` <span class="tag">active</span>` : ""}<div class="muted small mono">${a.home}</div></td>
+<td><span class="a-name">${a.name}</span>${a.name === active ? html` <span class="tag">active</span>` : ""}<div class="muted small mono">${a.home}</div>${a.login_fix ? html`<div class="small mono login-fix">run ${a.login_fix}, then /login</div>` : ""}</td>
 <td><span class="pill ac-${a.state}">${a.state}</span></td>
 <td>${a.reset_at ? html`<span class="countdown" data-reset-at="${a.reset_at}">${countdown(a.reset_at, now)}</span>` : DASH}</td>
 </tr>`;

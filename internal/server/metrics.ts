@@ -46,6 +46,7 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export const KNOWN_METRICS: ReadonlyArray<readonly [string, MetricType, string]> = [
   ["claude_failover_swaps_total", "counter", "Account swaps requested, by reason."],
   ["claude_failover_detection_latency_seconds", "histogram", "Time from a quota signal appearing to its verdict."],
+  ["claude_failover_login_detection_latency_seconds", "histogram", "Time from a lost-login signal appearing to the operator being told."],
   ["claude_failover_dispatch_latency_seconds", "histogram", "Time from a task entering the inbox to its delivery to a session."],
   ["claude_failover_poll_duration_seconds", "histogram", "Duration of one pane/transcript poll cycle."],
   ["claude_failover_notify_queue_depth", "gauge", "Notifications waiting to be sent, by channel."],
@@ -156,7 +157,7 @@ function formatValue(value: number): string {
 
 const SESSION_STATES = ["starting", "idle", "working", "stalled", "dead", "retiring"] as const satisfies readonly SessionStatusState[];
 const TASK_STATES = ["queued", "running", "done", "failed", "stalled"] as const satisfies readonly TaskState[];
-const ACCOUNT_STATES = ["available", "cooling", "disabled"] as const satisfies readonly AccountState[];
+const ACCOUNT_STATES = ["available", "cooling", "disabled", "needs_login"] as const satisfies readonly AccountState[];
 
 /** Gauges computed from the current status snapshot (every state listed, zeros included). */
 export function statusGauges(snapshot: StatusSnapshot, version: string): ExtraGauge[] {

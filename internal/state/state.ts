@@ -13,7 +13,12 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { createUsageStore, USAGE_MIGRATION, type UsageStore } from "./usage-store.ts";
 
-export type AccountState = "available" | "cooling" | "disabled";
+/**
+ * `needs_login`: the account's login was refused (revoked, or a token that could not be refreshed); it takes no
+ * session until the operator runs `/login` in its home (then `claude-failover accounts enable`, or the daemon sees the
+ * new login file).
+ */
+export type AccountState = "available" | "cooling" | "disabled" | "needs_login";
 export type SessionKind = "pool" | "dedicated";
 export type SessionState = "starting" | "idle" | "working" | "stalled" | "dead";
 export type TaskState = "queued" | "running" | "done" | "failed" | "stalled";

@@ -5,6 +5,7 @@
  */
 import type { AccountState, SessionKind, SessionState, Store, SwapStep, TaskRow, TaskState } from "./state.ts";
 import { accountUsage, type AccountUsage } from "./usage.ts";
+import { loginFix } from "../supervisor/login.ts";
 
 /** A session's state as the surfaces show it: `retiring` is a session that left the owned names and finishes its task. */
 export type SessionStatusState = SessionState | "retiring";
@@ -17,14 +18,15 @@ export interface StatusSnapshot {
   active_account: string | null;
   swapping: boolean;
   paused: boolean;
-  /** Every account is cooling or disabled; dispatch waits for `wake_at`. */
+  /** Every account is cooling, disabled or needs a login; dispatch waits for `wake_at`. */
   exhausted: boolean;
   wake_at: string | null;
   /**
    * Each account with its usage at a glance (state/usage.ts: last limit, limits, time active, tasks, turns, timeline);
    * buildStatus always fills the usage fields, readers of an older daemon's `/status` may find them absent.
+   * `login_fix`, only for a `needs_login` account: the command to run, then `/login` in it.
    */
-  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null } & Partial<AccountUsage>>;
+  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null; login_fix?: string } & Partial<AccountUsage>>;
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
@@ -85,7 +87,10 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     paused: flags.paused,
     exhausted: flags.exhaustedUntil !== null,
     wake_at: iso(flags.exhaustedUntil),
-    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt), ...accountUsage(store, a.name, now) })),
+    accounts: store.accounts().map((a) => ({
+      name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt), ...(a.state === "needs_login" ? { login_fix: loginFix(a.home) } : {}),
+      ...accountUsage(store, a.name, now),
+    })),
     sessions: store.sessions().map((s) => ({
       name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,

@@ -1,8 +1,9 @@
 /**
  * @module supervisor/accounts
  * What the supervisor decides about accounts: a verdict cools an account or requests a swap (through the quota
- * monitor's rules), exhausted mode when no account has quota left (dispatch waits, the operator is told once), and the
- * wake-up when a reset time passes. Part of the supervisor's single decision point, split out for size; it runs no
+ * monitor's rules), a lost login marks it `needs_login`, tells the operator the fix once and moves its sessions away
+ * (a swap with reason `login`, no cooldown: such an account is never picked back), exhausted mode when no account is
+ * usable (dispatch waits, the operator is told once), and the wake-up when a reset time passes or a login is fixed. Part of the supervisor's single decision point, split out for size; it runs no
  * tmux and touches no session.
  */
 import { accountOfLateEvent } from "../switcher/moved.ts";
@@ -10,7 +11,9 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { Verdict } from "../quota/classify.ts";
-import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
+import { SNIPPET_CHARS, type QuotaMonitor, type SignalSource } from "../quota/quota.ts";
+import { credentialsMtime } from "../claude/login.ts";
+import { createLoginWatch, loginFix } from "./login.ts";
 import type { Store } from "../state/state.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
@@ -32,6 +35,8 @@ export interface AccountDecisionsDeps {
   swapStarted?: () => void;
   /** Where a limit hit is recorded (usage at a glance). */
   usage?: Pick<UsageRecorder, "limitHit">;
+  /** Time of a home's `.credentials.json` (ms, 0 when missing): a changed file is a fixed login. @default its mtime */
+  loginMtime?: (home: string) => number;
 }
 
 /** The account decisions. */
@@ -56,10 +61,14 @@ export interface AccountDecisions {
 
 const UNKNOWN_WAKE_MS = 3_600_000;
 const HEAL_RETRY_MS = 60_000;
+/** Pause between two attempts to move sessions off an active account that needs a login (a swap was refused). */
+const LOGIN_RETRY_MS = 60_000;
 
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
   const { config, store, quota, switcher, events, clock, log, runtime } = deps;
+  const logins = createLoginWatch(store, deps.loginMtime ?? credentialsMtime);
+  let loginSwapTriedAt = Number.NEGATIVE_INFINITY;
 
   /**
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
@@ -80,12 +89,13 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       log.info("quota warning", { session, account, line: verdict.line });
       return;
     }
+    if (verdict.kind === "login") return loginLost(session, account, verdict, signal, at);
     if (verdict.kind === "quota" && signal === "pane") {
       // A limit line stays on screen until the next turn. On a cooling account it is the limit already known (its
       // minute-rounded time even reads as past before the exact reset); after the account came back it is that old
       // limit until the session takes a turn. Only hooks and transcript records, which are events, report a new one.
       const acc = store.accounts().find((a) => a.name === account);
-      if (acc?.state === "cooling") return;
+      if (acc?.state === "cooling" || acc?.state === "needs_login") return;
       if (acc?.state === "available" && (row?.turnAt ?? 0) < acc.updatedAt) return;
     }
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
@@ -101,7 +111,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     const limit = verdict.kind === "quota" ? verdict.limit : verdict.kind;
     deps.usage?.limitHit({ account: decision.account, kind: limit, session, signal, at, resetAt: decision.resetAt },
       existing?.state === "cooling" ? existing.resetAt ?? Number.POSITIVE_INFINITY : null);
-    if (existing?.state !== "disabled") {
+    // A limit seen on an account whose login is gone changes nothing: only a new login brings it back.
+    if (existing?.state !== "disabled" && existing?.state !== "needs_login") {
       store.setAccountState(decision.account, "cooling", Math.max(decision.resetAt, existing?.resetAt ?? 0), clock.now());
     }
     log.warn("quota hit", { session, account: decision.account, signal, pattern: verdict.kind === "quota" ? verdict.pattern : null, snippet: verdict.kind === "quota" ? verdict.line.slice(0, 120) : null, reset_at: new Date(decision.resetAt).toISOString(), action: decision.action });
@@ -111,6 +122,32 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     }
     deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
     await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
+  };
+
+  /**
+   * A lost login: the account becomes `needs_login` (once per episode: the operator is told once, with the fix), and
+   * when its sessions are on it (the active account) they move with their conversations. A login line left on a
+   * screen is old news once the account came back, until its session takes a turn (as for limit lines). An account
+   * the operator disabled stays `disabled` (its episode ends when it is enabled).
+   */
+  const loginLost = async (session: string, account: string, verdict: Extract<Verdict, { kind: "login" }>, signal: SignalSource, at: number) => {
+    const acc = store.accounts().find((a) => a.name === account);
+    if (!acc || acc.state === "needs_login" || (acc.state === "disabled" && logins.isLost(account))) return;
+    if (signal === "pane" && (store.session(session)?.turnAt ?? 0) < acc.updatedAt) return;
+    const now = clock.now();
+    if (acc.state !== "disabled") store.setAccountState(account, "needs_login", null, now);
+    logins.lost(account, acc.home);
+    const fix = loginFix(acc.home);
+    log.error("login lost", { session, account, signal, cause: verdict.cause, pattern: verdict.pattern, snippet: verdict.line.slice(0, SNIPPET_CHARS), fix });
+    events.notify({ kind: "login_lost", at: now, account, home: acc.home, session, cause: verdict.cause, line: verdict.line.slice(0, SNIPPET_CHARS), fix });
+    deps.metrics?.observe("claude_failover_login_detection_latency_seconds", Math.max(0, now - at) / 1000, { signal });
+    if (account === runtime.activeAccount()) await moveOffLogin(account, { triggerSession: session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, SNIPPET_CHARS) });
+  };
+
+  /** Swaps the sessions off `account` (reason `login`); none usable: exhausted mode, told once. */
+  const moveOffLogin = async (account: string, forensic: { triggerSession?: string; signal?: string; pattern?: string; snippet?: string } = {}) => {
+    loginSwapTriedAt = clock.now();
+    await requestSwap({ reason: "login", from: account, ...forensic });
   };
 
   const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {
@@ -138,6 +175,20 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   };
 
   const wakeAccounts = async (now: number) => {
+    const needsLogin = store.accounts().filter((a) => a.state === "needs_login");
+    for (const name of logins.fixed(needsLogin, store.openSwap() !== null)) {
+      store.setAccountState(name, "available", null, now);
+      logins.clear(name);
+      log.info("login file changed; account available again", { account: name });
+      events.notify({ kind: "login_restored", at: now, account: name, how: "login file changed" });
+      // Exhausted mode waits for a reset; an account usable again ends it below (or swaps to it).
+      if (runtime.exhaustedUntil() !== null) runtime.setExhaustedUntil(now);
+    }
+    // Sessions still on an account that needs a login (a swap was refused or running): try again, now and then.
+    const stuck = store.accounts().find((a) => a.name === runtime.activeAccount() && a.state === "needs_login");
+    if (stuck && runtime.exhaustedUntil() === null && !switcher.running() && !store.openSwap() && now - loginSwapTriedAt >= LOGIN_RETRY_MS) {
+      await moveOffLogin(stuck.name);
+    }
     for (const account of store.accounts()) {
       if (account.state === "cooling" && account.resetAt !== null && account.resetAt <= now) {
         store.setAccountState(account.name, "available", null, now);

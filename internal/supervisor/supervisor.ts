@@ -194,9 +194,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // a limit line on its screen belongs to the previous account and is not evidence (the turn time is persisted, so
     // this holds across daemon restarts). Hooks and transcript records are events and always count.
     const tookTurn = (store.session(session)?.turnAt ?? 0) > (row.launchedAt ?? 0);
-    if (verdict.kind === "quota" && !tookTurn) log.debug("limit line ignored before the first turn", { session, snippet: verdict.line.slice(0, 120) });
-    // A limit line that shows after an in-place move (a request sent before it, answered late) is the old account's.
-    else await onVerdict(session, verdict, "pane", at, verdict.kind === "quota" ? accountOfLateEvent(store, session, verdict.line, at) : null);
+    if ((verdict.kind === "quota" || verdict.kind === "login") && !tookTurn) log.debug("limit line ignored before the first turn", { session, kind: verdict.kind, snippet: verdict.line.slice(0, 120) });
+    // A limit or lost-login line that shows after an in-place move (a request sent before it, answered late) is the old account's.
+    else await onVerdict(session, verdict, "pane", at, verdict.kind === "quota" || verdict.kind === "login" ? accountOfLateEvent(store, session, verdict.line, at) : null);
     if (switcher.running()) return;
     const task = work.runningTaskOf(session);
     sessions.apply(session, { kind: "screen", at, activity: seen, hasTask: task !== null });
@@ -218,7 +218,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
         // A record written before an in-place swap moved the session belongs to the account it left.
         const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
-        const late = verdict.kind === "quota" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
+        const late = verdict.kind === "quota" || verdict.kind === "login" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
         // A prompt in the transcript is a turn of the account the session runs on (each record is read once).
         if (ledgerEntry(obs.record)?.kind === "prompt") deps.usage?.turn(obs.account, obs.at);
         return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);

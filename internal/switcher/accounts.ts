@@ -11,12 +11,12 @@ import { encodeProjectDir } from "../claude/home.ts";
 /** Result of {@link pickNextAccount}. */
 export type AccountChoice =
   | { kind: "account"; account: AccountRow }
-  /** Nothing usable: every account is cooling or disabled. `wakeAt` is the earliest reset (null if none will reset). */
+  /** Nothing usable: every account is cooling, disabled or needs a login. `wakeAt` is the earliest reset (null if none will reset). */
   | { kind: "exhausted"; wakeAt: number | null };
 
 /** Whether an account can take sessions at `now` (a cooling account whose reset passed counts as available). */
 export function isUsable(account: AccountRow, now: number): boolean {
-  if (account.state === "disabled") return false;
+  if (account.state === "disabled" || account.state === "needs_login") return false;
   if (account.state === "cooling") return account.resetAt !== null && account.resetAt <= now;
   return true;
 }

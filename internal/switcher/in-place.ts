@@ -82,10 +82,10 @@ export function writeTargetLogin(deps: InPlaceDeps, target: string): void {
 export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void): Promise<void> {
   const open = sessions.filter((s) => !s.closed && s.pid);
   if (!open.length) return;
-  // The limit line of a turn the limit ended, also while its screen still shows the spinner (its hooks are running).
+  // The limit (or lost-login) line of a turn it ended, also while its screen still shows the spinner (its hooks are running).
   const limitOf = (lines: string[]) => {
     const verdict = classifyPane(lines.filter((l) => !isBusyStatus(l) && !BUSY_FOOTER_RE.test(l)), { now: deps.clock.now(), defaultZone: "UTC" });
-    return verdict.kind === "quota" ? verdict.line : null;
+    return verdict.kind === "quota" || verdict.kind === "login" ? verdict.line : null;
   };
   let screens = await deps.tmux.capture(open.map((s) => s.name));
   // A turn the limit cut can look busy a moment longer (Claude Code runs its StopFailure hooks): let it settle, bounded.
@@ -133,7 +133,8 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
   for (const s of sessions) {
     const lines = screens.get(s.name) ?? [];
     const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now, defaultZone: "UTC" }) : null;
-    const line = s.limitLine ?? (verdict?.kind === "quota" ? verdict.line : null);
+    // A lost login's line stays on screen like a limit line: old news on the new account until the next turn.
+    const line = s.limitLine ?? (verdict?.kind === "quota" || verdict?.kind === "login" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
     if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
     deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null });

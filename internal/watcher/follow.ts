@@ -72,8 +72,11 @@ export interface TaskFacts {
   timeoutMs: number;
 }
 
-/** Why a task's turn stopped without finishing it: a limit, a server error, or its agent restarted mid-turn. */
-export type EndKind = "quota" | "transient" | "restart";
+/**
+ * Why a task's turn stopped without finishing it: a limit, a lost login (`authentication_failed`: like a limit, it
+ * waits for a usable account, then continues), a server error, or its agent restarted mid-turn.
+ */
+export type EndKind = "quota" | "login" | "transient" | "restart";
 
 /** The one step to take for a running task. */
 export type TaskStep =
@@ -160,14 +163,15 @@ export function nextTaskStep(facts: TaskFacts): TaskStep {
         if (now - (task.endedAt ?? now) < API_ERROR_PAUSE_MS) return { kind: "wait" };
         return readyToType(facts) ?? { kind: "continue", reason: "after an API error" };
       }
-      // A limit: continue once the session's account has quota again (a swap moved it, or the reset came).
+      // A limit or a lost login: continue once the session's account is usable again (a swap moved it, the reset
+      // came, or the operator logged it in again).
       if (!session?.accountUsable) return { kind: "wait" };
       // Left on the same account, Claude Code 2.1.330 continues by itself 30-90 s after the reset. The daemon's own
       // continue, typed as soon as the account is usable, disarms that one; if the CLI's has already started, its turn
       // is adopted from the ledger (nextTurn above) instead of doubling it.
       if (!relaunched && pane?.autoContinueFiring) return { kind: "wait" };
       if (pane?.activity === "dialog" && !facts.swapRunning) return { kind: "close-dialog" };
-      return readyToType(facts) ?? { kind: "continue", reason: "after a usage limit" };
+      return readyToType(facts) ?? { kind: "continue", reason: task.endedKind === "login" ? "after a lost login" : "after a usage limit" };
     }
     default:
       return { kind: "wait" };
@@ -193,7 +197,8 @@ function withHookEnd(turn: TurnView | null, task: TaskRow, hook: HookEnd | null)
 function endStep(turn: TurnView): TaskStep {
   const end = turn.end!;
   if (end.kind === "done") return { kind: "done", result: end.reply, promptId: turn.promptId };
-  return { kind: "ended", endKind: end.quota ? "quota" : "transient", line: end.text, promptId: turn.promptId, resetsAt: end.quota?.resetsAt ?? null };
+  const endKind: EndKind = end.quota ? "quota" : end.error === "authentication_failed" ? "login" : "transient";
+  return { kind: "ended", endKind, line: end.text, promptId: turn.promptId, resetsAt: end.quota?.resetsAt ?? null };
 }
 
 /** Null when a continue prompt may be typed now; otherwise the step that waits. */

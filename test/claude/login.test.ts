@@ -125,6 +125,17 @@ describe("createSessionHomes()", () => {
     expect(readLogin(homes.fleetHome)).toEqual(login("b"));
   });
 
+  test("the login of an account that needs a login (refused by the server) is not carried back: its home is the operator's", () => {
+    const { homes, accounts, store } = setup();
+    homes.prepare("a");
+    store.syncAccounts(accounts.map((a, priority) => ({ ...a, priority })), 0);
+    store.setAccountState("a", "needs_login", null, 0);
+    writeLogin(homes.fleetHome, login("a", 5_000));
+    homes.moveTo("b");
+    expect(readLogin(accounts[0]!.home)).toEqual(login("a"));
+    expect(readLogin(homes.fleetHome)).toEqual(login("b"));
+  });
+
   test("a swap resumed after a crash between writing the login and recording it never carries b's login into a's home", () => {
     const { homes, accounts } = setup();
     homes.prepare("a");

@@ -192,13 +192,15 @@ describe("createTelegram() commands", () => {
     expect(await ask(f, "/swap")).toBe("✅ swap to next requested");
     expect(await ask(f, "/pause")).toBe("✅ dispatch paused");
     expect(await ask(f, "/resume")).toBe("✅ dispatch resumed");
+    expect(await ask(f, "/enable main")).toBe("✅ account main enabled");
+    expect(await ask(f, "/enable")).toBe("Usage: /enable &lt;account&gt;");
     expect(await ask(f, "/tasks")).toBe("#12 queued web/t12.md\n#13 running web/t13.md on ccl-auto-11");
     expect(await ask(f, "/tail ccl-auto-11")).toBe("<b>ccl-auto-11</b>\n<pre>$ make test\n&lt;ok&gt; &amp; done</pre>");
     expect(await ask(f, "/tail ccl-0")).toBe("ccl-0: not an owned session");
     expect(await ask(f, "/help")).toContain("/tail — Last lines of a session: /tail &lt;session&gt;");
 
-    expect(calls).toEqual(["status", "swap:backup", "swap:", "pause", "resume", "tasks", "tail:ccl-auto-11:20", "tail:ccl-0:20"]);
-    expect(f.calls.find((c) => c.method === "setMyCommands")?.body.commands).toHaveLength(7);
+    expect(calls).toEqual(["status", "swap:backup", "swap:", "pause", "resume", "enable:main:true", "tasks", "tail:ccl-auto-11:20", "tail:ccl-0:20"]);
+    expect(f.calls.find((c) => c.method === "setMyCommands")?.body.commands).toHaveLength(8);
   });
 
   test("ignores commands from other chats: no reply to them and the control is not called", async () => {

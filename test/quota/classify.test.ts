@@ -229,7 +229,6 @@ const NONE_LINES = [
   "Usage limit reset · Continuing automatically",
   "Automatic continue stopped · your login changed or ended · send a prompt to continue",
   "Context limit reached · /compact or /clear to continue",
-  "Not logged in · Please run /login",
   "Interrupted · What should Claude do instead?",
   "What do you want to do?",
 ];
@@ -547,7 +546,7 @@ describe("classifyStopFailure()", () => {
     ["transient for rate_limit whose details say \"not your usage limit\"", { error: "rate_limit", last_assistant_message: limit, error_details: "Server is temporarily limiting requests (not your usage limit)" }, { kind: "transient" }],
     ["transient for server_error", { error: "server_error", last_assistant_message: "API Error: 500 Internal server error" }, { kind: "transient", pattern: "stop_failure:server_error" }],
     ["transient for overloaded, whatever the text", { error: "overloaded", last_assistant_message: limit }, { kind: "transient", pattern: "stop_failure:overloaded" }],
-    ["none for an authentication failure", { error: "authentication_failed", last_assistant_message: "Not logged in · Please run /login" }, { kind: "none" }],
+    ["login for an authentication failure", { error: "authentication_failed", last_assistant_message: "Not logged in · Please run /login" }, { kind: "login", cause: "not-logged-in" }],
     ["none for billing_error even with a limit line", { error: "billing_error", last_assistant_message: limit }, { kind: "none" }],
     ["transient for an unknown error with a connection text", { error: "unknown", last_assistant_message: "API Error: Connection to the API was lost (ECONNRESET)." }, { kind: "transient" }],
     ["none for a Stop event quoting a limit line", { hook_event_name: "Stop", error: "rate_limit", last_assistant_message: limit }, { kind: "none" }],

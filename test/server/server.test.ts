@@ -281,6 +281,8 @@ describe("GET /metrics", () => {
     expect(value("claude_failover_sessions", { state: "dead" })).toBe(0);
     expect(value("claude_failover_tasks", { state: "queued" })).toBe(2);
     expect(value("claude_failover_accounts", { state: "cooling" })).toBe(1);
+    expect(value("claude_failover_accounts", { state: "needs_login" })).toBe(0);
+    expect(families.has("claude_failover_login_detection_latency_seconds")).toBe(true);
     expect(value("claude_failover_swapping")).toBe(0);
     expect(value("claude_failover_paused")).toBe(0);
     expect(value("claude_failover_up")).toBe(1);

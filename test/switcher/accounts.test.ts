@@ -31,6 +31,12 @@ describe("pickNextAccount()", () => {
     expect(choice).toEqual({ kind: "exhausted", wakeAt: NOW + 2000 });
   });
 
+  test("never picks an account that needs a login, even when preferred; alone it is exhaustion with no reset", () => {
+    expect(isUsable(row("a", 0, "needs_login"), NOW)).toBe(false);
+    expect(pickNextAccount([row("a", 0, "needs_login"), row("b", 1)], NOW, { prefer: "a" })).toMatchObject({ account: { name: "b" } });
+    expect(pickNextAccount([row("a", 0, "needs_login"), row("b", 1, "needs_login")], NOW)).toEqual({ kind: "exhausted", wakeAt: null });
+  });
+
   test("honours a preferred account when it is usable", () => {
     expect(pickNextAccount([row("a", 0), row("b", 1), row("c", 2)], NOW, { exclude: "a", prefer: "c" })).toMatchObject({ account: { name: "c" } });
   });

@@ -117,6 +117,24 @@ describe("moveRows()", () => {
   });
 });
 
+describe("an in-place move off a lost login", () => {
+  test("a session whose login line is drawn while its StopFailure hook still runs keeps that line: old news on b", async () => {
+    const revoked = "OAuth token revoked · Please run /login";
+    const rule = "─".repeat(80);
+    const busy = ["❯ Write the notes", `  ⎿ \u00a0${revoked}`, "", "✽ Working… (1s · esc to interrupt)", "", rule, "❯\u00a0", rule, "  ⏵⏵ bypass permissions on · esc to interrupt"];
+    const idle = ["❯ Write the notes", `  ⎿ \u00a0${revoked}`, "", rule, "❯\u00a0Once fixed, resend your message", rule, "  ⏵⏵ bypass permissions on (shift+tab to cycle)"];
+    const { deps, sessions, store, clock, keys, halt } = setup({ cut: busy });
+    let captures = 0;
+    deps.tmux.capture = async () => new Map([["cut", ++captures <= 2 ? busy : idle]]);
+    await closeLimitScreens(deps, sessions, halt);
+    expect(keys).toEqual([]);
+    expect(sessions[0]!.limitLine).toBe(revoked);
+    await moveRows(deps, sessions, "b");
+    expect(store.session("cut")).toMatchObject({ account: "b", launchedAt: clock.now() });
+    expect(accountOfLateEvent(store, "cut", revoked, clock.now() + 500)).toBe("a");
+  });
+});
+
 describe("verifyInPlace()", () => {
   test("a session still running its process is kept; one whose process changed is reported dead", async () => {
     const { deps, sessions, pids } = setup({ same: IDLE, restarted: IDLE });

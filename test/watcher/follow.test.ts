@@ -108,6 +108,15 @@ describe("nextTaskStep(): cut turns and restarts", () => {
       .toMatchObject({ kind: "continue" });
   });
 
+  test("a turn cut by a lost login (authentication_failed) waits for a usable account, then continues at once, with no pause", () => {
+    const loginEnd = { kind: "api-error" as const, error: "authentication_failed", text: "OAuth token revoked · Please run /login", quota: null };
+    expect(nextTaskStep(facts({ task: task({ delivery: "confirmed" }), ledger: { exists: true, turn: turn(loginEnd), nextTurn: null } }))).toMatchObject({ kind: "ended", endKind: "login" });
+    const parked = task({ delivery: "ended", endedKind: "login", endedAt: T0, promptId: "pA" });
+    const idle = { activity: "idle" as const, input: "", autoContinueFiring: false };
+    expect(nextTaskStep(facts({ task: parked, pane: idle, session: { alive: true, launchedAt: T0 - 1, conversation: CONV, accountUsable: false, relaunchable: true } }))).toEqual({ kind: "wait" });
+    expect(nextTaskStep(facts({ task: parked, pane: idle, now: T0 + 1 }))).toEqual({ kind: "continue", reason: "after a lost login" });
+  });
+
   test("Claude Code's own continue after the reset becomes the task's turn", () => {
     const parked = task({ delivery: "ended", endedKind: "quota", endedAt: T0, promptId: "pA" });
     expect(nextTaskStep(facts({ task: parked, ledger: { exists: true, turn: turn(limitEnd), nextTurn: { promptId: "pAuto", offset: 400, end: null } } })))

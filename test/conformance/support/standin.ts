@@ -3,12 +3,13 @@
  * The project's own Anthropic API stand-in for the real Claude Code CLI (reference/real-claude.md §1.5): one
  * `Bun.serve` on 127.0.0.1, port 0, per test account. `POST /v1/messages` answers a streamed SSE reply that echoes
  * the prompt and the user-turn number, or — switchable at run time — a quota 429 with the unified headers of one limit
- * kind, a throttling 429 without them, a 529 or a 500. Every request is logged (its whole bearer token, which names
- * the account whose login sent it; user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
+ * kind, a throttling 429 without them, a 529, a 500, or a refused login (a 403 "revoked", a 401 "expired":
+ * reference/real-claude.md §13.3). Every request is logged (its whole bearer token, which names the account whose
+ * login sent it; user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
  */
 
 /** What the stand-in answers to conversation requests. */
-export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus" | "throttle" | "overloaded" | "server_error";
+export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus" | "throttle" | "overloaded" | "server_error" | "auth_revoked" | "auth_expired";
 
 /**
  * A mode change: `times` limits how many conversation requests get it (then `normal`); `resetAt` is epoch seconds;
@@ -110,6 +111,8 @@ export function startStandIn(): StandIn {
       if (QUOTA_MODES.has(mode)) return quotaResponse(mode, resetAt);
       if (mode === "throttle") return errorResponse(429, "rate_limit_error", "Number of concurrent connections has exceeded your rate limit. Please try again later.");
       if (mode === "overloaded") return errorResponse(529, "overloaded_error", "Overloaded");
+      if (mode === "auth_revoked") return errorResponse(403, "permission_error", "OAuth token has been revoked. Please obtain a new token.");
+      if (mode === "auth_expired") return errorResponse(401, "authentication_error", "OAuth token has expired. Please obtain a new token or refresh your existing token.");
       return errorResponse(500, "api_error", "Internal server error");
     }
     const texts = entry.userTexts;
