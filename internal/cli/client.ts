@@ -93,9 +93,12 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
 
 /** The accounts table (also `claude-failover accounts`). */
 export function renderAccounts(s: StatusSnapshot, now: number): string {
-  return table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
+  const rows = table(["ACCOUNT", "STATE", "RESETS IN", "HOME"], s.accounts.map((a) => [
     (a.name === s.active_account ? "* " : "  ") + a.name, a.state, a.state === "cooling" ? countdown(a.reset_at, now) : "-", a.home,
   ]));
+  // Per-model limits (quota.on_model_limit: fallback): the account stays usable, one of its models does not.
+  const models = s.accounts.flatMap((a) => (a.models ?? []).map((m) => `${a.name}: ${m.model} limited, resets in ${countdown(m.reset_at, now)} (sessions on the fallback model)`));
+  return models.length ? `${rows}\n${models.join("\n")}` : rows;
 }
 
 /** The task list (`claude-failover tasks`). */

@@ -19,7 +19,14 @@ export interface StatusSnapshot {
   /** Every account is cooling or disabled; dispatch waits for `wake_at`. */
   exhausted: boolean;
   wake_at: string | null;
-  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null }>;
+  accounts: Array<{
+    name: string; home: string; state: AccountState; reset_at: string | null;
+    /**
+     * Models the account may not use until their reset (quota.on_model_limit: fallback); its sessions run the fallback
+     * model. Always written by this daemon; optional for surfaces reading an older one.
+     */
+    models?: Array<{ model: string; reset_at: string }>;
+  }>;
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
@@ -78,7 +85,10 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     paused: flags.paused,
     exhausted: flags.exhaustedUntil !== null,
     wake_at: iso(flags.exhaustedUntil),
-    accounts: store.accounts().map((a) => ({ name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt) })),
+    accounts: store.accounts().map((a) => ({
+      name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt),
+      models: store.modelLimits().filter((m) => m.account === a.name && m.resetAt > now).map((m) => ({ model: m.model, reset_at: new Date(m.resetAt).toISOString() })),
+    })),
     sessions: store.sessions().map((s) => ({
       name: s.name, kind: s.kind, state: s.retiringAt !== null ? "retiring" : s.state, account: s.account, session_id: s.sessionId,
       task: s.taskId !== null ? taskLabel(tasksById.get(s.taskId) ?? store.task(s.taskId)) : null, workdir: s.workdir,

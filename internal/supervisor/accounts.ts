@@ -15,6 +15,7 @@ import type { Store } from "../state/state.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { EventBus } from "../notify/feed.ts";
+import type { ModelFallback } from "./models.ts";
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {
@@ -27,6 +28,8 @@ export interface AccountDecisionsDeps {
   log: Logger;
   runtime: Runtime;
   metrics?: { observe(name: string, seconds: number, labels?: Record<string, string>): void };
+  /** Per-model limits (`quota.on_model_limit: fallback`): handled there instead of cooling the account. */
+  models?: ModelFallback;
 }
 
 /** The account decisions. */
@@ -82,6 +85,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       if (acc?.state === "cooling") return;
       if (acc?.state === "available" && (row?.turnAt ?? 0) < acc.updatedAt) return;
     }
+    // "You've hit your Opus limit" with on_model_limit fallback: the account stays usable, its sessions change model.
+    if (verdict.kind === "quota" && deps.models && (await deps.models.onLimit(session, account, verdict, signal, at))) return;
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
     const last = store.lastDoneSwap();
     const decision = quota.observe({ session, account, signal, verdict, now: at }, {

@@ -26,6 +26,7 @@ import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "../notify/feed.ts";
 import { createTaskWork, type TaskWork } from "../watcher/tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
+import { createModelFallback } from "./models.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
@@ -106,13 +107,16 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // Once a swap only verifies, every session is back on the target account: a cut task on an idle one continues at
     // once instead of waiting for the slowest session of the fleet to be verified.
     swapRunning: () => { const open = store.openSwap(); return open !== null && open.step !== "verifying"; },
-    gateOpen: () => deps.gate().open, activeAccount: activeHome,
+    gateOpen: () => deps.gate().open, activeAccount: activeHome, modelBlocked: (row) => models.blocked(row),
     limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
       accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
         ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),
   });
 
-  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics });
+  const models = createModelFallback({
+    config, store, lifecycle, quota, sessions, log, now: () => clock.now(), swapRunning: () => switcher.running() || store.openSwap() !== null,
+  });
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, models });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -206,7 +210,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         return onVerdict(obs.session, verdict, "transcript", obs.at, late ?? obs.account);
       }
       case "tick":
-        return accounts.wakeAccounts(obs.at);
+        await accounts.wakeAccounts(obs.at);
+        return models.pass(obs.at);
     }
   };
 
