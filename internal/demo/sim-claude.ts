@@ -167,7 +167,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     armed = undefined;
     if (directives.refresh) refreshSimLogin(home);
     login = readSimLogin(home);
-    logSimRequest(home, { sessionId, prompt, login });
+    logSimRequest(home, { sessionId, prompt, login, model });
     entries.push({ kind: "user", text: prompt });
     store.userPrompt(prompt, promptId, ++prompts);
     busySince = Date.now();

@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import type { LimitKind, Verdict } from "../quota/classify.ts";
 import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
-import type { ModelLimitRow, SessionRow, Store } from "../state/state.ts";
+import type { ModelLimitRow, SessionRow, Store, TaskRow } from "../state/state.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 
 /** The model families Claude Code names in a per-model limit (reference/claude-code.md §1.2). */
@@ -76,7 +76,8 @@ export interface ModelMove {
 /**
  * Which sessions to relaunch now. To the fallback: every session whose account has its default model limited, unless a
  * prompt is on its way into it or a turn runs on it (it ends, or is cut by the same limit); `trigger`, whose turn the
- * limit just ended, goes at once. Back to the default: only idle with no task and an empty input box.
+ * limit just ended, goes at once; one with unsent text in its input box waits until it hits the limit itself. Back to the
+ * default: only idle with no task and an empty input box.
  */
 export function modelMoves(sessions: readonly ModelSessionView[], wanted: (account: string | null) => string | null, trigger?: string): ModelMove[] {
   const moves: ModelMove[] = [];
@@ -84,7 +85,9 @@ export function modelMoves(sessions: readonly ModelSessionView[], wanted: (accou
     const model = wanted(s.account);
     if (s.dead || s.account === null || s.model === model) continue;
     if (model !== null) {
-      if (s.typing || (s.activity === "busy" && s.name !== trigger)) continue;
+      // A person's unsent text would be lost by the relaunch: that session moves once it has hit the limit itself.
+      const draft = s.input !== null && s.input !== "";
+      if (s.typing || (s.name !== trigger && (s.activity === "busy" || draft))) continue;
       moves.push({ session: s.name, model, why: "limit" });
     } else if (!s.hasTask && s.activity === "idle" && s.input === "") {
       moves.push({ session: s.name, model: null, why: "reset" });
@@ -122,8 +125,8 @@ export function createModelFallback(deps: ModelFallbackDeps): ModelFallback {
   const options = config.quota;
   const wanted = (account: string | null, now = deps.now()) => wantedModel(account, store.modelLimits(), options, now);
 
-  const view = (row: SessionRow): ModelSessionView => {
-    const task = store.tasks(["running", "stalled"]).find((t) => t.session === row.name);
+  const view = (row: SessionRow, tasks: ReadonlyMap<string | null, TaskRow>): ModelSessionView => {
+    const task = tasks.get(row.name);
     const pane = sessions.pane(row.name);
     return {
       name: row.name, account: row.account, model: row.model, dead: row.state === "dead" || !sessions.alive(row.name),
@@ -141,7 +144,10 @@ export function createModelFallback(deps: ModelFallbackDeps): ModelFallback {
     if (deps.swapRunning()) return;
     const owned = new Set(lifecycle.ownedNames());
     const rows = store.sessions().filter((r) => owned.has(r.name) && r.retiringAt === null);
-    for (const move of modelMoves(rows.map(view), (account) => wanted(account, now), trigger)) {
+    // Nothing limited and nobody on another model (every poll without per-model limits): nothing to look at.
+    if (store.modelLimits().length === 0 && rows.every((r) => r.model === null)) return;
+    const tasks = new Map(store.tasks(["running", "stalled"]).map((t) => [t.session, t]));
+    for (const move of modelMoves(rows.map((r) => view(r, tasks)), (account) => wanted(account, now), trigger)) {
       const row = store.session(move.session)!;
       const account = config.accounts.find((a) => a.name === row.account);
       if (!account) continue;

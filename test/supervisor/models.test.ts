@@ -200,11 +200,11 @@ describe("the per-model rules", () => {
     expect(wantedModel("a", [limit("opus")], { on_model_limit: "swap" }, T0)).toBeNull();
   });
 
-  test("modelMoves() never moves a session a prompt is being typed into, nor back one with a task or text in its box", () => {
+  test("modelMoves() never moves a session a prompt is being typed into or with unsent text, nor back one with a task", () => {
     const view = (name: string, patch: Partial<ModelSessionView>): ModelSessionView => ({
       name, account: "a", model: null, dead: false, hasTask: false, typing: false, activity: "idle", input: "", ...patch,
     });
-    const toFallback = [view("typing", { typing: true }), view("busy", { activity: "busy" }), view("dead", { dead: true }), view("trigger", { activity: "busy" }), view("dialog", { activity: "dialog" })];
+    const toFallback = [view("typing", { typing: true }), view("busy", { activity: "busy" }), view("dead", { dead: true }), view("trigger", { activity: "busy" }), view("dialog", { activity: "dialog", input: null }), view("draft", { input: "half a sentence" })];
     expect(modelMoves(toFallback, () => "sonnet", "trigger").map((m) => m.session)).toEqual(["trigger", "dialog"]);
     const back = [view("task", { model: "sonnet", hasTask: true }), view("text", { model: "sonnet", input: "draft" }), view("dialog", { model: "sonnet", activity: "dialog" }), view("idle", { model: "sonnet" })];
     expect(modelMoves(back, () => null)).toEqual([{ session: "idle", model: null, why: "reset" }]);
