@@ -224,6 +224,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
     const watching = new Set(lifecycle.observedNames());
     const panes = (await tmux.listPanes()).filter((p) => watching.has(p.session));
+    // Launch times as the screens are captured: a session relaunched later in this pass (e.g. a per-model limit read
+    // from its transcript) shows the replaced program on this capture, which is not its screen any more.
+    const launchedAt = (name: string) => store.session(name)?.launchedAt ?? null;
+    const captured = new Map(panes.map((p) => [p.session, launchedAt(p.session)]));
     const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
     const seen = new Set<string>();
     for (const pane of panes) {
@@ -235,7 +239,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
         await handleNow({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
       }
-      if (lines || pane.dead) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
+      const relaunched = launchedAt(pane.session) !== captured.get(pane.session);
+      if ((lines || pane.dead) && !relaunched) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
     }
     for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
     await work.follow();

@@ -69,6 +69,7 @@ describe("quota.on_model_limit: fallback", () => {
     expect({ active: status.active_account, swaps: status.swaps.length, accounts: status.sessions.map((s) => s.account) }).toEqual({ active: "a", swaps: 0, accounts: ["a", "a", "a"] });
     // Nothing was typed into the limit dialog (the sim logs any key pressed while it shows).
     expect(existsSync(join(t.fleet, "sim-dialog-keys.log"))).toBe(false);
+    expect(t.log.records.filter((r) => r.msg === "closing a dialog before continuing")).toEqual([]);
     expect(t.daemon.control.tasks().filter((row) => row.state !== "done")).toEqual([]);
 
     // The Opus limit resets: each session goes back to the default model once idle, with its conversation.
