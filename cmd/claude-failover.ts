@@ -32,6 +32,7 @@ import { createDispatchGate } from "../internal/dispatcher/gate.ts";
 import { createRuntime } from "../internal/state/runtime.ts";
 import { createUsageRecorder } from "../internal/state/usage.ts";
 import { createSessionTracker } from "../internal/watcher/sessions.ts";
+import { wantedModel } from "../internal/supervisor/models.ts";
 import { ownedNames } from "../internal/lifecycle/names.ts";
 import { createWatcher } from "../internal/watcher/watcher.ts";
 import { createJanitor } from "../internal/janitor/janitor.ts";
@@ -100,6 +101,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const sessions = createSessionTracker({ store, names: ownedNames(pool, config.dedicated) });
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }), sessions }, {
     homeFor: (session, launch) => homes.launchHome(session, launch),
+    modelFor: (account) => wantedModel(account, store.modelLimits(), config.quota, clock.now()),
     sessionHome: homes.fleetHome,
     pool,
     dedicated: config.dedicated,

@@ -99,7 +99,9 @@ export function renderAccounts(s: StatusSnapshot, now: number): string {
   ]));
   const fixes = s.accounts.filter((a) => a.state === "needs_login")
     .map((a) => `${a.name} needs a login: run ${a.login_fix ?? `CLAUDE_CONFIG_DIR=${a.home} claude`}, then /login in it; then claude-failover accounts enable ${a.name}`);
-  return [rows, ...fixes].join("\n");
+  // Per-model limits (quota.on_model_limit: fallback): the account stays usable, one of its models does not.
+  const models = s.accounts.flatMap((a) => (a.models ?? []).map((m) => `${a.name}: ${m.model} limited, resets in ${countdown(m.reset_at, now)} (sessions on the fallback model)`));
+  return [rows, ...fixes, ...models].join("\n");
 }
 
 /**

@@ -144,7 +144,7 @@ interface RawConfig {
   accounts?: Array<{ name?: unknown; home?: unknown }>;
   autonomous?: { prefix?: unknown; start_index?: unknown; min?: unknown; max?: unknown };
   dedicated?: Array<{ session?: unknown }>;
-  quota?: { extra_quota_patterns?: unknown; extra_transient_patterns?: unknown };
+  quota?: { extra_quota_patterns?: unknown; extra_transient_patterns?: unknown; on_model_limit?: unknown; fallback_model?: unknown };
   claude?: { timezone?: unknown };
   notifications?: { timezone?: unknown };
   http?: { listen?: unknown };
@@ -190,6 +190,9 @@ function semanticProblems(raw: RawConfig, root: Node | null, lc: LineCounter): C
         at(["quota", field, i], `invalid regular expression: ${(error as Error).message}`);
       }
     });
+  }
+  if (raw.quota?.on_model_limit === "fallback" && raw.quota.fallback_model === undefined) {
+    at(["quota", "on_model_limit"], "fallback needs quota.fallback_model (the model sessions run while the default one is limited, e.g. sonnet)");
   }
   for (const [section, zone] of [["claude", raw.claude?.timezone], ["notifications", raw.notifications?.timezone]] as const) {
     if (typeof zone !== "string" || zone === "") continue;

@@ -111,6 +111,13 @@ export const ConfigSchema = z.strictObject({
     confirm_polls: z.number().int().min(1).default(DEFAULT_CONFIRM_POLLS),
     extra_quota_patterns: z.array(z.string()).default([]),
     extra_transient_patterns: z.array(z.string()).default([]),
+    /**
+     * What "You've hit your Opus limit" (Sonnet, Fable) does: `swap` the account like any limit, or `fallback`: the
+     * account stays usable, its sessions on that model are relaunched with `--model <fallback_model>` until the reset.
+     */
+    on_model_limit: z.enum(["swap", "fallback"]).default("swap"),
+    /** The model sessions fall back to (`--model`), e.g. `sonnet`; required with `on_model_limit: fallback`. */
+    fallback_model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:[\]-]{0,99}$/, "must be a model name or alias such as sonnet or claude-sonnet-4-5").optional(),
   }).prefault({}),
   switcher: z.strictObject({
     relaunch_stagger: Duration.prefault(DEFAULT_RELAUNCH_STAGGER),

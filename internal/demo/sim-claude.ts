@@ -11,18 +11,22 @@
  * UserPromptSubmit fires; the reply or API-error record, then Stop or StopFailure (both with `prompt_id`), and only once
  * that hook command has returned, `stop_hook_summary` and `turn_duration`, after which the prompt is idle again.
  * Hooks can be dropped, delayed, duplicated or reordered, and a turn made to crash, through `<home>/sim-faults.json`
- * (sim-faults.ts documents the knobs) or `[sim:crash=<code>]`. The simulator draws no limit dialog, so its registry
- * status is only `idle` or `busy`. Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks
+ * (sim-faults.ts documents the knobs) or `[sim:crash=<code>]`. A per-model limit ("You've hit your Opus limit") comes from
+ * a `sim-model-limit` file (in the home, or beside the login's quota file) and only for the default model (no `--model`);
+ * it opens the limit dialog in place of the prompt box, as 2.1.330 does: Esc closes it, and every other key pressed
+ * while it shows is appended to `<home>/sim-dialog-keys.log` (nothing may be typed there). Its registry status is
+ * only `idle` or `busy`. Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks
  * in sim-store.ts; flags in sim-args.ts. Uses its own process's terminal and never calls `process.exit`: the caller exits
  * with the returned code.
  */
 import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
+import { appendFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { transcriptPath } from "../claude/home.ts";
 import {
-  INTERRUPTED_TEXT, LOGIN_PLACEHOLDER, UPGRADE_HINT, classifyErrorText, loginLine, createKeyReader, defaultQuotaLine, parseDirectives, renderFrame,
+  INTERRUPTED_TEXT, LOGIN_PLACEHOLDER, UPGRADE_HINT, classifyErrorText, loginLine, createKeyReader, defaultQuotaLine, limitDialogLines, parseDirectives, renderFrame,
   resolveTimeZone, type SimDirectives, type SimEntry, type SimKey,
 } from "./sim-screen.ts";
 import { SIM_VERSION, createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
@@ -112,6 +116,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let armed: string | undefined;
   /** Dim text of the empty input box (after a refused login), until the next prompt. */
   let placeholder: string | undefined;
+  /** The limit dialog shown in place of the prompt box (a per-model limit), until Esc or Enter. */
+  let dialog: string[] | undefined;
   let resolveRun: (code: number) => void = () => {};
   let prompts = previous.prompts;
   /** The running turn: its prompt and the hooks a `reorder` fault holds until its Stop/StopFailure. */
@@ -139,7 +145,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const render = (final = false) => {
     const { cols, rows } = size();
     const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
-      mode, notice: notice ?? armed, placeholder, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final });
+      mode, notice: notice ?? armed, placeholder, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final, dialog });
     const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
     const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
     const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
@@ -166,7 +172,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     placeholder = undefined;
     if (directives.refresh) refreshSimLogin(home);
     login = readSimLogin(home);
-    logSimRequest(home, { sessionId, prompt, login });
+    logSimRequest(home, { sessionId, prompt, login, model });
     entries.push({ kind: "user", text: prompt });
     store.userPrompt(prompt, promptId, ++prompts);
     busySince = Date.now();
@@ -197,9 +203,23 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
         // no limit from this source
       }
     }
-    if (content === undefined) return undefined;
+    if (content === undefined) return readModelLimit();
     const [line, hint] = content.trim().split(/\r?\n/).map((l) => l.trim());
     return line ? { line, hint } : { line: defaultQuotaLine(new Date(), timeZone) };
+  };
+  /** The default model's own limit (`sim-model-limit`), which a session launched with `--model` does not hit. */
+  const readModelLimit = (): { line: string; hint?: string; dialog: true } | undefined => {
+    if (args.model) return undefined;
+    for (const file of [join(home, "sim-model-limit"), login.quotaFile && join(dirname(login.quotaFile), "sim-model-limit")]) {
+      try {
+        if (!file) continue;
+        const line = readFileSync(file, "utf8").trim().split(/\r?\n/)[0]?.trim();
+        return { line: line || defaultQuotaLine(new Date(), timeZone).replace("5-hour", "Opus"), dialog: true };
+      } catch {
+        // no model limit from this source
+      }
+    }
+    return undefined;
   };
   /**
    * Ends a turn as 2.1.330 does: the reply (or API-error) record, the Stop (or StopFailure) hook, and once the hook
@@ -217,13 +237,14 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     let hook: Promise<string[]>;
     if (errorLine !== undefined) {
       const filing = classifyErrorText(errorLine);
-      entries.push({ kind: "error", text: errorLine, hint: quota ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
+      entries.push({ kind: "error", text: errorLine, hint: quota && !("dialog" in quota) ? quota.hint ?? (filing.apiError ? UPGRADE_HINT : undefined) : undefined });
       store.apiError(errorLine, filing, filing.apiError && findResetTime(errorLine, Date.now(), timeZone));
       hook = fireHook("StopFailure", { error: filing.error, last_assistant_message: errorLine, prompt_id: current.promptId }, current)
         .then(() => []);
       if (filing.error === "authentication_failed") placeholder = LOGIN_PLACEHOLDER;
-      const resetAt = quota && autoContinueEnabled(home) ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
-      if (resetAt) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
+      const resetAt = quota ? /resets (.+?)(?: \(|$)/.exec(errorLine)?.[1] : undefined;
+      if (quota && "dialog" in quota) dialog = limitDialogLines(resetAt ?? "when the limit resets");
+      else if (resetAt && autoContinueEnabled(home)) armed = `Continuing automatically at ${resetAt} · Esc to cancel`;
     } else {
       const reply = directives.reply ?? `Done: ${Array.from(text.replace(/\s+/g, " ")).slice(0, 60).join("")}`;
       entries.push({ kind: "assistant", text: reply });
@@ -252,6 +273,18 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   };
   const onKey = (key: SimKey) => {
     const busy = busySince !== undefined;
+    if (dialog && !busy) {
+      // Esc cancels the dialog; Enter confirms option 1 (stop and wait). Anything else lands in the dialog: logged.
+      if (key.type !== "escape") {
+        try {
+          appendFileSync(join(home, "sim-dialog-keys.log"), `${JSON.stringify(key)}\n`);
+        } catch {
+          // best effort, like every simulator write
+        }
+      }
+      if (key.type === "escape" || key.type === "enter") dialog = undefined;
+      return render();
+    }
     if (key.type === "text" || key.type === "paste") input += key.text;
     else if (key.type === "newline") input += "\n";
     else if (key.type === "backspace") input = Array.from(input).slice(0, -1).join("");

@@ -2,7 +2,7 @@
  * @module sim-login
  * The simulated Claude Code's login, read for every request like the real CLI 2.1.330 (reference/real-claude.md §14):
  * `claudeAiOauth` of `<home>/.credentials.json` and `oauthAccount` of `<home>/.claude.json`. Each request is logged to
- * `<home>/sim-requests.jsonl` (what a fake API would have received: token, account, conversation, prompt) so tests can
+ * `<home>/sim-requests.jsonl` (what a fake API would have received: token, account, conversation, prompt, model) so tests can
  * see which account a turn went out as. Also plays the two things the API decides per login: a limit (the login's
  * `claudeAiOauth.simQuotaFile`, a simulator-only key, names a file whose presence means "this account is out of
  * quota", so a limit follows the login and not the config home; a turn's first request is sent when it is typed and
@@ -60,10 +60,10 @@ export function simLoginRefusal(login: SimRequestLogin): string | null {
 }
 
 /** Appends what a request was sent with to `<home>/sim-requests.jsonl`; a failing disk is ignored. */
-export function logSimRequest(home: string, entry: { sessionId: string; prompt: string; login: SimRequestLogin }): void {
+export function logSimRequest(home: string, entry: { sessionId: string; prompt: string; login: SimRequestLogin; model?: string }): void {
   try {
     appendFileSync(join(home, SIM_REQUEST_LOG), `${JSON.stringify({ at: new Date().toISOString(), session_id: entry.sessionId,
-      token: entry.login.token, account: entry.login.account, prompt: entry.prompt })}\n`);
+      token: entry.login.token, account: entry.login.account, prompt: entry.prompt, ...(entry.model ? { model: entry.model } : {}) })}\n`);
   } catch {
     // best effort, like every simulator write
   }

@@ -69,6 +69,8 @@ export interface FrameState {
   rows: number;
   /** Leaves out the spinner and the prompt box (the last frame before exit). */
   final?: boolean;
+  /** The limit dialog that replaces the prompt box (reference/real-claude.md §3), from {@link limitDialogLines}. */
+  dialog?: readonly string[];
 }
 
 /** A drawn frame: rows (with SGR colour codes) and where the cursor goes, both 0-based. */
@@ -88,7 +90,9 @@ export function renderFrame(s: FrameState): Frame {
   const rows = Math.max(8, Math.floor(s.rows));
   const bottom: string[] = [];
   let promptRows: string[] = [];
-  if (!s.final) {
+  if (!s.final && s.dialog) {
+    bottom.push("", "\u2594".repeat(cols), ...s.dialog);
+  } else if (!s.final) {
     if (s.busySince !== undefined) bottom.push("", spinnerLine(s.now - s.busySince));
     promptRows = chunk(s.input, cols - 2).slice(-Math.max(1, rows - 10));
     const rule = dim("─".repeat(cols));
@@ -99,9 +103,23 @@ export function renderFrame(s: FrameState): Frame {
   const room = Math.max(0, rows - 1 - bottom.length);
   const lines = [s.header, ...(room ? conversation.slice(-room) : []), ...bottom].slice(-rows);
   const lastPrompt = promptRows.at(-1) ?? "";
-  const cursorRow = s.final ? lines.length - 1 : lines.length - 3;
+  const cursorRow = s.final ? lines.length - 1 : s.dialog ? Math.max(0, lines.length - s.dialog.length + DIALOG_CURSOR_LINE) : lines.length - 3;
   const cursorCol = s.final ? 0 : Math.min(cols - 1, 2 + Array.from(lastPrompt).length);
   return { lines, cursorRow, cursorCol };
+}
+
+/** Row of the dialog's selected option in {@link limitDialogLines}. */
+const DIALOG_CURSOR_LINE = 2;
+
+/**
+ * The limit dialog 2.1.330 opens in place of the prompt box when it does not continue by itself (a per-model limit, a
+ * reset days away): `resetAt` as the limit line writes it, without the zone. Option 3 would bill usage credits.
+ */
+export function limitDialogLines(resetAt: string): string[] {
+  return [
+    "  What do you want to do?", "", "  ❯ 1. Stop and wait for limit to reset", `    2. Wait here, then continue automatically at ${resetAt}`,
+    "    3. Switch to usage credits", "    4. Upgrade your plan", "", "  Enter to confirm · Esc to cancel",
+  ];
 }
 
 /** `✻ Working… (3s · esc to interrupt)`, the glyph chosen by elapsed time. */
@@ -300,7 +318,7 @@ export interface ErrorFiling {
   /** `usage_limit_reached` for a real quota hit (2.1.330), absent otherwise. */
   apiError?: "usage_limit_reached";
   /** The quota's `rate_limit_info.rateLimitType`, for a quota hit. */
-  rateLimitType?: "five_hour" | "seven_day" | "seven_day_opus";
+  rateLimitType?: "five_hour" | "seven_day" | "seven_day_opus" | "seven_day_sonnet" | "seven_day_overage_included";
   /** `apiErrorIsTransient`: only the 429 without rate-limit headers ("not your usage limit") has it. */
   transient: boolean;
 }
@@ -315,7 +333,8 @@ export function classifyErrorText(text: string): ErrorFiling {
   if (text.startsWith(LOGIN_LINES.revoked)) return { error: "authentication_failed", status: 403, type: "permission_error", transient: false };
   if (/^Please run \/login · API Error: 40[13]/.test(text)) return { error: "authentication_failed", status: 401, type: "authentication_error", transient: false };
   if (QUOTA_PREFIXES.some((p) => text.startsWith(p))) {
-    const rateLimitType = /opus/i.test(text) ? "seven_day_opus" : /weekly|7-day/i.test(text) ? "seven_day" : "five_hour";
+    const rateLimitType = /opus/i.test(text) ? "seven_day_opus" : /sonnet/i.test(text) ? "seven_day_sonnet" : /fable/i.test(text) ? "seven_day_overage_included"
+      : /weekly|7-day/i.test(text) ? "seven_day" : "five_hour";
     return { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType, transient: false };
   }
   if (/not your usage limit|\b429\b/i.test(text)) return { error: "rate_limit", status: 429, type: "rate_limit_error", transient: true };

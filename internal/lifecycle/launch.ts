@@ -28,6 +28,8 @@ export interface LaunchSpec {
   settingsPath: string;
   /** Variable names removed from the pane's environment besides {@link TRANSCRIPT_KILLER_ENV} (daemon secrets). */
   stripEnv: readonly string[];
+  /** `--model <model>` (e.g. `sonnet` while the default model is limited); absent or null: Claude Code's default. */
+  model?: string | null;
   /**
    * The sessions' environment: when it holds any variable, `envFile` (written from {@link buildEnvFile}) is sourced by
    * `sh` just before Claude Code starts, so values (a proxy's password) never appear on a command line. @default none
@@ -35,22 +37,28 @@ export interface LaunchSpec {
   env?: { names: readonly string[]; envFile: string };
 }
 
+/** A model name or alias Claude Code accepts after `--model` (`sonnet`, `claude-sonnet-4-5`, `opus[1m]`): never a flag. */
+export const MODEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:\[\]-]{0,99}$/;
+
 /** The `sh -c` script that sets the sessions' environment from its first argument's file and runs the rest. */
 export const ENV_SCRIPT = '. "$0" && exec "$@"';
 
 /**
- * Builds the pane argv: `env -u … CLAUDE_CONFIG_DIR=<home> <command> <args…> --session-id|--resume <uuid> --settings <file>`.
+ * Builds the pane argv: `env -u … CLAUDE_CONFIG_DIR=<home> <command> <args…> [--model <model>] --session-id|--resume <uuid>
+ * --settings <file>`.
  * `env` both strips inherited variables and sets the config home without any shell parsing; with a sessions'
  * environment, `sh -c '. "$0" && exec "$@"' <env file>` comes before the command (the pane's pid stays Claude Code's).
- * @throws RangeError when the session id is not a valid UUID.
+ * @throws RangeError when the session id is not a valid UUID or the model is not a model name.
  */
 export function buildLaunchArgv(spec: LaunchSpec): string[] {
   if (!isValidUuid(spec.sessionId)) throw new RangeError(`Cannot launch Claude Code: invalid session id ${JSON.stringify(spec.sessionId)}`);
+  if (spec.model != null && !MODEL_NAME_RE.test(spec.model)) throw new RangeError(`Cannot launch Claude Code: invalid model ${JSON.stringify(spec.model)}`);
   const unset = [...new Set([...TRANSCRIPT_KILLER_ENV, ...spec.stripEnv])].flatMap((name) => ["-u", name]);
   const sourceEnv = spec.env && spec.env.names.length > 0 ? ["sh", "-c", ENV_SCRIPT, spec.env.envFile] : [];
   return [
     "env", ...unset, `CLAUDE_CONFIG_DIR=${spec.home}`, ...sourceEnv,
     spec.command, ...spec.args,
+    ...(spec.model != null ? ["--model", spec.model] : []),
     spec.mode === "new" ? "--session-id" : "--resume", spec.sessionId,
     "--settings", spec.settingsPath,
   ];

@@ -86,6 +86,11 @@ export interface LifecycleOptions {
   loginSpacingMs?: number;
   /** Variables set in every session's Claude Code (`claude.env` and `claude.env_from`, resolved). @default none */
   sessionEnv?: Readonly<Record<string, string>>;
+  /**
+   * The `--model` a launch on `account` gets when its request names none: the fallback model while the account's
+   * default model is limited (supervisor/models.ts). @default null (Claude Code's default model)
+   */
+  modelFor?: (account: string) => string | null;
 }
 
 /** A launch request. */
@@ -94,6 +99,8 @@ export interface LaunchRequest {
   /** Resume this conversation (its transcript must already be in `account.home`); otherwise a new one starts. */
   resumeId?: string | null;
   workdir?: string;
+  /** `--model <model>`, null for Claude Code's default model. @default {@link LifecycleOptions.modelFor} of the account */
+  model?: string | null;
   /** A fresh `list-panes`, when the caller has one (saves a tmux call per launch). */
   panes?: PaneInfo[];
 }
@@ -240,8 +247,9 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     // A conversation with no transcript yet has nothing to resume; it keeps its id and starts clean (`--session-id`),
     // which Claude Code accepts because no transcript with that id exists in this home.
     const sessionId = isValidUuid(request.resumeId) ? request.resumeId : newUuid();
+    const model = request.model !== undefined ? request.model : options.modelFor?.(request.account.name) ?? null;
     const argv = buildLaunchArgv({
-      command: options.claude.command, args: options.claude.args, home,
+      command: options.claude.command, args: options.claude.args, home, model,
       mode: resumable ? "resume" : "new", sessionId, settingsPath: writeSettings(name), stripEnv: options.stripEnv, env: writeEnv(name),
     });
     const slot = pacer.reserve(request.account.name, clock.now());
@@ -253,8 +261,9 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
     if (exists) await tmux.respawn(name, { cwd: workdir, argv });
     else await tmux.newSession(name, { cwd: workdir, argv });
     const now = clock.now();
-    log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir });
-    const row = sessions.apply(name, { kind: "launched", at: now, sessionId, account: request.account.name, home, workdir, resumed: resumable })!;
+    log.info("session launched", { session: name, account: request.account.name, mode: resumable ? "resume" : "new", session_id: sessionId, workdir, model });
+    sessions.apply(name, { kind: "launched", at: now, sessionId, account: request.account.name, home, workdir, resumed: resumable });
+    const row = sessions.apply(name, { kind: "model", at: now, model })!;
     return { ...row, resumed: resumable };
   };
 

@@ -130,7 +130,8 @@ export function renderStatus(s: StatusSnapshot, now: number, timeZone: string): 
   const lines = [head + flags.filter(Boolean).map((f) => ` · ${f}`).join(""), "<b>Accounts</b>"];
   for (const a of s.accounts) {
     const reset = a.state === "cooling" && a.reset_at ? `, resets ${at(a.reset_at)}` : a.login_fix ? ` — run ${escapeHtml(a.login_fix)}, then /login, then /enable ${escapeHtml(a.name)}` : "";
-    lines.push(`• ${escapeHtml(a.name)}${a.name === s.active_account ? " ★" : ""} ${a.state}${reset}`);
+    const models = (a.models ?? []).map((m) => `, ${escapeHtml(m.model)} limited until ${at(m.reset_at)}`).join("");
+    lines.push(`• ${escapeHtml(a.name)}${a.name === s.active_account ? " ★" : ""} ${a.state}${reset}${models}`);
   }
   const byState = new Map<string, string[]>();
   for (const x of s.sessions) byState.set(x.state, [...(byState.get(x.state) ?? []), x.task ? `${x.name} (${x.task})` : x.name]);

@@ -8,7 +8,7 @@ import type { LimitKind } from "./classify.ts";
 
 /** Claude Code's `rateLimitType` values (2.1.330) and the limit kinds they name. */
 const RATE_LIMIT_TYPES: Readonly<Record<string, LimitKind>> = {
-  five_hour: "five_hour", seven_day: "weekly", seven_day_opus: "opus", seven_day_sonnet: "sonnet", overage: "credits",
+  five_hour: "five_hour", seven_day: "weekly", seven_day_opus: "opus", seven_day_sonnet: "sonnet", seven_day_overage_included: "fable", overage: "credits",
 };
 
 /** A limit record's `apiErrorParams.rate_limit_info` (2.1.330), or its `quotaLimits` as a fallback. */

@@ -113,7 +113,9 @@ export const DASHBOARD_SCRIPT = `
       h("td", {}, [h("span", { class: "a-name" }, [a.name]), isActive ? " " : null, isActive ? h("span", { class: "tag" }, ["active"]) : null,
         h("div", { class: "muted small mono" }, [a.home]), a.login_fix ? h("div", { class: "small mono login-fix" }, ["run " + a.login_fix + ", then /login"]) : null]),
       h("td", {}, [h("span", { class: "pill ac-" + a.state }, [a.state])]),
-      h("td", {}, [a.reset_at ? cd(a.reset_at) : DASH])]);
+      h("td", {}, [a.reset_at ? cd(a.reset_at) : DASH].concat((a.models || []).map(function (m) {
+        return h("div", { class: "muted small", "data-model": m.model }, [m.model + " limited · ", cd(m.reset_at)]);
+      })))]);
   }
   function queue(s) {
     var shown = s.queue.filter(function (t) { return t.state === "queued" || t.state === "running"; }).slice(0, QUEUE_PREVIEW);

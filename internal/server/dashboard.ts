@@ -116,7 +116,7 @@ function accountRow(a: StatusSnapshot["accounts"][number], active: string | null
   return html`<tr data-account="${a.name}" data-state="${a.state}" class="${a.name === active ? "is-active" : ""}">
 <td><span class="a-name">${a.name}</span>${a.name === active ? html` <span class="tag">active</span>` : ""}<div class="muted small mono">${a.home}</div>${a.login_fix ? html`<div class="small mono login-fix">run ${a.login_fix}, then /login</div>` : ""}</td>
 <td><span class="pill ac-${a.state}">${a.state}</span></td>
-<td>${a.reset_at ? html`<span class="countdown" data-reset-at="${a.reset_at}">${countdown(a.reset_at, now)}</span>` : DASH}</td>
+<td>${a.reset_at ? html`<span class="countdown" data-reset-at="${a.reset_at}">${countdown(a.reset_at, now)}</span>` : DASH}${(a.models ?? []).map((m) => html`<div class="muted small" data-model="${m.model}">${m.model} limited · <span class="countdown" data-reset-at="${m.reset_at}">${countdown(m.reset_at, now)}</span></div>`)}</td>
 </tr>`;
 }
 

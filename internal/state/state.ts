@@ -66,6 +66,17 @@ export interface SessionRow {
    * the daemon's Claude Code: it gets no new task and is stopped once its task ends. `/status` shows `retiring`.
    */
   retiringAt: number | null;
+  /** The `--model` it was last launched with; null for Claude Code's default model (quota.on_model_limit: fallback). */
+  model: string | null;
+  updatedAt: number;
+}
+
+/** One model an account may not use until `resetAt` ("You've hit your Opus limit"), the account itself staying usable. */
+export interface ModelLimitRow {
+  account: string;
+  /** The limited model's family as Claude Code names the limit: `opus`, `sonnet` or `fable`. */
+  model: string;
+  resetAt: number;
   updatedAt: number;
 }
 
@@ -158,6 +169,11 @@ export interface Store {
   setAccountState(name: string, state: AccountState, resetAt: number | null, now: number): void;
   /** Per-account usage: limits hit, periods (active, cooling, …), daily counters (state/usage-store.ts). */
   readonly usage: UsageStore;
+  /** Per-model limits of accounts (quota.on_model_limit: fallback), by account then model. */
+  modelLimits(): ModelLimitRow[];
+  /** Records (or moves) the reset of one model's limit on one account. */
+  setModelLimit(account: string, model: string, resetAt: number, now: number): void;
+  clearModelLimit(account: string, model: string): void;
 
   session(name: string): SessionRow | null;
   sessions(): SessionRow[];
@@ -243,6 +259,11 @@ const MIGRATIONS = [
   `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
   // wip/usage: account_limits, account_periods, account_days; swaps.limit_kind.
   USAGE_MIGRATION,
+  // wip/model: per-model limits (quota.on_model_limit: fallback) and the model each session was launched with.
+  `ALTER TABLE sessions ADD COLUMN model TEXT;
+   CREATE TABLE model_limits (
+     account TEXT NOT NULL, model TEXT NOT NULL, reset_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (account, model)) STRICT;`,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -264,7 +285,8 @@ export function openStore(path: string): Store {
     sessionId: (r.session_id as string | null) ?? null, account: (r.account as string | null) ?? null, home: (r.home as string | null) ?? null,
     workdir: r.workdir as string, taskId: (r.task_id as number | null) ?? null,
     launchedAt: (r.launched_at as number | null) ?? null, activityAt: (r.activity_at as number | null) ?? null,
-    turnAt: (r.turn_at as number | null) ?? null, retiringAt: (r.retiring_at as number | null) ?? null, updatedAt: r.updated_at as number,
+    turnAt: (r.turn_at as number | null) ?? null, retiringAt: (r.retiring_at as number | null) ?? null,
+    model: (r.model as string | null) ?? null, updatedAt: r.updated_at as number,
   });
   const taskRow = (r: Record<string, unknown>): TaskRow => ({
     id: r.id as number, project: r.project as string, file: r.file as string, state: r.state as TaskState,
@@ -290,7 +312,7 @@ export function openStore(path: string): Store {
 
   const SESSION_COLUMNS: Record<keyof SessionPatch, string> = {
     kind: "kind", state: "state", sessionId: "session_id", account: "account", home: "home", workdir: "workdir",
-    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at", retiringAt: "retiring_at",
+    taskId: "task_id", launchedAt: "launched_at", activityAt: "activity_at", turnAt: "turn_at", retiringAt: "retiring_at", model: "model",
   };
   const TASK_COLUMNS: Record<keyof TaskPatch, string> = {
     project: "project", file: "file", state: "state", priority: "priority", workdir: "workdir", timeoutMs: "timeout_ms",
@@ -341,6 +363,17 @@ export function openStore(path: string): Store {
       })();
     },
     usage,
+    modelLimits: () => (db.query("SELECT * FROM model_limits ORDER BY account, model").all() as Record<string, unknown>[]).map((r) => ({
+      account: r.account as string, model: r.model as string, resetAt: r.reset_at as number, updatedAt: r.updated_at as number,
+    })),
+    setModelLimit(account, model, resetAt, now) {
+      db.query(`INSERT INTO model_limits (account, model, reset_at, updated_at) VALUES ($account, $model, $resetAt, $now)
+                ON CONFLICT(account, model) DO UPDATE SET reset_at = excluded.reset_at, updated_at = excluded.updated_at`)
+        .run({ account, model, resetAt, now });
+    },
+    clearModelLimit(account, model) {
+      db.query("DELETE FROM model_limits WHERE account = $account AND model = $model").run({ account, model });
+    },
 
     session(name) {
       const row = db.query("SELECT * FROM sessions WHERE name = $name").get({ name }) as Record<string, unknown> | null;

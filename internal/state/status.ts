@@ -26,7 +26,14 @@ export interface StatusSnapshot {
    * buildStatus always fills the usage fields, readers of an older daemon's `/status` may find them absent.
    * `login_fix`, only for a `needs_login` account: the command to run, then `/login` in it.
    */
-  accounts: Array<{ name: string; home: string; state: AccountState; reset_at: string | null; login_fix?: string } & Partial<AccountUsage>>;
+  accounts: Array<{
+    name: string; home: string; state: AccountState; reset_at: string | null; login_fix?: string;
+    /**
+     * Models the account may not use until their reset (quota.on_model_limit: fallback); its sessions run the fallback
+     * model. Always written by this daemon; optional for surfaces reading an older one.
+     */
+    models?: Array<{ model: string; reset_at: string }>;
+  } & Partial<AccountUsage>>;
   sessions: Array<{
     name: string; kind: SessionKind; state: SessionStatusState; account: string | null; session_id: string | null;
     task: string | null; workdir: string;
@@ -89,6 +96,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     wake_at: iso(flags.exhaustedUntil),
     accounts: store.accounts().map((a) => ({
       name: a.name, home: a.home, state: a.state, reset_at: iso(a.resetAt), ...(a.state === "needs_login" ? { login_fix: loginFix(a.home) } : {}),
+      models: store.modelLimits().filter((m) => m.account === a.name && m.resetAt > now).map((m) => ({ model: m.model, reset_at: new Date(m.resetAt).toISOString() })),
       ...accountUsage(store, a.name, now),
     })),
     sessions: store.sessions().map((s) => ({

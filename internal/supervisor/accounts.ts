@@ -19,6 +19,7 @@ import type { Runtime } from "../state/runtime.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { EventBus } from "../notify/feed.ts";
 import type { UsageRecorder } from "../state/usage.ts";
+import type { ModelFallback } from "./models.ts";
 
 /** What account decisions touch. */
 export interface AccountDecisionsDeps {
@@ -37,6 +38,8 @@ export interface AccountDecisionsDeps {
   usage?: Pick<UsageRecorder, "limitHit">;
   /** Time of a home's `.credentials.json` (ms, 0 when missing): a changed file is a fixed login. @default its mtime */
   loginMtime?: (home: string) => number;
+  /** Per-model limits (`quota.on_model_limit: fallback`): handled there instead of cooling the account. */
+  models?: ModelFallback;
 }
 
 /** The account decisions. */
@@ -98,6 +101,8 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       if (acc?.state === "cooling" || acc?.state === "needs_login") return;
       if (acc?.state === "available" && (row?.turnAt ?? 0) < acc.updatedAt) return;
     }
+    // "You've hit your Opus limit" with on_model_limit fallback: the account stays usable, its sessions change model.
+    if (verdict.kind === "quota" && deps.models && (await deps.models.onLimit(session, account, verdict, signal, at))) return;
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
     const last = store.lastDoneSwap();
     const decision = quota.observe({ session, account, signal, verdict, now: at }, {

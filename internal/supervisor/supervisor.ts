@@ -26,6 +26,7 @@ import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "../notify/feed.ts";
 import { createTaskWork, type TaskWork } from "../watcher/tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
+import { createModelFallback } from "./models.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
@@ -110,12 +111,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // Once a swap only verifies, every session is back on the target account, and while it relaunches so is each one
     // already relaunched: a cut task on an idle one continues at once instead of waiting for the fleet's last session.
     swapRunning: (session) => swapHolds(store.openSwap(), session),
-    gateOpen: () => deps.gate().open, activeAccount: activeHome,
+    gateOpen: () => deps.gate().open, activeAccount: activeHome, modelBlocked: (row) => models.blocked(row),
     limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
       accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
         ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),
   });
 
+  const models = createModelFallback({
+    config, store, lifecycle, quota, sessions, log, now: () => clock.now(), swapRunning: () => switcher.running() || store.openSwap() !== null,
+  });
   // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later).
   let followAfterSwap: Promise<void> | null = null;
   let stopping = false;
@@ -127,7 +131,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         followAfterSwap = null;
       });
   };
-  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds, usage: deps.usage });
+  const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds, usage: deps.usage, models });
   const { accountOfEvent, onVerdict, requestSwap } = accounts;
 
   const handleHook = async (obs: Extract<Observation, { kind: "hook" }>) => {
@@ -225,7 +229,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       }
       case "tick":
         deps.usage?.sessionsSeen(obs.at);
-        return accounts.wakeAccounts(obs.at);
+        await accounts.wakeAccounts(obs.at);
+        return models.pass(obs.at);
     }
   };
 
@@ -238,6 +243,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
     const watching = new Set(lifecycle.observedNames());
     const panes = (await tmux.listPanes()).filter((p) => watching.has(p.session));
+    // Launch times as the screens are captured: a session relaunched later in this pass (e.g. a per-model limit read
+    // from its transcript) shows the replaced program on this capture, which is not its screen any more.
+    const launchedAt = (name: string) => store.session(name)?.launchedAt ?? null;
+    const captured = new Map(panes.map((p) => [p.session, launchedAt(p.session)]));
     const screens = await tmux.capture(panes.filter((p) => !p.dead).map((p) => p.paneId));
     const seen = new Set<string>();
     for (const pane of panes) {
@@ -249,7 +258,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
         await handleNow({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
       }
-      if (lines || pane.dead) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
+      const relaunched = launchedAt(pane.session) !== captured.get(pane.session);
+      if ((lines || pane.dead) && !relaunched) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
     }
     for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
     await work.follow();

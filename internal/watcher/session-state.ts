@@ -17,6 +17,8 @@ export type SessionFact =
   | { kind: "adopted"; at: number; workdir: string; account: string; home: string; sessionId: string | null }
   /** Claude Code stopped for a swap, a holding pane in its place. */
   | { kind: "held"; at: number }
+  /** The launch just recorded ran with `--model <model>` (null: Claude Code's default model). */
+  | { kind: "model"; at: number; model: string | null }
   /** A pane left `dead` runs again. */
   | { kind: "revived"; at: number }
   /** Claude Code keeps exiting right after launch: left `dead`. */
@@ -64,6 +66,8 @@ export function nextSessionState(row: SessionRow | null, fact: SessionFact): Ses
         state: "idle", workdir: fact.workdir, account: fact.account, home: fact.home, activityAt: at,
         ...(fact.sessionId ? { sessionId: fact.sessionId } : {}),
       };
+    case "model":
+      return (row?.model ?? null) === fact.model ? null : { model: fact.model };
     case "held":
       return { state: "starting" };
     case "revived":

@@ -50,7 +50,11 @@ export function createSessionTracker(deps: { store: Store; names: Pick<OwnedName
   };
 
   return {
-    apply: writer.apply,
+    apply(name, fact) {
+      // A screen seen before a (re)launch shows the program that was replaced: nothing is decided from it any more.
+      if (fact.kind === "launched") screens.delete(name);
+      return writer.apply(name, fact);
+    },
     forget: writer.forget,
     sighted(session, alive, lines, at) {
       screens.set(session, { alive, lines: lines ?? [], at });

@@ -35,6 +35,8 @@ export interface TaskWorkDeps {
   /** Whether new tasks may be handed out (not paused, no swap, not exhausted, no cooldown). */
   gateOpen(): boolean;
   activeAccount(): { name: string; home: string };
+  /** The session runs a model its account may not use now and waits to be relaunched on another (supervisor/models.ts). */
+  modelBlocked?(row: SessionRow): boolean;
   /**
    * A cut turn's limit record gave its exact reset (epoch ms): the account whose home holds `transcript` (with session
    * homes: the account `session` ran on when `line` cut its turn) may have been cooled from a screen line rounded to
@@ -64,7 +66,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
 
   const accountUsable = (row: SessionRow) => {
     const account = store.accounts().find((a) => a.name === row.account);
-    return account !== undefined && account.state === "available";
+    return account !== undefined && account.state === "available" && !deps.modelBlocked?.(row);
   };
 
   const release = (session: string | null) => {

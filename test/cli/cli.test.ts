@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, UsageError } from "../../internal/cli/commands.ts";
-import { ApiError, countdown, createApiClient, renderStatus, table } from "../../internal/cli/client.ts";
+import { ApiError, countdown, createApiClient, renderAccounts, renderStatus, table } from "../../internal/cli/client.ts";
 import { renderDoctor, runDoctor, sessionEnvCheck } from "../../internal/cli/doctor.ts";
 import { TESTED_CLAUDE_CODE_VERSION } from "../../internal/claude/version.ts";
 import { sdNotify } from "../../internal/cli/systemd.ts";
@@ -31,6 +31,12 @@ describe("status rendering", () => {
     sessions: [{ name: "ccl-auto-11", kind: "pool", state: "working", account: "main", session_id: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b", task: "web/fix.md", workdir: "/w" }],
     tasks: { queued: 1, running: 1, done: 3, failed: 0, stalled: 0 }, queue: [], last_swap: null, swaps: [],
   };
+
+  test("names each per-model limit under the accounts table with its countdown", () => {
+    const limited = { ...snapshot, accounts: [{ ...snapshot.accounts[0]!, models: [{ model: "opus", reset_at: new Date(now + 3_600_000).toISOString() }] }, snapshot.accounts[1]!] };
+    expect(renderAccounts(limited, now).split("\n").at(-1)).toBe("main: opus limited, resets in 1h 00m (sessions on the fallback model)");
+    expect(renderAccounts(snapshot, now)).not.toContain("limited");
+  });
 
   test("shows flags, accounts with their reset countdown, sessions and the queue", () => {
     const text = renderStatus(snapshot, now);

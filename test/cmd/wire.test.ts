@@ -14,6 +14,7 @@ import { tempDir } from "../support/tmux.ts";
 import { pollCount, seedAccountHomes } from "../support/daemon.ts";
 import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
 import { HOOK_HEADER } from "../../internal/server/server.ts";
+import { classifyErrorText } from "../../internal/demo/sim-screen.ts";
 
 const SESSION = "ccl-auto-11";
 const fetchRefused = (async () => {
@@ -35,7 +36,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function world(): Promise<World> {
+async function world(quota = "{ poll_interval: 1s }"): Promise<World> {
   const temp = tempDir("cf-wire-");
   cleanups.push(() => temp.cleanup());
   const dir = temp.path;
@@ -50,7 +51,7 @@ accounts:
 autonomous: { prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${dir}/work }
 dedicated: []
 watcher: { poll_interval: 1s, task_timeout: 10m }
-quota: { poll_interval: 1s }
+quota: ${quota}
 dispatcher: { rescan_interval: 1s, settle: 500ms, projects: { demo: { workdir: ${dir}/work } } }
 `;
   seedAccountHomes(dir, ["a"]);
@@ -157,5 +158,45 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     await driveUntil(w, "done/second.result.md", () => existsSync(join(queueDir(w, "done"), "second.result.md")));
     expect(readFileSync(join(queueDir(w, "done"), "second.result.md"), "utf8")).toContain("Second result");
     expect(prompts(w)).toEqual([["First task", 1], ["Second task", 1]]);
+  });
+  test("an Opus limit with on_model_limit fallback: the same account, --model sonnet with the conversation resumed, the cut task continued once, the default model back after the reset", async () => {
+    const w = await world("{ poll_interval: 1s, on_model_limit: fallback, fallback_model: sonnet }");
+    await w.boot();
+    const pane = () => w.fake.panes.get(SESSION)!;
+    const model = () => { const argv = pane().argv; return argv.includes("--model") ? argv[argv.indexOf("--model") + 1] : null; };
+    await w.daemon.control.addTask({ project: "demo", name: "notes.md", prompt: "Write the release notes" });
+    await driveUntil(w, "the delivery to be confirmed", () => w.daemon.control.tasks()[0]?.delivery === "confirmed");
+    const conversation = pane().conversation;
+    // The turn ends on the limit as 2.1.330 ends it: the API-error record, the turn's end, then StopFailure.
+    const line = "You've hit your Opus limit · resets 3pm (UTC)";
+    const promptId = pane().promptId;
+    pane().ledger!.apiError(line, classifyErrorText(line), Date.UTC(2026, 10, 23, 15));
+    pane().ledger!.turnEnded(1_000, []);
+    Object.assign(pane(), { busy: false, promptId: null });
+    await postHook(w, "StopFailure", { error: "rate_limit", last_assistant_message: line, prompt_id: promptId, session_id: conversation });
+    await driveUntil(w, "the relaunch with --model sonnet", () => model() === "sonnet");
+    expect(pane().argv.slice(pane().argv.indexOf("--model"), pane().argv.indexOf("--model") + 4)).toEqual(["--model", "sonnet", "--resume", conversation]);
+    await driveUntil(w, "the continue prompt", () => pane().busy);
+    w.fake.endTurn(SESSION, "Notes written.");
+    await driveUntil(w, "the task done", () => w.daemon.control.tasks()[0]?.state === "done");
+    expect(prompts(w)).toEqual([["Write the release notes", 1], ["Continue where you left off.", 1]]);
+    const status = w.daemon.control.status();
+    expect(status.accounts.map((a) => [a.name, a.state, a.models])).toEqual([["a", "available", [{ model: "opus", reset_at: "2026-11-23T15:00:00.000Z" }]]]);
+    expect(status.swaps).toEqual([]);
+
+    // A restarted daemon knows the session's model and the limit: nothing is relaunched until the reset.
+    const pid = pane().pid;
+    await w.daemon.stop("restart");
+    await w.boot();
+    // Until the reset the session stays on sonnet; at the reset it goes back to the default model, same conversation.
+    await w.clock.set(Date.UTC(2026, 10, 23, 14, 59));
+    const polls = await pollCount(w.daemon.url());
+    await driveUntil(w, "two polls at 2:59pm", async () => (await pollCount(w.daemon.url())) >= polls + 2);
+    expect({ model: model(), pid: pane().pid }).toEqual({ model: "sonnet", pid });
+    await w.clock.set(Date.UTC(2026, 10, 23, 15));
+    await driveUntil(w, "the default model back", () => model() === null);
+    expect(pane().conversation).toBe(conversation);
+    expect(w.daemon.control.status().accounts[0]!.models).toEqual([]);
+    expect(prompts(w)).toEqual([["Write the release notes", 1], ["Continue where you left off.", 1]]);
   });
 });

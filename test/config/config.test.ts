@@ -43,6 +43,17 @@ describe("parseConfig()", () => {
     expect(config.tmux.socket).toBe("");
   });
 
+  test("quota.on_model_limit defaults to swap; fallback needs quota.fallback_model, a model name", () => {
+    expect(parseConfig(MINIMAL, "/etc/cf.yaml", env).quota).toMatchObject({ on_model_limit: "swap" });
+    expect(parseConfig(`${MINIMAL}quota:\n  on_model_limit: fallback\n  fallback_model: sonnet\n`, "/etc/cf.yaml", env).quota)
+      .toMatchObject({ on_model_limit: "fallback", fallback_model: "sonnet" });
+    const [missing] = problems(`${MINIMAL}quota:\n  on_model_limit: fallback\n`);
+    expect(missing).toMatchObject({ line: 5, key: "quota.on_model_limit" });
+    expect(missing!.message).toContain("quota.fallback_model");
+    const [flag] = problems(`${MINIMAL}quota:\n  on_model_limit: fallback\n  fallback_model: --resume\n`);
+    expect(flag).toMatchObject({ line: 6, key: "quota.fallback_model" });
+  });
+
   test("reports an unknown key with its line and column", () => {
     const [p] = problems(`${MINIMAL}autonomous:\n  prefx: ccl-auto-\n`);
     expect(p).toMatchObject({ line: 5, column: 3, key: "autonomous.prefx" });

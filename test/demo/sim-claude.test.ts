@@ -6,8 +6,9 @@ import { basename, join } from "node:path";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import { parseSimArgs } from "../../internal/demo/sim-args.ts";
 import {
-  GUTTER, classifyErrorText, createKeyReader, defaultQuotaLine, formatResetTime, parseDirectives, renderFrame, type FrameState,
+  GUTTER, classifyErrorText, createKeyReader, defaultQuotaLine, formatResetTime, limitDialogLines, parseDirectives, renderFrame, type FrameState,
 } from "../../internal/demo/sim-screen.ts";
+import { classifyPane, inputText, paneActivity } from "../../internal/quota/classify.ts";
 import { readTranscript } from "../../internal/demo/sim-store.ts";
 import { planCrash, planHook } from "../../internal/demo/sim-faults.ts";
 
@@ -62,6 +63,28 @@ describe("renderFrame()", () => {
   test("continues a multi-line prompt under the ❯ with two spaces", () => {
     const lines = renderFrame({ ...base, input: "one\ntwo" }).lines.map(plain);
     expect(lines.slice(-4, -2)).toEqual(["❯\u00a0one", "  two"]);
+  });
+});
+
+describe("the limit dialog", () => {
+  const OPUS = "You've hit your Opus limit · resets 3pm (UTC)";
+  const frame = renderFrame({ header: "Claude Code (simulated) · acct-a", entries: [{ kind: "user", text: "go" }, { kind: "error", text: OPUS }],
+    input: "", now: 10_000, mode: "", promptChar: "❯", cols: 80, rows: 24, dialog: limitDialogLines("3pm") });
+
+  test("replaces the prompt box under a full-width ▔ rule, as 2.1.330 draws it for a per-model limit", () => {
+    expect(frame.lines.map(plain).slice(-10)).toEqual([
+      "", "\u2594".repeat(80), "  What do you want to do?", "", "  ❯ 1. Stop and wait for limit to reset",
+      "    2. Wait here, then continue automatically at 3pm", "    3. Switch to usage credits", "    4. Upgrade your plan", "",
+      "  Enter to confirm · Esc to cancel",
+    ]);
+    expect(plain(frame.lines[frame.cursorRow]!)).toBe("  ❯ 1. Stop and wait for limit to reset");
+  });
+
+  test("reads as a dialog with an Opus limit to the daemon's classifier", () => {
+    const lines = frame.lines.map(plain);
+    expect(paneActivity(lines)).toBe("dialog");
+    expect(inputText(lines)).toBeNull();
+    expect(classifyPane(lines, { now: Date.UTC(2026, 10, 29, 12), defaultZone: "UTC" })).toMatchObject({ kind: "quota", limit: "opus", resetAt: Date.UTC(2026, 10, 29, 15) });
   });
 });
 
@@ -127,6 +150,10 @@ describe("classifyErrorText()", () => {
       { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day", transient: false }],
     ["You've hit your Opus limit · resets 3pm (UTC)",
       { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day_opus", transient: false }],
+    ["You've hit your Sonnet limit · resets 3pm (UTC)",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day_sonnet", transient: false }],
+    ["You've hit your Fable limit · resets 3pm (UTC)",
+      { error: "rate_limit", status: 429, type: "rate_limit_error", apiError: "usage_limit_reached", rateLimitType: "seven_day_overage_included", transient: false }],
     ["API Error: Server is temporarily limiting requests (not your usage limit) · Rate limited",
       { error: "rate_limit", status: 429, type: "rate_limit_error", transient: true }],
     ["API Error: 529 Overloaded. This is a server-side issue", { error: "server_error", status: 529, type: "overloaded_error", transient: false }],

@@ -384,6 +384,12 @@ describe("security", () => {
     expect(page).toContain('data-session="&lt;script&gt;alert(1)&lt;/script&gt;"');
     expect(page).toContain('id="active-account">beta<');
   });
+  test("shows each per-model limit under its account on the dashboard, with a countdown to its reset", async () => {
+    const { app, state } = setup();
+    state.snap.accounts[1] = { ...state.snap.accounts[1]!, models: [{ model: "opus", reset_at: "2026-03-01T14:00:00.000Z" }] };
+    const page = await (await app.request("/")).text();
+    expect(page).toMatch(/<div class="muted small" data-model="opus">opus limited · <span class="countdown" data-reset-at="2026-03-01T14:00:00.000Z">/);
+  });
 });
 
 describe("startServer()", () => {

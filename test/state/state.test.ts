@@ -14,7 +14,7 @@ describe("openStore()", () => {
     openStore(path).close();
     const db = new Database(path);
     expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(6);
+    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(7);
     db.close();
     const again = openStore(path);
     again.probeWrite(NOW);
@@ -30,6 +30,21 @@ describe("openStore()", () => {
     db.close();
     expect(() => openStore(path)).toThrow(/schema version 99 is newer/);
     dir.cleanup();
+  });
+
+  test("records per-model limits, moves a reset, clears one, and keeps each session's model", () => {
+    const store = openStore(":memory:");
+    store.setModelLimit("a", "opus", NOW + 1000, NOW);
+    store.setModelLimit("a", "opus", NOW + 2000, NOW + 1);
+    store.setModelLimit("b", "fable", NOW + 3000, NOW);
+    expect(store.modelLimits()).toEqual([
+      { account: "a", model: "opus", resetAt: NOW + 2000, updatedAt: NOW + 1 }, { account: "b", model: "fable", resetAt: NOW + 3000, updatedAt: NOW },
+    ]);
+    store.clearModelLimit("a", "opus");
+    expect(store.modelLimits().map((l) => l.account)).toEqual(["b"]);
+    expect(store.upsertSession("s", "pool", { model: "sonnet" }, NOW).model).toBe("sonnet");
+    expect(store.upsertSession("s", "pool", { model: null }, NOW).model).toBeNull();
+    store.close();
   });
 
   test("keeps account state across a config re-sync and drops removed accounts", () => {

@@ -33,6 +33,8 @@ export interface FakePane {
   /** The open turn's prompt id, while busy. */
   promptId: string | null;
   ledger: SimStore | null;
+  /** The program's argv from the last `new-session`/`respawn-pane` (after `--`). */
+  argv: string[];
 }
 
 /** Settings of {@link createFakeTmux}. */
@@ -96,6 +98,7 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
     pane.cwd = flag(args, "-c") ?? "/";
     pane.home = argv.find((a) => a.startsWith("CLAUDE_CONFIG_DIR="))?.slice("CLAUDE_CONFIG_DIR=".length) ?? "";
     pane.conversation = flag(argv, "--session-id") ?? flag(argv, "--resume") ?? "";
+    pane.argv = argv;
     pane.pid = 4_000_000 + ++nextPane;
     pane.input = "";
     pane.busy = false;
@@ -141,7 +144,7 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
       case "new-session": {
         const name = flag(rest, "-s")!;
         if (panes.has(name)) return fail(`duplicate session: ${name}`);
-        const pane: FakePane = { session: name, paneId: `%${nextPane}`, pid: 0, cwd: "/", home: "", conversation: "", transcript: "", input: "", busy: false, prompts: 0, promptId: null, ledger: null };
+        const pane: FakePane = { session: name, paneId: `%${nextPane}`, pid: 0, cwd: "/", home: "", conversation: "", transcript: "", input: "", busy: false, prompts: 0, promptId: null, ledger: null, argv: [] };
         launch(pane, rest);
         panes.set(name, pane);
         return ok();

@@ -7,7 +7,7 @@ import { openStore, type SessionRow } from "../../internal/state/state.ts";
 const AT = Date.UTC(2026, 10, 29, 12);
 const row = (patch: Partial<SessionRow> = {}): SessionRow => ({
   name: "ccl-auto-11", kind: "pool", state: "idle", sessionId: null, account: "a", home: "/h", workdir: "/w", taskId: null,
-  launchedAt: AT - 60_000, activityAt: null, turnAt: null, retiringAt: null, updatedAt: AT - 60_000, ...patch,
+  launchedAt: AT - 60_000, activityAt: null, turnAt: null, retiringAt: null, model: null, updatedAt: AT - 60_000, ...patch,
 });
 
 describe("nextSessionState()", () => {
@@ -15,6 +15,9 @@ describe("nextSessionState()", () => {
     ["a launch starts the session and keeps its task when the conversation was resumed", row({ taskId: 7 }),
       { kind: "launched", at: AT, sessionId: "s", account: "b", home: "/hb", workdir: "/w", resumed: true },
       { state: "starting", sessionId: "s", account: "b", home: "/hb", workdir: "/w", launchedAt: AT, activityAt: AT }],
+    ["a launch's model is remembered", row(), { kind: "model", at: AT, model: "sonnet" }, { model: "sonnet" }],
+    ["the same model again changes nothing", row({ model: "sonnet" }), { kind: "model", at: AT, model: "sonnet" }, null],
+    ["back to the default model", row({ model: "sonnet" }), { kind: "model", at: AT, model: null }, { model: null }],
     ["a launch of a new conversation drops the task", row({ taskId: 7 }),
       { kind: "launched", at: AT, sessionId: "s", account: "b", home: "/hb", workdir: "/w", resumed: false },
       { state: "starting", sessionId: "s", account: "b", home: "/hb", workdir: "/w", launchedAt: AT, activityAt: AT, taskId: null }],
