@@ -257,13 +257,13 @@ const MIGRATIONS = [
    ALTER TABLE tasks ADD COLUMN nudged_at INTEGER;`,
   `ALTER TABLE sessions ADD COLUMN home TEXT;`,
   `ALTER TABLE sessions ADD COLUMN retiring_at INTEGER;`,
-  // wip/usage: account_limits, account_periods, account_days; swaps.limit_kind.
-  USAGE_MIGRATION,
-  // wip/model: per-model limits (quota.on_model_limit: fallback) and the model each session was launched with.
+  // 6: per-model limits (quota.on_model_limit: fallback) and the model each session was launched with.
   `ALTER TABLE sessions ADD COLUMN model TEXT;
    CREATE TABLE model_limits (
      account TEXT NOT NULL, model TEXT NOT NULL, reset_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
      PRIMARY KEY (account, model)) STRICT;`,
+  // 7: usage at a glance: account_limits, account_periods, account_days; swaps.limit_kind.
+  USAGE_MIGRATION,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */

@@ -193,7 +193,7 @@ describe("a login fixed", () => {
     const events = createEventBus({ store, log: memoryLog(), send: (e) => notified.push(e), describe: (e) => ({ level: "info", message: e.kind }) });
     const control = createControl({ store, runtime, events, clock, log: memoryLog(), version: "test", startedAt: 0 } as unknown as Parameters<typeof createControl>[0]);
     const status = buildStatus(store, { version: "t", startedAt: 0, activeAccount: "a", paused: false, exhaustedUntil: null }, clock.now());
-    expect(status.accounts[0]).toEqual({ name: "a", home: "/h/a", state: "needs_login", reset_at: null, login_fix: loginFix("/h/a") });
+    expect(status.accounts[0]).toMatchObject({ name: "a", home: "/h/a", state: "needs_login", reset_at: null, login_fix: loginFix("/h/a") });
     expect(control.setAccountEnabled("a", true)).toEqual({ ok: true, message: "account a enabled; its login in /h/a is used again" });
     expect(state("a")).toBe("available");
     expect(notified.at(-1)).toMatchObject({ kind: "login_restored", account: "a", how: "enabled" });
