@@ -86,7 +86,11 @@ export const ConfigSchema = z.strictObject({
     /** Zone of a reset time printed without one ("resets 4am"); "" = the daemon's own (resolved in config.ts). */
     timezone: z.string().default(""),
   }).prefault({}),
-  accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
+  accounts: z.array(z.strictObject({
+    name: SessionName, home: Path,
+    /** Usage percent of a warning at or above which the account's sessions move before its limit; absent: never. */
+    switch_at: z.number().int().min(1, "must be 1 to 100").max(100, "must be 1 to 100").optional(),
+  })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({
     prefix: SessionName.default("ccl-auto-"),
     start_index: z.number().int().min(0, "must be 0 or more").default(0),
@@ -104,6 +108,8 @@ export const ConfigSchema = z.strictObject({
     confirm_polls: z.number().int().min(1).default(DEFAULT_CONFIRM_POLLS),
     extra_quota_patterns: z.array(z.string()).default([]),
     extra_transient_patterns: z.array(z.string()).default([]),
+    /** Claude Code says it now bills extra usage / usage credits: `move` treats it as the account's limit, `allow` only tells. */
+    on_extra_usage: z.enum(["move", "allow"]).default("move"),
   }).prefault({}),
   switcher: z.strictObject({
     relaunch_stagger: Duration.prefault(DEFAULT_RELAUNCH_STAGGER),

@@ -44,6 +44,11 @@ export interface EventData {
   /** `claude-failover notify test`. */
   test_message: { host: string };
   link_blocked: { link: string; reason: string };
+  /**
+   * Claude Code said an account now bills extra usage / usage credits and `quota.on_extra_usage` is `allow`: the
+   * sessions stay (once per account and window). With `move` a swap (reason `extra_usage`) says it instead.
+   */
+  extra_usage: { account: string; session: string | null; line: string; window: string | null; reset_at: number | null };
 }
 
 /** Every kind of notification. */
@@ -66,6 +71,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
   tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
+  extra_usage: "warning",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -101,7 +107,7 @@ export function eventKey(event: NotifyEvent): string {
   const subject = (() => {
     switch (event.kind) {
       case "swap_started": case "swap_done": case "swap_failed": return `${event.from ?? ""}>${event.to ?? ""}`;
-      case "account_available": case "account_enabled": return event.account;
+      case "account_available": case "account_enabled": case "extra_usage": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
       case "daily_digest": return String(event.since);
@@ -227,6 +233,13 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
       return ["claude-failover test message", [`Sent by "claude-failover notify test" on ${event.host}.`]];
     case "link_blocked":
       return [`${event.link} is not managed`, [event.reason, "Swaps are refused until it is fixed."]];
+    case "extra_usage":
+      return [`Account ${event.account} is using extra usage`, [
+        `“${event.line}”`,
+        event.session && `Seen on ${event.session}.`,
+        "Sessions stay on it (quota.on_extra_usage: allow).",
+        event.reset_at !== null && `Plan limit resets ${when(event.reset_at)}`,
+      ]];
   }
 }
 

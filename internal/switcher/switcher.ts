@@ -64,8 +64,11 @@ export interface SwitcherOptions {
 
 /** A swap request. */
 export interface SwapInput {
-  /** `config`: sessions run on an account the config no longer has (or in its old home); only they move. */
-  reason: "quota" | "manual" | "reset" | "config";
+  /**
+   * `config`: sessions run on an account the config no longer has (or in its old home); only they move. `warning`: a
+   * usage warning reached the account's `switch_at`; `extra_usage`: the account started billing extra usage.
+   */
+  reason: "quota" | "manual" | "reset" | "config" | "warning" | "extra_usage";
   /** Target account; the next available one when absent (for `config`, the active account when usable). */
   to?: string;
   /** The account the sessions leave. @default the active account */
