@@ -41,6 +41,11 @@ export interface FrameState {
   mode: string;
   /** Replaces the idle footer for a moment, e.g. `Press Ctrl-C again to exit`. */
   notice?: string;
+  /**
+   * A transient notification (a usage warning, `You're now using usage credits …`), drawn as 2.1.330's fullscreen
+   * renderer does: right-aligned on the row just above the input box's top rule (reference/real-claude.md §13.2).
+   */
+  notification?: string;
   /** `❯` normally, `>` under `TERM=linux`. */
   promptChar: string;
   cols: number;
@@ -70,7 +75,7 @@ export function renderFrame(s: FrameState): Frame {
     if (s.busySince !== undefined) bottom.push("", spinnerLine(s.now - s.busySince));
     promptRows = chunk(s.input, cols - 2).slice(-Math.max(1, rows - 10));
     const rule = dim("─".repeat(cols));
-    bottom.push("", rule, ...promptRows.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
+    bottom.push(s.notification ? notificationRow(s.notification, cols) : "", rule, ...promptRows.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
   }
   const conversation = s.entries.flatMap((entry) => ["", ...entryLines(entry, cols)]);
   const room = Math.max(0, rows - 1 - bottom.length);
@@ -79,6 +84,32 @@ export function renderFrame(s: FrameState): Frame {
   const cursorRow = s.final ? lines.length - 1 : lines.length - 3;
   const cursorCol = s.final ? 0 : Math.min(cols - 1, 2 + Array.from(lastPrompt).length);
   return { lines, cursorRow, cursorCol };
+}
+
+/**
+ * The notification row: right-aligned to end at column `cols − 2`; a text longer than `cols − 4` is cut to fit with
+ * `…` after a two-space indent, never wrapped (§13.2: `  You've used 91% of your 5-hour limit · … /upgrade to keep …`).
+ */
+export function notificationRow(text: string, cols: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= cols - 4) return `${" ".repeat(cols - 2 - chars.length)}${text}`;
+  return `  ${chars.slice(0, Math.max(0, cols - 5)).join("")}…`;
+}
+
+/**
+ * 2.1.330's usage warning for a Max login (reference/real-claude.md §13.1–§13.2): `You've used 91% of your 5-hour limit
+ * · resets 4am (UTC) · /upgrade to keep using Claude Code`, or `You've used 91% of your weekly limit · resets Dec 2, 1am
+ * (UTC)` (no hint on the weekly window).
+ */
+export function usageWarningText(percent: number, window: "five_hour" | "weekly", resetAt: Date, now: Date, timeZone: string): string {
+  const limit = window === "weekly" ? "weekly limit" : "5-hour limit";
+  const hint = window === "weekly" ? "" : " · /upgrade to keep using Claude Code";
+  return `You've used ${Math.floor(percent)}% of your ${limit} · resets ${formatResetTime(resetAt, now, timeZone)} (${timeZone})${hint}`;
+}
+
+/** 2.1.330's line when a Max login starts billing usage credits: `You're now using usage credits · Your 5-hour limit resets 4am (UTC)`. */
+export function extraUsageText(window: "five_hour" | "weekly", resetAt: Date, now: Date, timeZone: string): string {
+  return `You're now using usage credits · Your ${window === "weekly" ? "weekly" : "5-hour"} limit resets ${formatResetTime(resetAt, now, timeZone)} (${timeZone})`;
 }
 
 /** `✻ Working… (3s · esc to interrupt)`, the glyph chosen by elapsed time. */
