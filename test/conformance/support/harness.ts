@@ -27,6 +27,8 @@ export interface ConformanceOptions {
   yaml?: string;
   /** `switcher:` YAML. @default a 200 ms stagger and a 60 s verify timeout */
   switcherYaml?: string;
+  /** The `accounts:` entries (YAML lines), e.g. to give `a` a `switch_at`. @default a and b, nothing else */
+  accounts?: (dir: string) => string;
 }
 
 /** A daemon on the real CLI and its stand-ins. */
@@ -65,6 +67,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
       switcher: options.switcherYaml ?? "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
       watcher: "{ poll_interval: 500ms, task_timeout: 10m }",
       yaml: options.yaml,
+      accounts: options.accounts,
     },
   });
   const queueDir = t.config.dispatcher.queue_dir;
