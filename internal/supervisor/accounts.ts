@@ -3,8 +3,8 @@
  * What the supervisor decides about accounts: a verdict cools an account or requests a swap (through the quota
  * monitor's rules), exhausted mode when no account has quota left (dispatch waits, the operator is told once), and the
  * wake-up when a reset time passes, and usage warnings (supervisor/usage-warnings.ts): a move before the limit at an
- * account's `switch_at`, extra usage treated as a limit or told. Part of the supervisor's single decision point, split out for size; it runs no
- * tmux and touches no session.
+ * account's `switch_at`, extra usage treated as a limit or told. Part of the supervisor's single decision point, split
+ * out for size; it runs no tmux and touches no session.
  */
 import { accountOfLateEvent } from "../switcher/moved.ts";
 import { pickNextAccount } from "../switcher/accounts.ts";

@@ -68,10 +68,8 @@ export interface Supervisor {
   poll(): Promise<void>;
   reconcile(): Promise<void>;
   /**
-   * One look, for usage warnings only, at the sessions that may be showing one: Claude Code draws its usage warning
-   * for about 8 s (reference/real-claude.md §13.2), a few seconds after a reply, and never again for the same text.
-   * Captures (one tmux call) the sessions working, or active or launched in the last {@link GLANCE_WINDOW_MS}; does
-   * nothing when there are none. The daemon runs it every {@link WARNING_GLANCE_MS} when its poll is slower than that.
+   * A look for usage warnings only (drawn ~8 s, once per text: reference/real-claude.md §13.2) at the sessions working,
+   * or active or launched in the last {@link GLANCE_WINDOW_MS}, in one tmux call; none when there are none.
    */
   glance(): Promise<void>;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
@@ -252,7 +250,6 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
   };
 
-  /** The warning glance (see {@link Supervisor.glance}), inside the serial queue. */
   const glanceAll = async () => {
     const now = clock.now();
     const recent = store.sessions().filter((s) => observed(s.name) && (s.state === "working" || s.state === "stalled"

@@ -251,3 +251,17 @@ describe("createUsageWarnings().decide()", () => {
     expect(warnings.decide(warning(CREDITS), { ...context, now: AT_4AM + 1 }).action).toBe("tell");
   });
 });
+
+describe("the extra_usage notification", () => {
+  test("names the account, quotes the line, says the sessions stay and when the plan limit resets", async () => {
+    const { renderEvent } = await import("../../internal/notify/events.ts");
+    const message = renderEvent({ kind: "extra_usage", at: START, account: "a", session: "ccl-auto-11", line: CREDITS, window: "five_hour", reset_at: AT_4AM }, "UTC");
+    expect(message.text.split("\n")).toEqual([
+      "⚠️ Account a is using extra usage",
+      `“${CREDITS}”`,
+      "Seen on ccl-auto-11.",
+      "Sessions stay on it (quota.on_extra_usage: allow).",
+      "Plan limit resets 04:00 UTC, in 3h",
+    ]);
+  });
+});
