@@ -6,7 +6,7 @@
  * account's `switch_at`, extra usage treated as a limit or told. Part of the supervisor's single decision point, split
  * out for size; it runs no tmux and touches no session.
  */
-import { accountOfLateEvent } from "../switcher/moved.ts";
+import { accountOfLateEvent, lastMove } from "../switcher/moved.ts";
 import { pickNextAccount } from "../switcher/accounts.ts";
 import { createUsageWarnings, type WarningVerdict } from "./usage-warnings.ts";
 import type { Clock } from "../clock.ts";
@@ -117,8 +117,11 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
    * to handle as the account's limit (returned, with swap reason `extra_usage`, for the quota rules above).
    */
   const onWarning = async (session: string, verdict: WarningVerdict, signal: SignalSource, at: number, current: string) => {
-    // A warning still on screen after its session moved in place belongs to the account it left (switcher/moved.ts).
-    const account = accountOfLateEvent(store, session, verdict.line, at) ?? current;
+    // A warning still on screen after its session moved in place belongs to the account it left (switcher/moved.ts):
+    // it carries the line that moved it, or the session has taken no turn since (a steady `Now using usage credits`).
+    const move = lastMove(store, session);
+    const stale = move !== null && move.from !== current && (store.session(session)?.turnAt ?? 0) < move.at;
+    const account = (stale ? move.from : null) ?? accountOfLateEvent(store, session, verdict.line, at) ?? current;
     const decision = warnings.decide(verdict, {
       account: store.accounts().find((a) => a.name === account) ?? null, switchAt: config.accounts.find((a) => a.name === account)?.switchAt,
       onExtraUsage: config.quota.on_extra_usage, now: at,

@@ -56,7 +56,9 @@ export function createUsageWarnings(): UsageWarnings {
         }
         for (const [key, until] of told) if (until <= now) told.delete(key);
         const key = `${account.name}|${verdict.window ?? ""}|${verdict.resetAt ?? ""}`;
-        if (told.has(key)) return { action: "ignore", why: "extra usage already told for this window" };
+        // A line that names no reset (`Now using usage credits`) is the window already told, when one is.
+        const known = verdict.resetAt === undefined && [...told.keys()].some((k) => k.startsWith(`${account.name}|`));
+        if (told.has(key) || known) return { action: "ignore", why: "extra usage already told for this window" };
         told.set(key, verdict.resetAt ?? now + UNKNOWN_WARNING_RESET_MS);
         return { action: "tell" };
       }

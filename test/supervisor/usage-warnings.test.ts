@@ -147,6 +147,16 @@ describe("switch_at: a usage warning at or above it moves the sessions before th
     expect(state("b").state).toBe("available");
   });
 
+  test("a warning seen after the session took a turn on the new account is that account's", async () => {
+    setup(configOf("[{ name: a, home: /h/a, switch_at: 90 }, { name: b, home: /h/b, switch_at: 90 }, { name: c, home: /h/c }]"));
+    await seePane("ccl-auto-11", screen(FIVE_HOUR));
+    await clock.advance(60_000);
+    store.upsertSession("ccl-auto-11", "pool", { turnAt: clock.now() }, clock.now());
+    await seePane("ccl-auto-11", screen("You've used 95% of your 5-hour limit · resets 5am (UTC) · /upgrade to keep using Claude Code"));
+    expect(requests.map((r) => [r.reason, r.from])).toEqual([["warning", "a"], ["warning", "b"]]);
+    expect(store.accounts().map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "cooling"], ["c", "available"]]);
+  });
+
   test("a warning below switch_at does nothing", async () => {
     await seePane("ccl-auto-11", screen("You've used 85% of your 5-hour limit · resets 4am (UTC) · /upgrade to keep using Claude Code"));
     expect(requests).toEqual([]);
@@ -187,11 +197,24 @@ describe("quota.on_extra_usage", () => {
     expect(runtime.activeAccount()).toBe("b");
   });
 
+  test("move: a steady `Now using usage credits` left on a moved session's screen does not cool b", async () => {
+    setup(configOf("[{ name: a, home: /h/a }, { name: b, home: /h/b }]"));
+    await seePane("ccl-auto-11", screen(CREDITS));
+    await clock.advance(300_000);
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(5_000);
+      await seePane("ccl-auto-12", screen("Now using usage credits"));
+    }
+    expect(requests.map((r) => r.reason)).toEqual(["extra_usage"]);
+    expect(state("b").state).toBe("available");
+  });
+
   test("allow: the operator is told once per window and the sessions stay", async () => {
     setup(configOf("[{ name: a, home: /h/a }, { name: b, home: /h/b }]", ", on_extra_usage: allow"));
     await seePane("ccl-auto-11", screen(CREDITS));
     await clock.advance(3_000);
     await seePane("ccl-auto-12", screen(CREDITS));
+    await seePane("ccl-auto-12", screen("Now using usage credits"));
     expect(requests).toEqual([]);
     expect(state("a").state).toBe("available");
     expect(notified.filter((e) => e.kind === "extra_usage")).toEqual([
