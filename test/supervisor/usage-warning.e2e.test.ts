@@ -65,7 +65,7 @@ describe("switch_at: a usage warning moves the sessions before any limit", () =>
     expect(status.accounts.map((a) => [a.name, a.state, a.reset_at])).toEqual([["a", "cooling", reset.toISOString()], ["b", "available", null]]);
     expect(status.sessions.map((s) => s.account)).toEqual(["b", "b", "b"]);
     expect((await listPanes(t.server)).map((p) => [p.name, p.pid]).sort()).toEqual([...pids].sort());
-    expect(t.daemon.control.tasks().find((row) => row.file === "notes.md")?.state).toBe("done");
+    await eventually(() => t.daemon.control.tasks().find((row) => row.file === "notes.md")?.state === "done", 20_000);
   }, 90_000);
 
   test("without switch_at the same warning is only logged: no swap, no account cooling", async () => {
