@@ -11,12 +11,13 @@ import { eventually } from "../support/tmux.ts";
 explainSkip(import.meta.file);
 const suite = claudeInstalled() ? describe : describe.skip;
 
-/** A reset on a whole hour two hours ahead: the screen's `resets 4am (UTC)` names it exactly. */
-const wholeHour = () => (Math.floor(Date.now() / 3_600_000) + 2) * 3600;
+/** A reset on a whole hour `hours` ahead: the screen's `resets 4am (UTC)` (`resets Dec 2, 1am (UTC)`) names it exactly. */
+const wholeHour = (hours: number) => (Math.floor(Date.now() / 3_600_000) + hours) * 3600;
 
-const CASES: Array<{ mode: StandInMode; reason: string; line: RegExp }> = [
-  { mode: "warn_5h", reason: "warning", line: /^You've used 91% of your 5-hour limit · resets \d{1,2}(?::\d\d)?[ap]m \(UTC\) · \/upgrade to keep using Claude Code$/ },
-  { mode: "credits", reason: "extra_usage", line: /^You're now using usage credits · Your 5-hour limit resets \d{1,2}(?::\d\d)?[ap]m \(UTC\)$/ },
+const CASES: Array<{ mode: StandInMode; hours: number; reason: string; line: RegExp }> = [
+  { mode: "warn_5h", hours: 2, reason: "warning", line: /^You've used 91% of your 5-hour limit · resets \d{1,2}(?::\d\d)?[ap]m \(UTC\) · \/upgrade to keep using Claude Code$/ },
+  { mode: "warn_7d", hours: 72, reason: "warning", line: /^You've used 91% of your weekly limit · resets [A-Z][a-z]{2} \d{1,2}, \d{1,2}(?::\d\d)?[ap]m \(UTC\)$/ },
+  { mode: "credits", hours: 2, reason: "extra_usage", line: /^You're now using usage credits · Your 5-hour limit resets \d{1,2}(?::\d\d)?[ap]m \(UTC\)$/ },
 ];
 
 suite("real Claude Code: a usage warning or the credits line moves the sessions before a limit", () => {
@@ -26,14 +27,14 @@ suite("real Claude Code: a usage warning or the credits line moves the sessions 
     c = undefined;
   });
 
-  for (const { mode, reason, line } of CASES) {
+  for (const { mode, hours, reason, line } of CASES) {
     test(`${mode}: the line 2.1.330 draws moves the conversation to b (reason ${reason}), a cools until its reset`, async () => {
       // New tasks wait out `reactivate_cooldown` after a swap (the dispatch gate): a short one keeps this case short.
       c = await startConformance({ pool: 1, quota: "{ poll_interval: 500ms, reactivate_cooldown: 10s, confirm_polls: 2 }", accounts: (dir) => `\n  - { name: a, home: ${dir}/homes/a, switch_at: 90 }\n  - { name: b, home: ${dir}/homes/b }` });
       await c.allIdle();
       c.task("warmup", "Remember the word PINEAPPLE");
       await eventually(() => c!.queue("done").length === 1, 60_000, 250);
-      const resetAt = wholeHour();
+      const resetAt = wholeHour(hours);
       c.api.a.setMode({ mode, resetAt });
       c.task("near", "Say hello");
       await eventually(() => c!.status().last_swap?.step === "done", 90_000, 100);
