@@ -53,6 +53,8 @@ async function watch(done: (lines: string[]) => boolean, timeoutMs = 40_000) {
 }
 
 async function turn(prompt: string) {
+  // Keys sent before the simulator is in raw mode would be cooked (Enter arrives as a newline).
+  await watch((l) => l.some((x) => x === "❯\u00a0" || x === "❯") && l.includes("  ⏵⏵ bypass permissions on (shift+tab to cycle)"));
   await server.raw("send-keys", "-t", "=s1:", "-l", "--", prompt);
   await server.raw("send-keys", "-t", "=s1:", "Enter");
   const replied = await watch((l) => l.some((x) => x.includes(`Done: ${prompt}`)));
