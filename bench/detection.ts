@@ -16,7 +16,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Daemon } from "../cmd/claude-failover.ts";
-import { configText, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
+import { afterLastSwap, configText, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
 
 const RUNS = Number(process.env.BENCH_DETECTION_RUNS ?? 20);
 const SESSION = "ccl-auto-11";
@@ -45,15 +45,7 @@ async function boot(label: string, command: string, args: string[], self: string
 
 /** Waits for the last swap to end and the cooldown to pass, and makes every account but the active one available. */
 async function readyForNext(d: Daemon): Promise<number> {
-  const s = await until("the previous swap to finish", () => {
-    const st = d.control.status();
-    return !st.swapping && (!st.last_swap || st.last_swap.step === "done" || st.last_swap.step === "failed") ? st : null;
-  }, 30_000, 20);
-  for (const account of s.accounts) {
-    if (account.name === s.active_account || account.state === "available") continue;
-    d.control.setAccountEnabled(account.name, false);
-    d.control.setAccountEnabled(account.name, true);
-  }
+  const s = await afterLastSwap(d);
   const since = s.last_swap ? Date.now() - Date.parse(s.last_swap.at) : Infinity;
   if (since < COOLDOWN_MS + 100) await Bun.sleep(COOLDOWN_MS + 100 - since);
   return s.last_swap?.id ?? 0;

@@ -243,6 +243,23 @@ export async function startInProcess(text: string, dir: string, server: BenchTmu
   return Object.assign(daemon, { stop });
 }
 
+/**
+ * Waits for the daemon's last swap to end, then makes every account but the active one available again (disable then
+ * enable: enabling a cooling account is a no-op), so the next run can swap away from the active one. Returns the status.
+ */
+export async function afterLastSwap(d: Daemon) {
+  const s = await until("the previous swap to finish", () => {
+    const st = d.control.status();
+    return !st.swapping && (!st.last_swap || st.last_swap.step === "done" || st.last_swap.step === "failed") ? st : null;
+  }, 30_000, 20);
+  for (const account of s.accounts) {
+    if (account.name === s.active_account || account.state === "available") continue;
+    d.control.setAccountEnabled(account.name, false);
+    d.control.setAccountEnabled(account.name, true);
+  }
+  return s;
+}
+
 /** JSON from the daemon's HTTP API (`POST` with the bearer token when `body` is given). */
 export async function api<T = unknown>(url: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const init: RequestInit = body === undefined ? {} : {

@@ -42,7 +42,7 @@ import { daemonSecretEnvs } from "../internal/config/session-env.ts";
 import { createDigest } from "../internal/notify/digest.ts";
 import { eventLevel, renderEvent, type NotifyEvent } from "../internal/notify/events.ts";
 import { createEventBus } from "../internal/notify/feed.ts";
-import { createSupervisor } from "../internal/supervisor/supervisor.ts";
+import { WARNING_GLANCE_MS, createSupervisor } from "../internal/supervisor/supervisor.ts";
 import { parseHookEvent } from "../internal/hook/event.ts";
 import { createControl } from "../internal/control/control.ts";
 import { createApp, LOOPBACK_HOSTS, startServer, type HealthReport, type RunningServer } from "../internal/server/server.ts";
@@ -257,6 +257,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       digest.start(abort.signal);
       const loops = Promise.all([every(pollIntervalMs, poll, "poll failed"), every(reconcilePause, () => supervisor.reconcile(), "reconcile failed"),
         every(pollIntervalMs, async () => void homes.syncRefreshes(), "token refresh not carried"),
+        // A usage warning is on screen ~8 s: a slower poll could miss it, so the sessions that may show one get a glance.
+        pollIntervalMs > WARNING_GLANCE_MS ? every(WARNING_GLANCE_MS, () => supervisor.glance(), "warning glance failed") : Promise.resolve(),
         every(config.lifecycle.reconcile_interval, async () => void (await migration.pass()), "session not moved to its session home")]);
       // Loops end at the next sleep once aborted; a pass in progress (a delivery typing, a hook being handled) is
       // waited for, so nothing writes to a closed store.

@@ -37,6 +37,8 @@ export interface Account {
   name: string;
   home: string;
   priority: number;
+  /** `switch_at`: a usage warning at or above this percent moves the account's sessions; absent: warnings never do. */
+  switchAt?: number;
 }
 
 /** The validated configuration, with paths absolute and secrets resolved from the environment. */
@@ -221,7 +223,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       // The panes inherit the daemon's TZ: by default a zone-less reset time is read in the daemon's own zone.
       timezone: parsed.claude.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
     },
-    accounts: parsed.accounts.map((a, i) => ({ name: a.name, home: path(a.home), priority: i })),
+    accounts: parsed.accounts.map((a, i) => ({ name: a.name, home: path(a.home), priority: i, ...(a.switch_at !== undefined ? { switchAt: a.switch_at } : {}) })),
     autonomous: { ...parsed.autonomous, workdir: path(parsed.autonomous.workdir) },
     dedicated: parsed.dedicated.map((d) => ({ session: d.session, workdir: path(d.workdir) })),
     dispatcher: {

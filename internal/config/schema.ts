@@ -92,7 +92,11 @@ export const ConfigSchema = z.strictObject({
     /** Names copied from the daemon's own environment when it starts. */
     env_from: z.array(z.string()).default([]),
   }).prefault({}),
-  accounts: z.array(z.strictObject({ name: SessionName, home: Path })).min(1, "at least one account is needed"),
+  accounts: z.array(z.strictObject({
+    name: SessionName, home: Path,
+    /** Usage percent of a warning at or above which the account's sessions move before its limit; absent: never. */
+    switch_at: z.number().int().min(1, "must be 1 to 100").max(100, "must be 1 to 100").optional(),
+  })).min(1, "at least one account is needed"),
   autonomous: z.strictObject({
     prefix: SessionName.default("ccl-auto-"),
     start_index: z.number().int().min(0, "must be 0 or more").default(0),
@@ -118,6 +122,8 @@ export const ConfigSchema = z.strictObject({
     on_model_limit: z.enum(["swap", "fallback"]).default("swap"),
     /** The model sessions fall back to (`--model`), e.g. `sonnet`; required with `on_model_limit: fallback`. */
     fallback_model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:[\]-]{0,99}$/, "must be a model name or alias such as sonnet or claude-sonnet-4-5").optional(),
+    /** Claude Code says it now bills extra usage / usage credits: `move` treats it as the account's limit, `allow` only tells. */
+    on_extra_usage: z.enum(["move", "allow"]).default("move"),
   }).prefault({}),
   switcher: z.strictObject({
     relaunch_stagger: Duration.prefault(DEFAULT_RELAUNCH_STAGGER),

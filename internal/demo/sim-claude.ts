@@ -15,7 +15,10 @@
  * a `sim-model-limit` file (in the home, or beside the login's quota file) and only for the default model (no `--model`);
  * it opens the limit dialog in place of the prompt box, as 2.1.330 does: Esc closes it, and every other key pressed
  * while it shows is appended to `<home>/sim-dialog-keys.log` (nothing may be typed there). Its registry status is
- * only `idle` or `busy`. Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks
+ * only `idle` or `busy`. A usage warning or extra-usage line (`<account
+ * home>/sim-usage`, first line verbatim, next to the login's quota file; or the faults file's `usage`) is drawn like
+ * 2.1.330 draws its notifications: right-aligned above the input box, ~5 s after a reply (0.7 s for `You're now using
+ * …`), for ~8 s, once per distinct text (`SIM_CLAUDE_WARNING_DELAY_MS`, `SIM_CLAUDE_WARNING_MS`). Drawing, key decoding and texts are in sim-screen.ts; transcript, registry and hooks
  * in sim-store.ts; flags in sim-args.ts. Uses its own process's terminal and never calls `process.exit`: the caller exits
  * with the returned code.
  */
@@ -32,12 +35,16 @@ import {
 import { SIM_VERSION, createSimStore, loadHooks, readTranscript } from "./sim-store.ts";
 import { autoContinueEnabled, logSimRequest, readSimLogin, refreshSimLogin, simLoginRefusal, type SimRequestLogin } from "./sim-login.ts";
 import { parseSimArgs, type SimArgs } from "./sim-args.ts";
-import { consumeFaults, planAuth, planCrash, planHook, planIdleNotify, type HookPlan } from "./sim-faults.ts";
+import { consumeFaults, planAuth, planCrash, planHook, planIdleNotify, planUsage, type HookPlan } from "./sim-faults.ts";
 import { findResetTime } from "../quota/reset-time.ts";
 
 /** How long a turn stays busy unless `SIM_CLAUDE_TURN_MS` or `[sim:work=…]` says otherwise. */
 export const DEFAULT_TURN_MS = 1500;
 const DEFAULT_IDLE_NOTIFY_MS = 60_000;
+/** 2.1.330: a usage warning follows a reply by ~5 s and stays 8 s; the credits line ("immediate") follows by ~0.7 s. */
+const DEFAULT_WARNING_DELAY_MS = 5_000;
+const DEFAULT_WARNING_MS = 8_000;
+const CREDITS_NOTICE_DELAY_MS = 700;
 const DEFAULT_MODEL = "claude-sim-1";
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MODE_LABELS: Record<string, string> = {
@@ -98,6 +105,8 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const timeZone = resolveTimeZone(env.TZ);
   const turnMs = env.SIM_CLAUDE_TURN_MS && Number(env.SIM_CLAUDE_TURN_MS) >= 0 ? Number(env.SIM_CLAUDE_TURN_MS) : DEFAULT_TURN_MS;
   const idleNotifyMs = Number(env.SIM_CLAUDE_IDLE_NOTIFY_MS) > 0 ? Number(env.SIM_CLAUDE_IDLE_NOTIFY_MS) : DEFAULT_IDLE_NOTIFY_MS;
+  const warningDelayMs = Number(env.SIM_CLAUDE_WARNING_DELAY_MS) >= 0 && env.SIM_CLAUDE_WARNING_DELAY_MS ? Number(env.SIM_CLAUDE_WARNING_DELAY_MS) : DEFAULT_WARNING_DELAY_MS;
+  const warningMs = Number(env.SIM_CLAUDE_WARNING_MS) > 0 ? Number(env.SIM_CLAUDE_WARNING_MS) : DEFAULT_WARNING_MS;
   const entries: SimEntry[] = [...previous.entries];
   if (env.SIM_CLAUDE_START_LINE) entries.push({ kind: "error", text: env.SIM_CLAUDE_START_LINE });
   const reader = createKeyReader();
@@ -110,6 +119,10 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   let finished = false;
   let turnTimer: Timer | undefined, spinnerTimer: Timer | undefined, idleTimer: Timer | undefined;
   let noticeTimer: Timer | undefined, escTimer: Timer | undefined, crashTimer: Timer | undefined;
+  /** The usage notification on screen, its timer, and every text shown already (2.1.330 shows a text once). */
+  let notification: string | undefined;
+  let notificationTimer: Timer | undefined;
+  const notificationsShown = new Set<string>();
   /** The login of the running turn's latest request (re-read for every request, like the real CLI). */
   let login: SimRequestLogin = { token: null, account: null, quotaFile: null };
   /** Footer of an armed automatic continue after a limit (`Esc` or a new prompt cancels it). */
@@ -145,7 +158,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const render = (final = false) => {
     const { cols, rows } = size();
     const frame = renderFrame({ header: `Claude Code (simulated) · ${basename(home)}`, entries, input, busySince, now: Date.now(),
-      mode, notice: notice ?? armed, placeholder, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final, dialog });
+      mode, notice: notice ?? armed, placeholder, notification, promptChar: env.TERM === "linux" ? ">" : "❯", cols, rows, final, dialog });
     const nextTitle = busySince === undefined ? "✳ Claude Code" : `${Math.floor(Date.now() / 960) % 2 ? "◑" : "◐"} Claude Code`;
     const titleSeq = nextTitle === title ? "" : `\x1b]0;${(title = nextTitle)}\x07`;
     const body = frame.lines.map((line, i) => `\x1b[${i + 1};1H\x1b[2K${line}`).join("");
@@ -156,6 +169,30 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
     notice = text;
     clearTimeout(noticeTimer);
     noticeTimer = setTimeout(() => ((notice = undefined), render()), 2000);
+  };
+  /** The usage line the turn's login (its account's `sim-usage`, next to its quota file) or the faults file asks for. */
+  const readUsageLine = (): string | undefined => {
+    for (const file of [join(home, "sim-usage"), login.quotaFile ? join(dirname(login.quotaFile), "sim-usage") : null]) {
+      try {
+        const line = file ? readFileSync(file, "utf8").split(/\r?\n/)[0]?.trim() : undefined;
+        if (line) return line;
+      } catch {
+        // no usage notice from this source
+      }
+    }
+    return consumeFaults(home, planUsage)?.line;
+  };
+  /** After a reply: the usage notification, drawn once per distinct text, for `warningMs`. */
+  const scheduleUsageNotice = () => {
+    const line = readUsageLine();
+    if (!line || notificationsShown.has(line)) return;
+    notificationsShown.add(line);
+    clearTimeout(notificationTimer);
+    notificationTimer = setTimeout(() => {
+      notification = line;
+      render();
+      notificationTimer = setTimeout(() => ((notification = undefined), render()), warningMs);
+    }, /^You're now using\b/.test(line) ? CREDITS_NOTICE_DELAY_MS : warningDelayMs);
   };
   const stopTurn = () => {
     clearTimeout(turnTimer);
@@ -190,7 +227,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const crashNow = (code: number) => {
     if (finished) return;
     finished = true;
-    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer]) clearTimeout(timer);
+    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer, notificationTimer]) clearTimeout(timer);
     clearInterval(spinnerTimer);
     resolveRun(code);
   };
@@ -250,6 +287,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
       entries.push({ kind: "assistant", text: reply });
       store.assistantReply(model, reply);
       hook = fireHook("Stop", { stop_hook_active: false, last_assistant_message: reply, prompt_id: current.promptId }, current);
+      scheduleUsageNotice();
     }
     render();
     const stopHooks = await hook;
@@ -322,7 +360,7 @@ function runSession({ args, env, home, cwd, sessionId, path, previous, resumed }
   const finish = async (code: number, reason: string, terminalGone = false) => {
     if (finished) return;
     finished = true;
-    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer]) clearTimeout(timer);
+    for (const timer of [turnTimer, idleTimer, noticeTimer, escTimer, crashTimer, notificationTimer]) clearTimeout(timer);
     clearInterval(spinnerTimer);
     busySince = undefined;
     void fireHook("SessionEnd", { reason }, undefined);

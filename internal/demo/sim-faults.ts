@@ -21,6 +21,8 @@
  *   never match).
  * `idleNotifyMs: M` — the idle `Notification` (`idle_prompt`) fires M ms after a turn ends instead of 60 s; it counts as
  * a hook of that turn, so `match` on `Notification` picks the turn it follows.
+ * `usage: "<line>"` — after each reply the session draws this usage warning or extra-usage line (verbatim) above its input
+ * box, like `<account home>/sim-usage` (sim-claude.ts); not counted: it stays until the file changes.
  * `crash`: the next `count` (default 1) turns whose prompt matches exit with `code` (default 1) `afterMs` (default half
  * the turn's work) after the prompt was submitted: after the user record and UserPromptSubmit, before any reply, Stop,
  * turn_duration or SessionEnd. The prompt directive `[sim:crash=<code>]` does the same for one prompt.
@@ -107,6 +109,11 @@ export function planAuth(faults: Json): { kind?: string; next: Json } {
 /** The `idleNotifyMs` override, if the faults file sets one. */
 export function planIdleNotify(faults: Json): { ms?: number; next: Json } {
   return { ms: ms(faults.idleNotifyMs) || undefined, next: faults };
+}
+
+/** The `usage` line the faults file sets, if any. */
+export function planUsage(faults: Json): { line?: string; next: Json } {
+  return { line: typeof faults.usage === "string" && faults.usage.trim() ? faults.usage.trim() : undefined, next: faults };
 }
 
 /** Reads `<home>/sim-faults.json`, applies `plan` and writes back what it consumed; no file, no faults. */

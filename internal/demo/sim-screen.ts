@@ -63,6 +63,11 @@ export interface FrameState {
   notice?: string;
   /** Dim text in the empty input box (e.g. {@link LOGIN_PLACEHOLDER}); the cursor stays at its start. */
   placeholder?: string;
+  /**
+   * A transient notification (a usage warning, `You're now using usage credits …`), drawn as 2.1.330's fullscreen
+   * renderer does: right-aligned on the row just above the input box's top rule (reference/real-claude.md §13.2).
+   */
+  notification?: string;
   /** `❯` normally, `>` under `TERM=linux`. */
   promptChar: string;
   cols: number;
@@ -97,7 +102,7 @@ export function renderFrame(s: FrameState): Frame {
     promptRows = chunk(s.input, cols - 2).slice(-Math.max(1, rows - 10));
     const rule = dim("─".repeat(cols));
     const shown = !s.input && s.placeholder ? [dim(s.placeholder)] : promptRows;
-    bottom.push("", rule, ...shown.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
+    bottom.push(s.notification ? notificationRow(s.notification, cols) : "", rule, ...shown.map((row, i) => (i ? "  " : `${s.promptChar}\u00a0`) + row), rule, footer(s));
   }
   const conversation = s.entries.flatMap((entry) => ["", ...entryLines(entry, cols)]);
   const room = Math.max(0, rows - 1 - bottom.length);
@@ -120,6 +125,32 @@ export function limitDialogLines(resetAt: string): string[] {
     "  What do you want to do?", "", "  ❯ 1. Stop and wait for limit to reset", `    2. Wait here, then continue automatically at ${resetAt}`,
     "    3. Switch to usage credits", "    4. Upgrade your plan", "", "  Enter to confirm · Esc to cancel",
   ];
+}
+
+/**
+ * The notification row: right-aligned to end at column `cols − 2`; a text longer than `cols − 4` is cut to fit with
+ * `…` after a two-space indent, never wrapped (§13.2: `  You've used 91% of your 5-hour limit · … /upgrade to keep …`).
+ */
+export function notificationRow(text: string, cols: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= cols - 4) return `${" ".repeat(cols - 2 - chars.length)}${text}`;
+  return `  ${chars.slice(0, Math.max(0, cols - 5)).join("")}…`;
+}
+
+/**
+ * 2.1.330's usage warning for a Max login (reference/real-claude.md §13.1–§13.2): `You've used 91% of your 5-hour limit
+ * · resets 4am (UTC) · /upgrade to keep using Claude Code`, or `You've used 91% of your weekly limit · resets Dec 2, 1am
+ * (UTC)` (no hint on the weekly window).
+ */
+export function usageWarningText(percent: number, window: "five_hour" | "weekly", resetAt: Date, now: Date, timeZone: string): string {
+  const limit = window === "weekly" ? "weekly limit" : "5-hour limit";
+  const hint = window === "weekly" ? "" : " · /upgrade to keep using Claude Code";
+  return `You've used ${Math.floor(percent)}% of your ${limit} · resets ${formatResetTime(resetAt, now, timeZone)} (${timeZone})${hint}`;
+}
+
+/** 2.1.330's line when a Max login starts billing usage credits: `You're now using usage credits · Your 5-hour limit resets 4am (UTC)`. */
+export function extraUsageText(window: "five_hour" | "weekly", resetAt: Date, now: Date, timeZone: string): string {
+  return `You're now using usage credits · Your ${window === "weekly" ? "weekly" : "5-hour"} limit resets ${formatResetTime(resetAt, now, timeZone)} (${timeZone})`;
 }
 
 /** `✻ Working… (3s · esc to interrupt)`, the glyph chosen by elapsed time. */

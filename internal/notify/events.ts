@@ -51,6 +51,11 @@ export interface EventData {
   login_lost: { account: string; home: string; session: string | null; cause: string; line: string; fix: string };
   /** A `needs_login` account is usable again: the operator enabled it, or its home's login file changed. */
   login_restored: { account: string; how: "enabled" | "login file changed" };
+  /**
+   * Claude Code said an account now bills extra usage / usage credits and `quota.on_extra_usage` is `allow`: the
+   * sessions stay (once per account and window). With `move` a swap (reason `extra_usage`) says it instead.
+   */
+  extra_usage: { account: string; session: string | null; line: string; window: string | null; reset_at: number | null };
 }
 
 /** Every kind of notification. */
@@ -73,7 +78,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
   tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
-  login_lost: "critical", login_restored: "info",
+  login_lost: "critical", login_restored: "info", extra_usage: "warning",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -109,7 +114,7 @@ export function eventKey(event: NotifyEvent): string {
   const subject = (() => {
     switch (event.kind) {
       case "swap_started": case "swap_done": case "swap_failed": return `${event.from ?? ""}>${event.to ?? ""}`;
-      case "account_available": case "account_enabled": case "login_lost": case "login_restored": return event.account;
+      case "account_available": case "account_enabled": case "login_lost": case "login_restored": case "extra_usage": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
       case "daily_digest": return String(event.since);
@@ -243,6 +248,13 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
       ]];
     case "login_restored":
       return [`Account ${event.account} logged in again`, [event.how === "enabled" ? "Enabled by the operator." : "Its login file changed; it takes sessions again."]];
+    case "extra_usage":
+      return [`Account ${event.account} is using extra usage`, [
+        `“${event.line}”`,
+        event.session && `Seen on ${event.session}.`,
+        "Sessions stay on it (quota.on_extra_usage: allow).",
+        event.reset_at !== null && `Plan limit resets ${when(event.reset_at)}`,
+      ]];
   }
 }
 

@@ -21,6 +21,7 @@
  */
 import { findResetTime } from "./reset-time.ts";
 import { rateLimitInfo, recordText, structuredLimit } from "./records.ts";
+import { warningDetails, type UsageWindow } from "./usage-warning.ts";
 import {
   FAST_MODE_RULES, LOGIN_PLACEHOLDER_RE, LOGIN_RULES, NOTICE_RULES, OPTION_RE, QUOTA_BACK_RE, QUOTA_RULES, SECONDARY_RULES, TRANSIENT_RULES, WAITING_RE, WARNING_RULES,
   clean, extraRules, firstMatch, inferWidth, isBusyStatus, isPromptLine, isRule, isShellPrompt, limitKindOf, normalize, toLogical,
@@ -30,17 +31,21 @@ import {
 /** Which window or budget ran out (reference/claude-code.md §1.2); `usage` is the generic "usage limit", `unknown` when the text does not say. */
 export type LimitKind = "five_hour" | "weekly" | "opus" | "sonnet" | "fable" | "credits" | "org" | "spend" | "usage" | "unknown";
 
+export type { UsageWindow } from "./usage-warning.ts";
+
 /**
  * What a signal means. `pattern` names the rule that matched; `line` is the matched text, unwrapped and gutter-stripped.
  * `login`: the account's login was refused (`cause`: `revoked`, `expired`, `refused`, `not-logged-in`,
  * `login-expired`, `authentication_failed` from a hook or record whose text says no more, `placeholder` from the input
  * box alone); no retry or reset brings it back, only `/login` in the account's home.
+ * A `warning` carries what its line says (quota/usage-warning.ts): `percent` used, the plan `window`, the reset, and
+ * `extraUsage` when the account now bills extra usage / usage credits.
  */
 export type Verdict =
   | { kind: "quota"; limit: LimitKind; resetAt?: number; pattern: string; line: string }
   | { kind: "login"; cause: string; pattern: string; line: string }
   | { kind: "transient"; pattern: string; line: string }
-  | { kind: "warning"; pattern: string; line: string; resetAt?: number }
+  | { kind: "warning"; pattern: string; line: string; resetAt?: number; percent?: number; window?: UsageWindow; extraUsage?: true }
   | { kind: "none" };
 
 /** Inputs every classifier needs besides the signal. */
@@ -296,7 +301,7 @@ function decide(lines: Logical[], footer: string[], options: ClassifyOptions, bu
   for (const text of warnings.reverse()) {
     const rule = firstMatch(WARNING_RULES, text);
     if (!rule) continue;
-    return withReset({ kind: "warning", pattern: `warning:${rule.name}`, line: text }, findResetTime(text, options.now, options.defaultZone));
+    return withReset({ kind: "warning", pattern: `warning:${rule.name}`, line: text, ...warningDetails(text) }, findResetTime(text, options.now, options.defaultZone));
   }
   return { kind: "none" };
 }

@@ -2,11 +2,15 @@
  * @module supervisor/accounts
  * What the supervisor decides about accounts: a verdict cools an account or requests a swap (through the quota
  * monitor's rules), a lost login marks it `needs_login`, tells the operator the fix once and moves its sessions away
- * (a swap with reason `login`, no cooldown: such an account is never picked back), exhausted mode when no account is
- * usable (dispatch waits, the operator is told once), and the wake-up when a reset time passes or a login is fixed. Part of the supervisor's single decision point, split out for size; it runs no
- * tmux and touches no session.
+ * (a swap with reason `login`, no cooldown: such an account is never picked back), usage warnings
+ * (supervisor/usage-warnings.ts: a move before the limit at an account's `switch_at`, extra usage treated as a limit or
+ * told), exhausted mode when no account is usable (dispatch waits, the operator is told once), and the wake-up when a
+ * reset time passes or a login is fixed. Part of the supervisor's single decision point, split out for size; it runs
+ * no tmux and touches no session.
  */
-import { accountOfLateEvent } from "../switcher/moved.ts";
+import { accountOfLateEvent, lastMove } from "../switcher/moved.ts";
+import { pickNextAccount } from "../switcher/accounts.ts";
+import { createUsageWarnings, type WarningVerdict } from "./usage-warnings.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -72,6 +76,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   const { config, store, quota, switcher, events, clock, log, runtime } = deps;
   const logins = createLoginWatch(store, deps.loginMtime ?? credentialsMtime);
   let loginSwapTriedAt = Number.NEGATIVE_INFINITY;
+  const warnings = createUsageWarnings();
+  /** The warning line last logged per session: a warning stays on screen for several polls and is logged once. */
+  const warningLogged = new Map<string, string>();
 
   /**
    * The account a hook event belongs to: the one whose home holds its transcript. A StopFailure from a turn on the old
@@ -86,11 +93,13 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     // A clean pane must still reach the monitor: it ends a confirmation streak (seed 0.2.2).
     if (verdict.kind === "none" && signal !== "pane") return;
     const row = store.session(session);
-    const account = eventAccount ?? row?.account ?? runtime.activeAccount();
+    let account = eventAccount ?? row?.account ?? runtime.activeAccount();
     if (!account) return;
+    let reason: "quota" | "extra_usage" = "quota";
     if (verdict.kind === "warning") {
-      log.info("quota warning", { session, account, line: verdict.line });
-      return;
+      const limit = await onWarning(session, verdict, signal, at, account);
+      if (!limit) return;
+      ({ verdict, account, reason } = limit);
     }
     if (verdict.kind === "login") return loginLost(session, account, verdict, signal, at);
     if (verdict.kind === "quota" && signal === "pane") {
@@ -126,7 +135,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       return;
     }
     deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
-    await requestSwap({ reason: "quota", triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
+    await requestSwap({ reason, triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
   };
 
   /**
@@ -153,6 +162,58 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   const moveOffLogin = async (account: string, forensic: { triggerSession?: string; signal?: string; pattern?: string; snippet?: string } = {}) => {
     loginSwapTriedAt = clock.now();
     await requestSwap({ reason: "login", from: account, ...forensic });
+  };
+
+  /**
+   * A usage warning: ignored, told, a move before the limit (cool the account, swap reason `warning`), or extra usage
+   * to handle as the account's limit (returned, with swap reason `extra_usage`, for the quota rules above).
+   */
+  const onWarning = async (session: string, verdict: WarningVerdict, signal: SignalSource, at: number, current: string) => {
+    // A warning still on screen after its session moved in place belongs to the account it left (switcher/moved.ts):
+    // it carries the line that moved it, or the session has taken no turn since (a steady `Now using usage credits`).
+    const move = lastMove(store, session);
+    const stale = move !== null && move.from !== current && (store.session(session)?.turnAt ?? 0) < move.at;
+    const account = (stale ? move.from : null) ?? accountOfLateEvent(store, session, verdict.line, at) ?? current;
+    const decision = warnings.decide(verdict, {
+      account: store.accounts().find((a) => a.name === account) ?? null, switchAt: config.accounts.find((a) => a.name === account)?.switchAt,
+      onExtraUsage: config.quota.on_extra_usage, now: at,
+    });
+    const fields = { session, account, signal, pattern: verdict.pattern, percent: verdict.percent ?? null, window: verdict.window ?? null, snippet: verdict.line.slice(0, 120) };
+    if (warningLogged.get(session) !== verdict.line) {
+      warningLogged.set(session, verdict.line);
+      log.info("usage warning seen", { ...fields, action: decision.action, why: decision.action === "ignore" ? decision.why : null });
+    }
+    switch (decision.action) {
+      case "ignore":
+        return null;
+      case "tell":
+        log.warn("extra usage allowed", fields);
+        events.notify({ kind: "extra_usage", at: clock.now(), account, session, line: verdict.line, window: verdict.window ?? null, reset_at: verdict.resetAt ?? null });
+        return null;
+      case "limit":
+        return { verdict: decision.verdict, account, reason: "extra_usage" as const };
+      case "move":
+        await moveBeforeLimit(session, verdict, signal, account, decision.resetAt);
+        return null;
+    }
+  };
+
+  /** Cools an account whose warning reached its `switch_at` and moves its sessions, when another account can take them. */
+  const moveBeforeLimit = async (session: string, verdict: WarningVerdict, signal: SignalSource, account: string, resetAt: number) => {
+    const fields = { session, account, reset_at: new Date(resetAt).toISOString() };
+    if (account !== runtime.activeAccount()) {
+      store.setAccountState(account, "cooling", resetAt, clock.now());
+      log.warn("account cooling", { ...fields, why: "usage warning at switch_at on an account that is not the active one" });
+      return;
+    }
+    // Nothing is cut yet: without a free account (or while a swap runs) the sessions keep working until the real limit.
+    if (switcher.running() || store.openSwap()) return void log.info("move before the limit deferred", { ...fields, why: "a swap is running" });
+    if (pickNextAccount(store.accounts(), clock.now(), { exclude: account }).kind === "exhausted") {
+      return void log.warn("move before the limit deferred", { ...fields, why: "no other account is usable" });
+    }
+    store.setAccountState(account, "cooling", resetAt, clock.now());
+    log.warn("moving before the limit", { ...fields, pattern: verdict.pattern, percent: verdict.percent ?? null, window: verdict.window ?? null });
+    await requestSwap({ reason: "warning", from: account, triggerSession: session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120), resetAt });
   };
 
   const requestSwap = async (input: Parameters<Switcher["request"]>[0]) => {

@@ -4,7 +4,7 @@
  * {@link Supervisor.handle}: hook events, pane captures and transcript records turn into verdicts, verdicts into
  * actions (cool an account, swap, follow a task to its end, notify), and actions into store writes that HTTP and the
  * notifications read. Every observation runs through one serial queue: an HTTP hook and the poll never interleave.
- * One poll pass (`poll`) and one reconcile pass (`reconcile`) are called by the daemon's loops.
+ * One poll pass (`poll`), one reconcile pass (`reconcile`) and the warning glance (`glance`) are called by the daemon's loops.
  * Owns no tmux, file or network code itself: it calls lifecycle, switcher, dispatcher, the task follower and notify.
  */
 import { join } from "node:path";
@@ -72,12 +72,21 @@ export interface Supervisor {
   /** One poll: list panes, capture every owned pane in one tmux call, read transcripts and the spool, dispatch. */
   poll(): Promise<void>;
   reconcile(): Promise<void>;
+  /**
+   * A look for usage warnings only (drawn ~8 s, once per text: reference/real-claude.md §13.2) at the sessions working,
+   * or active or launched in the last {@link GLANCE_WINDOW_MS}, in one tmux call; none when there are none.
+   */
+  glance(): Promise<void>;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
   /** For the daemon's stop: resolves once the observation in progress and the deliveries started by polls have finished. */
   idle(): Promise<void>;
 }
 
+/** How often the daemon glances for usage warnings when its poll interval is longer: twice within their ~8 s on screen. */
+export const WARNING_GLANCE_MS = 3_000;
+/** A session active (or launched) this recently may still show a warning: it comes ≤ ~5 s after a reply, for ~8 s. */
+export const GLANCE_WINDOW_MS = 20_000;
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
@@ -270,6 +279,18 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     deps.metrics?.observe("claude_failover_poll_duration_seconds", (performance.now() - began) / 1000);
   };
 
+  const glanceAll = async () => {
+    const now = clock.now();
+    const recent = store.sessions().filter((s) => observed(s.name) && (s.state === "working" || s.state === "stalled"
+      || Math.max(s.activityAt ?? 0, s.launchedAt ?? 0, s.turnAt ?? 0) >= now - GLANCE_WINDOW_MS));
+    if (recent.length === 0) return;
+    const screens = await tmux.capture(recent.map((s) => s.name));
+    for (const [session, lines] of screens) {
+      const verdict = classifyPane(lines, classifyOptions(now));
+      if (verdict.kind === "warning") await onVerdict(session, verdict, "pane", now);
+    }
+  };
+
   const supervisor: Supervisor = {
     handle: (obs) => serial(() => handleNow(obs)),
 
@@ -293,6 +314,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
 
     requestSwap: (input) => requestSwap(input),
+
+    glance: () => serial(glanceAll),
 
     async idle() {
       // The daemon is stopping: a swap that ends from now on (halted) starts no follow pass.

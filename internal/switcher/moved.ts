@@ -55,6 +55,12 @@ export function accountOfLateEvent(store: Store, session: string, text: unknown,
   return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
 }
 
+/** The last move recorded for `session` (the account it left and when), null when none is kept. */
+export function lastMove(store: Store, session: string): { from: string; at: number } | null {
+  const move = read(store)[session];
+  return move ? { from: move.from, at: move.at } : null;
+}
+
 /**
  * Whether a `UserPromptSubmit` of `session` arriving at `at` is a late one of the process a restart swap replaced:
  * the session was relaunched within {@link LATE_EVENT_MS} and its new process has not reported `SessionStart` yet

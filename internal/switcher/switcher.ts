@@ -66,9 +66,10 @@ export interface SwitcherOptions {
 export interface SwapInput {
   /**
    * `config`: sessions run on an account the config no longer has (or in its old home); only they move. `login`: the
-   * account's login was refused (it is `needs_login`); its sessions move like for a limit.
+   * account's login was refused (it is `needs_login`); its sessions move like for a limit. `warning`: a usage warning
+   * reached the account's `switch_at`; `extra_usage`: the account started billing extra usage.
    */
-  reason: "quota" | "manual" | "reset" | "config" | "login";
+  reason: "quota" | "manual" | "reset" | "config" | "login" | "warning" | "extra_usage";
   /** Target account; the next available one when absent (for `config`, the active account when usable). */
   to?: string;
   /** The account the sessions leave. @default the active account */

@@ -40,16 +40,16 @@ export interface TestDaemon {
  * Launches are not spaced (`login_spacing: 0`) unless `lifecycle` says otherwise: tests of other behaviours find
  * every session started when `start()` returns.
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; lifecycle?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string) } = {}): string {
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; lifecycle?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string); accounts?: (dir: string) => string } = {}): string {
   const [pool, claude, dedicated] = [extra.pool, extra.claude, extra.dedicated].map((v) => (typeof v === "function" ? v(dir) : v));
   return `state_dir: ${dir}/state
 log_level: debug
 http: { listen: "127.0.0.1:${port}", token_env: CF_TEST_TOKEN }
 tmux: { socket: ${socket} }
 claude: ${claude ?? `{ command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SIM)}, "--dangerously-skip-permissions"], link: ${dir}/claude-link }`}
-accounts:
+accounts:${extra.accounts?.(dir) ?? `
   - { name: a, home: ${dir}/homes/a }
-  - { name: b, home: ${dir}/homes/b }
+  - { name: b, home: ${dir}/homes/b }`}
 autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
 dedicated:${dedicated ?? `
   - { session: ccl-1-ded, workdir: ${dir}/work/ded }`}

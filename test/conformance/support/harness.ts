@@ -32,6 +32,8 @@ export interface ConformanceOptions {
    * binary. @default Bun running cmd/claude-failover.ts (about 0.2 s of CPU per hook event)
    */
   self?: string[];
+  /** The `accounts:` entries (YAML lines), e.g. to give `a` a `switch_at`. @default a and b, nothing else */
+  accounts?: (dir: string) => string;
 }
 
 /** A daemon on the real CLI and its stand-ins. */
@@ -71,6 +73,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
       switcher: options.switcherYaml ?? "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
       watcher: "{ poll_interval: 500ms, task_timeout: 10m }",
       yaml: options.yaml,
+      accounts: options.accounts,
     },
   });
   const queueDir = t.config.dispatcher.queue_dir;

@@ -3,13 +3,16 @@
  * The project's own Anthropic API stand-in for the real Claude Code CLI (reference/real-claude.md §1.5): one
  * `Bun.serve` on 127.0.0.1, port 0, per test account. `POST /v1/messages` answers a streamed SSE reply that echoes
  * the prompt and the user-turn number, or — switchable at run time — a quota 429 with the unified headers of one limit
- * kind, a throttling 429 without them, a 529, a 500, or a refused login (a 403 "revoked", a 401 "expired":
- * reference/real-claude.md §13.3). Every request is logged (its whole bearer token, which names the account whose
- * login sent it; user texts, whether it carried tools). Errors hit only conversation requests (those with `tools`), like the recipe's.
+ * kind, a throttling 429 without them, a 529, a 500, a refused login (a 403 "revoked", a 401 "expired":
+ * reference/real-claude.md §13.3), or a normal reply whose per-window headers make 2.1.330 draw its usage warning
+ * (`warn_5h`, `warn_7d`) or its usage-credits line (`credits`, §13.1). Every request is logged (its whole bearer token,
+ * which names the account whose login sent it; user texts, whether it carried tools). Errors hit only conversation
+ * requests (those with `tools`), like the recipe's.
  */
 
 /** What the stand-in answers to conversation requests. */
-export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus" | "throttle" | "overloaded" | "server_error" | "auth_revoked" | "auth_expired";
+export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus" | "throttle" | "overloaded" | "server_error" | "auth_revoked" | "auth_expired"
+  | "warn_5h" | "warn_7d" | "credits";
 
 /**
  * A mode change: `times` limits how many conversation requests get it (then `normal`); `resetAt` is epoch seconds;
@@ -61,12 +64,14 @@ export interface StandIn {
 }
 
 const QUOTA_MODES = new Set<StandInMode>(["five_hour", "seven_day", "seven_day_opus"]);
+/** Modes answered with a normal reply whose headers say the account is near (or past) a plan limit. */
+const WARNING_MODES = new Set<StandInMode>(["warn_5h", "warn_7d", "credits"]);
 
 /** The default reset of a limit kind, epoch seconds. */
 export function defaultReset(mode: StandInMode, nowMs = Date.now()): number {
   const hour = 3600;
   const now = Math.floor(nowMs / 1000);
-  if (mode === "five_hour") return (Math.floor(now / hour) + 2) * hour;
+  if (mode === "five_hour" || mode === "warn_5h" || mode === "credits") return (Math.floor(now / hour) + 2) * hour;
   return (Math.floor(now / hour) + 72) * hour;
 }
 
@@ -104,7 +109,11 @@ export function startStandIn(): StandIn {
     if (path === "/v1/messages/count_tokens") return Response.json({ input_tokens: 100 });
     if (path !== "/v1/messages") return errorResponse(404, "not_found_error", "Not found");
     const rule = entry.tools ? rules.find((r) => r.times > 0 && (r.match === undefined || (entry.userTexts.at(-1) ?? "").includes(r.match))) : undefined;
-    if (rule && rule.mode !== "normal") {
+    let headers = allowedHeaders();
+    if (rule && WARNING_MODES.has(rule.mode)) {
+      rule.times--;
+      headers = warningHeaders(rule.mode, rule.resetAt ?? defaultReset(rule.mode));
+    } else if (rule && rule.mode !== "normal") {
       const mode = rule.mode;
       const resetAt = rule.resetAt ?? defaultReset(mode);
       rule.times--;
@@ -117,7 +126,7 @@ export function startStandIn(): StandIn {
     }
     const texts = entry.userTexts;
     const text = `Fake API reply: I received your prompt "${(texts.at(-1) ?? "").slice(0, 200)}" (user turn ${texts.length} of this conversation). Done.`;
-    return body.stream === true ? streamed(text) : Response.json(message(text), { headers: allowedHeaders() });
+    return body.stream === true ? streamed(text, headers) : Response.json(message(text), { headers });
   };
 
   return {
@@ -164,7 +173,7 @@ function message(text: string) {
 }
 
 /** The SSE event sequence of one text reply. */
-function streamed(text: string): Response {
+function streamed(text: string, headers: Record<string, string>): Response {
   const full = message(text);
   const events: Array<[string, unknown]> = [
     ["message_start", { type: "message_start", message: { ...full, content: [], stop_reason: null, usage: { ...full.usage, output_tokens: 1 } } }],
@@ -176,7 +185,7 @@ function streamed(text: string): Response {
     ["message_stop", { type: "message_stop" }],
   ];
   const sse = events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
-  return new Response(sse, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...allowedHeaders() } });
+  return new Response(sse, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers } });
 }
 
 function requestId(): string {
@@ -198,6 +207,26 @@ function allowedHeaders(): Record<string, string> {
     "anthropic-ratelimit-unified-7d-reset": String(now + 5 * 86400),
     "anthropic-ratelimit-unified-7d-utilization": "0.05",
   };
+}
+
+/**
+ * Headers of a reply near a limit (§13.1): `warn_5h` 5-hour window at 91 % past its 90 % threshold, `warn_7d` weekly
+ * window at 91 % past 75 %, `credits` the 5-hour window spent and usage credits in use (`rejected` + overage `allowed`).
+ */
+function warningHeaders(mode: StandInMode, resetAt: number): Record<string, string> {
+  const headers = allowedHeaders();
+  if (mode === "warn_5h") {
+    Object.assign(headers, { "anthropic-ratelimit-unified-5h-status": "allowed_warning", "anthropic-ratelimit-unified-5h-reset": String(resetAt),
+      "anthropic-ratelimit-unified-5h-utilization": "0.91", "anthropic-ratelimit-unified-5h-surpassed-threshold": "0.9" });
+  } else if (mode === "warn_7d") {
+    Object.assign(headers, { "anthropic-ratelimit-unified-7d-status": "allowed_warning", "anthropic-ratelimit-unified-7d-reset": String(resetAt),
+      "anthropic-ratelimit-unified-7d-utilization": "0.91", "anthropic-ratelimit-unified-7d-surpassed-threshold": "0.75" });
+  } else {
+    Object.assign(headers, { "anthropic-ratelimit-unified-status": "rejected", "anthropic-ratelimit-unified-reset": String(resetAt),
+      "anthropic-ratelimit-unified-5h-status": "rejected", "anthropic-ratelimit-unified-5h-reset": String(resetAt),
+      "anthropic-ratelimit-unified-5h-utilization": "1.0", "anthropic-ratelimit-unified-overage-status": "allowed" });
+  }
+  return headers;
 }
 
 /** A quota 429 as a claude.ai subscriber gets it: rejected, with the representative claim and the reset. */
