@@ -138,7 +138,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
   const runtime = createRuntime(store, config.accounts);
-  const gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
+  // In `spread` placement a swap moves one account's sessions: the others keep taking tasks (no cooldown after it).
+  const gate = createDispatchGate({ store, runtime, clock }, placement === "spread" ? 0 : config.quota.reactivate_cooldown);
   const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({

@@ -25,7 +25,7 @@ export interface TestDaemon {
   config: Readonly<Config>;
   daemon: Daemon;
   log: ReturnType<typeof memoryLog>;
-  home(account: "a" | "b"): string;
+  home(account: string): string;
   /** The config home the daemon's sessions run in (`failover` placement). */
   fleet: string;
   /** A second daemon on the same folder and socket (restart); `reconfigure` edits the config text first (a reload). */
@@ -38,7 +38,7 @@ export interface TestDaemon {
  * Config text for a test daemon; `extra` is appended YAML (top-level keys not already present). `pool` may be a
  * function of the temp folder (so may `claude` and `dedicated`), for a pool whose `workdir` must lie inside it (`(dir) => \`{ …, workdir: ${dir}/work }\``).
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string) } = {}): string {
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string); accounts?: readonly string[] } = {}): string {
   const [pool, claude, dedicated] = [extra.pool, extra.claude, extra.dedicated].map((v) => (typeof v === "function" ? v(dir) : v));
   return `state_dir: ${dir}/state
 log_level: debug
@@ -46,8 +46,7 @@ http: { listen: "127.0.0.1:${port}", token_env: CF_TEST_TOKEN }
 tmux: { socket: ${socket} }
 claude: ${claude ?? `{ command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SIM)}, "--dangerously-skip-permissions"], link: ${dir}/claude-link }`}
 accounts:
-  - { name: a, home: ${dir}/homes/a }
-  - { name: b, home: ${dir}/homes/b }
+${(extra.accounts ?? ["a", "b"]).map((name) => `  - { name: ${name}, home: ${dir}/homes/${name} }`).join("\n")}
 autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
 dedicated:${dedicated ?? `
   - { session: ccl-1-ded, workdir: ${dir}/work/ded }`}
@@ -79,7 +78,7 @@ export async function startTestDaemon(options: {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
-  seedAccountHomes(dir);
+  seedAccountHomes(dir, options.extra?.accounts);
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   await options.before?.(dir, server);

@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 /** A daemon in spread placement over accounts a, b, c (pool of six, `dedicated` as YAML), started. */
-async function world(dedicated = "[]", beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void) {
+async function world(dedicated = "[]", beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void, mode = "in-place") {
   const temp = tempDir("cf-spread-");
   cleanups.push(() => temp.cleanup());
   const dir = realpathSync(temp.path);
@@ -43,7 +43,7 @@ accounts:
 autonomous: { prefix: ccl-auto-, start_index: 11, min: 6, max: 6, workdir: ${dir}/work }
 dedicated: ${dedicated.replaceAll("$DIR", dir)}
 lifecycle: { reconcile_interval: 1s }
-switcher: { mode: in-place, placement: spread }
+switcher: { mode: ${mode}, placement: spread, relaunch_stagger: 0s }
 watcher: { poll_interval: 1s, task_timeout: 10m }
 quota: { poll_interval: 1s }
 `;
@@ -120,6 +120,31 @@ describe("spread placement", () => {
     expect(status.accounts.map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"], ["c", "available"]]);
     expect(tokenIn(join(w.config.state_dir, "homes", "fleet"))).toBe("sk-ant-oat01-SIM-b");
     expect(status.active_account).toBe(status.last_swap!.to);
+  });
+
+  test("with switcher.mode restart, only the limited account's sessions are relaunched, each in its own home on its target", async () => {
+    const w = await world("[]", undefined, "restart");
+    await driveUntil(w, "six sessions", () => w.daemon.control.status().sessions.length === 6);
+    const onA = onAccount(w, "a");
+    // Each session on a has a conversation to resume: one turn in its transcript.
+    for (const name of onA) {
+      await w.fake.run(["tmux", "send-keys", "-t", name, "-l", "hello"]);
+      await w.fake.run(["tmux", "send-keys", "-t", name, "Enter"]);
+      w.fake.endTurn(name, "Hello.");
+    }
+    const pids = new Map(POOL.map((name) => [name, w.fake.panes.get(name)!.pid]));
+    await limitHook(w, onA[0]!);
+    await driveUntil(w, "the swap to end", () => w.daemon.control.status().last_swap?.step === "done");
+    const swap = w.daemon.control.status().last_swap!;
+    expect(swap.sessions.map((s) => [s.name, s.outcome]).sort()).toEqual(onA.map((name) => [name, "resumed"]));
+    expect(swap.sessions.map((s) => s.to).sort()).toEqual(["b", "c"]);
+    for (const name of POOL) {
+      const pane = w.fake.panes.get(name)!;
+      expect(pane.pid !== pids.get(name)).toBe(onA.includes(name));
+      expect(pane.home).toBe(homeOf(w, name));
+    }
+    for (const [name, account] of accountsOf(w)) expect(tokenIn(homeOf(w, name))).toBe(`sk-ant-oat01-SIM-${account}`);
+    expect(onAccount(w, "a")).toEqual([]);
   });
 
   test("a session pinned to the limited account stays on it; the others move", async () => {
