@@ -10,8 +10,11 @@ import type { AccountRow, Store } from "../state/state.ts";
 import { isUsable } from "./accounts.ts";
 import { planMoves, placeNew, strandedAccount, type LimitedAt, type Move, type MovePlan, type PlacedSession } from "./placement.ts";
 
-/** Swap reasons that do not say an account ran out (an operator's move, a config change, a wake-up). */
-const NOT_A_LIMIT = new Set(["manual", "config", "reset"]);
+/**
+ * Swap reasons that do not say the account left could not take requests (an operator's move, a config change). A
+ * `reset` swap moves sessions off an account that is cooling or disabled, so it counts.
+ */
+const NOT_A_LIMIT = new Set(["manual", "config"]);
 /** How many recent swaps are read to know when each account was last limited. */
 const SWAPS_READ = 200;
 

@@ -164,7 +164,8 @@ describe("the spread placement of launches", () => {
     launch("p1");
     store.createSwap({ fromAccount: "a", toAccount: "b", reason: "quota", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: NOW - 10 });
     store.createSwap({ fromAccount: "b", toAccount: "c", reason: "manual", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: NOW - 5 });
-    expect([...limitedAt(store)]).toEqual([["a", NOW - 10]]);
+    store.createSwap({ fromAccount: "c", toAccount: "b", reason: "reset", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: NOW - 3 });
+    expect([...limitedAt(store)].sort()).toEqual([["a", NOW - 10], ["c", NOW - 3]]);
     store.setAccountState("a", "cooling", NOW + 60_000, NOW);
     expect(placement.strandedAccount()).toBe("a");
   });
