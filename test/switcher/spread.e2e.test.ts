@@ -70,9 +70,11 @@ describe("spread placement over three accounts", () => {
     expect(t.daemon.control.status().placement).toBe("spread");
     const onA = onAccount(t, "a");
     const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s.account]));
-    writeFileSync(join(t.home("a"), "sim-quota"), `${LIMIT}\n`);
-    const prompts = POOL.map((_, i) => `[sim:work=500ms] Task number ${i + 1}`);
+    // Six tasks, one per session, all running; then a runs out: the last request of each turn on a hits the limit.
+    const prompts = POOL.map((_, i) => `[sim:work=8s] Task number ${i + 1}`);
     for (const [i, prompt] of prompts.entries()) expect((await t.daemon.control.addTask({ project: "demo", name: `t${i + 1}.md`, prompt })).ok).toBe(true);
+    await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "running" && task.delivery === "confirmed").length === 6, 30_000);
+    writeFileSync(join(t.home("a"), "sim-quota"), `${LIMIT}\n`);
     await expectAMovedInPlace(t, pids, onA);
     for (const [name, account] of before) if (account !== "a") expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.account).toBe(account);
     await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "done").length === 6, 60_000);
