@@ -231,7 +231,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       // In `spread` placement the fleet home only serves `claude.link`: it holds the highest-priority usable account.
       const linkAccount = pickNextAccount(store.accounts(), clock.now());
       prepareSessionHomes(homes, placement === "spread" && linkAccount.kind === "account" ? linkAccount.account.name : activeAccount().name, log);
-      const misplaced = homes.adoptPlacement(store.sessions());
+      const misplaced = homes.adoptPlacement(store.sessions().filter((row) => owned.includes(row.name)));
       if (misplaced.length) log.info("sessions outside their placement's home; they move once idle", { placement, sessions: misplaced });
       await migration.detect().catch((error) => log.error("sessions in account homes not detected", { error }));
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
