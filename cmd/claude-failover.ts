@@ -168,6 +168,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const migration = createHomeMigration({
     store, tmux, lifecycle, homes, log: log.child({ module: "homes" }), accounts: config.accounts,
     swapRunning: () => switcher.running() || store.openSwap() !== null, activeAccount,
+    accountFor: spread ? (session, proposed) => spread.accountFor(session, proposed) : undefined,
   });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,

@@ -69,7 +69,10 @@ export interface SpreadPlacementDeps {
 
 /** The launch placement of `spread`. */
 export interface SpreadPlacement {
-  /** The account a (re)launch of `session` uses: its pin, else its own account while usable, else the most headroom. */
+  /**
+   * The account a (re)launch of `session` uses: its pin, else its own account while usable and holding no more than
+   * its share of the sessions, else the account with the most headroom.
+   */
   accountFor(session: string, proposed: { name: string; home: string }): { name: string; home: string };
   /** An account whose (unpinned) sessions should move now that another account can take them; null when none. */
   strandedAccount(): string | null;
@@ -88,7 +91,10 @@ export function createSpreadPlacement(deps: SpreadPlacementDeps): SpreadPlacemen
       const own = byName(row?.account);
       const others = placed().filter((s) => s.name !== session);
       const limited = limitedAt(store);
-      const chosen = byName(pins.get(session)) ?? (own && isUsable(own, now) && row?.state !== "dead" ? own : byName(placeNew(accounts, others, limited, now)) ?? byName(proposed.name));
+      const usable = accounts.filter((a) => isUsable(a, now)).length;
+      const share = Math.ceil((others.filter((s) => !s.pinned).length + 1) / Math.max(1, usable));
+      const keep = own && isUsable(own, now) && row?.state !== "dead" && others.filter((s) => s.account === own.name && !s.pinned).length < share;
+      const chosen = byName(pins.get(session)) ?? (keep ? own : byName(placeNew(accounts, others, limited, now)) ?? byName(proposed.name));
       if (!chosen) return proposed;
       const next = placeNew(accounts, [...others, { name: session, account: chosen.name }], limited, now);
       if (next && next !== deps.activeAccount()) deps.setActiveAccount(next);

@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 /** A daemon in spread placement over accounts a, b, c (pool of six, `dedicated` as YAML), started. */
-async function world(dedicated = "[]", beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void, mode = "in-place") {
+async function world(dedicated = "[]", beforeSwapStep?: (swapId: number, step: string) => Promise<void> | void, mode = "in-place", placement = "spread") {
   const temp = tempDir("cf-spread-");
   cleanups.push(() => temp.cleanup());
   const dir = realpathSync(temp.path);
@@ -43,7 +43,7 @@ accounts:
 autonomous: { prefix: ccl-auto-, start_index: 11, min: 6, max: 6, workdir: ${dir}/work }
 dedicated: ${dedicated.replaceAll("$DIR", dir)}
 lifecycle: { reconcile_interval: 1s }
-switcher: { mode: ${mode}, placement: spread, relaunch_stagger: 0s }
+switcher: { mode: ${mode}, placement: ${placement}, relaunch_stagger: 0s }
 watcher: { poll_interval: 1s, task_timeout: 10m }
 quota: { poll_interval: 1s }
 `;
@@ -52,10 +52,22 @@ quota: { poll_interval: 1s }
   const clock = createFakeClock();
   const fake = createFakeTmux({ now: () => clock.now() });
   const noNetwork = (() => Promise.reject(new Error("no network in this test"))) as unknown as typeof fetch;
-  const daemon = wire(config, { run: fake.run, clock, fetch: noNetwork, log: memoryLog(), self: ["/bin/false"], beforeSwapStep });
-  cleanups.push(() => daemon.stop("test done"));
-  await daemon.start();
-  return { dir, clock, fake, config, daemon };
+  const boot = async (config: ReturnType<typeof parseConfig>) => {
+    const daemon = wire(config, { run: fake.run, clock, fetch: noNetwork, log: memoryLog(), self: ["/bin/false"], beforeSwapStep });
+    cleanups.push(() => daemon.stop("test done"));
+    await daemon.start();
+    return daemon;
+  };
+  const w = {
+    dir, clock, fake, config, daemon: await boot(config),
+    /** Stops the daemon and starts one with the config text changed by `edit` (same state, same panes). */
+    async reboot(edit: (text: string) => string) {
+      await w.daemon.stop("reboot");
+      w.config = parseConfig(edit(text), join(dir, "config.yaml"), { env: { CF_SPREAD_TOKEN: "spread-token-0123456789" }, home: dir });
+      w.daemon = await boot(w.config);
+    },
+  };
+  return w;
 }
 
 /** Advances the fake clock in 250 ms steps until `done()` holds. */
@@ -84,6 +96,19 @@ const homeOf = (w: World, session: string) => join(w.config.state_dir, "homes", 
 const tokenIn = (home: string) => readLogin(home)?.oauth.accessToken;
 
 describe("spread placement", () => {
+  test("an install switched from failover to spread moves each idle session into its own home, balanced over the accounts", async () => {
+    const w = await world("[]", undefined, "in-place", "failover");
+    await driveUntil(w, "six sessions", () => w.daemon.control.status().sessions.length === 6);
+    const fleet = join(w.config.state_dir, "homes", "fleet");
+    expect(onAccount(w, "a")).toEqual(POOL);
+    for (const name of POOL) expect(w.fake.panes.get(name)!.home).toBe(fleet);
+    await w.reboot((text) => text.replace("placement: failover", "placement: spread"));
+    await driveUntil(w, "every session in its own home", () => POOL.every((name) => w.fake.panes.get(name)!.home === homeOf(w, name)));
+    await driveUntil(w, "the rows to follow", () => w.daemon.control.status().sessions.every((s) => s.state === "idle"));
+    expect(["a", "b", "c"].map((a) => onAccount(w, a).length)).toEqual([2, 2, 2]);
+    for (const [name, account] of accountsOf(w)) expect(tokenIn(homeOf(w, name))).toBe(`sk-ant-oat01-SIM-${account}`);
+  });
+
   test("six sessions run two per account, each in its own home holding its account's login", async () => {
     const w = await world();
     await driveUntil(w, "six sessions", () => w.daemon.control.status().sessions.length === 6);
