@@ -147,6 +147,24 @@ describe("spread placement", () => {
     expect(status.active_account).toBe(status.last_swap!.to);
   });
 
+  test("a limit on an account other than the active one moves its sessions at once (no failover cooldown)", async () => {
+    const w = await world();
+    await driveUntil(w, "six sessions", () => w.daemon.control.status().sessions.length === 6);
+    expect(w.daemon.control.status().active_account).not.toBe("c");
+    const onC = onAccount(w, "c");
+    await limitHook(w, onC[0]!);
+    await driveUntil(w, "the swap to end", () => w.daemon.control.status().last_swap?.step === "done");
+    expect(w.daemon.control.status().last_swap).toMatchObject({ from: "c", reason: "quota" });
+    expect(onAccount(w, "c")).toEqual([]);
+    expect(["a", "b"].map((a) => onAccount(w, a).length)).toEqual([3, 3]);
+    // claude.link's home holds the highest-priority usable account.
+    expect(tokenIn(join(w.config.state_dir, "homes", "fleet"))).toBe("sk-ant-oat01-SIM-a");
+    // A second limit right after, on b, moves b's sessions too: no cooldown between spread swaps.
+    await limitHook(w, onAccount(w, "b")[0]!);
+    await driveUntil(w, "the second swap to end", () => w.daemon.control.status().swaps.length === 2 && w.daemon.control.status().last_swap?.step === "done");
+    expect(onAccount(w, "a")).toEqual([...POOL].sort());
+  });
+
   test("with switcher.mode restart, only the limited account's sessions are relaunched, each in its own home on its target", async () => {
     const w = await world("[]", undefined, "restart");
     await driveUntil(w, "six sessions", () => w.daemon.control.status().sessions.length === 6);
