@@ -21,6 +21,8 @@ import { createLifecycle } from "../internal/lifecycle/lifecycle.ts";
 import { createQuotaMonitor } from "../internal/quota/quota.ts";
 import { createSwitcher } from "../internal/switcher/switcher.ts";
 import { createSessionHomes, prepareSessionHomes } from "../internal/claude/session-homes.ts";
+import { createSpreadPlacement } from "../internal/switcher/spread.ts";
+import { pickNextAccount } from "../internal/switcher/accounts.ts";
 import { decideSwapMode, runningVersions } from "../internal/switcher/mode.ts";
 import { createHomeMigration } from "../internal/lifecycle/move-home.ts";
 import { createTaskQueue } from "../internal/dispatcher/queue.ts";
@@ -94,15 +96,27 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const usage = createUsageRecorder({ store, metrics });
   const secretEnvNames = daemonSecretEnvs(config).map((secret) => secret.name);
 
-  const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir });
-  const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningVersions(homes.fleetHome), legacySessions: homes.legacySessions().length });
+  const placement = config.switcher.placement;
+  const homes = createSessionHomes({ store, log: log.child({ module: "homes" }), accounts: config.accounts }, { stateDir: config.state_dir, placement });
   const pool = { prefix: config.autonomous.prefix, startIndex: config.autonomous.start_index, min: config.autonomous.min, max: config.autonomous.max, workdir: config.autonomous.workdir };
+  const owned = ownedNames(pool, config.dedicated).ownedNames();
+  // In `spread` placement every session has a home of its own: the versions running in all of them decide.
+  const runningHomes = () => (placement === "spread" ? owned.map((name) => homes.sessionHomeOf(name)) : [homes.fleetHome]);
+  const swapMode = () => decideSwapMode(config.switcher.mode, { versions: runningHomes().flatMap((home) => runningVersions(home)), legacySessions: homes.legacySessions().length });
+  const pins = new Map(config.dedicated.flatMap((d) => (d.account ? [[d.session, d.account] as const] : [])));
+  // `spread` placement of launches; the runtime's active account is then the account new sessions start on.
+  const spread = placement === "spread" ? createSpreadPlacement({
+    store, now: () => clock.now(), owned: () => owned, pins,
+    setActiveAccount: (name) => runtime.setActiveAccount(name), activeAccount: () => runtime.activeAccount(),
+  }) : null;
   // The one writer of session state: lifecycle, delivery, the switcher and the supervisor report facts to it.
   const sessions = createSessionTracker({ store, names: ownedNames(pool, config.dedicated) });
   const lifecycle = createLifecycle({ tmux, store, clock, log: log.child({ module: "lifecycle" }), sessions }, {
     homeFor: (session, launch) => homes.launchHome(session, launch),
     modelFor: (account) => wantedModel(account, store.modelLimits(), config.quota, clock.now()),
     sessionHome: homes.fleetHome,
+    isSessionHome: (home) => homes.isSessionHome(home),
+    accountFor: spread ? (session, proposed) => spread.accountFor(session, proposed) : undefined,
     pool,
     dedicated: config.dedicated,
     claude: { command: config.claude.command, args: config.claude.args },
@@ -131,7 +145,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const watcher = createWatcher({ idlePolls: config.watcher.idle_polls, taskTimeoutMs: config.watcher.task_timeout });
 
   const runtime = createRuntime(store, config.accounts);
-  const gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
+  // In `spread` placement a swap moves one account's sessions: the others keep taking tasks (no cooldown after it).
+  const gate = createDispatchGate({ store, runtime, clock }, placement === "spread" ? 0 : config.quota.reactivate_cooldown);
   const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
@@ -155,21 +170,23 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     sessions,
   }, {
     link: config.claude.link, staggerMs: config.switcher.relaunch_stagger, verifyTimeoutMs: config.switcher.verify_timeout,
-    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour,
+    relaunchAttempts: config.switcher.relaunch_attempts, maxSwapsPerHour: config.switcher.max_swaps_per_hour, placement, pins,
   });
   const migration = createHomeMigration({
     store, tmux, lifecycle, homes, log: log.child({ module: "homes" }), accounts: config.accounts,
     swapRunning: () => switcher.running() || store.openSwap() !== null, activeAccount,
+    accountFor: spread ? (session, proposed) => spread.accountFor(session, proposed) : undefined,
   });
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
+    strandedAccount: spread ? () => spread.strandedAccount() : undefined,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
-  const control = createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode });
+  const control = createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode, placement });
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -220,7 +237,11 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       channels.start(control);
       cleanups.push(() => Promise.all([channels.stop(2_500), notifier.stop(3_000)]).then(() => undefined));
       // An unfinished swap (the daemon was killed mid-way) finishes in the background; reconcile waits for it.
-      prepareSessionHomes(homes, activeAccount().name, log);
+      // In `spread` placement the fleet home only serves `claude.link`: it holds the highest-priority usable account.
+      const linkAccount = pickNextAccount(store.accounts(), clock.now());
+      prepareSessionHomes(homes, placement === "spread" && linkAccount.kind === "account" ? linkAccount.account.name : activeAccount().name, log);
+      const misplaced = homes.adoptPlacement(store.sessions().filter((row) => owned.includes(row.name)));
+      if (misplaced.length) log.info("sessions outside their placement's home; they move once idle", { placement, sessions: misplaced });
       await migration.detect().catch((error) => log.error("sessions in account homes not detected", { error }));
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       cleanups.push(() => switcher.halt());

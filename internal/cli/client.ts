@@ -89,6 +89,10 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
   out.push(last
     ? `last swap: ${last.at} ${last.from ?? "-"} → ${last.to ?? "-"} (${last.reason}${last.limit ? ` ${last.limit}` : ""}, ${last.step})${last.trigger_session ? ` trigger ${last.trigger_session}` : ""}${last.snippet ? `\n  "${last.snippet}"` : ""}`
     : "last swap: none");
+  if (s.placement === "spread") {
+    const moved = (last?.sessions ?? []).filter((x) => x.to).map((x) => `${x.name} → ${x.to}`);
+    out.push(`placement: spread${moved.length ? ` · last swap moved ${moved.join(", ")}` : ""}`);
+  }
   return out.join("\n");
 }
 

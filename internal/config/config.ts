@@ -145,7 +145,8 @@ export function formatProblem(path: string, p: ConfigProblem): string {
 interface RawConfig {
   accounts?: Array<{ name?: unknown; home?: unknown }>;
   autonomous?: { prefix?: unknown; start_index?: unknown; min?: unknown; max?: unknown };
-  dedicated?: Array<{ session?: unknown }>;
+  dedicated?: Array<{ session?: unknown; account?: unknown }>;
+  switcher?: { placement?: unknown };
   quota?: { extra_quota_patterns?: unknown; extra_transient_patterns?: unknown; on_model_limit?: unknown; fallback_model?: unknown };
   claude?: { timezone?: unknown };
   notifications?: { timezone?: unknown };
@@ -180,6 +181,9 @@ function semanticProblems(raw: RawConfig, root: Node | null, lc: LineCounter): C
     if (pool.has(d.session)) at(["dedicated", i, "session"], `"${d.session}" is also a pool session name`);
     if (seenDedicated.has(d.session)) at(["dedicated", i, "session"], `duplicate dedicated session "${d.session}"`);
     seenDedicated.add(d.session);
+    if (typeof d.account !== "string") return;
+    if (!accounts.some((a) => a?.name === d.account)) at(["dedicated", i, "account"], `unknown account "${d.account}"`);
+    else if (raw.switcher?.placement !== "spread") at(["dedicated", i, "account"], "pinning a session to an account needs switcher.placement: spread");
   });
   for (const field of ["extra_quota_patterns", "extra_transient_patterns"] as const) {
     const patterns = raw.quota?.[field];
@@ -225,7 +229,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
     },
     accounts: parsed.accounts.map((a, i) => ({ name: a.name, home: path(a.home), priority: i, ...(a.switch_at !== undefined ? { switchAt: a.switch_at } : {}) })),
     autonomous: { ...parsed.autonomous, workdir: path(parsed.autonomous.workdir) },
-    dedicated: parsed.dedicated.map((d) => ({ session: d.session, workdir: path(d.workdir) })),
+    dedicated: parsed.dedicated.map((d) => ({ session: d.session, workdir: path(d.workdir), ...(d.account ? { account: d.account } : {}) })),
     dispatcher: {
       ...parsed.dispatcher,
       queue_dir: parsed.dispatcher.queue_dir ? path(parsed.dispatcher.queue_dir) : join(path(parsed.state_dir), "queue"),

@@ -104,7 +104,7 @@ export const ConfigSchema = z.strictObject({
     max: z.number().int().min(0).max(500).default(0),
     workdir: Path.default("~"),
   }).prefault({}),
-  dedicated: z.array(z.strictObject({ session: SessionName, workdir: Path })).default([]),
+  dedicated: z.array(z.strictObject({ session: SessionName, workdir: Path, account: z.string().min(1).optional() })).default([]),
   lifecycle: z.strictObject({
     reconcile_interval: Duration.prefault(DEFAULT_RECONCILE_INTERVAL),
     login_spacing: Duration.prefault(DEFAULT_LOGIN_SPACING),
@@ -132,6 +132,7 @@ export const ConfigSchema = z.strictObject({
     max_swaps_per_hour: z.number().int().min(1).default(DEFAULT_MAX_SWAPS_PER_HOUR),
     continue_prompt: z.string().min(1).default("Continue where you left off."),
     mode: z.enum(["auto", "in-place", "restart"]).default("auto"),
+    placement: z.enum(["failover", "spread"]).default("failover"),
   }).prefault({}),
   watcher: z.strictObject({
     poll_interval: Duration.prefault(DEFAULT_WATCHER_POLL_INTERVAL),

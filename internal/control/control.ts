@@ -51,6 +51,8 @@ export interface ControlDeps {
   startedAt: number;
   /** How the next swap would move sessions, and why (switcher/mode.ts). */
   swapMode?: () => { mode: "in-place" | "restart"; why: string };
+  /** `switcher.placement`, shown by /status. @default failover */
+  placement?: "failover" | "spread";
 }
 
 /** Creates the {@link OperatorControl}. */
@@ -60,7 +62,7 @@ export function createControl(deps: ControlDeps): OperatorControl {
     status() {
       return buildStatus(store, {
         version: deps.version, startedAt: deps.startedAt, activeAccount: runtime.activeAccount(), paused: runtime.paused(),
-        exhaustedUntil: runtime.exhaustedUntil(), swapMode: deps.swapMode?.(),
+        exhaustedUntil: runtime.exhaustedUntil(), swapMode: deps.swapMode?.(), placement: deps.placement ?? "failover",
       }, clock.now());
     },
 

@@ -91,6 +91,13 @@ export interface LifecycleOptions {
    * default model is limited (supervisor/models.ts). @default null (Claude Code's default model)
    */
   modelFor?: (account: string) => string | null;
+  /** Whether `home` is one of the daemon's session homes (a session running there is not stranded). @default it is `sessionHome` */
+  isSessionHome?: (home: string) => boolean;
+  /**
+   * The account a reconcile or a pool growth (re)launches `session` on, given the one the caller proposes (`spread`
+   * placement: switcher/spread.ts). @default the proposed account
+   */
+  accountFor?: (session: string, proposed: { name: string; home: string }) => { name: string; home: string };
 }
 
 /** A launch request. */
@@ -363,7 +370,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
         }
         try {
           // A known conversation is resumed when its transcript is in the home; launch() starts fresh otherwise.
-          await launch(name, { account, resumeId: row?.sessionId ?? null }, panes);
+          await launch(name, { account: options.accountFor?.(name, account) ?? account, resumeId: row?.sessionId ?? null }, panes);
           (pane ? report.relaunched : report.created).push(name);
         } catch (error) {
           log.error("session launch failed", { session: name, error });
@@ -389,7 +396,8 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       return store.sessions().filter((row) => {
         if (!owned.has(row.name) || row.state === "dead" || row.account === null) return false;
         const home = homes.get(row.account);
-        return home === undefined || (row.home !== null && row.home !== home && row.home !== options.sessionHome);
+        const sessionHome = options.isSessionHome ?? ((h: string) => h === options.sessionHome);
+        return home === undefined || (row.home !== null && row.home !== home && !sessionHome(row.home));
       }).map((row) => row.name);
     },
 
@@ -409,7 +417,7 @@ export function createLifecycle(deps: LifecycleDeps, options: LifecycleOptions):
       const running = new Set(panes.map((p) => p.session));
       const next = poolNames.find((n) => !running.has(n));
       if (!next) return null;
-      await launch(next, { account }, panes);
+      await launch(next, { account: options.accountFor?.(next, account) ?? account }, panes);
       return next;
     },
   };

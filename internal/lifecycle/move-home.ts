@@ -25,6 +25,8 @@ export interface HomeMigrationDeps {
   swapRunning(): boolean;
   /** The account sessions run on now. */
   activeAccount(): { name: string; home: string };
+  /** The account a moved session runs on (`spread` placement). @default the active account */
+  accountFor?: (session: string, proposed: { name: string; home: string }) => { name: string; home: string };
 }
 
 /** The migration to session homes. */
@@ -61,7 +63,7 @@ export function createHomeMigration(deps: HomeMigrationDeps): HomeMigration {
         const lines = screens.get(name);
         if (!row || !lines || busy.has(name) || paneActivity(lines) !== "idle" || inputText(lines)) continue;
         const from = homes.homeOf(name);
-        await lifecycle.launch(name, { account: deps.activeAccount(), resumeId: row.sessionId, workdir: row.workdir })
+        await lifecycle.launch(name, { account: deps.accountFor?.(name, deps.activeAccount()) ?? deps.activeAccount(), resumeId: row.sessionId, workdir: row.workdir })
           .then(() => {
             moved.push(name);
             log.info("session moved to its session home", { session: name, from, session_id: row.sessionId });

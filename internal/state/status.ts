@@ -46,6 +46,11 @@ export interface StatusSnapshot {
   swaps: SwapSummary[];
   /** How the next swap moves sessions (`in-place` or `restart`) and why; absent when the daemon does not say. */
   swap_mode?: { mode: "in-place" | "restart"; why: string };
+  /**
+   * `switcher.placement`: `failover` (every session on the active account) or `spread` (sessions spread over the
+   * usable accounts; `active_account` is then the account new sessions start on). Absent when the daemon does not say.
+   */
+  placement?: "failover" | "spread";
 }
 
 /** One swap as the surfaces show it (forensic fields included). */
@@ -64,8 +69,11 @@ export interface SwapSummary {
   /** The kind of limit behind a quota swap (`five_hour`, `weekly`, …); absent from older daemons. */
   limit?: string | null;
   error: string | null;
-  /** Per-session result, once the swap has relaunched them: `resumed`, `fresh` (new conversation) or `dead`. */
-  sessions: Array<{ name: string; outcome: string | null }>;
+  /**
+   * Per-session result, once the swap has relaunched them: `resumed`, `fresh` (new conversation) or `dead` (`kept`: moved
+   * in place); `to`: the account that session moved to, in `spread` placement (where `to` above is where new sessions start).
+   */
+  sessions: Array<{ name: string; outcome: string | null; to?: string }>;
 }
 
 /** Runtime facts the store does not hold. */
@@ -76,6 +84,7 @@ export interface RuntimeFlags {
   paused: boolean;
   exhaustedUntil: number | null;
   swapMode?: { mode: "in-place" | "restart"; why: string };
+  placement?: "failover" | "spread";
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -111,6 +120,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     last_swap: swaps[0] ?? null,
     swaps,
     ...(flags.swapMode ? { swap_mode: flags.swapMode } : {}),
+    ...(flags.placement ? { placement: flags.placement } : {}),
   };
 }
 
@@ -129,8 +139,8 @@ function summarizeSwap(s: import("./state.ts").SwapRow): SwapSummary {
 function planOutcomes(plan: string | null): SwapSummary["sessions"] {
   if (!plan) return [];
   try {
-    const parsed = JSON.parse(plan) as { sessions?: Array<{ name?: unknown; outcome?: unknown }> };
-    return (parsed.sessions ?? []).map((s) => ({ name: String(s.name), outcome: typeof s.outcome === "string" ? s.outcome : null }));
+    const parsed = JSON.parse(plan) as { sessions?: Array<{ name?: unknown; outcome?: unknown; to?: unknown }> };
+    return (parsed.sessions ?? []).map((s) => ({ name: String(s.name), outcome: typeof s.outcome === "string" ? s.outcome : null, ...(typeof s.to === "string" ? { to: s.to } : {}) }));
   } catch {
     return [];
   }

@@ -114,9 +114,12 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     if (verdict.kind === "quota" && deps.models && (await deps.models.onLimit(session, account, verdict, signal, at))) return;
     if (verdict.kind === "transient") log.info("transient error seen", { session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120) });
     const last = store.lastDoneSwap();
-    const decision = quota.observe({ session, account, signal, verdict, now: at }, {
-      activeAccount: runtime.activeAccount(), lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null,
-    });
+    // In `spread` placement every account holding sessions is one a limit moves sessions off; no cooldown applies, as
+    // a move never goes to an account that cannot take requests (no ping-pong).
+    const spread = config.switcher.placement === "spread" && store.sessions().some((s) => s.account === account && s.state !== "dead");
+    const decision = quota.observe({ session, account, signal, verdict, now: at }, spread
+      ? { activeAccount: account, lastSwapAt: null, lastSwapTo: null }
+      : { activeAccount: runtime.activeAccount(), lastSwapAt: last?.updatedAt ?? null, lastSwapTo: last?.toAccount ?? null });
     if (decision.action === "none") return;
     const existing = store.accounts().find((a) => a.name === decision.account);
     // While exhausted, every poll sees the same limit line again: an account already cooling at least that long is
@@ -135,7 +138,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       return;
     }
     deps.metrics?.observe("claude_failover_detection_latency_seconds", Math.max(0, clock.now() - at) / 1000, { signal });
-    await requestSwap({ reason, triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
+    await requestSwap({ reason, from: decision.account, triggerSession: session, signal, pattern: decision.request.pattern, snippet: decision.request.snippet, resetAt: decision.resetAt, limit });
   };
 
   /**

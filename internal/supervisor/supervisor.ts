@@ -64,6 +64,11 @@ export interface SupervisorDeps {
   sessionHome?: (session: string) => string;
   /** Usage at a glance: limits, turns and the accounts sessions run on are recorded here. */
   usage?: UsageRecorder;
+  /**
+   * `spread` placement: an account whose sessions should move now (it cannot take requests, another can), e.g. a limit
+   * seen while another swap ran. @default none (failover placement)
+   */
+  strandedAccount?: () => string | null;
 }
 
 /** The supervisor. */
@@ -308,6 +313,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       // Sessions left on an account the config no longer has move first, with their conversations (reason `config`).
       const stranded = lifecycle.strandedNames(config.accounts);
       if (stranded.length && (await requestSwap({ reason: "config", from: store.session(stranded[0]!)?.account ?? undefined })).ok) return;
+      const limited = deps.strandedAccount?.() ?? null;
+      if (limited && (await requestSwap({ reason: "reset", from: limited })).ok) return;
       const report = await lifecycle.reconcile(activeHome());
       for (const name of report.dead) events.notify({ kind: "session_dead", at: clock.now(), session: name, reason: "Claude Code keeps exiting right after launch" });
       if (report.linkProblem) events.notify({ kind: "link_blocked", at: clock.now(), link: config.claude.link, reason: report.linkProblem });

@@ -24,7 +24,7 @@ export interface InPlaceDeps {
   tmux: Tmux;
   clock: Clock;
   log: Logger;
-  homes: Pick<SessionHomes, "moveTo" | "fleetHome">;
+  homes: Pick<SessionHomes, "moveTo" | "fleetHome"> & Partial<Pick<SessionHomes, "moveSession">>;
   /** `claude.link` ("" when unset). */
   link: string;
   setActiveAccount(name: string): void;
@@ -66,9 +66,15 @@ export async function recordPids(tmux: Tmux, sessions: InPlaceSession[]): Promis
   for (const s of sessions) s.pid = panes.get(s.name) ?? null;
 }
 
-/** `writing`: the target's login into the session homes, `claude.link` at the fleet home, the active account. */
-export function writeTargetLogin(deps: InPlaceDeps, target: string): void {
-  deps.homes.moveTo(target);
+/**
+ * `writing`: the target's login into the session homes, `claude.link` at the fleet home, the active account. In
+ * `spread` placement (`spread` given) each moved session's own home gets its target's login, and the fleet home (for
+ * `claude.link` only) gets `linkAccount`'s.
+ */
+export function writeTargetLogin(deps: InPlaceDeps, target: string, spread?: { sessions: ReadonlyArray<{ name: string; to?: string }>; linkAccount: string }): void {
+  if (spread && !deps.homes.moveSession) throw new Error("Cannot move sessions one by one: no per-session homes");
+  for (const s of spread?.sessions ?? []) deps.homes.moveSession!(s.name, s.to ?? target);
+  deps.homes.moveTo(spread?.linkAccount ?? target);
   flipLink(deps.link, deps.homes.fleetHome);
   deps.setActiveAccount(target);
 }

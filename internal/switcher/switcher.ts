@@ -7,6 +7,11 @@
  * on its next start ({@link Switcher.resumeOpen}). A swap that could not flip `claude.link` fails before any session
  * is stopped. Owns the swap circuit breaker. Does not decide *when* to swap
  * (that is quota + supervisor) and only touches owned sessions, through lifecycle.
+ *
+ * In `failover` placement a swap moves every owned session to one account (`to_account`). In `spread` placement
+ * (switcher/spread.ts) it moves only the sessions of the account it leaves (`from_account`; pinned sessions stay),
+ * each to the account with the most headroom: the plan records each session's target (`to`), the swap row's
+ * `to_account` is the account new sessions start on afterwards, and only the moved sessions' homes are written.
  */
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Clock } from "../clock.ts";
@@ -23,6 +28,9 @@ import type { SessionHomes } from "../claude/session-homes.ts";
 import { closeLimitScreens, moveRows, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
 import type { SwapModeChoice } from "./mode.ts";
 import { recordMove } from "./moved.ts";
+import type { Placement } from "./placement.ts";
+import type { Move } from "./placement.ts";
+import { chooseSpread, groupByTarget, limitedAt, spreadMoves } from "./spread.ts";
 
 /** What the switcher touches. */
 export interface SwitcherDeps {
@@ -41,7 +49,7 @@ export interface SwitcherDeps {
   sessions: Pick<SessionTracker, "apply" | "startedAt">;
   metrics?: { inc(name: string, labels?: Record<string, string>): void };
   /** The daemon's session homes: a swap writes the target's login into them instead of moving transcripts. */
-  homes?: Pick<SessionHomes, "fleetHome" | "moveTo">;
+  homes?: Pick<SessionHomes, "fleetHome" | "moveTo"> & Partial<Pick<SessionHomes, "moveSession" | "sessionHomeOf">>;
   /** How the next swap moves sessions (switcher/mode.ts); in-place needs `homes`. @default restart */
   swapMode?: () => SwapModeChoice;
   /**
@@ -60,19 +68,23 @@ export interface SwitcherOptions {
   maxSwapsPerHour: number;
   /** Pause between verification polls. @default 500 */
   verifyPollMs?: number;
+  /** `switcher.placement`: `spread` moves only the sessions of the account a swap leaves (needs `homes.moveSession`). @default failover */
+  placement?: Placement;
+  /** Sessions pinned to an account (`dedicated[].account`): a `spread` swap never moves them. @default none */
+  pins?: ReadonlyMap<string, string>;
 }
 
 /** A swap request. */
 export interface SwapInput {
   /**
-   * `config`: sessions run on an account the config no longer has (or in its old home); only they move. `login`: the
-   * account's login was refused (it is `needs_login`); its sessions move like for a limit. `warning`: a usage warning
-   * reached the account's `switch_at`; `extra_usage`: the account started billing extra usage.
+   * `config`: sessions run on an account the config no longer has (or in its old home); only they move. `login`,
+   * `warning`, `extra_usage`: the account `from` must not take requests now (a lost login, a usage warning above its
+   * `switch_at`, paid usage); they move like `quota`.
    */
   reason: "quota" | "manual" | "reset" | "config" | "login" | "warning" | "extra_usage";
   /** Target account; the next available one when absent (for `config`, the active account when usable). */
   to?: string;
-  /** The account the sessions leave. @default the active account */
+  /** The account the sessions leave; in `spread` placement only its sessions move. @default the active account */
   from?: string;
   triggerSession?: string | null;
   signal?: string | null;
@@ -122,12 +134,18 @@ interface PlannedSession {
   /** In place: the pane's process when the swap started, and whether Esc was sent for the limit screen. */
   pid?: number | null;
   closed?: boolean;
+  /** `spread` placement: the account this session moves to (absent: the swap's `to_account`). */
+  to?: string;
 }
 
 interface Plan {
   sessions: PlannedSession[];
   /** How this swap moves sessions, decided once at `saving`; absent in plans from before in-place swaps. */
   mode?: SwapModeChoice["mode"];
+  /** `spread`: only the sessions of `from_account` move, each to its own `to`; written at the request. */
+  placement?: "spread";
+  /** `spread`: every moved session goes to this account (a manual swap naming one). */
+  to?: string | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -141,6 +159,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount, sessions: deps.sessions }
     : null;
   let current: Promise<void> | null = null;
+  const spread = options.placement === "spread";
+  const pins = options.pins ?? new Map<string, string>();
   const halting = new AbortController();
   const checkHalt = () => {
     if (halting.signal.aborted) throw new Halted("daemon stopping");
@@ -148,6 +168,13 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
 
   const homeOf = (name: string | null) => store.accounts().find((a) => a.name === name)?.home ?? null;
   const readPlan = (swap: SwapRow): Plan => (swap.plan ? (JSON.parse(swap.plan) as Plan) : { sessions: [] });
+  /** `spread`: the account whose login the fleet home (`claude.link`) holds: the highest-priority usable one. */
+  const linkAccount = (swap: SwapRow) => {
+    const choice = pickNextAccount(store.accounts(), clock.now(), { exclude: swap.fromAccount });
+    return choice.kind === "account" ? choice.account.name : swap.toAccount!;
+  };
+  /** Where a planned session goes: its own target in `spread`, else the swap's. */
+  const targetOf = (s: PlannedSession, target: { name: string; home: string }) => (s.to ? { name: s.to, home: homeOf(s.to) ?? target.home } : target);
   const savePlan = (id: number, plan: Plan) => store.updateSwap(id, { plan: JSON.stringify(plan) }, clock.now());
   const enter = (id: number, step: SwapStep) => {
     store.updateSwap(id, { step }, clock.now());
@@ -177,15 +204,16 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             // In place, the processes keep running: their conversation ids need no scan of /proc.
             const saved = await saveSessions(choice.mode !== "in-place");
             // A config swap moves only the sessions not already running in the target home.
-            const sessions = swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
+            const sessions = plan.placement === "spread" ? spreadPlan(swap, plan, saved)
+              : swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
             if (choice.mode === "in-place") await recordPids(tmux, sessions);
-            savePlan(id, { sessions, mode: choice.mode });
+            savePlan(id, { ...plan, sessions, mode: choice.mode });
             log.info("swap mode", { swap: id, mode: choice.mode, why: choice.why });
             enter(id, choice.mode === "in-place" ? "writing" : "stopping");
             break;
           }
           case "writing":
-            writeTargetLogin(inPlace!, target.name);
+            writeTargetLogin(inPlace!, target.name, plan.placement === "spread" ? { sessions: plan.sessions, linkAccount: linkAccount(swap) } : undefined);
             enter(id, "closing");
             break;
           case "closing":
@@ -194,7 +222,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "moving");
             break;
           case "moving":
-            await moveRows(inPlace!, plan.sessions, target.name, swap.snippet);
+            for (const [to, group] of groupByTarget(plan.sessions, target.name)) await moveRows(inPlace!, group, to, swap.snippet);
             enter(id, "verifying");
             break;
           case "stopping":
@@ -204,9 +232,12 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "flipping");
             break;
           case "flipping":
-            deps.homes?.moveTo(target.name);
-            flipLink(options.link, deps.homes?.fleetHome ?? target.home);
-            deps.setActiveAccount(target.name);
+            if (plan.placement === "spread" && inPlace) writeTargetLogin(inPlace, target.name, { sessions: plan.sessions, linkAccount: linkAccount(swap) });
+            else {
+              deps.homes?.moveTo(target.name);
+              flipLink(options.link, deps.homes?.fleetHome ?? target.home);
+              deps.setActiveAccount(target.name);
+            }
             enter(id, "migrating");
             break;
           case "migrating":
@@ -226,8 +257,9 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             for (const [i, s] of left.entries()) {
               checkHalt();
               // With session homes no path tells the accounts apart: late events of the old process are told by this.
-              if (deps.homes && s.account && s.account !== target.name) recordMove(store, s.name, { from: s.account, line: swap.snippet, at: clock.now(), restart: true });
-              await relaunch(s, { name: target.name, home: target.home }, true, panes);
+              const to = targetOf(s, { name: target.name, home: target.home });
+              if (deps.homes && s.account && s.account !== to.name) recordMove(store, s.name, { from: s.account, line: swap.snippet, at: clock.now(), restart: true });
+              await relaunch(s, to, true, panes);
               savePlan(id, plan);
               if (options.staggerMs > 0 && i < left.length - 1) await clock.sleep(options.staggerMs);
             }
@@ -295,7 +327,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     const owned = new Set(lifecycle.ownedNames());
     const running = new Map(store.tasks(["running"]).filter((t) => t.session).map((t) => [t.session!, t.id]));
     // Claude Code's registry is in the home each session runs in: the session home, or an account home (legacy).
-    const accounts = [...store.accounts().map((a) => ({ name: a.name, home: a.home })), ...(deps.homes ? [{ name: "", home: deps.homes.fleetHome }] : [])];
+    const homes = deps.homes ? [deps.homes.fleetHome, ...(spread && deps.homes.sessionHomeOf ? [...owned].map(deps.homes.sessionHomeOf) : [])] : [];
+    const accounts = [...store.accounts().map((a) => ({ name: a.name, home: a.home })), ...homes.map((home) => ({ name: "", home }))];
     const liveIds = readLiveIds ? await lifecycle.liveSessionIds(accounts).catch(() => new Map<string, { sessionId: string }>()) : new Map<string, { sessionId: string }>();
     const planned: PlannedSession[] = [];
     for (const s of store.sessions().filter((row) => owned.has(row.name) && row.state !== "dead")) {
@@ -340,7 +373,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
         if (!pane || pane.dead) {
           if ((s.attempts ?? 1) < options.relaunchAttempts) {
             // A failed resume (e.g. "No conversation found") gets one fresh start rather than a dead session.
-            await relaunch(s, target, false);
+            await relaunch(s, targetOf(s, target), false);
           } else {
             s.outcome = "dead";
             pending.delete(s.name);
@@ -362,6 +395,14 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     for (const name of pending) log.warn("session not verified after swap", { session: name });
   };
 
+  /** `spread` saving: the sessions of the swap's `from_account` (see spread.ts), each with its target. */
+  const spreadPlan = (swap: SwapRow, plan: Plan, saved: PlannedSession[]): PlannedSession[] => {
+    const moves = spreadMoves(saved, store.accounts(), { from: swap.fromAccount, reason: swap.reason, to: plan.to }, pins, limitedAt(store), clock.now());
+    if (moves.kind === "exhausted") throw new Error("no account with quota left for the sessions to move");
+    const to = new Map(moves.moves.map((m) => [m.name, m.to]));
+    return saved.filter((s) => to.has(s.name)).map((s) => ({ ...s, to: to.get(s.name)! }));
+  };
+
   const start = (id: number) => {
     current = run(id).finally(() => {
       current = null;
@@ -381,26 +422,39 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
       const from = input.from ?? deps.activeAccount();
       const accounts = store.accounts();
       if (input.to && !accounts.some((a) => a.name === input.to)) return { ok: false, message: `unknown account "${input.to}"` };
-      // Sessions leaving a removed account may go to the active one (it is not the account they leave).
-      const config = input.reason === "config";
-      const choice = pickNextAccount(accounts, now, { exclude: config ? null : from, prefer: input.to ?? (config ? deps.activeAccount() ?? undefined : undefined) });
-      if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
-      if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
+      let to: string;
+      let moving: Move[] | null = null;
+      if (spread) {
+        const owned = new Set(lifecycle.ownedNames());
+        const choice = chooseSpread(store.sessions().filter((s) => owned.has(s.name) && s.state !== "dead"), accounts, { from, reason: input.reason, to: input.to }, pins, limitedAt(store), now);
+        if (choice.kind !== "moves") return choice.result;
+        [to, moving] = [choice.newcomers, choice.moves];
+      } else {
+        // Sessions leaving a removed account may go to the active one (it is not the account they leave).
+        const config = input.reason === "config";
+        const choice = pickNextAccount(accounts, now, { exclude: config ? null : from, prefer: input.to ?? (config ? deps.activeAccount() ?? undefined : undefined) });
+        if (choice.kind === "exhausted") return { ok: false, exhausted: { wakeAt: choice.wakeAt }, message: "no account with quota left" };
+        if (input.to && choice.account.name !== input.to) return { ok: false, message: `account "${input.to}" is not available (cooling, disabled or already active)` };
+        to = choice.account.name;
+      }
       // A swap that cannot flip the link fails before any session stops; one record and one message per reason.
       const linkProblem = linkFlipProblem(options.link);
       const last = store.recentSwaps(1)[0];
       if (linkProblem && last?.step === "failed" && last.error === linkProblem) return { ok: false, message: linkProblem };
       const swap = store.createSwap({
-        fromAccount: from, toAccount: choice.account.name, reason: input.reason, triggerSession: input.triggerSession ?? null,
+        fromAccount: from, toAccount: to, reason: input.reason, triggerSession: input.triggerSession ?? null,
         signal: input.signal ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, resetAt: input.resetAt ?? null, limitKind: input.limit ?? null, requestedAt: now,
       });
-      log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
+      if (moving) savePlan(swap.id, { sessions: [], placement: "spread", to: input.to ?? null });
+      const targets = moving ? { placement: "spread", targets: Object.fromEntries(moving.map((m) => [m.name, m.to])) } : {};
+      log.warn("swap requested", { swap: swap.id, from, to: swap.toAccount, ...targets, reason: input.reason, trigger_session: input.triggerSession, signal: input.signal, pattern: input.pattern, snippet: input.snippet });
       if (linkProblem) {
         fail(swap.id, linkProblem);
         return { ok: false, message: linkProblem };
       }
       deps.notify({ kind: "swap_started", at: now, from, to: swap.toAccount, reason: input.reason, trigger_session: input.triggerSession ?? null, pattern: input.pattern ?? null, snippet: input.snippet ?? null, reset_at: input.resetAt ?? null });
       start(swap.id);
+      if (moving) return { ok: true, swapId: swap.id, message: `moving ${moving.length} session(s) off ${from ?? "none"} to ${[...new Set(moving.map((m) => m.to))].join(", ")}` };
       return { ok: true, swapId: swap.id, message: `swapping from ${from ?? "none"} to ${swap.toAccount}` };
     },
     async resumeOpen() {

@@ -181,3 +181,54 @@ describe("createSessionHomes()", () => {
     expect(homes.legacySessions()).toEqual([]);
   });
 });
+
+describe("createSessionHomes() in spread placement", () => {
+  const setup = () => {
+    const root = temp();
+    const accounts = [{ name: "a", home: accountHome(root, "a") }, { name: "b", home: accountHome(root, "b") }];
+    const store = openStore(join(root, "state.db"));
+    const homes = createSessionHomes({ store, log: memoryLog(), accounts }, { stateDir: join(root, "state"), placement: "spread" });
+    return { root, accounts, store, homes };
+  };
+
+  test("each session launches in a home of its own holding its account's login; moving one rewrites only its home", () => {
+    const { homes, root } = setup();
+    const one = homes.launchHome("ccl-1", { resumeId: null, workdir: "/w", account: "a" });
+    const two = homes.launchHome("ccl-2", { resumeId: null, workdir: "/w", account: "a" });
+    expect([one, two]).toEqual([join(root, "state", "homes", "sessions", "ccl-1"), join(root, "state", "homes", "sessions", "ccl-2")]);
+    expect([homes.homeOf("ccl-1"), homes.sessionHomeOf("ccl-2")]).toEqual([one, two]);
+    expect(json(join(one, ".claude.json")).projects).toEqual({ "/w": { hasTrustDialogAccepted: true } });
+    homes.moveSession("ccl-1", "b");
+    expect([readLogin(one), readLogin(two)]).toEqual([login("b"), login("a")]);
+    expect([homes.accountOf(one), homes.accountOf(two)]).toEqual(["b", "a"]);
+    expect([homes.isSessionHome(one), homes.isSessionHome(homes.fleetHome), homes.isSessionHome(join(one, "projects")), homes.isSessionHome(root)]).toEqual([true, true, false, false]);
+  });
+
+  test("a relaunch on the same account keeps a token its session refreshed; the account and its other sessions get it", () => {
+    const { homes, accounts } = setup();
+    const one = homes.launchHome("ccl-1", { resumeId: null, workdir: "/w", account: "a" });
+    const two = homes.launchHome("ccl-2", { resumeId: null, workdir: "/w", account: "a" });
+    writeLogin(one, login("a", 7_000));
+    homes.launchHome("ccl-1", { resumeId: null, workdir: "/w", account: "a" });
+    expect([readLogin(one), readLogin(accounts[0]!.home), readLogin(two)]).toEqual([login("a", 7_000), login("a", 7_000), login("a")]);
+    expect(homes.syncRefreshes()).toEqual([two]);
+    expect(readLogin(two)).toEqual(login("a", 7_000));
+  });
+
+  test("a session found in the fleet home (the placement was failover) moves to its own home at its next launch, its transcript copied", () => {
+    const { homes, store } = setup();
+    const uuid = "11111111-2222-4333-8444-555555555555";
+    const old = transcriptPath(homes.fleetHome, "/w", uuid);
+    mkdirSync(join(old, ".."), { recursive: true });
+    writeFileSync(old, '{"type":"user"}\n');
+    store.upsertSession("ccl-1", "pool", { home: homes.fleetHome, account: "a", state: "idle", workdir: "/w" }, 1);
+    store.upsertSession("ccl-2", "pool", { home: homes.sessionHomeOf("ccl-2"), account: "a", state: "idle", workdir: "/w" }, 1);
+    expect(homes.adoptPlacement(store.sessions())).toEqual(["ccl-1"]);
+    expect(homes.homeOf("ccl-1")).toBe(homes.fleetHome);
+    const home = homes.launchHome("ccl-1", { resumeId: uuid, workdir: "/w", account: "b" });
+    expect(home).toBe(homes.sessionHomeOf("ccl-1"));
+    expect(existsSync(transcriptPath(home, "/w", uuid))).toBe(true);
+    expect(readLogin(home)).toEqual(login("b"));
+    expect(homes.legacySessions()).toEqual([]);
+  });
+});

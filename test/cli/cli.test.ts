@@ -47,6 +47,13 @@ describe("status rendering", () => {
     expect(text).toContain("last swap: none");
   });
 
+  test("in spread placement, says so and where the last swap moved each session", () => {
+    const last = { id: 1, at: "", step: "done" as const, from: "main", to: "backup", reason: "quota", trigger_session: "ccl-auto-11", signal: null, pattern: null, snippet: null, reset_at: null, error: null, sessions: [{ name: "ccl-auto-11", outcome: "kept", to: "backup" }] };
+    const text = renderStatus({ ...snapshot, placement: "spread", last_swap: last, swaps: [last] }, now);
+    expect(text).toContain("placement: spread · last swap moved ccl-auto-11 → backup");
+    expect(renderStatus(snapshot, now)).not.toContain("placement");
+  });
+
   test("formats countdowns and aligned tables", () => {
     expect(countdown(new Date(now + 45 * 60_000).toISOString(), now)).toBe("45m");
     expect(countdown(new Date(now - 1).toISOString(), now)).toBe("now");

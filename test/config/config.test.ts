@@ -115,6 +115,21 @@ describe("parseConfig()", () => {
     expect(p!.key).toBe("accounts");
   });
 
+  test("places every session on the first usable account by default, and pins a dedicated session in spread placement", () => {
+    expect(parseConfig(MINIMAL, "/etc/cf.yaml", env).switcher.placement).toBe("failover");
+    const config = parseConfig(`${MINIMAL}switcher: {placement: spread}\ndedicated:\n  - {session: ccl-1-x, workdir: /w, account: main}\n`, "/etc/cf.yaml", env);
+    expect(config.switcher.placement).toBe("spread");
+    expect(config.dedicated).toEqual([{ session: "ccl-1-x", workdir: "/w", account: "main" }]);
+  });
+
+  test("refuses a pin to an unknown account, and a pin without spread placement", () => {
+    const [unknown] = problems(`${MINIMAL}switcher: {placement: spread}\ndedicated:\n  - {session: ccl-1-x, workdir: /w, account: other}\n`);
+    expect([unknown!.key, unknown!.message]).toEqual(["dedicated.0.account", 'unknown account "other"']);
+    const [failover] = problems(`${MINIMAL}dedicated:\n  - {session: ccl-1-x, workdir: /w, account: main}\n`);
+    expect([failover!.key, failover!.message]).toEqual(["dedicated.0.account", "pinning a session to an account needs switcher.placement: spread"]);
+    expect(problems(`${MINIMAL}switcher: {placement: everywhere}\n`)[0]!.key).toBe("switcher.placement");
+  });
+
   test("refuses a dedicated session that is also a pool name", () => {
     const [p] = problems(`${MINIMAL}autonomous: {prefix: ccl-auto-, start_index: 11, max: 10}\ndedicated:\n  - {session: ccl-auto-12, workdir: /w}\n`);
     expect(p!.key).toBe("dedicated.0.session");

@@ -25,7 +25,7 @@ export interface TestDaemon {
   config: Readonly<Config>;
   daemon: Daemon;
   log: ReturnType<typeof memoryLog>;
-  home(account: "a" | "b"): string;
+  home(account: string): string;
   /** The config home the daemon's sessions run in (`failover` placement). */
   fleet: string;
   /** A second daemon on the same folder and socket (restart); `reconfigure` edits the config text first (a reload). */
@@ -40,7 +40,7 @@ export interface TestDaemon {
  * Launches are not spaced (`login_spacing: 0`) unless `lifecycle` says otherwise: tests of other behaviours find
  * every session started when `start()` returns.
  */
-export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; lifecycle?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string); accounts?: (dir: string) => string } = {}): string {
+export function testConfigText(dir: string, socket: string, port: number, extra: { yaml?: string; pool?: string | ((dir: string) => string); quota?: string; switcher?: string; lifecycle?: string; watcher?: string; claude?: string | ((dir: string) => string); dedicated?: string | ((dir: string) => string); accounts?: (dir: string) => string; accountNames?: readonly string[] } = {}): string {
   const [pool, claude, dedicated] = [extra.pool, extra.claude, extra.dedicated].map((v) => (typeof v === "function" ? v(dir) : v));
   return `state_dir: ${dir}/state
 log_level: debug
@@ -48,8 +48,7 @@ http: { listen: "127.0.0.1:${port}", token_env: CF_TEST_TOKEN }
 tmux: { socket: ${socket} }
 claude: ${claude ?? `{ command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(SIM)}, "--dangerously-skip-permissions"], link: ${dir}/claude-link }`}
 accounts:${extra.accounts?.(dir) ?? `
-  - { name: a, home: ${dir}/homes/a }
-  - { name: b, home: ${dir}/homes/b }`}
+${(extra.accountNames ?? ["a", "b"]).map((name) => `  - { name: ${name}, home: ${dir}/homes/${name} }`).join("\n")}`}
 autonomous: ${pool ?? `{ prefix: ccl-auto-, start_index: 11, min: 2, max: 2, workdir: ${dir}/work }`}
 dedicated:${dedicated ?? `
   - { session: ccl-1-ded, workdir: ${dir}/work/ded }`}
@@ -81,7 +80,7 @@ export async function startTestDaemon(options: {
   const temp = tempDir("cf-e2e-");
   const dir = temp.path;
   mkdirSync(join(dir, "work", "ded"), { recursive: true });
-  seedAccountHomes(dir);
+  seedAccountHomes(dir, options.extra?.accountNames);
   const server = privateTmux("e2e");
   for (const name of options.foreign ?? []) await server.raw("new-session", "-d", "-s", name, "sleep", "3600");
   await options.before?.(dir, server);
