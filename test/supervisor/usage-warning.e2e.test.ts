@@ -34,7 +34,9 @@ function lines() {
 async function fleet(extra: NonNullable<Parameters<typeof startTestDaemon>[0]>["extra"] = {}) {
   const t = await startTestDaemon({ extra });
   current = t;
-  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
+  // A session is idle once a poll has seen its prompt: with a 20 s poll that is up to 20 s after it drew it.
+  const pollMs = /poll_interval: (\d+)s/.exec(extra.quota ?? "")?.[1];
+  await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000 + Number(pollMs ?? 0) * 1000);
   return t;
 }
 
@@ -88,7 +90,7 @@ describe("switch_at: a usage warning moves the sessions before any limit", () =>
     await typePrompt(t.server, "ccl-auto-12", "[sim:work=300ms] summarise the changelog");
     await eventually(() => t.daemon.control.status().last_swap?.step === "done", 40_000);
     expect(t.daemon.control.status().last_swap).toMatchObject({ reason: "warning", from: "a", to: "b", trigger_session: "ccl-auto-12", signal: "pane" });
-  }, 90_000);
+  }, 120_000);
 });
 
 describe("quota.on_extra_usage", () => {
