@@ -45,6 +45,7 @@ accounts:
   - { name: a, home: ${dir}/homes/a }
 autonomous: { prefix: ccl-auto-, start_index: 11, min: ${pool}, max: ${pool}, workdir: ${work} }
 dedicated: []
+lifecycle: { login_spacing: 0 }
 quota: { poll_interval: ${poll} }
 watcher: { poll_interval: ${poll}, task_timeout: 1h }
 dispatcher: { projects: { bench: { workdir: ${work} } } }
