@@ -67,15 +67,15 @@ export interface AccountDecisions {
 }
 
 const UNKNOWN_WAKE_MS = 3_600_000;
-const HEAL_RETRY_MS = 60_000;
-/** Pause between two attempts to move sessions off an active account that needs a login (a swap was refused). */
-const LOGIN_RETRY_MS = 60_000;
+/** Pause between two attempts to move the sessions off an active account that cannot take them (a swap was refused). */
+const MOVE_OFF_RETRY_MS = 60_000;
 
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
   const { config, store, quota, switcher, events, clock, log, runtime } = deps;
   const logins = createLoginWatch(store, deps.loginMtime ?? credentialsMtime);
-  let loginSwapTriedAt = Number.NEGATIVE_INFINITY;
+  /** When the sessions were last asked to move off the active account (a lost login, or the heal below). */
+  let movedOffAt = Number.NEGATIVE_INFINITY;
   const warnings = createUsageWarnings();
   /** The warning line last logged per session: a warning stays on screen for several polls and is logged once. */
   const warningLogged = new Map<string, string>();
@@ -163,7 +163,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
 
   /** Swaps the sessions off `account` (reason `login`); none usable: exhausted mode, told once. */
   const moveOffLogin = async (account: string, forensic: { triggerSession?: string; signal?: string; pattern?: string; snippet?: string } = {}) => {
-    loginSwapTriedAt = clock.now();
+    movedOffAt = clock.now();
     await requestSwap({ reason: "login", from: account, ...forensic });
   };
 
@@ -253,11 +253,6 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       // Exhausted mode waits for a reset; an account usable again ends it below (or swaps to it).
       if (runtime.exhaustedUntil() !== null) runtime.setExhaustedUntil(now);
     }
-    // Sessions still on an account that needs a login (a swap was refused or running): try again, now and then.
-    const stuck = store.accounts().find((a) => a.name === runtime.activeAccount() && a.state === "needs_login");
-    if (stuck && runtime.exhaustedUntil() === null && !switcher.running() && !store.openSwap() && now - loginSwapTriedAt >= LOGIN_RETRY_MS) {
-      await moveOffLogin(stuck.name);
-    }
     for (const account of store.accounts()) {
       if (account.state === "cooling" && account.resetAt !== null && account.resetAt <= now) {
         store.setAccountState(account.name, "available", null, now);
@@ -266,7 +261,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       }
     }
     const exhaustedUntil = runtime.exhaustedUntil();
-    if (exhaustedUntil === null) return healActiveCooling(now);
+    if (exhaustedUntil === null) return keepActiveUsable(now);
     if (exhaustedUntil > now) return;
     const active = store.accounts().find((a) => a.name === runtime.activeAccount());
     if (active?.state === "available") {
@@ -278,19 +273,21 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   };
 
   /**
-   * The fleet must run on a usable account, or a swap must be under way, or exhausted mode must be on. A limit seen
-   * while a swap ran (its request refused) can leave the active account cooling with none of the three: swap now
-   * (to a usable account, or into exhausted mode) once the cooldown after the last swap is over. Tried at most once a
-   * minute, so a refused swap is not retried on every poll.
+   * The fleet must run on a usable account, or a swap must be under way, or exhausted mode must be on. A lost login or
+   * a limit seen while a swap ran (its request refused) can leave the active account `needs_login` or `cooling` with
+   * none of the three: move the sessions off it (to a usable account, or into exhausted mode); for a cooling account
+   * only once the cooldown after the last swap is over. Tried at most once a minute, so a refused swap is not retried
+   * on every poll.
    */
-  let healTriedAt = Number.NEGATIVE_INFINITY;
-  const healActiveCooling = async (now: number) => {
+  const keepActiveUsable = async (now: number) => {
     const active = store.accounts().find((a) => a.name === runtime.activeAccount());
-    if (active?.state !== "cooling" || switcher.running() || store.openSwap() !== null || now - healTriedAt < HEAL_RETRY_MS) return;
+    if ((active?.state !== "cooling" && active?.state !== "needs_login") || switcher.running() || store.openSwap() !== null) return;
+    if (now - movedOffAt < MOVE_OFF_RETRY_MS) return;
+    if (active.state === "needs_login") return moveOffLogin(active.name);
     // Within the cooldown after a swap the active account cools without a swap on purpose (no ping-pong, seed 0.2.1).
     const last = store.lastDoneSwap();
     if (last && now - last.updatedAt < config.quota.reactivate_cooldown) return;
-    healTriedAt = now;
+    movedOffAt = now;
     log.warn("active account cooling with no swap running", { account: active.name, reset_at: active.resetAt === null ? null : new Date(active.resetAt).toISOString() });
     await requestSwap({ reason: "quota", from: active.name, ...(active.resetAt !== null ? { resetAt: active.resetAt } : {}) });
   };
