@@ -56,6 +56,13 @@ export interface EventData {
    * sessions stay (once per account and window). With `move` a swap (reason `extra_usage`) says it instead.
    */
   extra_usage: { account: string; session: string | null; line: string; window: string | null; reset_at: number | null };
+  /**
+   * One model of an account is limited ("You've hit your Opus limit") and `quota.on_model_limit` is `fallback`: the
+   * account stays usable, its sessions run `fallback` until `reset_at`.
+   */
+  model_limit: { account: string; model: string; fallback: string; session: string | null; line: string; reset_at: number };
+  /** A per-model limit is over: the account's sessions go back to the default model once idle. */
+  model_restored: { account: string; model: string };
 }
 
 /** Every kind of notification. */
@@ -78,7 +85,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
   tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
-  login_lost: "critical", login_restored: "info", extra_usage: "warning",
+  login_lost: "critical", login_restored: "info", extra_usage: "warning", model_limit: "warning", model_restored: "info",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -117,6 +124,7 @@ export function eventKey(event: NotifyEvent): string {
       case "account_available": case "account_enabled": case "login_lost": case "login_restored": case "extra_usage": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
+      case "model_limit": case "model_restored": return `${event.account}:${event.model}`;
       case "daily_digest": return String(event.since);
       default: return "";
     }
@@ -255,6 +263,13 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
         "Sessions stay on it (quota.on_extra_usage: allow).",
         event.reset_at !== null && `Plan limit resets ${when(event.reset_at)}`,
       ]];
+    case "model_limit":
+      return [`Account ${event.account}: ${modelName(event.model)} limit`, [
+        `“${event.line}”${event.session ? ` on ${event.session}` : ""}`,
+        `Its sessions run ${event.fallback} until ${when(event.reset_at)}, on the same account (quota.on_model_limit: fallback).`,
+      ]];
+    case "model_restored":
+      return [`Account ${event.account}: ${modelName(event.model)} usable again`, ["Its sessions go back to the default model once idle."]];
   }
 }
 
@@ -272,6 +287,11 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
     ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${formatClock(s.at, timeZone)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
     more(d.swaps.length),
   ];
+}
+
+/** `opus` → `Opus`. */
+function modelName(family: string): string {
+  return family.charAt(0).toUpperCase() + family.slice(1);
 }
 
 function pair(from: string | null, to: string | null): string {

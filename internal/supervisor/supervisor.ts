@@ -133,6 +133,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
   const models = createModelFallback({
     config, store, lifecycle, quota, sessions, log, now: () => clock.now(), swapRunning: () => switcher.running() || store.openSwap() !== null,
+    events, usage: deps.usage,
   });
   // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later).
   let followAfterSwap: Promise<void> | null = null;
