@@ -34,7 +34,11 @@ export interface EventData {
   /** The daily summary of the period since `since` (see digest.ts). */
   daily_digest: {
     since: number;
-    accounts: Array<{ account: string; limits: number; active_ms: number }>;
+    /**
+     * Per account: limits hit (`limit_kinds` by kind: `five_hour`, `weekly`, `opus`, `switch_at`, …) and the time
+     * sessions ran on it.
+     */
+    accounts: Array<{ account: string; limits: number; limit_kinds: Record<string, number>; active_ms: number }>;
     tasks_done: number;
     tasks_failed: number;
     /** The first few failed tasks of the period. */
@@ -279,7 +283,7 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
   const more = (n: number) => n > DIGEST_LIST_LIMIT && `… and ${n - DIGEST_LIST_LIMIT} more`;
   return [
     `Since ${when(d.since).split(",")[0]}`,
-    ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit, active ${formatDuration(a.active_ms)}`),
+    ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit${kindList(a.limit_kinds)}, active ${formatDuration(a.active_ms)}`),
     `Tasks: ${d.tasks_done} done, ${d.tasks_failed} failed`,
     ...d.failed.slice(0, DIGEST_LIST_LIMIT).map((t) => `✗ ${t.project}/${t.file}: ${t.reason}`),
     more(d.failed.length),
@@ -287,6 +291,17 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
     ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${formatClock(s.at, timeZone)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
     more(d.swaps.length),
   ];
+}
+
+/** How the digest names a limit kind. */
+const LIMIT_KIND_NAMES: Readonly<Record<string, string>> = {
+  five_hour: "5-hour", weekly: "weekly", opus: "Opus", sonnet: "Sonnet", fable: "Fable", switch_at: "switch_at", credits: "credits",
+};
+
+/** ` (5-hour, 2 switch_at)` for the kinds of an account's limits; empty without any. */
+function kindList(kinds: Readonly<Record<string, number>> | undefined): string {
+  const parts = Object.entries(kinds ?? {}).map(([kind, n]) => `${n === 1 ? "" : `${n} `}${LIMIT_KIND_NAMES[kind] ?? kind}`);
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
 }
 
 /** `opus` → `Opus`. */

@@ -91,7 +91,7 @@ function setup(quota: string) {
 }
 
 /** The notifications stored so far of `kind`, as their fields. */
-const told = (kind: string) => store.events(0, 100).filter((e) => e.kind === kind).map((e) => JSON.parse(e.fields));
+const told = (kind: string) => store.events(0, 100).filter((e) => e.kind === kind).map((e) => JSON.parse(e.fields ?? "null"));
 
 const stopFailure = (session: string, line = OPUS_LINE) => supervisor.handle({
   kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: line }), session, at: clock.now(),
