@@ -41,8 +41,12 @@ suite("real Claude Code: a usage warning or the credits line moves the sessions 
       expect(c.status().last_swap).toMatchObject({ reason, from: "a", to: "b", signal: "pane" });
       expect(c.status().last_swap!.snippet).toMatch(line);
       expect(c.status().accounts.map((a) => [a.name, a.state, a.reset_at])).toEqual([["a", "cooling", new Date(resetAt * 1000).toISOString()], ["b", "available", null]]);
-      // Nothing was cut: no 429 was ever sent, the task finished on a, the next one runs on b with the history.
+      // Nothing was cut: no 429 was ever sent, the task finished on a, the next one runs on b with the history. The
+      // line can show (and the sessions move) before the turn's Stop is handled: the task then ends a moment later.
+      await eventually(() => c!.queue("done").includes("near.md"), 60_000, 250);
       expect(c.api.a.turns().filter((r) => r.status !== 200)).toEqual([]);
+      expect(c.api.a.turns().filter((r) => r.userTexts.at(-1) === "Say hello").map((r) => r.status)).toEqual([200]);
+      expect(c.api.b.turns().filter((r) => r.userTexts.at(-1) === "Say hello")).toEqual([]);
       expect(c.queue("done")).toEqual(["near.md", "warmup.md"]);
       c.task("after", "Which word did I ask you to remember?");
       await eventually(() => c!.queue("done").includes("after.md"), 120_000, 250);
