@@ -180,7 +180,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
-    strandedAccount: spread ? () => spread.strandedAccount() : undefined, watchTranscripts: true,
+    strandedAccount: spread ? () => spread.strandedAccount() : undefined,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
