@@ -57,7 +57,7 @@ suite("real Claude Code: a per-model limit with on_model_limit: fallback", () =>
 
     // The reset: the Opus limit ends, the idle session is relaunched on the default model with its conversation.
     c.api.a.setMode({ mode: "normal" });
-    await eventually(() => c!.status().accounts[0]!.models.length === 0, 90_000, 250);
+    await eventually(() => (c!.status().accounts[0]!.models ?? []).length === 0, 90_000, 250);
     await eventually(() => c!.t.log.records.some((r) => r.msg === "session relaunched for a model limit" && r.model === null), 60_000, 250);
     await c.allIdle();
     c.task("back", "And the word once more?");
