@@ -71,13 +71,15 @@ describe("spread placement over three accounts", () => {
     const onA = onAccount(t, "a");
     const before = new Map(t.daemon.control.status().sessions.map((s) => [s.name, s.account]));
     // Six tasks, one per session, all running; then a runs out: the last request of each turn on a hits the limit.
-    const prompts = POOL.map((_, i) => `[sim:work=8s] Task number ${i + 1}`);
+    // Each turn works long enough that none has ended when the quota is written, however slowly the six were typed
+    // and confirmed on a loaded machine (with 8 s, one on a once ended first and was not cut).
+    const prompts = POOL.map((_, i) => `[sim:work=25s] Task number ${i + 1}`);
     for (const [i, prompt] of prompts.entries()) expect((await t.daemon.control.addTask({ project: "demo", name: `t${i + 1}.md`, prompt })).ok).toBe(true);
     await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "running" && task.delivery === "confirmed").length === 6, 30_000);
     writeFileSync(join(t.home("a"), "sim-quota"), `${LIMIT}\n`);
     await expectAMovedInPlace(t, pids, onA);
     for (const [name, account] of before) if (account !== "a") expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.account).toBe(account);
-    await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "done").length === 6, 60_000);
+    await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "done").length === 6, 90_000);
     const sent = POOL.flatMap((name) => requests(t, name).map((r) => ({ ...r, session: name })));
     // Every task went out once; the two cut on a each got one continue, sent as the account it moved to.
     for (const prompt of prompts) expect(sent.filter((r) => r.prompt === prompt)).toHaveLength(1);
@@ -85,7 +87,7 @@ describe("spread placement over three accounts", () => {
     expect(continues.map((r) => r.session).sort()).toEqual(onA);
     expect(continues.map((r) => r.token).sort()).toEqual(["sk-ant-oat01-SIM-b", "sk-ant-oat01-SIM-c"]);
     expect(t.daemon.control.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"], ["c", "available"]]);
-  }, 120_000);
+  }, 180_000);
 });
 
 describe("a daemon killed during a spread swap finishes it on its next start", () => {
