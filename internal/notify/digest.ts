@@ -11,7 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Store, SwapRow, TaskRow } from "../state/state.ts";
 import type { LimitRecord, PeriodRecord } from "../state/usage-store.ts";
-import { ACTIVE } from "../state/usage.ts";
+import { ACTIVE, periodsMs } from "../state/usage.ts";
 import type { EventData, NotifyEvent } from "./events.ts";
 
 /** What the digest reads and where it sends. */
@@ -106,9 +106,7 @@ export function summarize(input: DigestInput): EventData["daily_digest"] {
       const hit = limits.filter((l) => within(l.at));
       const kinds: Record<string, number> = {};
       for (const l of hit) kinds[l.kind] = (kinds[l.kind] ?? 0) + 1;
-      const activeMs = periods.filter((p) => p.kind === ACTIVE)
-        .reduce((ms, p) => ms + Math.max(0, Math.min(p.endedAt ?? until, until) - Math.max(p.startedAt, since)), 0);
-      return { account, limits: hit.length, limit_kinds: kinds, active_ms: activeMs };
+      return { account, limits: hit.length, limit_kinds: kinds, active_ms: periodsMs(periods.filter((p) => p.kind === ACTIVE), since, until) };
     }),
     tasks_done: finished.filter((t) => t.state === "done").length,
     tasks_failed: failed.length,

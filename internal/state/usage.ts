@@ -138,7 +138,12 @@ export function accountUsage(store: Pick<Store, "usage">, account: string, now: 
 
 /** Whole seconds of `periods` inside [from, to]; an open period lasts until `to`. */
 function seconds(periods: PeriodRecord[], from: number, to: number): number {
+  return Math.floor(periodsMs(periods, from, to) / 1000);
+}
+
+/** Milliseconds of `periods` inside [from, to]; an open period lasts until `to`. */
+export function periodsMs(periods: readonly PeriodRecord[], from: number, to: number): number {
   let ms = 0;
   for (const p of periods) ms += Math.max(0, Math.min(p.endedAt ?? to, to) - Math.max(p.startedAt, from));
-  return Math.floor(ms / 1000);
+  return ms;
 }
