@@ -268,12 +268,12 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
         event.reset_at !== null && `Plan limit resets ${when(event.reset_at)}`,
       ]];
     case "model_limit":
-      return [`Account ${event.account}: ${modelName(event.model)} limit`, [
+      return [`Account ${event.account}: ${limitKindName(event.model)} limit`, [
         `“${event.line}”${event.session ? ` on ${event.session}` : ""}`,
         `Its sessions run ${event.fallback} until ${when(event.reset_at)}, on the same account (quota.on_model_limit: fallback).`,
       ]];
     case "model_restored":
-      return [`Account ${event.account}: ${modelName(event.model)} usable again`, ["Its sessions go back to the default model once idle."]];
+      return [`Account ${event.account}: ${limitKindName(event.model)} usable again`, ["Its sessions go back to the default model once idle."]];
   }
 }
 
@@ -293,20 +293,17 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
   ];
 }
 
-/** How the digest names a limit kind. */
+/** How messages name a limit kind (a model's limit kind is its family: `opus` → `Opus`). */
 const LIMIT_KIND_NAMES: Readonly<Record<string, string>> = {
   five_hour: "5-hour", weekly: "weekly", opus: "Opus", sonnet: "Sonnet", fable: "Fable", switch_at: "switch_at", credits: "credits",
 };
 
+const limitKindName = (kind: string) => LIMIT_KIND_NAMES[kind] ?? kind;
+
 /** ` (5-hour, 2 switch_at)` for the kinds of an account's limits; empty without any. */
 function kindList(kinds: Readonly<Record<string, number>> | undefined): string {
-  const parts = Object.entries(kinds ?? {}).map(([kind, n]) => `${n === 1 ? "" : `${n} `}${LIMIT_KIND_NAMES[kind] ?? kind}`);
+  const parts = Object.entries(kinds ?? {}).map(([kind, n]) => `${n === 1 ? "" : `${n} `}${limitKindName(kind)}`);
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
-}
-
-/** `opus` → `Opus`. */
-function modelName(family: string): string {
-  return family.charAt(0).toUpperCase() + family.slice(1);
 }
 
 function pair(from: string | null, to: string | null): string {
