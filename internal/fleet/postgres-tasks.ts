@@ -25,13 +25,16 @@ export function postgresTasks(sql: SQL): TaskQueue {
     },
     async claim(host, { workdirs, limit, now, leaseMs }) {
       if (workdirs.length === 0 || limit <= 0) return [];
+      // The CTE locks the chosen rows (skipping those another host is claiming) before the UPDATE touches them.
       const rows = await sql.begin(async (tx) => tx`
+        WITH picked AS (
+          SELECT id FROM fleet_tasks WHERE state = 'queued' AND (pinned_host IS NULL OR pinned_host = ${host})
+            AND workdir = ANY(${sql.array(workdirs, "TEXT")})
+          ORDER BY priority DESC, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         UPDATE fleet_tasks SET state = 'running', host = ${host}, claim = claim + 1, lease_until = ${now + leaseMs},
           claimed_at = ${now}
-        WHERE id IN (SELECT id FROM fleet_tasks WHERE state = 'queued'
-                       AND (pinned_host IS NULL OR pinned_host = ${host}) AND workdir = ANY(${sql.array(workdirs, "TEXT")})
-                     ORDER BY priority DESC, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        RETURNING *`);
+        FROM picked WHERE fleet_tasks.id = picked.id
+        RETURNING fleet_tasks.*`);
       return claimOrder([...rows].map(taskRow));
     },
     async renew(host, now, leaseMs) {

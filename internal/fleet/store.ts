@@ -149,9 +149,10 @@ export interface FleetStore {
   setModelLimit(account: string, model: string, resetAt: number | null, now: number, host: string): Promise<boolean>;
   accounts(): Promise<FleetAccountRow[]>;
   /**
-   * Calls `onChange` with the full row of each account another store object changed (PostgreSQL: LISTEN; after a
-   * lost connection comes back, every account is reported again, so nothing is missed). SQLite: one host, nothing
-   * to watch; `onChange` is never called.
+   * Calls `onChange` with the current row of each account that changed, once committed, whichever store object (this
+   * one included: `updatedBy` names the host) changed it. PostgreSQL: LISTEN; after a lost connection comes back,
+   * every account is reported again, so a change made meanwhile is not missed. SQLite: one host, nothing to watch;
+   * `onChange` is never called.
    */
   watchAccounts(onChange: (account: FleetAccountRow) => void): Promise<Unsubscribe>;
 

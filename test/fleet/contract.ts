@@ -181,6 +181,14 @@ export function fleetContract(backend: FleetBackend): void {
       expect((await b!.accounts())[0]).toMatchObject({ state: "available", resetAt: null, limits: [] });
     });
 
+    test("of two hosts writing the same account change at once, exactly one is told it changed it", async () => {
+      const [a, b] = await stores(2);
+      for (let i = 1; i <= 20; i++) {
+        const both = await Promise.all([a!.setAccountState("max", "cooling", 1000 * i, i, "h1"), b!.setAccountState("max", "cooling", 1000 * i, i, "h2")]);
+        expect(both.filter(Boolean)).toHaveLength(1);
+      }
+    });
+
     test(backend.watches ? "an account change reaches a watcher on another store within 1 s"
       : "watchAccounts() can be started and stopped (one host: nothing to watch)", async () => {
       const [a, b] = await stores(2);
