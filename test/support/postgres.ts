@@ -2,13 +2,13 @@
  * @module test/support/postgres
  * A private PostgreSQL cluster for the fleet tests: started lazily by scripts/postgres.sh (which installs Debian's
  * package if needed) on first use in a test file, in a temp dir on a loopback port, reused by the file's tests and
- * removed after them (`bun test` fires no process `exit` event, so an afterAll hook of the file does it). Each test
- * gets a fresh database. When the cluster cannot be started the tests are skipped with the reason printed, except under
+ * removed after them (`bun test` fires no process `exit` event, so an afterAll hook of the file does it; a cluster
+ * left by a killed test process is stopped by the next start). Each test gets a fresh database. When the cluster cannot be started the tests are skipped with the reason printed, except under
  * CI (`CI=true`), where that is a failure.
  */
 import { afterAll } from "bun:test";
 import { SQL } from "bun";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -26,8 +26,22 @@ export interface PrivatePostgres {
 
 let started: Promise<PrivatePostgres | string> | null = null;
 
+/** Stops the clusters left behind by test processes that were killed before their afterAll hook ran. */
+function reapOrphans(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    const pid = Number(/^cf-test-pg-(\d+)-/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      Bun.spawnSync(["sh", SCRIPT, "stop", join(tmpdir(), entry)]);
+    }
+  }
+}
+
 function start(): PrivatePostgres | string {
-  const dir = mkdtempSync(join(tmpdir(), "cf-test-pg-"));
+  reapOrphans();
+  const dir = mkdtempSync(join(tmpdir(), `cf-test-pg-${process.pid}-`));
   const out = Bun.spawnSync(["sh", SCRIPT, "start", dir], { stdout: "pipe", stderr: "pipe" });
   const url = out.stdout.toString().trim().split("\n").pop() ?? "";
   if (out.exitCode !== 0 || !url.startsWith("postgres://")) {
@@ -51,8 +65,8 @@ function start(): PrivatePostgres | string {
 }
 
 /**
- * The private cluster, started on first use (call it at the top level of a test file); null (after printing why) when it cannot be started.
- * Under `CI=true` that throws instead: CI must run the fleet tests.
+ * The private cluster, started on first use (call it at the top level of a test file); null (after printing why) when
+ * it cannot be started. Under `CI=true` that throws instead: CI must run the fleet tests.
  */
 export async function privatePostgres(file: string): Promise<PrivatePostgres | null> {
   if (!started) {
