@@ -15,6 +15,11 @@ import { FleetUnavailable, type FleetStore } from "./store.ts";
 export interface PostgresFleetOptions {
   /** How long to wait for a connection before {@link FleetUnavailable}. Default 3000 ms (rounded up to seconds). */
   connectTimeoutMs?: number;
+  /**
+   * How long a call may wait for an answer before {@link FleetUnavailable} (a partition gives no error, only silence).
+   * The statement may still commit afterwards: every write is safe to retry. Default 10000 ms.
+   */
+  callTimeoutMs?: number;
   /** Pool size. Default 4 (a LISTEN takes one more connection). */
   max?: number;
   /** Receives what an account watch could not deliver (e.g. a failed re-read). Default: ignored. */
@@ -30,33 +35,41 @@ export function isUnreachable(error: unknown): boolean {
   return typeof errno === "string" && (errno.startsWith("08") || errno.startsWith("57P"));
 }
 
-/** Wraps every method so an unreachable database throws {@link FleetUnavailable} naming the call. */
-function guarded(store: FleetStore): FleetStore {
-  const wrapped: Record<string, unknown> = { backend: store.backend };
+/** Runs `call`; a database that is unreachable, or silent for `ms`, becomes {@link FleetUnavailable}. */
+async function reach<T>(action: string, ms: number, call: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FleetUnavailable(action, new Error(`no answer within ${ms} ms`))), ms);
+  });
+  try {
+    return await Promise.race([call(), silence]);
+  } catch (error) {
+    throw isUnreachable(error) ? new FleetUnavailable(action, error) : error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Wraps every method but `close` in {@link reach}, naming the call. */
+function guarded(store: FleetStore, callTimeoutMs: number): FleetStore {
+  const wrapped: Record<string, unknown> = { backend: store.backend, close: store.close };
   for (const [key, value] of Object.entries(store)) {
-    if (typeof value !== "function") continue;
-    wrapped[key] = async (...args: unknown[]) => {
-      try {
-        return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
-      } catch (error) {
-        throw isUnreachable(error) ? new FleetUnavailable(`run fleet ${key}`, error) : error;
-      }
-    };
+    if (typeof value !== "function" || key === "close") continue;
+    wrapped[key] = (...args: unknown[]) => reach(`run fleet ${key}`, callTimeoutMs, () => (value as (...a: unknown[]) => Promise<unknown>)(...args));
   }
   return wrapped as unknown as FleetStore;
 }
 
 /** Connects to `url`, applies the missing migrations and returns the store; {@link FleetUnavailable} if unreachable. */
 export async function openPostgresFleet(url: string, options: PostgresFleetOptions = {}): Promise<FleetStore> {
-  const sql = new SQL(url, {
-    max: options.max ?? 4,
-    connectionTimeout: Math.max(1, Math.ceil((options.connectTimeoutMs ?? 3000) / 1000)),
-  });
+  const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+  const sql = new SQL(url, { max: options.max ?? 4, connectionTimeout: Math.max(1, Math.ceil(connectTimeoutMs / 1000)) });
+  const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   try {
-    await migratePostgres(sql);
+    await reach("open the fleet store", connectTimeoutMs + callTimeoutMs, () => migratePostgres(sql));
   } catch (error) {
     await sql.close({ timeout: 0 }).catch(() => {});
-    throw isUnreachable(error) ? new FleetUnavailable("open the fleet store", error) : error;
+    throw error;
   }
   return guarded({
     backend: "postgres",
@@ -102,5 +115,5 @@ export async function openPostgresFleet(url: string, options: PostgresFleetOptio
     async close() {
       await sql.close({ timeout: 5 });
     },
-  });
+  }, callTimeoutMs);
 }

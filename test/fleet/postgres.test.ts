@@ -45,6 +45,23 @@ if (pg) {
       expect(performance.now() - started).toBeLessThan(3000);
     });
 
+    test("throws FleetUnavailable within the connection timeout when the server accepts but never answers", async () => {
+      const url = await pg.freshDatabase();
+      const proxy = tcpProxy(Number(new URL(url).port));
+      proxy.hang();
+      try {
+        const started = performance.now();
+        const error = await openPostgresFleet(viaProxy(url, proxy), { connectTimeoutMs: 1000 }).catch((e: unknown) => e);
+        const ms = performance.now() - started;
+        expect(error).toBeInstanceOf(FleetUnavailable);
+        expect((error as Error).message).toStartWith("Cannot open the fleet store: fleet database unreachable (");
+        process.stderr.write(`fleet postgres: silent server refused in ${ms.toFixed(0)} ms: ${(error as Error).message}\n`);
+        expect(ms).toBeLessThan(3000);
+      } finally {
+        proxy.stop();
+      }
+    });
+
     test("a store whose database goes away fails fast with FleetUnavailable, and works again once it is back", async () => {
       const url = await pg.freshDatabase();
       const proxy = tcpProxy(Number(new URL(url).port));
@@ -57,6 +74,27 @@ if (pg) {
         expect(error).toBeInstanceOf(FleetUnavailable);
         expect((error as Error).message).toStartWith("Cannot run fleet counts: fleet database unreachable (");
         expect(performance.now() - started).toBeLessThan(3000);
+        proxy.restore();
+        expect(await eventually(() => store.counts().catch(() => null), 10_000)).toEqual({ queued: 1, running: 0, done: 0, failed: 0 });
+      } finally {
+        proxy.stop();
+        await store.close();
+      }
+    });
+
+    test("a database that stops answering (a partition) fails the call with FleetUnavailable after callTimeoutMs", async () => {
+      const url = await pg.freshDatabase();
+      const proxy = tcpProxy(Number(new URL(url).port));
+      const store = await openPostgresFleet(viaProxy(url, proxy), { connectTimeoutMs: 1000, callTimeoutMs: 500 });
+      try {
+        await store.enqueue(task("t"));
+        proxy.hang();
+        const started = performance.now();
+        const error = await store.tasks().then(() => null, (e: unknown) => e);
+        expect(error).toBeInstanceOf(FleetUnavailable);
+        expect((error as Error).message).toBe("Cannot run fleet tasks: fleet database unreachable (no answer within 500 ms)");
+        expect(performance.now() - started).toBeLessThan(2000);
+        proxy.cut();
         proxy.restore();
         expect(await eventually(() => store.counts().catch(() => null), 10_000)).toEqual({ queued: 1, running: 0, done: 0, failed: 0 });
       } finally {

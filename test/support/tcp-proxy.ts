@@ -2,13 +2,15 @@
  * @module test/support/tcp-proxy
  * A loopback TCP proxy that a test can cut and restore, to play a database (or any server) becoming unreachable and
  * coming back on the same address: `cut()` drops every connection and stops listening (new connections are refused),
- * `restore()` listens again on the same port.
+ * `hang()` keeps every connection open but forwards nothing (a partition: no answer, no error), `restore()` listens
+ * again on the same port and forwards again.
  */
 import type { Socket, TCPSocketListener } from "bun";
 
 export interface TcpProxy {
   port: number;
   cut(): void;
+  hang(): void;
   restore(): void;
   stop(): void;
 }
@@ -39,6 +41,7 @@ export function tcpProxy(targetPort: number): TcpProxy {
   const open = new Set<Socket<Pipe>>();
   let listener: TCPSocketListener<Pipe> | null = null;
   let port = 0;
+  let hung = false;
   const listen = () => {
     listener = Bun.listen<Pipe>({
       hostname: "127.0.0.1", port,
@@ -46,18 +49,19 @@ export function tcpProxy(targetPort: number): TcpProxy {
         open(client) {
           client.data = { peer: null, pending: [] };
           open.add(client);
+          if (hung) return;
           Bun.connect<Pipe>({
             hostname: "127.0.0.1", port: targetPort, data: { peer: client, pending: [] },
             socket: {
               open(upstream) { open.add(upstream); client.data.peer = upstream; flush(client.data); },
-              data(upstream, chunk) { upstream.data.pending.push(new Uint8Array(chunk)); flush(upstream.data); },
+              data(upstream, chunk) { if (hung) return; upstream.data.pending.push(new Uint8Array(chunk)); flush(upstream.data); },
               drain() { flush(client.data); },
               close(upstream) { open.delete(upstream); client.end(); },
               error(upstream) { upstream.end(); },
             },
           }).catch(() => client.end());
         },
-        data(client, chunk) { client.data.pending.push(new Uint8Array(chunk)); flush(client.data); },
+        data(client, chunk) { if (hung) return; client.data.pending.push(new Uint8Array(chunk)); flush(client.data); },
         drain(client) { if (client.data.peer) flush(client.data.peer.data); },
         close(client) { open.delete(client); client.data.peer?.end(); },
         error(client) { client.end(); },
@@ -74,7 +78,11 @@ export function tcpProxy(targetPort: number): TcpProxy {
       for (const socket of open) socket.terminate();
       open.clear();
     },
+    hang() {
+      hung = true;
+    },
     restore() {
+      hung = false;
       if (!listener) listen();
     },
     stop() {
