@@ -3,7 +3,7 @@
  * The fleet {@link FleetStore} on PostgreSQL through Bun's built-in client (no dependency): opens a small pool,
  * applies the migrations (fleet/postgres-schema.ts), and composes the aggregates (hosts, swaps and event claims
  * here; accounts and the task queue in their own files). Every failure to reach the database (refused, timed out,
- * dropped) surfaces as {@link FleetUnavailable}, within the connection timeout, so the caller can go degraded.
+ * dropped, or silent past the call timeout) surfaces as {@link FleetUnavailable}, so the caller can go degraded.
  */
 import { SQL } from "bun";
 import { hostRows, swapRow } from "./rows.ts";

@@ -2,8 +2,8 @@
  * @module test/fleet/postgres
  * The fleet contract on the PostgreSQL backend, on a private cluster (test/support/postgres.ts; skipped with the
  * reason printed when none can be started, a failure under CI): two store objects, each with its own connections,
- * act as two hosts. Also, through a proxy the test cuts and restores: an unreachable database is a fast
- * {@link FleetUnavailable} and the store recovers, and a watch that loses its connection reports every account again
+ * act as two hosts. Also, through a proxy the test cuts, hangs and restores: an unreachable or silent database is a
+ * fast {@link FleetUnavailable} and the store recovers, and a watch that loses its connection reports every account again
  * once it is back, so a change made meanwhile is not missed.
  */
 import { describe, expect, test } from "bun:test";
