@@ -36,7 +36,7 @@ export function isUnreachable(error: unknown): boolean {
 }
 
 /** Runs `call`; a database that is unreachable, or silent for `ms`, becomes {@link FleetUnavailable}. */
-async function reach<T>(action: string, ms: number, call: () => Promise<T>): Promise<T> {
+export async function reach<T>(action: string, ms: number, call: () => Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const silence = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FleetUnavailable(action, new Error(`no answer within ${ms} ms`))), ms);

@@ -74,7 +74,7 @@ describe("fleet.postgres_url_env", () => {
   });
 
   test("refuses an unset or empty variable, naming the key and the variable", () => {
-    for (const env of [{}, { [URL_VAR]: "" }]) {
+    for (const env of [{}, { [URL_VAR]: "" }] as Record<string, string>[]) {
       const { problems } = refusal(`fleet: { postgres_url_env: ${URL_VAR} }\n`, env);
       expect(problems).toEqual([expect.stringMatching(new RegExp(`^fleet\\.postgres_url_env: the variable ${URL_VAR} is unset or empty`))]);
     }
