@@ -44,7 +44,7 @@ function schemaCheck({ version, expected }: FleetInspection): DoctorCheck {
   if (version < expected) return { name, ok: true, detail: `version ${version}, older than this binary's ${expected}: migrated at the daemon's start` };
   if (version === expected) return { name, ok: true, detail: `version ${version}, as this binary expects` };
   return {
-    name, ok: false, detail: `version ${version} is NEWER than this binary's ${expected}: this binary is too old for the fleet (the daemon would refuse to start)`,
+    name, ok: false, detail: `version ${version} is NEWER than this binary's ${expected}: this binary is too old for the fleet (its fleet store refuses to open it)`,
     fix: "upgrade claude-failover on this host to the version the other hosts run",
   };
 }
