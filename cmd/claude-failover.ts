@@ -180,12 +180,12 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const supervisor = createSupervisor({
     config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
-    strandedAccount: spread ? () => spread.strandedAccount() : undefined,
+    strandedAccount: spread ? () => spread.strandedAccount() : undefined, watchTranscripts: true,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
-  const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event), activeAccount: () => runtime.activeAccount() }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
+  const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event) }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
   const control = createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode, placement });
 
   let lastPollAt = clock.now();
@@ -348,56 +348,82 @@ export function loadConfig(path: string): Readonly<Config> {
   return readConfig(path, { env: process.env, home: process.env.HOME || homedir() });
 }
 
-/** `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). */
+/**
+ * `claude-failover run`: runs until SIGTERM/SIGINT; SIGHUP reloads the config (an invalid one is refused). The signal
+ * handlers are in place before the daemon starts: a SIGTERM while it starts or reloads stops it once that is over, a
+ * SIGHUP then is ignored (logged), and neither ends the process by the signal's default action.
+ */
 export async function runDaemon(configPath: string): Promise<number> {
   let config = loadConfig(configPath);
   assertSessionWorkdirs(configPath, config);
   let daemon = wire(config, realDeps(config));
   const log = createLog({ level: config.log_level });
-  await daemon.start();
-  sdNotify(`READY=1\nSTATUS=serving ${daemon.url()}`);
-  const stopWatchdog = startWatchdog(() => daemon.alive());
-  return await new Promise<number>((done) => {
-    let busy = false;
-    const shutdown = async (signal: string) => {
-      if (busy) return;
-      busy = true;
-      sdNotify("STOPPING=1");
-      stopWatchdog();
-      await daemon.stop(signal).catch((error) => log.error("stop failed", { error }));
-      done(0);
-    };
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGHUP", async () => {
-      if (busy) return;
-      let next: Readonly<Config>;
-      try {
-        next = loadConfig(configPath);
-        assertSessionWorkdirs(configPath, next);
-      } catch (error) {
-        log.error("config reload refused; keeping the running config", { error: (error as Error).message });
-        return;
-      }
-      busy = true;
-      sdNotify("RELOADING=1");
-      try {
-        await daemon.stop("reload");
-        config = next;
-        daemon = wire(config, realDeps(config));
-        await daemon.start();
-      } catch (error) {
-        // Half-reloaded is worse than down: exit non-zero so systemd restarts the daemon cleanly.
-        log.error("config reload failed; exiting", { error: error as Error });
-        done(1);
-        return;
-      }
-      sdNotify("READY=1");
-      log.info("config reloaded", { path: configPath });
-      busy = false;
-    });
-    process.on("unhandledRejection", (error) => log.error("unhandled rejection", { error: error as Error }));
-  });
+  let stopWatchdog = () => {};
+  let stopping = false;
+  /** The start or reload in progress, if any: a stop waits for it, a SIGHUP meanwhile is ignored. */
+  let changing: Promise<unknown> | null = null;
+  let exit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => (exit = resolve));
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    sdNotify("STOPPING=1");
+    stopWatchdog();
+    // A SIGTERM during a start or a reload (systemctl stop right after reload) stops what it leaves running.
+    await changing?.catch(() => undefined);
+    await daemon.stop(signal).catch((error) => log.error("stop failed", { error }));
+    exit(0);
+  };
+  const reload = async () => {
+    if (stopping || changing) return void log.warn("config reload ignored", { why: stopping ? "the daemon is stopping" : "the daemon is starting or reloading" });
+    let next: Readonly<Config>;
+    try {
+      next = loadConfig(configPath);
+      assertSessionWorkdirs(configPath, next);
+    } catch (error) {
+      log.error("config reload refused; keeping the running config", { error: (error as Error).message });
+      return;
+    }
+    sdNotify("RELOADING=1");
+    changing = (async () => {
+      await daemon.stop("reload");
+      // Stopped meanwhile: the new config is not started (the stop that asked has nothing left to stop).
+      if (stopping) return;
+      config = next;
+      daemon = wire(config, realDeps(config));
+      await daemon.start();
+    })();
+    try {
+      await changing;
+    } catch (error) {
+      // Half-reloaded is worse than down: exit non-zero so systemd restarts the daemon cleanly.
+      log.error("config reload failed; exiting", { error: error as Error });
+      exit(1);
+      return;
+    } finally {
+      changing = null;
+    }
+    if (stopping) return;
+    sdNotify("READY=1");
+    log.info("config reloaded", { path: configPath });
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGHUP", () => void reload());
+  process.on("unhandledRejection", (error) => log.error("unhandled rejection", { error: error as Error }));
+
+  changing = daemon.start();
+  try {
+    await changing;
+  } finally {
+    changing = null;
+  }
+  if (!stopping) {
+    sdNotify(`READY=1\nSTATUS=serving ${daemon.url()}`);
+    stopWatchdog = startWatchdog(() => daemon.alive());
+  }
+  return await exited;
 }
 
 /** Entry point: maps every failure to an exit code. */

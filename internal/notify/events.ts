@@ -34,7 +34,11 @@ export interface EventData {
   /** The daily summary of the period since `since` (see digest.ts). */
   daily_digest: {
     since: number;
-    accounts: Array<{ account: string; limits: number; active_ms: number }>;
+    /**
+     * Per account: limits hit (`limit_kinds` by kind: `five_hour`, `weekly`, `opus`, `switch_at`, …) and the time
+     * sessions ran on it.
+     */
+    accounts: Array<{ account: string; limits: number; limit_kinds: Record<string, number>; active_ms: number }>;
     tasks_done: number;
     tasks_failed: number;
     /** The first few failed tasks of the period. */
@@ -56,6 +60,13 @@ export interface EventData {
    * sessions stay (once per account and window). With `move` a swap (reason `extra_usage`) says it instead.
    */
   extra_usage: { account: string; session: string | null; line: string; window: string | null; reset_at: number | null };
+  /**
+   * One model of an account is limited ("You've hit your Opus limit") and `quota.on_model_limit` is `fallback`: the
+   * account stays usable, its sessions run `fallback` until `reset_at`.
+   */
+  model_limit: { account: string; model: string; fallback: string; session: string | null; line: string; reset_at: number };
+  /** A per-model limit is over: the account's sessions go back to the default model once idle. */
+  model_restored: { account: string; model: string };
 }
 
 /** Every kind of notification. */
@@ -78,7 +89,7 @@ export const DEFAULT_LEVELS: Readonly<Record<EventKind, Level>> = {
   swap_failed: "critical", accounts_exhausted: "critical", account_available: "info", account_enabled: "info",
   task_done: "info", task_failed: "warning", task_stalled: "warning", session_dead: "critical",
   tasks_waiting: "warning", breaker_open: "critical", daily_digest: "info", test_message: "info", link_blocked: "warning",
-  login_lost: "critical", login_restored: "info", extra_usage: "warning",
+  login_lost: "critical", login_restored: "info", extra_usage: "warning", model_limit: "warning", model_restored: "info",
 };
 
 /** Kinds every channel receives whatever its `minLevel`: the operator asked for them by name. */
@@ -117,6 +128,7 @@ export function eventKey(event: NotifyEvent): string {
       case "account_available": case "account_enabled": case "login_lost": case "login_restored": case "extra_usage": return event.account;
       case "task_done": case "task_failed": case "task_stalled": return `${event.project}/${event.file}`;
       case "session_dead": return event.session;
+      case "model_limit": case "model_restored": return `${event.account}:${event.model}`;
       case "daily_digest": return String(event.since);
       default: return "";
     }
@@ -255,6 +267,13 @@ function describe(event: NotifyEvent, when: (at: number) => string, timeZone: st
         "Sessions stay on it (quota.on_extra_usage: allow).",
         event.reset_at !== null && `Plan limit resets ${when(event.reset_at)}`,
       ]];
+    case "model_limit":
+      return [`Account ${event.account}: ${modelName(event.model)} limit`, [
+        `“${event.line}”${event.session ? ` on ${event.session}` : ""}`,
+        `Its sessions run ${event.fallback} until ${when(event.reset_at)}, on the same account (quota.on_model_limit: fallback).`,
+      ]];
+    case "model_restored":
+      return [`Account ${event.account}: ${modelName(event.model)} usable again`, ["Its sessions go back to the default model once idle."]];
   }
 }
 
@@ -264,7 +283,7 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
   const more = (n: number) => n > DIGEST_LIST_LIMIT && `… and ${n - DIGEST_LIST_LIMIT} more`;
   return [
     `Since ${when(d.since).split(",")[0]}`,
-    ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit, active ${formatDuration(a.active_ms)}`),
+    ...d.accounts.map((a) => `${a.account}: ${a.limits} limit${a.limits === 1 ? "" : "s"} hit${kindList(a.limit_kinds)}, active ${formatDuration(a.active_ms)}`),
     `Tasks: ${d.tasks_done} done, ${d.tasks_failed} failed`,
     ...d.failed.slice(0, DIGEST_LIST_LIMIT).map((t) => `✗ ${t.project}/${t.file}: ${t.reason}`),
     more(d.failed.length),
@@ -272,6 +291,22 @@ function digestLines(d: Extract<NotifyEvent, { kind: "daily_digest" }>, when: (a
     ...d.swaps.slice(0, DIGEST_LIST_LIMIT).map((s) => `${formatClock(s.at, timeZone)} ${pair(s.from, s.to)} (${s.reason})${s.ok ? "" : " FAILED"}`),
     more(d.swaps.length),
   ];
+}
+
+/** How the digest names a limit kind. */
+const LIMIT_KIND_NAMES: Readonly<Record<string, string>> = {
+  five_hour: "5-hour", weekly: "weekly", opus: "Opus", sonnet: "Sonnet", fable: "Fable", switch_at: "switch_at", credits: "credits",
+};
+
+/** ` (5-hour, 2 switch_at)` for the kinds of an account's limits; empty without any. */
+function kindList(kinds: Readonly<Record<string, number>> | undefined): string {
+  const parts = Object.entries(kinds ?? {}).map(([kind, n]) => `${n === 1 ? "" : `${n} `}${LIMIT_KIND_NAMES[kind] ?? kind}`);
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
+}
+
+/** `opus` → `Opus`. */
+function modelName(family: string): string {
+  return family.charAt(0).toUpperCase() + family.slice(1);
 }
 
 function pair(from: string | null, to: string | null): string {

@@ -10,7 +10,7 @@
  */
 import { accountOfLateEvent, lastMove } from "../switcher/moved.ts";
 import { pickNextAccount } from "../switcher/accounts.ts";
-import { createUsageWarnings, type WarningVerdict } from "./usage-warnings.ts";
+import { createUsageWarnings, type ToldWindows, type WarningVerdict } from "./usage-warnings.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
@@ -69,6 +69,20 @@ export interface AccountDecisions {
 const UNKNOWN_WAKE_MS = 3_600_000;
 /** Pause between two attempts to move the sessions off an active account that cannot take them (a swap was refused). */
 const MOVE_OFF_RETRY_MS = 60_000;
+/** The store flag keeping the extra-usage windows already told (`quota.on_extra_usage: allow`) across restarts. */
+const TOLD_FLAG = "extra_usage_told";
+
+/** The told windows an earlier run kept; a flag that does not parse is forgotten (at worst one window is told again). */
+function toldWindows(store: Pick<Store, "getFlag">, log: Logger): ToldWindows {
+  const text = store.getFlag(TOLD_FLAG);
+  if (text === null) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as ToldWindows;
+  } catch {}
+  log.warn("unreadable store flag ignored", { flag: TOLD_FLAG });
+  return {};
+}
 
 /** Creates the {@link AccountDecisions}. */
 export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecisions {
@@ -76,7 +90,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   const logins = createLoginWatch(store, deps.loginMtime ?? credentialsMtime);
   /** When the sessions were last asked to move off the active account (a lost login, or the heal below). */
   let movedOffAt = Number.NEGATIVE_INFINITY;
-  const warnings = createUsageWarnings();
+  const warnings = createUsageWarnings({ told: toldWindows(store, log), remember: (told) => store.setFlag(TOLD_FLAG, JSON.stringify(told)) });
   /** The warning line last logged per session: a warning stays on screen for several polls and is logged once. */
   const warningLogged = new Map<string, string>();
 
@@ -204,7 +218,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
   /** Cools an account whose warning reached its `switch_at` and moves its sessions, when another account can take them. */
   const moveBeforeLimit = async (session: string, verdict: WarningVerdict, signal: SignalSource, account: string, resetAt: number) => {
     const fields = { session, account, reset_at: new Date(resetAt).toISOString() };
+    const recordMove = () => deps.usage?.limitHit({ account, kind: "switch_at", session, signal, at: clock.now(), resetAt });
     if (account !== runtime.activeAccount()) {
+      recordMove();
       store.setAccountState(account, "cooling", resetAt, clock.now());
       log.warn("account cooling", { ...fields, why: "usage warning at switch_at on an account that is not the active one" });
       return;
@@ -214,6 +230,7 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
     if (pickNextAccount(store.accounts(), clock.now(), { exclude: account }).kind === "exhausted") {
       return void log.warn("move before the limit deferred", { ...fields, why: "no other account is usable" });
     }
+    recordMove();
     store.setAccountState(account, "cooling", resetAt, clock.now());
     log.warn("moving before the limit", { ...fields, pattern: verdict.pattern, percent: verdict.percent ?? null, window: verdict.window ?? null });
     await requestSwap({ reason: "warning", from: account, triggerSession: session, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120), resetAt });

@@ -7,15 +7,19 @@
  * runs on them); after the reset each goes back to the default model once it is idle (a running turn is never cut).
  * Nothing is typed here: the relaunch replaces the limit dialog, and the cut task is continued once by the task
  * follower (watcher/tasks.ts) when its session runs the fallback model ({@link ModelFallback.blocked} holds it until
- * then). Pure rules: {@link limitedFamily}, {@link wantedModel}, {@link modelMoves}; the rest applies them.
+ * then). The operator is told when a model is limited (`model_limit`) and when it is back (`model_restored`); each
+ * new limit counts in the account's usage. Pure rules: {@link limitedFamily}, {@link wantedModel}, {@link modelMoves};
+ * the rest applies them.
  */
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import type { LimitKind, Verdict } from "../quota/classify.ts";
-import type { QuotaMonitor, SignalSource } from "../quota/quota.ts";
+import { SNIPPET_CHARS, type QuotaMonitor, type SignalSource } from "../quota/quota.ts";
 import type { ModelLimitRow, SessionRow, Store, TaskRow } from "../state/state.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
+import type { EventBus } from "../notify/feed.ts";
+import type { UsageRecorder } from "../state/usage.ts";
 
 /** The model families Claude Code names in a per-model limit (reference/claude-code.md §1.2). */
 export type ModelFamily = "opus" | "sonnet" | "fable";
@@ -107,6 +111,10 @@ export interface ModelFallbackDeps {
   now(): number;
   /** A swap is moving sessions: nothing is relaunched here. */
   swapRunning(): boolean;
+  /** Where `model_limit` and `model_restored` go. */
+  events?: Pick<EventBus, "notify">;
+  /** Counts each new per-model limit among the account's limits (usage at a glance). */
+  usage?: UsageRecorder;
 }
 
 /** The per-model fallback. */
@@ -140,6 +148,7 @@ export function createModelFallback(deps: ModelFallbackDeps): ModelFallback {
       if (limit.resetAt > now) continue;
       store.clearModelLimit(limit.account, limit.model);
       log.info("model limit over", { account: limit.account, model: limit.model });
+      deps.events?.notify({ kind: "model_restored", at: now, account: limit.account, model: limit.model });
     }
     if (deps.swapRunning()) return;
     const owned = new Set(lifecycle.ownedNames());
@@ -173,6 +182,11 @@ export function createModelFallback(deps: ModelFallbackDeps): ModelFallback {
       if (resetAt !== known?.resetAt) {
         store.setModelLimit(account, family, resetAt, deps.now());
         log.warn("model limit hit", { session, account, model: family, signal, pattern: verdict.pattern, snippet: verdict.line.slice(0, 120), reset_at: new Date(resetAt).toISOString(), fallback: options.fallback_model });
+      }
+      // A limit not known before (not the same one seen again by another signal or session) is news.
+      if (!known) {
+        deps.usage?.limitHit({ account, kind: family, session, signal, at, resetAt });
+        deps.events?.notify({ kind: "model_limit", at, account, model: family, fallback: options.fallback_model!, session, line: verdict.line.slice(0, SNIPPET_CHARS), reset_at: resetAt });
       }
       await pass(deps.now(), session);
       return true;

@@ -7,7 +7,8 @@
  *   without `switch_at` is never cooled by a warning, and a warning below it is only logged;
  * - an extra-usage line (`You're now using usage credits · Your 5-hour limit resets 4am (UTC)`) is the account's limit
  *   with `quota.on_extra_usage: move` (the default), and only told to the operator, once per window, with `allow`.
- * Owns the "told once per window" memory; no I/O, time comes in as `now`.
+ * Owns the "told once per window" memory (handed out through `remember`, so a restarted daemon does not tell a window
+ * twice); no I/O, time comes in as `now`.
  */
 import type { Verdict } from "../quota/classify.ts";
 import type { AccountRow } from "../state/state.ts";
@@ -43,10 +44,13 @@ export interface UsageWarnings {
   decide(verdict: WarningVerdict, context: WarningContext): WarningDecision;
 }
 
-/** Creates the {@link UsageWarnings} decision. */
-export function createUsageWarnings(): UsageWarnings {
+/** The extra-usage windows already told: `account|window|reset` → until when (epoch ms) it is remembered. */
+export type ToldWindows = Record<string, number>;
+
+/** Creates the {@link UsageWarnings} decision; `told` is what an earlier run remembered, `remember` keeps each change. */
+export function createUsageWarnings(memory: { told?: ToldWindows; remember?: (told: ToldWindows) => void } = {}): UsageWarnings {
   /** `account|window|reset` of each extra-usage window already told (allow), so it is told once. */
-  const told = new Map<string, number>();
+  const told = new Map<string, number>(Object.entries(memory.told ?? {}).filter(([, until]) => Number.isFinite(until)));
   return {
     decide(verdict, { account, switchAt, onExtraUsage, now }) {
       if (!account) return { action: "ignore", why: "unknown account" };
@@ -60,6 +64,7 @@ export function createUsageWarnings(): UsageWarnings {
         const known = verdict.resetAt === undefined && [...told.keys()].some((k) => k.startsWith(`${account.name}|`));
         if (told.has(key) || known) return { action: "ignore", why: "extra usage already told for this window" };
         told.set(key, verdict.resetAt ?? now + UNKNOWN_WARNING_RESET_MS);
+        memory.remember?.(Object.fromEntries(told));
         return { action: "tell" };
       }
       if (switchAt === undefined) return { action: "ignore", why: "no switch_at" };

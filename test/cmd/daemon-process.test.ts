@@ -95,6 +95,16 @@ describe("the daemon process", () => {
     expect(await proc.exited).toBe(0);
   }, 40_000);
 
+  test("SIGTERM during a SIGHUP reload stops the daemon with exit 0 (systemctl stop right after reload)", async () => {
+    proc = start();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status === 200, 30_000);
+    const before = new Map((await listPanes(server)).map((p) => [p.name, p.pid]));
+    proc.kill("SIGHUP");
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(new Map((await listPanes(server)).map((p) => [p.name, p.pid]))).toEqual(before);
+  }, 40_000);
+
   test("the CLI says clearly when the daemon is not running", () => {
     const out = cli("status");
     expect(out.exitCode).toBe(1);

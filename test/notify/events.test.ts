@@ -29,6 +29,20 @@ describe("renderEvent()", () => {
     [{ kind: "tasks_waiting", at: AT, queued: 5, idle_sessions: 0, since: AT - 1_800_000 }, "⚠️ 5 tasks waiting", "since 13:20 Europe/Paris, 30m ago"],
     [{ kind: "breaker_open", at: AT, swaps: 3, window_ms: 600_000 }, "🚨 Swap breaker open", "3 swaps within 10m"],
     [{ kind: "test_message", at: AT, host: "build-01" }, "ℹ️ claude-failover test message", "notify test\" on build-01."],
+    [{
+      kind: "login_lost", at: AT, account: "main", home: "/h/main", session: "ccl-auto-11", cause: "revoked",
+      line: "OAuth token revoked · Please run /login", fix: "CLAUDE_CONFIG_DIR=/h/main claude",
+    }, "🚨 Account main lost its login", "Fix: run CLAUDE_CONFIG_DIR=/h/main claude, then /login in it."],
+    [{ kind: "login_restored", at: AT, account: "main", how: "enabled" }, "ℹ️ Account main logged in again", "Enabled by the operator."],
+    [{
+      kind: "extra_usage", at: AT, account: "main", session: "ccl-auto-12", line: "You're now using usage credits", window: "five_hour",
+      reset_at: Date.UTC(2026, 10, 23, 14, 0),
+    }, "⚠️ Account main is using extra usage", "Plan limit resets 15:00 Europe/Paris, in 1h 10m"],
+    [{
+      kind: "model_limit", at: AT, account: "main", model: "opus", fallback: "sonnet", session: "ccl-auto-11",
+      line: "You've hit your Opus limit · resets 3pm (UTC)", reset_at: Date.UTC(2026, 10, 23, 15, 0),
+    }, "⚠️ Account main: Opus limit", "Its sessions run sonnet until 16:00 Europe/Paris, in 2h 10m, on the same account"],
+    [{ kind: "model_restored", at: AT, account: "main", model: "opus" }, "ℹ️ Account main: Opus usable again", "default model once idle"],
   ];
 
   for (const [event, title, fragment] of cases) {
@@ -94,6 +108,13 @@ describe("eventLevel() and eventKey()", () => {
   test("derives the level from the kind unless the event overrides it", () => {
     expect(eventLevel({ kind: "task_done", at: AT, project: "p", file: "f", session: "s", duration_ms: 1 })).toBe("info");
     expect(eventLevel({ kind: "task_done", at: AT, level: "critical", project: "p", file: "f", session: "s", duration_ms: 1 })).toBe("critical");
+  });
+
+  test("keys a per-model limit by account and model, so an Opus and a Sonnet limit are two messages", () => {
+    const opus: NotifyEvent = { kind: "model_limit", at: AT, account: "a", model: "opus", fallback: "sonnet", session: null, line: "", reset_at: AT };
+    expect(eventKey(opus)).toBe("model_limit:a:opus");
+    expect(eventKey({ ...opus, model: "fable" })).toBe("model_limit:a:fable");
+    expect(eventKey({ kind: "model_restored", at: AT, account: "a", model: "opus" })).toBe("model_restored:a:opus");
   });
 
   test("keys an event by kind and main subject unless it carries its own key", () => {

@@ -8,8 +8,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Database } from "bun:sqlite";
-import { afterPolls, listPanes, startTestDaemon, TOKEN, type TestDaemon } from "../support/daemon.ts";
+import { afterPolls, listPanes, startTestDaemon, storedEvents, TOKEN, type TestDaemon } from "../support/daemon.ts";
 import { eventually } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import { readLogin } from "../../internal/claude/login.ts";
@@ -29,9 +28,6 @@ const requests = (t: TestDaemon) =>
   readFileSync(join(t.fleet, SIM_REQUEST_LOG), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { session_id: string; token: string; prompt: string });
 
 /** The operator events the daemon recorded (its event log, read from the state file). */
-const storedEvents = (t: TestDaemon, kind: string) =>
-  new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT fields FROM events WHERE kind = $kind").all({ kind }) as Array<{ fields: string }>;
-
 describe("a lost login moves the sessions and waits for the operator", () => {
   test("a is needs_login, the operator is told once with the fix, the sessions move to b in place, the task goes on; enable brings a back", async () => {
     const t = await startTestDaemon();
@@ -65,7 +61,7 @@ describe("a lost login moves the sessions and waits for the operator", () => {
 
     // Told once, with the exact fix; the old login line on screen never counts against b.
     await afterPolls(t.daemon.url(), 3);
-    const told = storedEvents(t, "login_lost").map((e) => JSON.parse(e.fields) as { account: string; fix: string });
+    const told = storedEvents(t, "login_lost") as Array<{ account: string; fix: string }>;
     expect(told).toEqual([expect.objectContaining({ account: "a", fix: `CLAUDE_CONFIG_DIR=${t.home("a")} claude` })]);
     expect(t.log.records.filter((r) => r.msg === "login lost")).toHaveLength(1);
     status = t.daemon.control.status();
@@ -76,6 +72,6 @@ describe("a lost login moves the sessions and waits for the operator", () => {
     const answer = await fetch(new URL("/accounts/a/enable", t.daemon.url()), { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
     expect(answer.status).toBe(200);
     expect(t.daemon.control.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "available"], ["b", "available"]]);
-    expect(storedEvents(t, "login_restored").map((e) => JSON.parse(e.fields))).toEqual([{ account: "a", how: "enabled" }]);
+    expect(storedEvents(t, "login_restored")).toEqual([{ account: "a", how: "enabled" }]);
   }, 120_000);
 });

@@ -18,6 +18,7 @@ import { createDispatchGate } from "../../internal/dispatcher/gate.ts";
 import { createSessionTracker, type SessionTracker } from "../../internal/watcher/sessions.ts";
 import { buildStatus } from "../../internal/state/status.ts";
 import { renderFrame, limitDialogLines } from "../../internal/demo/sim-screen.ts";
+import { createUsageRecorder } from "../../internal/state/usage.ts";
 
 // Per-model limits decided with every edge faked: a fake clock, an in-memory store, a lifecycle that records launches.
 const T0 = Date.UTC(2026, 10, 29, 12);
@@ -85,8 +86,12 @@ function setup(quota: string) {
     delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: 3_600_000 }),
+    usage: createUsageRecorder({ store }),
   });
 }
+
+/** The notifications stored so far of `kind`, as their fields. */
+const told = (kind: string) => store.events(0, 100).filter((e) => e.kind === kind).map((e) => JSON.parse(e.fields ?? "null"));
 
 const stopFailure = (session: string, line = OPUS_LINE) => supervisor.handle({
   kind: "hook", event: parseHookEvent("StopFailure", { error: "rate_limit", last_assistant_message: line }), session, at: clock.now(),
@@ -129,6 +134,19 @@ describe("on_model_limit: fallback", () => {
     await supervisor.handle({ kind: "pane", session: "ccl-auto-12", pane: { session: "ccl-auto-12", paneId: "%2", pid: 1, dead: false, deadStatus: null, command: "claude", path: "/w" } as never, lines: frame("dialog"), at: clock.now() });
     await tick();
     expect(launches).toHaveLength(3);
+  });
+
+  test("the operator is told once when the model is limited and once when it is back; the limit counts in the account's usage", async () => {
+    await stopFailure("ccl-auto-11");
+    await stopFailure("ccl-auto-12");
+    await supervisor.handle({ kind: "pane", session: "ccl-auto-12", pane: { session: "ccl-auto-12", paneId: "%2", pid: 1, dead: false, deadStatus: null, command: "claude", path: "/w" } as never, lines: frame("dialog"), at: clock.now() });
+    expect(told("model_limit")).toEqual([{ account: "a", model: "opus", fallback: "sonnet", session: "ccl-auto-11", line: OPUS_LINE, reset_at: RESET }]);
+    expect(store.usage.limitsSince("a", 0).map((l) => [l.kind, l.session, l.resetAt])).toEqual([["opus", "ccl-auto-11", RESET]]);
+    expect(told("model_restored")).toEqual([]);
+    await clock.set(RESET);
+    await tick();
+    await tick();
+    expect(told("model_restored")).toEqual([{ account: "a", model: "opus" }]);
   });
 
   test("after the reset each session returns to the default model when it is idle, never during a turn", async () => {

@@ -9,8 +9,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Database } from "bun:sqlite";
-import { afterPolls, listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
+import { afterPolls, listPanes, startTestDaemon, storedEvents, typePrompt, type TestDaemon } from "../support/daemon.ts";
 import { eventually } from "../support/tmux.ts";
 import { extraUsageText, usageWarningText } from "../../internal/demo/sim-screen.ts";
 
@@ -49,9 +48,6 @@ async function runTask(t: TestDaemon, name: string): Promise<string> {
   await eventually(async () => (await screenOf(t, task.session!)).includes(`Done: ${name}`), 20_000);
   return task.session!;
 }
-
-const events = (t: TestDaemon, kind: string) =>
-  new Database(join(t.config.state_dir, "state.db"), { readonly: true }).query("SELECT fields FROM events WHERE kind = ?").all(kind) as Array<{ fields: string }>;
 
 describe("switch_at: a usage warning moves the sessions before any limit", () => {
   test("switch_at 90 and a 91% warning: every session moves to b in place, a cools until the warning's reset", async () => {
@@ -111,11 +107,11 @@ describe("quota.on_extra_usage", () => {
     const { reset, credits } = lines();
     writeFileSync(join(t.home("a"), "sim-usage"), `${credits}\n`);
     const session = await runTask(t, "notes.md");
-    await eventually(() => events(t, "extra_usage").length > 0, 20_000);
+    await eventually(() => storedEvents(t, "extra_usage").length > 0, 20_000);
     // The line stays on screen for 8 s: many polls see it, one notification.
     await eventually(async () => !(await screenOf(t, session)).includes("You're now using usage credits"), 20_000);
     await afterPolls(t.daemon.url(), 2);
-    expect(events(t, "extra_usage").map((e) => JSON.parse(e.fields))).toEqual([
+    expect(storedEvents(t, "extra_usage")).toEqual([
       expect.objectContaining({ account: "a", session, line: credits, window: "five_hour", reset_at: reset.getTime() }),
     ]);
     const status = t.daemon.control.status();

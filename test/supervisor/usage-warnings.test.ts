@@ -7,6 +7,7 @@
  * switcher that records requests, a tmux that returns the screens a test sets.
  */
 import { beforeEach, describe, expect, test } from "bun:test";
+import { createUsageRecorder } from "../../internal/state/usage.ts";
 import { createSupervisor, type Supervisor } from "../../internal/supervisor/supervisor.ts";
 import { createUsageWarnings } from "../../internal/supervisor/usage-warnings.ts";
 import { createQuotaMonitor } from "../../internal/quota/quota.ts";
@@ -78,9 +79,9 @@ function fakeSwitcher(): Switcher {
   };
 }
 
-function setup(config: Config) {
+function setup(config: Config, keep?: Store) {
   clock = createFakeClock(START);
-  store = openStore(":memory:");
+  store = keep ?? openStore(":memory:");
   store.syncAccounts(config.accounts, START - 3_600_000);
   requests = [];
   notified = [];
@@ -107,6 +108,7 @@ function setup(config: Config) {
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: 3_600_000 }),
+    usage: createUsageRecorder({ store }),
   });
 }
 
@@ -130,6 +132,8 @@ describe("switch_at: a usage warning at or above it moves the sessions before th
     expect([state("a").state, state("a").resetAt]).toEqual(["cooling", AT_4AM]);
     expect(runtime.activeAccount()).toBe("b");
     expect(store.lastDoneSwap()?.reason).toBe("warning");
+    // Usage at a glance: the move counts among a's limits, as kind switch_at.
+    expect(store.usage.limitsSince("a", 0).map((l) => [l.kind, l.session, l.resetAt])).toEqual([["switch_at", "ccl-auto-11", AT_4AM]]);
   });
 
   test("a 91% weekly warning cools the account until the weekly reset", async () => {
@@ -221,6 +225,27 @@ describe("quota.on_extra_usage", () => {
       expect.objectContaining({ kind: "extra_usage", account: "a", session: "ccl-auto-11", line: CREDITS, window: "five_hour", reset_at: AT_4AM }),
     ]);
   });
+
+  test("allow: a restarted daemon does not tell the same window again", async () => {
+    const config = configOf("[{ name: a, home: /h/a }, { name: b, home: /h/b }]", ", on_extra_usage: allow");
+    setup(config);
+    await seePane("ccl-auto-11", screen(CREDITS));
+    setup(config, store); // a new daemon on the same store
+    await seePane("ccl-auto-12", screen(CREDITS));
+    expect(notified).toEqual([]);
+    await clock.set(AT_4AM + 1);
+    await seePane("ccl-auto-12", screen(CREDITS.replace("4am", "9am")));
+    expect(notified.map((e) => e.kind)).toEqual(["extra_usage"]);
+  });
+
+  test("allow: an unreadable memory of told windows is forgotten, not fatal", async () => {
+    const config = configOf("[{ name: a, home: /h/a }, { name: b, home: /h/b }]", ", on_extra_usage: allow");
+    const kept = openStore(":memory:");
+    kept.setFlag("extra_usage_told", "{not json");
+    setup(config, kept);
+    await seePane("ccl-auto-11", screen(CREDITS));
+    expect(notified.map((e) => e.kind)).toEqual(["extra_usage"]);
+  });
 });
 
 describe("Supervisor.glance()", () => {
@@ -265,6 +290,15 @@ describe("createUsageWarnings().decide()", () => {
   for (const [name, line, context, expected] of table) {
     test(name, () => expect(createUsageWarnings().decide(warning(line), context)).toEqual(expected as never));
   }
+
+  test("starts from the windows an earlier run told and hands out each change", () => {
+    const kept: Array<Record<string, number>> = [];
+    const first = createUsageWarnings({ remember: (told) => kept.push(told) });
+    const context = { account, onExtraUsage: "allow" as const, now: START };
+    expect(first.decide(warning(CREDITS), context).action).toBe("tell");
+    expect(kept).toEqual([{ [`a|five_hour|${AT_4AM}`]: AT_4AM }]);
+    expect(createUsageWarnings({ told: kept[0] }).decide(warning(CREDITS), context).action).toBe("ignore");
+  });
 
   test("tells extra usage again once the window has reset", () => {
     const warnings = createUsageWarnings();

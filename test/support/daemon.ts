@@ -4,6 +4,7 @@
  * with the simulated Claude Code, two accounts, a free loopback port and an in-memory log. Tests reach it through
  * `control`, HTTP and the files it writes.
  */
+import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { writeSimAccountLogin } from "../../internal/demo/sim-login.ts";
 import { join } from "node:path";
@@ -121,6 +122,17 @@ export async function listPanes(server: PrivateTmux) {
 }
 
 export { rmSync, tmpdir };
+
+/** The notifications of `kind` the daemon stored (its events table), as their fields, oldest first. */
+export function storedEvents(t: Pick<TestDaemon, "config">, kind: string): Array<Record<string, unknown>> {
+  const db = new Database(join(t.config.state_dir, "state.db"), { readonly: true });
+  try {
+    const rows = db.query("SELECT fields FROM events WHERE kind = $kind ORDER BY id").all({ kind }) as Array<{ fields: string | null }>;
+    return rows.map((r) => JSON.parse(r.fields ?? "{}") as Record<string, unknown>);
+  } finally {
+    db.close();
+  }
+}
 
 /** Waits until the session shows an idle prompt, then types `text` and Enter (as a person would). */
 export async function typePrompt(server: PrivateTmux, session: string, text: string): Promise<void> {

@@ -36,6 +36,8 @@ export interface ProcDaemon {
   /** Rewrites the config file (apply it with `signal("SIGHUP")`). */
   writeConfig(text: string): void;
   configText(): string;
+  /** `http://127.0.0.1:<port>`: where the daemon listens. */
+  url: string;
   /** GET with the bearer token; JSON body. */
   get(path: string): Promise<any>;
   /** Waits for a JSON log line whose `msg` is `msg` (and whose fields include `fields`), from any run; returns it. */
@@ -102,6 +104,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
     signal: (name) => void proc?.kill(name),
     writeConfig: (text) => writeFileSync(configPath, text),
     configText: () => readFileSync(configPath, "utf8"),
+    url: `http://127.0.0.1:${port}`,
     get: (path) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } }).then((r) => r.json()),
     logs: () => logFiles().flatMap((f) => readFileSync(f, "utf8").split("\n").map(parse).filter((l): l is Record<string, unknown> => l !== null)),
     waitLog: (msg, fields = {}, timeoutMs = 20_000) => eventually(() =>

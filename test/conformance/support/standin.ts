@@ -16,12 +16,15 @@ export type StandInMode = "normal" | "five_hour" | "seven_day" | "seven_day_opus
 
 /**
  * A mode change: `times` limits how many conversation requests get it (then `normal`); `resetAt` is epoch seconds;
- * `match` limits it to requests whose last user text contains that string (one rule per session's task).
+ * `match` limits it to requests whose last user text contains that string (one rule per session's task), `model` to
+ * requests for that model.
  */
 export interface ModeChange {
   mode: StandInMode;
   /** Only requests whose last user text contains this. @default every conversation request */
   match?: string;
+  /** Only requests for a model whose name contains this (e.g. `opus`: a per-model limit). @default any model */
+  model?: string;
   /** Requests answered with this mode before falling back to `normal`. @default unlimited */
   times?: number;
   /** Reset of a quota limit, epoch seconds. @default the next full hour at least 1 h ahead (five_hour), 3 days (others) */
@@ -38,6 +41,8 @@ export interface LoggedRequest {
   /** Text parts of the user turns, system reminders left out. */
   userTexts: string[];
   tools: boolean;
+  /** The `model` the request asked for (e.g. `claude-sonnet-4-5`); empty when it named none. */
+  model: string;
   sessionId: string | null;
   /** The status the stand-in answered. */
   status: number;
@@ -90,6 +95,7 @@ export function startStandIn(): StandIn {
         at: Date.now(), method: request.method, path: url.pathname,
         token: (request.headers.get("authorization") ?? "").replace(/^Bearer /, ""),
         userTexts: userTexts(body.messages), tools: Array.isArray(body.tools) && body.tools.length > 0,
+        model: typeof body.model === "string" ? body.model : "",
         sessionId: request.headers.get("x-claude-code-session-id"), status: 200, answeredAt: 0,
       };
       log.push(entry);
@@ -108,7 +114,8 @@ export function startStandIn(): StandIn {
   const answer = (path: string, body: Record<string, unknown>, entry: LoggedRequest): Response => {
     if (path === "/v1/messages/count_tokens") return Response.json({ input_tokens: 100 });
     if (path !== "/v1/messages") return errorResponse(404, "not_found_error", "Not found");
-    const rule = entry.tools ? rules.find((r) => r.times > 0 && (r.match === undefined || (entry.userTexts.at(-1) ?? "").includes(r.match))) : undefined;
+    const rule = entry.tools ? rules.find((r) => r.times > 0 && (r.match === undefined || (entry.userTexts.at(-1) ?? "").includes(r.match))
+      && (r.model === undefined || entry.model.toLowerCase().includes(r.model))) : undefined;
     let headers = allowedHeaders();
     if (rule && WARNING_MODES.has(rule.mode)) {
       rule.times--;
