@@ -61,8 +61,9 @@ export function postgresTasks(sql: SQL): TaskQueue {
     async tasks(filter = {}) {
       const state = filter.state ?? null;
       const host = filter.host ?? null;
+      const ids = filter.ids ? sql`AND id = ANY(${sql.array(filter.ids, "INT8")})` : sql``;
       const rows = await sql`SELECT * FROM fleet_tasks WHERE (${state}::text IS NULL OR state = ${state})
-        AND (${host}::text IS NULL OR host = ${host}) ORDER BY id DESC LIMIT ${filter.limit ?? 100}`;
+        AND (${host}::text IS NULL OR host = ${host}) ${ids} ORDER BY id DESC LIMIT ${filter.limit ?? 100}`;
       return [...rows].map(taskRow);
     },
     async counts() {

@@ -122,8 +122,9 @@ export function openSqliteFleet(path: string): FleetStore {
                   WHERE state = 'running' AND lease_until < ? RETURNING id`, now).map((r) => Number(r.id)).sort((a, b) => a - b);
     },
     async tasks(filter = {}) {
-      return all(`SELECT * FROM fleet_tasks WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR host = ?2) ORDER BY id DESC LIMIT ?3`,
-        filter.state ?? null, filter.host ?? null, filter.limit ?? 100).map(taskRow);
+      return all(`SELECT * FROM fleet_tasks WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR host = ?2)
+                  AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4))) ORDER BY id DESC LIMIT ?3`,
+        filter.state ?? null, filter.host ?? null, filter.limit ?? 100, filter.ids ? JSON.stringify(filter.ids) : null).map(taskRow);
     },
     async counts() {
       const counts = zeroCounts();

@@ -106,6 +106,8 @@ export interface TaskOutcome {
 export interface TaskFilter {
   state?: FleetTaskState;
   host?: string;
+  /** Only these tasks (e.g. the ones an origin host waits on). */
+  ids?: number[];
   /** Default 100; newest first. */
   limit?: number;
 }

@@ -162,6 +162,17 @@ export function fleetContract(backend: FleetBackend): void {
       expect((await a!.claim("h3", { workdirs: ["/w"], limit: 1, now: 1200, leaseMs: 100 }))[0]).toMatchObject({ id, claim: 2 });
     });
 
+    test("tasks({ ids }) returns only the tasks named, with the other filters", async () => {
+      const [a] = await stores(1);
+      const one = await a!.enqueue(task("one"));
+      const two = await a!.enqueue(task("two"));
+      await a!.enqueue(task("three"));
+      expect((await a!.tasks({ ids: [one, two] })).map((t) => t.id)).toEqual([two, one]);
+      expect(await a!.tasks({ ids: [] })).toEqual([]);
+      await a!.claim("h1", { workdirs: ["/w"], limit: 1, now: 1000, leaseMs: 100 });
+      expect((await a!.tasks({ ids: [one, two], state: "queued" })).map((t) => t.id)).toEqual([two]);
+    });
+
     test("setAccountState() writes only real changes, and accounts() lists states and model limits", async () => {
       const [a, b] = await stores(2);
       expect(await a!.setAccountState("max", "cooling", 5000, 1000, "h1")).toBe(true);
