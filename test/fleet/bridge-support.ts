@@ -28,13 +28,14 @@ export interface Switch {
   calls: string[];
 }
 
-type Watcher = (row: FleetAccountRow) => void;
+/** A subscribed watcher, heard only while its host's switch is up (a lost LISTEN connection misses notifications). */
+type Watcher = { onChange: (row: FleetAccountRow) => void; sw: Switch };
 
 function switched(inner: FleetStore, bus: Set<Watcher>): Switch {
   const sw: Switch = { fleet: inner, down: false, calls: [] };
   const notify = async (name: string) => {
     const row = (await inner.accounts()).find((a) => a.name === name);
-    if (row) for (const watcher of bus) watcher(row);
+    if (row) for (const watcher of bus) if (!watcher.sw.down) watcher.onChange(row);
   };
   sw.fleet = new Proxy(inner, {
     get(target, key, receiver) {
@@ -44,7 +45,7 @@ function switched(inner: FleetStore, bus: Set<Watcher>): Switch {
         sw.calls.push(String(key));
         if (sw.down) throw new FleetUnavailable(String(key), new Error("connect ECONNREFUSED 127.0.0.1:5432"));
         if (key === "watchAccounts") {
-          const watcher = args[0] as Watcher;
+          const watcher = { onChange: args[0] as Watcher["onChange"], sw };
           bus.add(watcher);
           return async () => { bus.delete(watcher); };
         }
