@@ -14,15 +14,9 @@ afterEach(async () => fleet.cleanup());
 describe("fleet bridge: database away", () => {
   test("an unreachable database makes the host degraded with the reason; writes wait, nothing is claimed, running work goes on", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
-    a.drop("running.md");
-    a.drop("waiting.md");
-    await a.bridge.tick();
-    b.free = 1;
-    await b.bridge.tick();
-    const [held] = b.claimed();
-    b.run(held!);
-    const before = b.store.task(held!.id);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["running.md", "waiting.md"]);
+    const before = b.store.task(held.id);
 
     b.sw.down = true;
     b.free = 3;
@@ -35,14 +29,14 @@ describe("fleet bridge: database away", () => {
     expect(b.bridge.status().degraded).toEqual({ since: downAt, reason: expect.stringContaining("ECONNREFUSED") });
 
     await b.bridge.accountChanged("max", "cooling", downAt + 3_600_000);
-    await b.bridge.finished(held!.id, { state: "done", at: fleet.clock.now(), result: "ok" });
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "ok" });
     await fleet.clock.advance(1_000);
     await b.bridge.tick();
     expect(b.bridge.status()).toMatchObject({ outbox: 2, degraded: { since: downAt } });
     expect(b.bridge.health().detail).toContain("(1s)");
     expect(b.claimed()).toEqual([]);
     expect(b.store.tasks().map((t) => t.file)).toEqual(["running.md"]);
-    expect(b.store.task(held!.id)).toMatchObject({ ...before!, state: "done", fleetState: "finishing", finishedAt: expect.any(Number) });
+    expect(b.store.task(held.id)).toMatchObject({ ...before!, state: "done", fleetState: "finishing", finishedAt: expect.any(Number) });
     expect(b.events).toEqual([]);
     // While away the host sends its own notifications (twice is better than never).
     expect(await b.bridge.claimEvent("swap_started:max", 60_000)).toBe(true);
@@ -97,19 +91,14 @@ describe("fleet bridge: database away", () => {
 
   test("back: the outbox is flushed in order, degraded cleared, accounts re-read and the leases renewed", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
-    a.drop("job.md");
-    await a.bridge.tick();
-    b.free = 1;
-    await b.bridge.tick();
-    const [held] = b.claimed();
-    b.run(held!);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
 
     b.sw.down = true;
     await b.bridge.tick();
     await b.bridge.accountChanged("pro", "cooling", fleet.clock.now() + 1_000);
     await b.bridge.accountChanged("pro", "disabled", null);
-    await b.bridge.finished(held!.id, { state: "done", at: fleet.clock.now(), result: "made it" });
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "made it" });
     // Meanwhile host a writes an account change b cannot hear.
     await a.bridge.accountChanged("max", "needs_login", null);
     expect(b.changes).toEqual([]);
@@ -124,29 +113,24 @@ describe("fleet bridge: database away", () => {
     expect(b.changes).toEqual([{ name: "max", state: "needs_login", resetAt: null, by: "a" }]);
     expect(b.store.accounts().find((r) => r.name === "max")?.state).toBe("needs_login");
     expect(b.events.map((e) => e.kind)).toEqual(["task_done"]);
-    expect(b.store.task(held!.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
     await a.bridge.tick();
     expect(a.files("done")).toEqual(["job.md", "job.result.md"]);
   });
 
   test("back after the lease expired and another host took the task: the finish is refused and the local row superseded", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
-    a.drop("job.md");
-    await a.bridge.tick();
-    b.free = 1;
-    await b.bridge.tick();
-    const [held] = b.claimed();
-    b.run(held!);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
     b.sw.down = true;
-    await b.bridge.finished(held!.id, { state: "done", at: fleet.clock.now(), result: "late" });
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "late" });
     await b.bridge.tick();
     await fleet.clock.advance(LEASE_MS + 1);
     a.free = 1;
     await a.bridge.tick();
     b.sw.down = false;
     await b.bridge.tick();
-    expect(b.store.task(held!.id)).toMatchObject({ state: "failed", fleetState: "superseded" });
+    expect(b.store.task(held.id)).toMatchObject({ state: "failed", fleetState: "superseded" });
     expect(b.events).toEqual([]);
     expect(a.claimed().map((t) => t.fleetClaim)).toEqual([2]);
   });

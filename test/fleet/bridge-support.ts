@@ -88,6 +88,13 @@ export interface TestHost {
 export interface Fleet {
   clock: FakeClock;
   hosts: TestHost[];
+  /** The first two hosts. */
+  pair(): [TestHost, TestHost];
+  /**
+   * `origin` drops `files` and exports them; `runner` (one free session) claims the first and types it. Returns the
+   * runner's local row.
+   */
+  handOver(origin: TestHost, runner: TestHost, files: string[]): Promise<TaskRow>;
   /** A host that joins the fleet (same file, same clock). */
   add(name: string): TestHost;
   cleanup(): Promise<void>;
@@ -105,6 +112,16 @@ export function createTestFleet(names: string[]): Fleet {
   const fleet: Fleet = {
     clock,
     hosts: [],
+    pair: () => [fleet.hosts[0]!, fleet.hosts[1]!],
+    async handOver(origin, runner, files) {
+      for (const file of files) origin.drop(file);
+      await origin.bridge.tick();
+      runner.free = 1;
+      await runner.bridge.tick();
+      const held = runner.claimed()[0]!;
+      runner.run(held);
+      return held;
+    },
     add(name) {
       const inner = openSqliteFleet(shared);
       stores.push(inner);

@@ -16,7 +16,7 @@ afterEach(async () => fleet.cleanup());
 describe("fleet bridge: tasks", () => {
   test("an inbox task is exported by its host, claimed by another, run once, and its file lands in the origin's done/", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
+    const [a, b] = fleet.pair();
     for (const f of ["one.md", "two.md", "three.md"]) a.drop(f);
     await a.bridge.tick();
     expect(a.files("inbox")).toEqual([]);
@@ -46,7 +46,7 @@ describe("fleet bridge: tasks", () => {
 
   test("two hosts claiming at once each get different tasks, every task exactly once", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
+    const [a, b] = fleet.pair();
     for (let i = 0; i < 20; i++) (i % 2 ? a : b).drop(`t${i}.md`);
     await Promise.all([a.bridge.tick(), b.bridge.tick()]);
     a.free = 7;
@@ -62,7 +62,7 @@ describe("fleet bridge: tasks", () => {
 
   test("a task pinned to a host is claimed by that host only", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
+    const [a, b] = fleet.pair();
     b.drop("pinned.md", { pin: "a" });
     b.free = 3;
     await b.bridge.tick();
@@ -76,7 +76,7 @@ describe("fleet bridge: tasks", () => {
 
   test("a task whose workdir does not exist on a host is left for a host that has it", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
+    const [a, b] = fleet.pair();
     const onlyA = join(a.workdir, "only-a");
     mkdirSync(onlyA);
     a.existing.add(onlyA);
@@ -92,13 +92,8 @@ describe("fleet bridge: tasks", () => {
 
   test("a finish after the lease expired and another host took the task supersedes the local row: no notification, no file", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
-    a.drop("slow.md");
-    await a.bridge.tick();
-    b.free = 1;
-    await b.bridge.tick();
-    const [held] = b.claimed();
-    b.run(held!);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["slow.md"]);
     // b goes silent past its lease; a requeues the task at its heartbeat and claims it.
     await fleet.clock.advance(LEASE_MS + 1);
     a.free = 1;
@@ -106,8 +101,8 @@ describe("fleet bridge: tasks", () => {
     expect(a.claimed().map((t) => t.file)).toEqual(["slow.md"]);
     expect(a.claimed()[0]!.fleetClaim).toBe(2);
 
-    await b.bridge.finished(held!.id, { state: "done", at: fleet.clock.now(), result: "late" });
-    expect(b.store.task(held!.id)).toMatchObject({ state: "failed", error: SUPERSEDED, fleetState: "superseded", fleetClaim: null });
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "late" });
+    expect(b.store.task(held.id)).toMatchObject({ state: "failed", error: SUPERSEDED, fleetState: "superseded", fleetClaim: null });
     expect(b.events).toEqual([]);
     expect((await b.sw.fleet.tasks())[0]).toMatchObject({ state: "running", host: "a", claim: 2 });
 
@@ -120,7 +115,7 @@ describe("fleet bridge: tasks", () => {
 
   test("claims never typed go back to the queue when the gate closes, and another host takes them", async () => {
     fleet = createTestFleet(["a", "b"]);
-    const [a, b] = fleet.hosts as [typeof fleet.hosts[0], typeof fleet.hosts[0]];
+    const [a, b] = fleet.pair();
     a.drop("x.md");
     a.free = 1;
     await a.bridge.tick();
@@ -141,11 +136,11 @@ describe("fleet bridge: tasks", () => {
     a.drop("y.md");
     a.free = 1;
     await a.bridge.tick();
-    const [held] = a.claimed();
-    await a.bridge.release(held!.id, "session not ready");
+    const held = a.claimed()[0]!;
+    await a.bridge.release(held.id, "session not ready");
     expect((await a.sw.fleet.tasks())[0]).toMatchObject({ state: "queued", error: "released: session not ready" });
     await a.bridge.tick();
-    expect(a.claimed()).toEqual([expect.objectContaining({ id: held!.id, fleetClaim: 2, state: "queued" })]);
+    expect(a.claimed()).toEqual([expect.objectContaining({ id: held.id, fleetClaim: 2, state: "queued" })]);
     expect(a.store.tasks()).toHaveLength(1);
   });
 
