@@ -11,7 +11,7 @@ import type { NotifyEvent } from "../notify/events.ts";
 import { NO_DELIVERY, type TaskRow } from "../state/state.ts";
 import type { BridgeDeps } from "./bridge.ts";
 import type { Outbox, OutboxWrite } from "./outbox.ts";
-import type { FleetTaskRow, TaskOutcome } from "./store.ts";
+import { FleetUnavailable, type FleetTaskRow, type TaskOutcome } from "./store.ts";
 
 /** How many queued shared tasks are looked at for workdirs this host has (besides its configured ones). */
 export const WORKDIR_SAMPLE = 200;
@@ -20,7 +20,7 @@ export const SUPERSEDED = "superseded: the claim expired and the task went back 
 
 /** The origin host's task files (`<queue>/<project>/…`); fleet/files.ts adapts the dispatcher's TaskQueue. */
 export interface BridgeFiles {
-  /** Moves an inbox file to processing/; its final name, or null when it is gone. */
+  /** Moves an inbox file to processing/; its final name, or null when it is gone (other errors are thrown). */
   take(project: string, file: string): string | null;
   /** The host the task file in processing/ is pinned to (front matter `host:`), or null. */
   pinnedHost(project: string, file: string): string | null;
@@ -121,8 +121,13 @@ export function createTaskSync(deps: TaskSyncDeps) {
     async exportQueued(): Promise<number> {
       let n = 0;
       for (const task of store.bridge.unexported()) {
-        await exportOne(task);
-        n++;
+        try {
+          await exportOne(task);
+          n++;
+        } catch (error) {
+          if (error instanceof FleetUnavailable) throw error;
+          failLocal(task, `cannot export the task: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
       return n;
     },

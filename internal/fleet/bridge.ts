@@ -18,7 +18,7 @@ import type { Store } from "../state/state.ts";
 import { createAccountSync, type AccountChange } from "./bridge-accounts.ts";
 import { createTaskSync, type BridgeFiles, type BridgeLocal, type TaskEvent } from "./bridge-tasks.ts";
 import { backoff, createOutbox } from "./outbox.ts";
-import { FleetUnavailable, type FleetAccountState, type FleetSession, type FleetStore, type HostInfo, type TaskOutcome, type Unsubscribe } from "./store.ts";
+import { FleetUnavailable, type FleetAccountState, type FleetSession, type FleetStore, type HostInfo, type HostRow, type TaskOutcome, type Unsubscribe } from "./store.ts";
 
 export type { AccountChange } from "./bridge-accounts.ts";
 export type { BridgeFiles, BridgeLocal, TaskEvent } from "./bridge-tasks.ts";
@@ -56,6 +56,19 @@ export interface BridgeHealth {
   detail: string;
 }
 
+/** What `/status` shows of the fleet. */
+export interface BridgeStatus {
+  host: string;
+  backend: "sqlite" | "postgres";
+  /** Since when and why the database cannot be reached; null while it answers. */
+  degraded: { since: number; reason: string } | null;
+  /** Writes waiting in the outbox, and writes parked there (kept, no longer tried). */
+  outbox: number;
+  parked: number;
+  /** Every host as the last successful pass read them; `heartbeatAgeMs` is counted to now. */
+  hosts: HostRow[];
+}
+
 export interface FleetBridge {
   /** Runs a pass now and every heartbeat (or backoff while degraded) until `signal` aborts. */
   start(signal: AbortSignal): void;
@@ -72,8 +85,8 @@ export interface FleetBridge {
   /** Whether this host sends the notification `key` (one host per `windowMs` fleet-wide); true while degraded. */
   claimEvent(key: string, windowMs: number): Promise<boolean>;
   health(): BridgeHealth;
-  /** For `/status`: the host, the backend, whether degraded (since when, why), outbox entries waiting and parked. */
-  status(): { host: string; backend: string; degraded: { since: number; reason: string } | null; outbox: number; parked: number };
+  /** For `/status` and the fleet view: as of the last pass that reached the database (see {@link BridgeStatus}). */
+  status(): BridgeStatus;
   /** The wait before the loop's next pass: the heartbeat, or the backoff while degraded. */
   nextDelayMs(): number;
   /** Stops the account watch. */
@@ -89,6 +102,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
   let caughtUp = false;
   let unsubscribe: Unsubscribe | null = null;
   let chain: Promise<unknown> = Promise.resolve();
+  let hosts: HostRow[] = [];
 
   const accounts = createAccountSync({ host, store, clock, log, onAccountChanged: deps.onAccountChanged });
   const outbox = createOutbox({ store: store.bridge, fleet, host, clock, log, onSent: (w, ok) => tasks.onSent(w, ok) });
@@ -137,6 +151,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     await fleet.renew(host, now, leaseMs);
     const requeued = await fleet.requeueExpired(now);
     if (requeued.length > 0) log.warn("expired fleet claims requeued", { ids: requeued });
+    hosts = await fleet.hosts(now);
     caughtUp = true;
     if (wasDown) {
       down = null;
@@ -195,6 +210,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     status: () => ({
       host, backend: fleet.backend, degraded: down && { since: down.since, reason: down.reason },
       outbox: outbox.size(), parked: store.bridge.parked().length,
+      hosts: hosts.map((h) => ({ ...h, heartbeatAgeMs: clock.now() - h.heartbeatAt })),
     }),
     nextDelayMs: () => (down ? backoff(down.tries - 1) : heartbeatMs),
     async close() {

@@ -14,12 +14,13 @@ import type { BridgeFiles } from "./bridge-tasks.ts";
  * not know that key yet, so the wiring supplies it.
  */
 export function queueFiles(queue: TaskQueue, log: Logger, pinOf: (project: string, file: string) => string | null): BridgeFiles {
+  /** The final name; null when the source is missing; other errors are thrown. */
   const move = (project: string, file: string, from: "inbox" | "processing", to: "processing" | "done" | "failed", extra?: { error?: string; result?: string }) => {
     try {
       return basename(queue.moveTo(project, file, from, to, extra));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") log.error("cannot move task file", { project, file, from, to, error });
-      return null;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
     }
   };
   return {
@@ -27,7 +28,12 @@ export function queueFiles(queue: TaskQueue, log: Logger, pinOf: (project: strin
     pinnedHost: pinOf,
     end(project, file, outcome) {
       const extra = outcome.state === "done" ? (outcome.result === null ? undefined : { result: outcome.result }) : { error: outcome.error ?? "failed" };
-      return move(project, file, "processing", outcome.state, extra) !== null;
+      try {
+        return move(project, file, "processing", outcome.state, extra) !== null;
+      } catch (error) {
+        log.error("cannot move task file", { project, file, to: outcome.state, error });
+        return false;
+      }
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { SUPERSEDED } from "../../internal/fleet/bridge-tasks.ts";
 import { createTestFleet, LEASE_MS, type Fleet } from "./bridge-support.ts";
 
@@ -42,6 +42,23 @@ describe("fleet bridge: tasks", () => {
     expect(a.files("done")).toEqual(["one.md", "one.result.md", "three.md", "three.result.md", "two.md", "two.result.md"]);
     expect(a.store.tasks().every((t) => t.state === "done" && t.fleetState === "ended")).toBe(true);
     expect(a.events).toEqual([]);
+  });
+
+  test("status() shows every host with its sessions (shared task ids) and heartbeat age", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["seen.md"]);
+    b.store.upsertSession("pool-1", "pool", { state: "working", account: "max", taskId: held.id }, fleet.clock.now());
+    await b.bridge.tick();
+    await fleet.clock.advance(2_000);
+    await a.bridge.tick();
+    expect(a.bridge.status()).toMatchObject({
+      host: "a", backend: "sqlite", degraded: null, outbox: 0, parked: 0,
+      hosts: [
+        { name: "a", heartbeatAgeMs: 0, sessions: [] },
+        { name: "b", heartbeatAgeMs: 2_000, sessions: [{ name: "pool-1", kind: "pool", state: "working", account: "max", taskId: held.fleetId }] },
+      ],
+    });
   });
 
   test("two hosts claiming at once each get different tasks, every task exactly once", async () => {
@@ -111,6 +128,37 @@ describe("fleet bridge: tasks", () => {
     await a.bridge.finished(mine.id, { state: "done", at: fleet.clock.now(), result: "on time" });
     expect(a.events.map((e) => e.kind)).toEqual(["task_done"]);
     expect(a.files("done")).toEqual(["slow.md", "slow.result.md"]);
+  });
+
+  test("an origin whose own run was superseded still gets its file into done/ once the other host finishes", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const mine = await fleet.handOver(a, a, ["twice.md"]);
+    await fleet.clock.advance(LEASE_MS + 1);
+    b.free = 1;
+    await b.bridge.tick();
+    await a.bridge.finished(mine.id, { state: "done", at: fleet.clock.now(), result: "mine" });
+    expect(a.store.task(mine.id)).toMatchObject({ state: "failed", fleetState: "superseded" });
+    expect(a.files("processing")).toEqual(["twice.md"]);
+    const theirs = b.claimed()[0]!;
+    b.run(theirs);
+    await b.bridge.finished(theirs.id, { state: "failed", at: fleet.clock.now(), error: "tests still red" });
+    await a.bridge.tick();
+    expect(a.files("failed")).toEqual(["twice.error.txt", "twice.md"]);
+    expect(a.store.task(mine.id)).toMatchObject({ state: "failed", error: "tests still red", fleetState: "ended" });
+    expect(a.events).toEqual([]);
+    expect(b.events).toEqual([expect.objectContaining({ kind: "task_failed", file: "twice.md", reason: "tests still red" })]);
+  });
+
+  test("an inbox file gone before its export fails the local row with the reason, and is never enqueued", async () => {
+    fleet = createTestFleet(["a"]);
+    const [a] = fleet.hosts as [typeof fleet.hosts[0]];
+    a.drop("gone.md");
+    rmSync(join(a.queueDir, "proj", "inbox", "gone.md"));
+    await a.bridge.tick();
+    expect(a.store.tasks()[0]).toMatchObject({ state: "failed", error: "task file vanished from inbox/ before export", fleetId: null });
+    expect(a.events).toEqual([expect.objectContaining({ kind: "task_failed", file: "gone.md" })]);
+    expect(await a.sw.fleet.tasks()).toEqual([]);
   });
 
   test("claims never typed go back to the queue when the gate closes, and another host takes them", async () => {
