@@ -135,6 +135,32 @@ describe("fleet bridge: database away", () => {
     expect(a.claimed().map((t) => t.fleetClaim)).toEqual([2]);
   });
 
+  test("writes waiting in the outbox survive a restart of the daemon and are sent by the new bridge", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    b.sw.down = true;
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "kept" });
+    await b.bridge.tick();
+    await b.restart();
+    b.sw.down = false;
+    await b.bridge.tick();
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect(b.events.map((e) => e.kind)).toEqual(["task_done"]);
+    expect((await b.sw.fleet.tasks())[0]).toMatchObject({ state: "done", host: "b", result: "kept" });
+  });
+
+  test("a finish the database already took (sent again after a crash) counts as accepted, not superseded", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    const outcome = { state: "done" as const, at: fleet.clock.now(), result: "once" };
+    expect(await b.sw.fleet.finish(held.fleetId!, "b", held.fleetClaim!, outcome)).toBe(true);
+    await b.bridge.finished(held.id, outcome);
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect(b.events.map((e) => e.kind)).toEqual(["task_done"]);
+  });
+
   test("a write the database refuses for another reason is retried with backoff, then parked without blocking the rest", async () => {
     fleet = createTestFleet(["a"]);
     const [a] = fleet.hosts as [typeof fleet.hosts[0]];

@@ -83,6 +83,8 @@ export interface TestHost {
   /** Types a claimed row into a session, as the dispatcher would. */
   run(task: TaskRow): void;
   files(folder: "inbox" | "processing" | "done" | "failed"): string[];
+  /** The daemon restarted: a new bridge on the same local store, queue and fleet connection (the old one closed). */
+  restart(): Promise<void>;
 }
 
 export interface Fleet {
@@ -147,8 +149,12 @@ export function createTestFleet(names: string[]): Fleet {
           store.updateTask(task.id, { state: "running", session: "pool-1", startedAt: clock.now(), delivery: "typed" });
         },
         files: (folder) => readdirSync(join(queueDir, PROJECT, folder)).sort(),
+        async restart() {
+          await host.bridge.close();
+          host.bridge = bridge();
+        },
       };
-      host.bridge = createFleetBridge({
+      const bridge = () => createFleetBridge({
         host: name, store, fleet: sw.fleet, clock, log,
         files: queueFiles(queue, log, (_project, file) => host.pins.get(file) ?? null),
         local: {
@@ -161,6 +167,7 @@ export function createTestFleet(names: string[]): Fleet {
         notify: (event) => host.events.push(event),
         onAccountChanged: (change) => host.changes.push(change),
       }, { heartbeatMs: HEARTBEAT_MS, leaseMs: LEASE_MS });
+      host.bridge = bridge();
       fleet.hosts.push(host);
       return host;
     },
