@@ -99,7 +99,10 @@ export function createTaskSync(deps: TaskSyncDeps) {
 
   function finishAnswered(w: Extract<OutboxWrite, { kind: "finish" }>, accepted: boolean): void {
     const task = store.task(w.taskId);
-    if (!task) return;
+    if (!task || task.fleetClaim !== w.claim) {
+      log.warn("fleet finish answer ignored: the row holds another claim now", { task_id: w.taskId, claim: w.claim, holds: task?.fleetClaim ?? null });
+      return;
+    }
     const o = w.outcome;
     if (!accepted) {
       store.updateTask(task.id, { state: "failed", error: SUPERSEDED, fleetState: "superseded", fleetClaim: null });

@@ -84,12 +84,13 @@ export interface FleetBridge {
   modelLimitChanged(account: string, model: string, resetAt: number | null): Promise<void>;
   /** Whether this host sends the notification `key` (one host per `windowMs` fleet-wide); true while degraded. */
   claimEvent(key: string, windowMs: number): Promise<boolean>;
+  /** `/health`'s `checks.fleet`: a warning while degraded, or while writes are parked. */
   health(): BridgeHealth;
   /** For `/status` and the fleet view: as of the last pass that reached the database (see {@link BridgeStatus}). */
   status(): BridgeStatus;
   /** The wait before the loop's next pass: the heartbeat, or the backoff while degraded. */
   nextDelayMs(): number;
-  /** Stops the account watch. */
+  /** Stops the account watch and waits for the fleet call in flight (call before closing the stores). */
   close(): Promise<void>;
 }
 
@@ -203,6 +204,8 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
       }
     },
     health() {
+      const parked = store.bridge.parked().length;
+      if (!down && parked > 0) return { ok: true, warning: true, detail: `${parked} fleet writes parked: refused by the database (see the log)` };
       if (!down) return { ok: true, detail: `${fleet.backend} fleet, host ${host}` };
       const waited = Math.round((clock.now() - down.since) / 1000);
       return { ok: true, warning: true, detail: `fleet database unreachable since ${new Date(down.since).toISOString()} (${waited}s): ${down.reason}; ${outbox.size()} writes waiting` };
@@ -217,6 +220,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
       const stop = unsubscribe;
       unsubscribe = null;
       await stop?.();
+      await chain;
     },
   };
 }

@@ -179,6 +179,7 @@ describe("fleet bridge: database away", () => {
       await a.bridge.tick();
     }
     expect(a.bridge.status()).toMatchObject({ outbox: 0, parked: 1, degraded: null });
+    expect(a.bridge.health()).toEqual({ ok: true, warning: true, detail: "1 fleet writes parked: refused by the database (see the log)" });
     expect((await inner.accounts()).find((r) => r.name === "max")).toMatchObject({ state: "cooling" });
     refuse = false;
   });
