@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { mkdirSync, rmSync } from "node:fs";
 import { SUPERSEDED } from "../../internal/fleet/bridge-tasks.ts";
-import { createTestFleet, LEASE_MS, type Fleet } from "./bridge-support.ts";
+import { createTestFleet, HEARTBEAT_MS, LEASE_MS, type Fleet } from "./bridge-support.ts";
 
 let fleet: Fleet;
 afterEach(async () => fleet.cleanup());
@@ -128,6 +128,23 @@ describe("fleet bridge: tasks", () => {
     await a.bridge.finished(mine.id, { state: "done", at: fleet.clock.now(), result: "on time" });
     expect(a.events.map((e) => e.kind)).toEqual(["task_done"]);
     expect(a.files("done")).toEqual(["slow.md", "slow.result.md"]);
+  });
+
+  test("a host that keeps its heartbeat keeps its claims past the lease; one that stops loses them to the others", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["long.md"]);
+    a.free = 1;
+    for (let t = 0; t < 3 * LEASE_MS; t += HEARTBEAT_MS) {
+      await fleet.clock.advance(HEARTBEAT_MS);
+      await b.bridge.tick();
+      await a.bridge.tick();
+    }
+    expect(a.claimed()).toEqual([]);
+    expect((await a.sw.fleet.tasks())[0]).toMatchObject({ state: "running", host: "b", claim: held.fleetClaim });
+    await fleet.clock.advance(LEASE_MS + 1);
+    await a.bridge.tick();
+    expect(a.claimed().map((t) => t.file)).toEqual(["long.md"]);
   });
 
   test("an origin whose own run was superseded still gets its file into done/ once the other host finishes", async () => {
