@@ -9,6 +9,8 @@
  * writes wait in the outbox (fleet/outbox.ts), nothing is exported or claimed, tasks already running go on, and
  * {@link FleetBridge.claimEvent} says "send" (twice is better than never); it retries after 1 s, doubling to 30 s.
  * Back: the outbox is flushed in order, the accounts re-read, the leases renewed, then claims resume.
+ * A claimed task may start while degraded only while at least half its lease is left ({@link FleetBridge.mayStart}).
+ * Each pass also upserts the summaries of this host's recent swaps (the fleet view's `recordSwap`).
  * All fleet work runs one call at a time (one serial chain), so no outbox entry is sent twice concurrently.
  * It owns no timer but its loop ({@link FleetBridge.start}), and all time comes from the injected clock.
  */
@@ -47,6 +49,8 @@ export interface BridgeDeps {
   notify(event: TaskEvent): void;
   /** Another host changed an account this host has; the local row already says so (supervisor: move sessions off it). */
   onAccountChanged(change: AccountChange): void;
+  /** A pass claimed tasks for this host (the wiring pokes the dispatcher, so they start now rather than at its rescan). */
+  onClaimed?(count: number): void;
 }
 
 /** The fleet database's health as `/health` shows it (`checks.fleet`). */
@@ -88,6 +92,13 @@ export interface FleetBridge {
   health(): BridgeHealth;
   /** For `/status` and the fleet view: as of the last pass that reached the database (see {@link BridgeStatus}). */
   status(): BridgeStatus;
+  /** Asks for a pass soon (new inbox tasks, free sessions with nothing claimed); one at most waits, none while degraded. */
+  wake(): void;
+  /**
+   * Whether the dispatcher may start a claimed task now: always while the database answers; while it is away only
+   * while at least half a lease is left since the last renewal (docs/fleet.md "Wiring", item 8).
+   */
+  mayStart(): boolean;
   /** The wait before the loop's next pass: the heartbeat, or the backoff while degraded. */
   nextDelayMs(): number;
   /** Stops the account watch and waits for the fleet call in flight (call before closing the stores). */
@@ -104,6 +115,11 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
   let unsubscribe: Unsubscribe | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   let hosts: HostRow[] = [];
+  /** When the leases were last renewed (every claim holds at least until this + leaseMs); 0: not since the start. */
+  let renewedAt = 0;
+  let wakePending = false;
+  /** The latest `updatedAt` of this host's swaps already shared. */
+  let swapsSentUpTo = 0;
 
   const accounts = createAccountSync({ host, store, clock, log, onAccountChanged: deps.onAccountChanged });
   const outbox = createOutbox({ store: store.bridge, fleet, host, clock, log, onSent: (w, ok) => tasks.onSent(w, ok) });
@@ -150,6 +166,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     const now = clock.now();
     await fleet.heartbeat(host, now, { ...deps.info(), degraded: null }, snapshot());
     await fleet.renew(host, now, leaseMs);
+    renewedAt = now;
     const requeued = await fleet.requeueExpired(now);
     if (requeued.length > 0) log.warn("expired fleet claims requeued", { ids: requeued });
     hosts = await fleet.hosts(now);
@@ -160,8 +177,22 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     }
     await tasks.settleOrigin();
     await tasks.exportQueued();
-    await tasks.claim();
+    const claimed = await tasks.claim();
+    if (claimed > 0) deps.onClaimed?.(claimed);
     await outbox.flush();
+    await shareSwaps();
+  }
+
+  /** Upserts the summary of every local swap changed since the last one shared (an idempotent view: no outbox). */
+  async function shareSwaps(): Promise<void> {
+    const changed = store.recentSwaps(20).filter((s) => s.updatedAt > swapsSentUpTo).reverse();
+    for (const s of changed) {
+      await fleet.recordSwap(host, {
+        id: s.id, session: s.triggerSession ?? "*", fromAccount: s.fromAccount, toAccount: s.toAccount, step: s.step,
+        reason: s.reason, startedAt: s.requestedAt, updatedAt: s.updatedAt,
+      });
+      swapsSentUpTo = Math.max(swapsSentUpTo, s.updatedAt);
+    }
   }
 
   /** Sends the outbox now unless the database is known to be away (the loop's backoff retries then). */
@@ -215,6 +246,15 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
       outbox: outbox.size(), parked: store.bridge.parked().length,
       hosts: hosts.map((h) => ({ ...h, heartbeatAgeMs: clock.now() - h.heartbeatAt })),
     }),
+    wake() {
+      if (down || wakePending) return;
+      wakePending = true;
+      void serial("pass", () => {
+        wakePending = false;
+        return pass();
+      });
+    },
+    mayStart: () => !down || clock.now() - renewedAt <= leaseMs / 2,
     nextDelayMs: () => (down ? backoff(down.tries - 1) : heartbeatMs),
     async close() {
       const stop = unsubscribe;

@@ -52,6 +52,8 @@ export const BRIDGE_MIGRATION = `
 export interface BridgeStore {
   /** The local row of shared task `fleetId`, if any. */
   taskByFleetId(fleetId: number): TaskRow | null;
+  /** The latest row of `project/file` whose file is on this host (no `origin_host`, or `host`): rows of other hosts' tasks have none here. */
+  taskByFile(project: string, file: string, host: string): TaskRow | null;
   /** Queued rows never handed to the fleet (no `fleet_id`), this host's own inbox tasks, oldest first. */
   unexported(): TaskRow[];
   /** Rows in any of `states`, oldest first. */
@@ -81,6 +83,11 @@ export function createBridgeStore(db: Database, taskRow: (r: Record<string, unkn
   return {
     taskByFleetId(fleetId) {
       const row = rows("SELECT * FROM tasks WHERE fleet_id = $fleetId ORDER BY id DESC LIMIT 1", { fleetId })[0];
+      return row ? taskRow(row) : null;
+    },
+    taskByFile(project, file, host) {
+      const row = rows(`SELECT * FROM tasks WHERE project = $project AND file = $file AND (origin_host IS NULL OR origin_host = $host)
+                        ORDER BY id DESC LIMIT 1`, { project, file, host })[0];
       return row ? taskRow(row) : null;
     },
     unexported: () => rows("SELECT * FROM tasks WHERE state = 'queued' AND fleet_id IS NULL ORDER BY created_at, id").map(taskRow),

@@ -15,7 +15,7 @@ import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid, transcriptPath } from "../claude/home.ts";
 import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
 import type { QuotaMonitor } from "../quota/quota.ts";
-import type { SessionRow, Store } from "../state/state.ts";
+import type { AccountState, SessionRow, Store } from "../state/state.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
@@ -90,6 +90,12 @@ export interface Supervisor {
   glance(): Promise<void>;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
+  /**
+   * Another fleet host changed an account this host has (the local row already says so, docs/fleet.md): on the serial
+   * queue, when it can no longer take requests and this host's sessions run on it, they move off it with the swap
+   * machine (reason `quota` for cooling, `login` for needs_login, `manual` for disabled).
+   */
+  accountChanged(change: { name: string; state: AccountState; resetAt: number | null; by: string }): Promise<void>;
   /**
    * A transcript was written (`path`): its new records are handled now, and the task on its session is followed.
    * Called by the transcript watch; a path no observed session writes is ignored.
@@ -385,6 +391,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
 
     requestSwap: (input) => requestSwap(input),
+
+    accountChanged: (change) => serial(async () => {
+      if (stopping || change.state === "available") return;
+      const onIt = runtime.activeAccount() === change.name || store.sessions().some((s) => observed(s.name) && s.account === change.name);
+      if (!onIt) return;
+      const reason = change.state === "cooling" ? "quota" : change.state === "needs_login" ? "login" : "manual";
+      log.info("account changed on another host; moving off it", { account: change.name, state: change.state, by: change.by });
+      await requestSwap({ reason, from: change.name, ...(change.resetAt !== null ? { resetAt: change.resetAt } : {}) });
+    }),
 
     glance: () => serial(glanceAll),
 
