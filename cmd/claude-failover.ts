@@ -212,6 +212,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
+    fleetHost: config.fleet.host,
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event) }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
   const control = createControl({

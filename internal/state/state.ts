@@ -197,7 +197,12 @@ export interface Store {
   tasks(states?: TaskState[], limit?: number): TaskRow[];
   updateTask(id: number, patch: TaskPatch): void;
   taskCounts(): Record<TaskState, number>;
-  pruneTasks(finishedBefore: number): number;
+  /**
+   * Deletes done/failed rows finished before the time, but never a fleet row whose finish waits in the outbox
+   * (`finishing`), nor, given this host's fleet name, one of its own `superseded` rows (its file waits in processing/
+   * for the host that runs the task again: docs/fleet.md).
+   */
+  pruneTasks(finishedBefore: number, fleetHost?: string): number;
 
   createSwap(swap: Omit<SwapRow, "id" | "step" | "plan" | "error" | "updatedAt">): SwapRow;
   updateSwap(id: number, patch: SwapPatch, now: number): void;
@@ -443,8 +448,9 @@ export function openStore(path: string): Store {
       }
       return counts;
     },
-    pruneTasks(finishedBefore) {
-      return db.query("DELETE FROM tasks WHERE state IN ('done','failed') AND finished_at < $t").run({ t: finishedBefore }).changes;
+    pruneTasks(finishedBefore, fleetHost) {
+      return db.query(`DELETE FROM tasks WHERE state IN ('done','failed') AND finished_at < $t AND coalesce(fleet_state, '') <> 'finishing'
+                       AND NOT (fleet_state = 'superseded' AND origin_host IS $host)`).run({ t: finishedBefore, host: fleetHost ?? null }).changes;
     },
 
     createSwap(swap) {
