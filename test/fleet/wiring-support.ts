@@ -19,9 +19,9 @@ import { FleetUnavailable, type FleetStore } from "../../internal/fleet/store.ts
 import { memoryLog } from "../../internal/log.ts";
 import { openStore, type Store } from "../../internal/state/state.ts";
 
-export const HEARTBEAT_MS = 5_000;
-export const LEASE_MS = 60_000;
-export const PROJECT = "proj";
+import { HEARTBEAT_MS, LEASE_MS, PROJECT } from "./bridge-support.ts";
+
+export { LEASE_MS };
 
 export interface WiredHost {
   name: string;
