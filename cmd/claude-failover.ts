@@ -29,6 +29,7 @@ import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
 import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
+import { taskWorkdir } from "../internal/dispatcher/fleet.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createDispatchGate } from "../internal/dispatcher/gate.ts";
 import { createRuntime } from "../internal/state/runtime.ts";
@@ -162,7 +163,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     files: queueFiles(queue, log.child({ module: "fleet" }), (project, file) => {
       const read = queue.readTaskSync(project, "processing", file);
       return read?.ok ? read.frontMatter.host ?? null : null;
-    }),
+    }, (project, own) => taskWorkdir({ defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects }, project, own)),
     local: {
       freeSessions: () => sessions.freeSessions().length, gate: () => gate(),
       workdirs: () => [...new Set([config.autonomous.workdir, ...Object.values(config.dispatcher.projects).map((p) => p.workdir)])],

@@ -18,7 +18,7 @@
  * file is never moved here (the origin's is in processing/ from its export, other hosts' rows have none), and its end
  * goes to the bridge, which moves the origin's file and notifies once the shared queue accepts it.
  */
-import { basename, isAbsolute, resolve } from "node:path";
+import { basename } from "node:path";
 import type { Clock } from "../clock.ts";
 import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
@@ -28,7 +28,7 @@ import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { workdirProblem } from "./workdir.ts";
 import type { UsageRecorder } from "../state/usage.ts";
-import { inFleet, nextQueued, taskOfFile, type DispatcherFleet } from "./fleet.ts";
+import { inFleet, nextQueued, taskOfFile, taskWorkdir, type DispatcherFleet } from "./fleet.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -125,10 +125,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     log.warn("task action ignored: wrong state", { action, task_id: taskId, state: task?.state ?? null });
     return null;
   };
-  const workdirFor = (project: string, own: string | undefined) => {
-    const base = options.projects[project]?.workdir ?? options.defaultWorkdir;
-    return own === undefined ? base : isAbsolute(own) ? own : resolve(base, own);
-  };
+  const workdirFor = (project: string, own: string | undefined) => taskWorkdir(options, project, own);
   /** Moves a task's file and records its final name; false (logged) when the file is missing. */
   const moveFile = (task: TaskRow, from: QueueFolder, to: QueueFolder, extra?: { error?: string; result?: string }) => {
     try {

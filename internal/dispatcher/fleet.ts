@@ -5,6 +5,7 @@
  * and which row owns a file name on this host (rows of other hosts' tasks have no file here).
  * It decides nothing about the shared queue: the bridge (internal/fleet/bridge.ts) does.
  */
+import { isAbsolute, resolve } from "node:path";
 import type { TaskOutcome } from "../fleet/store.ts";
 import type { Store, TaskRow } from "../state/state.ts";
 
@@ -33,6 +34,12 @@ export function nextQueued(store: Store, fleet: DispatcherFleet | undefined): Ta
 /** The latest row of a file of this host's queue folders. */
 export function taskOfFile(store: Store, fleet: DispatcherFleet | undefined, project: string, file: string): TaskRow | null {
   return fleet ? store.bridge.taskByFile(project, file, fleet.host) : store.taskByFile(project, file);
+}
+
+/** A task's workdir: its front matter's (absolute, or relative to its project's), else its project's, else the default. */
+export function taskWorkdir(options: { defaultWorkdir: string; projects: Record<string, { workdir: string }> }, project: string, own: string | undefined): string {
+  const base = options.projects[project]?.workdir ?? options.defaultWorkdir;
+  return own === undefined ? base : isAbsolute(own) ? own : resolve(base, own);
 }
 
 /** Whether the row belongs to the shared queue (its end goes through the bridge, its file is never moved by the dispatcher). */

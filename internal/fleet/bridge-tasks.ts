@@ -24,6 +24,12 @@ export interface BridgeFiles {
   take(project: string, file: string): string | null;
   /** The host the task file in processing/ is pinned to (front matter `host:`), or null. */
   pinnedHost(project: string, file: string): string | null;
+  /**
+   * Reads a file just moved to processing/ again, as the dispatcher does when it takes a task: what is exported is the
+   * file as it is then. Null: unreadable this instant (the stored prompt stands); `ok: false`: it no longer parses.
+   * Absent: the stored prompt is exported.
+   */
+  reread?(project: string, file: string): { ok: true; prompt: string; workdir: string; timeoutMs: number | null } | { ok: false; reason: string } | null;
   /** Moves a file processing/ → done/ (with `.result.md`) or failed/ (with `.error.txt`); false when it is missing. */
   end(project: string, file: string, outcome: { state: "done" | "failed"; result: string | null; error: string | null }): boolean;
 }
@@ -68,6 +74,17 @@ export function createTaskSync(deps: TaskSyncDeps) {
       if (file === null) return failLocal(task, "task file vanished from inbox/ before export");
       store.updateTask(task.id, { file, originHost: host });
       task.file = file;
+      const fresh = files.reread?.(task.project, file);
+      if (fresh && !fresh.ok) {
+        files.end(task.project, file, { state: "failed", result: null, error: fresh.reason });
+        return failLocal(task, fresh.reason);
+      }
+      if (fresh && (fresh.prompt !== task.prompt || fresh.workdir !== task.workdir || fresh.timeoutMs !== task.timeoutMs)) {
+        const changed = { prompt: fresh.prompt, workdir: fresh.workdir, timeoutMs: fresh.timeoutMs };
+        store.updateTask(task.id, changed);
+        Object.assign(task, changed);
+        log.warn("task file changed after it was queued; re-read", { task_id: task.id, project: task.project, file });
+      }
     }
     const fleetId = await fleet.enqueue({
       originHost: host, project: task.project, file: task.file, prompt: task.prompt, priority: task.priority,

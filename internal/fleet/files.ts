@@ -10,10 +10,13 @@ import type { Logger } from "../log.ts";
 import type { BridgeFiles } from "./bridge-tasks.ts";
 
 /**
- * `pinOf` reads the host a task file in processing/ is pinned to (front matter `host:`); the task file parser does
- * not know that key yet, so the wiring supplies it.
+ * `pinOf` reads the host a task file in processing/ is pinned to (front matter `host:`). With `workdirOf` (the
+ * dispatcher's resolution of a front matter `workdir`), a file is read again when it moves to processing/.
  */
-export function queueFiles(queue: TaskQueue, log: Logger, pinOf: (project: string, file: string) => string | null): BridgeFiles {
+export function queueFiles(
+  queue: TaskQueue, log: Logger, pinOf: (project: string, file: string) => string | null,
+  workdirOf?: (project: string, own: string | undefined) => string,
+): BridgeFiles {
   /** The final name; null when the source is missing; other errors are thrown. */
   const move = (project: string, file: string, from: "inbox" | "processing", to: "processing" | "done" | "failed", extra?: { error?: string; result?: string }) => {
     try {
@@ -26,6 +29,13 @@ export function queueFiles(queue: TaskQueue, log: Logger, pinOf: (project: strin
   return {
     take: (project, file) => move(project, file, "inbox", "processing"),
     pinnedHost: pinOf,
+    ...(workdirOf ? {
+      reread(project: string, file: string) {
+        const read = queue.readTaskSync(project, "processing", file);
+        if (read === null || !read.ok) return read;
+        return { ok: true as const, prompt: read.prompt, workdir: workdirOf(project, read.frontMatter.workdir), timeoutMs: read.frontMatter.timeoutMs ?? null };
+      },
+    } : {}),
     end(project, file, outcome) {
       const extra = outcome.state === "done" ? (outcome.result === null ? undefined : { result: outcome.result }) : { error: outcome.error ?? "failed" };
       try {

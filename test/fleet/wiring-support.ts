@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import { createDispatcher, type DispatchEvent, type Dispatcher } from "../../internal/dispatcher/dispatcher.ts";
-import type { DispatcherFleet } from "../../internal/dispatcher/fleet.ts";
+import { taskWorkdir, type DispatcherFleet } from "../../internal/dispatcher/fleet.ts";
 import { createTaskQueue, type TaskQueue } from "../../internal/dispatcher/queue.ts";
 import { createFleetBridge, type FleetBridge } from "../../internal/fleet/bridge.ts";
 import { queueFiles } from "../../internal/fleet/files.ts";
@@ -103,7 +103,7 @@ export function createWiredFleet(): WiredFleet {
         files: queueFiles(queue, log, (project, file) => {
           const read = queue.readTaskSync(project, "processing", file);
           return read?.ok ? read.frontMatter.host ?? null : null;
-        }),
+        }, (project, own) => taskWorkdir({ defaultWorkdir: workdir, projects: {} }, project, own)),
         local: { freeSessions: () => host.sessions.filter((s) => !busy().has(s)).length, gate: () => ({ open: true }), workdirs: () => [workdir], workdirExists: () => true },
         info: () => ({ startedAt: 0, version: "test", url: null }),
         onAccountChanged: () => {},

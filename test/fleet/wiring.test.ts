@@ -53,6 +53,22 @@ describe("daemon wiring: dispatcher and fleet bridge", () => {
     expect(a.events).toEqual([expect.objectContaining({ kind: "task_failed", reason: "timed out after 30m" })]);
   });
 
+  test("a file changed after it was queued is exported as it is when it moves to processing/; one that no longer parses fails", async () => {
+    fleet = createWiredFleet();
+    const a = fleet.add("a");
+    a.sessions = ["pool-1"];
+    a.drop("edited.md", "first text\n");
+    a.drop("broken.md", "fine\n");
+    await a.dispatcher.ingest();
+    a.drop("edited.md", "---\npriority: 1\n---\nsecond text\n");
+    a.drop("broken.md", "---\npriorty: 1\n---\nbody\n");
+    await a.bridge.tick();
+    await a.dispatcher.dispatch();
+    expect(a.delivered).toEqual([{ session: "pool-1", prompt: "second text" }]);
+    expect(a.files("failed")).toEqual(["broken.error.txt", "broken.md"]);
+    expect(a.events).toEqual([expect.objectContaining({ kind: "task_failed", file: "broken.md", reason: expect.stringMatching(/unknown front-matter key "priorty"/) })]);
+  });
+
   test("host B runs host A's task: A's dispatcher never takes its exported row, A's file waits in processing/, then lands in done/", async () => {
     fleet = createWiredFleet();
     const a = fleet.add("a");
