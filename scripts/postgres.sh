@@ -5,7 +5,8 @@
 # loopback only, and prints its URL on stdout.
 #   sh scripts/postgres.sh start [DIR]   create (DIR default: a new temp dir) and start; prints postgres://…
 #   sh scripts/postgres.sh stop DIR      stop the cluster and remove DIR
-# Safe to run again on the same DIR: start reuses the cluster already there.
+#   sh scripts/postgres.sh halt DIR      stop the server only (fast shutdown), keeping DIR: `start DIR` brings it back
+# Safe to run again on the same DIR: start reuses the cluster already there, on the port it had (kept in DIR/port).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,8 @@ case "$cmd" in
     if as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       port="$(sed -n 4p "$dir/data/postmaster.pid" | tr -d ' ')"
     else
-      port="$(free_port)"
+      port="$(cat "$dir/port" 2>/dev/null || free_port)"
+      echo "$port" >"$dir/port"
       as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100" \
         start >/dev/null || { echo "postgres: the server did not start (see $dir/server.log)" >&2; exit 1; }
@@ -61,5 +63,10 @@ case "$cmd" in
     if [ -f "$dir/data/postmaster.pid" ]; then as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
     ;;
-  *) echo "postgres: unknown command: $cmd (expected start or stop)" >&2; exit 2 ;;
+  halt)
+    dir="${2:?usage: sh scripts/postgres.sh halt DIR}"
+    bin="$(pg_bin)" || { echo "postgres: initdb not found" >&2; exit 1; }
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  *) echo "postgres: unknown command: $cmd (expected start, stop or halt)" >&2; exit 2 ;;
 esac

@@ -118,6 +118,11 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
   /** When the leases were last renewed (every claim holds at least until this + leaseMs); 0: not since the start. */
   let renewedAt = 0;
   let wakePending = false;
+  /**
+   * No other host's claim is requeued before this time: after an outage every lease looks expired, and the other hosts
+   * (on their own backoff, up to 30 s) have not renewed theirs yet. Set to one lease after the database came back.
+   */
+  let requeueFrom = 0;
   /** The latest `updatedAt` of this host's swaps already shared. */
   let swapsSentUpTo = 0;
 
@@ -167,7 +172,8 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     await fleet.heartbeat(host, now, { ...deps.info(), degraded: null }, snapshot());
     await fleet.renew(host, now, leaseMs);
     renewedAt = now;
-    const requeued = await fleet.requeueExpired(now);
+    if (wasDown) requeueFrom = now + leaseMs;
+    const requeued = now >= requeueFrom ? await fleet.requeueExpired(now) : [];
     if (requeued.length > 0) log.warn("expired fleet claims requeued", { ids: requeued });
     hosts = await fleet.hosts(now);
     caughtUp = true;

@@ -135,6 +135,30 @@ describe("fleet bridge: database away", () => {
     expect(a.claimed().map((t) => t.fleetClaim)).toEqual([2]);
   });
 
+  test("after an outage longer than the lease, a host back first waits one lease before requeueing the others' claims", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    a.sw.down = true;
+    b.sw.down = true;
+    await a.bridge.tick();
+    await b.bridge.tick();
+    await fleet.clock.advance(LEASE_MS + 1);
+    a.sw.down = false;
+    a.free = 1;
+    await a.bridge.tick();
+    expect(a.claimed()).toEqual([]);
+    expect((await a.sw.fleet.tasks())[0]).toMatchObject({ state: "running", host: "b" });
+    await fleet.clock.advance(HEARTBEAT_MS);
+    b.sw.down = false;
+    await b.bridge.tick(); // b renews its claim before a's grace is over
+    await fleet.clock.advance(LEASE_MS - HEARTBEAT_MS); // a's grace over, b's renewed lease not
+    await a.bridge.tick();
+    expect(a.claimed()).toEqual([]);
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "once" });
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+  });
+
   test("writes waiting in the outbox survive a restart of the daemon and are sent by the new bridge", async () => {
     fleet = createTestFleet(["a", "b"]);
     const [a, b] = fleet.pair();

@@ -20,6 +20,10 @@ export interface PrivatePostgres {
   url: string;
   /** Creates an empty database and returns its URL. */
   freshDatabase(): Promise<string>;
+  /** Stops the server (fast shutdown: connections dropped), keeping the cluster: the database is away. */
+  halt(): void;
+  /** Starts the halted server again, on the same port (the URLs stay valid). */
+  resume(): void;
   /** Stops the cluster and removes its directory. */
   stop(): Promise<void>;
 }
@@ -56,6 +60,16 @@ function start(): PrivatePostgres | string {
       const name = `fleet_test_${process.pid}_${++n}`;
       await admin.unsafe(`CREATE DATABASE ${name}`);
       return url.replace(/\/postgres$/, `/${name}`);
+    },
+    halt() {
+      const out = Bun.spawnSync(["sh", SCRIPT, "halt", dir], { stdout: "pipe", stderr: "pipe" });
+      if (out.exitCode !== 0) throw new Error(`postgres.sh halt exited ${out.exitCode}: ${out.stderr.toString().trim()}`);
+    },
+    resume() {
+      const out = Bun.spawnSync(["sh", SCRIPT, "start", dir], { stdout: "pipe", stderr: "pipe" });
+      if (out.exitCode !== 0 || out.stdout.toString().trim().split("\n").pop() !== url) {
+        throw new Error(`postgres.sh start (resume) exited ${out.exitCode}: ${out.stderr.toString().trim()}`);
+      }
     },
     async stop() {
       await admin.close({ timeout: 1 }).catch(() => {});
