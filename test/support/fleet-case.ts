@@ -58,6 +58,8 @@ export interface FleetCaseOptions {
   pools?: { a?: number; b?: number };
   /** Quota polling and the like, for both hosts. */
   quota?: string;
+  /** `fleet.lease` in ms. @default {@link LEASE_MS} */
+  leaseMs?: number;
 }
 
 /** Starts host `a` and host `b` on a fresh database of `pg`. */
@@ -73,7 +75,7 @@ export async function startFleetCase(pg: PrivatePostgres, options: FleetCaseOpti
       poolNames: names,
       quota: options.quota,
       env: { CF_FLEET_URL: url, CF_WEBHOOK_SECRET: SECRET },
-      yaml: `fleet: { host: ${name}, postgres_url_env: CF_FLEET_URL, heartbeat: ${HEARTBEAT}, lease: ${LEASE_MS / 1000}s }
+      yaml: `fleet: { host: ${name}, postgres_url_env: CF_FLEET_URL, heartbeat: ${HEARTBEAT}, lease: ${(options.leaseMs ?? LEASE_MS) / 1000}s }
 notifications:
   webhook: { url: "${webhook.url}/hook/${name}", secret_env: CF_WEBHOOK_SECRET, min_level: info }
 `,
@@ -122,6 +124,6 @@ notifications:
 
 /** The shared row of a task, by its origin and file (what the queue says happened). */
 export async function sharedTask(sql: SQL, origin: string, file: string): Promise<{ state: string; host: string | null; claim: number } | null> {
-  const rows = await sql`SELECT state, host, claim FROM fleet_tasks WHERE origin_host = ${origin} AND file = ${file}`;
+  const rows = await sql`SELECT state, host, claim::int AS claim FROM fleet_tasks WHERE origin_host = ${origin} AND file = ${file}`;
   return (rows[0] as { state: string; host: string | null; claim: number } | undefined) ?? null;
 }
