@@ -167,7 +167,9 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     local: {
       freeSessions: () => sessions.freeSessions().length, gate: () => gate(),
       workdirs: () => [...new Set([config.autonomous.workdir, ...Object.values(config.dispatcher.projects).map((p) => p.workdir)])],
-      workdirExists: (path) => existsSync(path),
+      // A single host claims every task, so one whose workdir is missing fails with that reason, as without a fleet;
+      // in a fleet such a task waits for a host that has its workdir.
+      workdirExists: (path) => fleetStore.backend === "sqlite" || existsSync(path),
     },
     info: () => ({ startedAt, version: VERSION, url: server?.url ?? null }),
     onAccountChanged: (change) => void supervisor.accountChanged(change).catch((error) => log.error("fleet account change not handled", { account: change.name, error })),
