@@ -450,7 +450,7 @@ export function openStore(path: string): Store {
     },
     pruneTasks(finishedBefore, fleetHost) {
       return db.query(`DELETE FROM tasks WHERE state IN ('done','failed') AND finished_at < $t AND coalesce(fleet_state, '') <> 'finishing'
-                       AND NOT (fleet_state = 'superseded' AND origin_host IS $host)`).run({ t: finishedBefore, host: fleetHost ?? null }).changes;
+                       AND NOT (coalesce(fleet_state, '') = 'superseded' AND origin_host IS $host)`).run({ t: finishedBefore, host: fleetHost ?? null }).changes;
     },
 
     createSwap(swap) {

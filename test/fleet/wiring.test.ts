@@ -199,7 +199,10 @@ describe("daemon wiring: dispatcher and fleet bridge", () => {
     a.dispatcher.complete(finishing!.id, null);
     a.store.updateTask(superseded!.id, { state: "failed", fleetState: "superseded", finishedAt: fleet.clock.now() });
     await fleet.clock.advance(10_000);
-    expect(a.store.pruneTasks(fleet.clock.now(), "a")).toBe(1);
+    const local = a.store.addTask({ project: "proj", file: "local.md", priority: 0, workdir: fleet.workdir, timeoutMs: null, prompt: "x", createdAt: 0 });
+    a.store.updateTask(local.id, { state: "done", finishedAt: fleet.clock.now() - 1 }); // a row of no fleet: pruned as ever
+    expect(a.store.pruneTasks(fleet.clock.now(), "a")).toBe(2);
+    expect(a.store.task(local.id)).toBeNull();
     expect(a.store.task(ended!.id)).toBeNull();
     expect(a.store.task(finishing!.id)).toMatchObject({ fleetState: "finishing" });
     expect(a.store.task(superseded!.id)).toMatchObject({ fleetState: "superseded" });
