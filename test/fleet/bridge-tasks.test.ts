@@ -219,3 +219,17 @@ describe("fleet bridge: tasks", () => {
     expect((await a.sw.fleet.tasks())[0]).toMatchObject({ state: "queued", error: "released: not held by its host after a restart" });
   });
 });
+
+describe("fleet bridge: the fleet view's swaps", () => {
+  test("each pass shares the summaries of this host's swaps changed since the last one (recordSwap)", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a] = fleet.pair();
+    const swap = a.store.createSwap({ fromAccount: "max", toAccount: "pro", reason: "quota", triggerSession: "pool-1", signal: "hook", pattern: null, snippet: null, resetAt: null, requestedAt: fleet.clock.now() });
+    await a.bridge.tick();
+    expect(await a.sw.fleet.swaps()).toEqual([expect.objectContaining({ host: "a", id: swap.id, session: "pool-1", fromAccount: "max", toAccount: "pro", step: "requested", reason: "quota" })]);
+    await fleet.clock.advance(1_000);
+    a.store.updateSwap(swap.id, { step: "done" }, fleet.clock.now());
+    await a.bridge.tick();
+    expect(await a.sw.fleet.swaps()).toEqual([expect.objectContaining({ host: "a", id: swap.id, step: "done", updatedAt: fleet.clock.now() })]);
+  });
+});
