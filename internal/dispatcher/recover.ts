@@ -7,8 +7,9 @@
  * The store is the truth; files are made to follow it (see the dispatcher module comment for where files live).
  * It does not claim, deliver or complete tasks (the dispatcher does), and it does not move files itself: it calls
  * the dispatcher's `moveFile`, so every file move records its final name the same way.
- * With a fleet bridge, a claim never typed goes back to the shared queue (`fleet.release`), fleet rows' files are never
- * moved, and this host's own exported tasks keep their files in processing/ (they wait for the shared row to end).
+ * With a fleet bridge, a claim never typed (running or still waiting) goes back to the shared queue (`fleet.release`),
+ * fleet rows' files are never moved, and this host's own exported tasks keep their files in processing/ (they wait
+ * for the shared row to end).
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
@@ -66,6 +67,11 @@ export function recoverQueue(deps: RecoverDeps): RecoveryCounts {
       continue;
     }
     store.updateTask(task.id, { state: "queued", session: null, error: "requeued at restart: claimed but never typed", ...NO_DELIVERY });
+    counts.requeued++;
+  }
+  // Claims held while the daemon was down may have expired and gone to another host: given back, claimed afresh.
+  for (const task of fleet ? store.bridge.tasksInFleetState(["claimed"]).filter((t) => t.state === "queued" && t.delivery === null) : []) {
+    void fleet!.release(task.id, "released at restart: claimed, not started");
     counts.requeued++;
   }
   const active = store.tasks([...ACTIVE], ALL_ROWS);

@@ -159,6 +159,22 @@ describe("daemon wiring: dispatcher and fleet bridge", () => {
     expect(b.delivered.map((d) => d.prompt).sort()).toEqual(["do claimed.md", "do waiting.md"]);
   });
 
+  test("restart: a claim still waiting (queued, not started) is given back too, and claimed afresh", async () => {
+    fleet = createWiredFleet();
+    const a = fleet.add("a");
+    a.drop("held.md");
+    await a.dispatcher.ingest();
+    a.sessions = ["pool-1"];
+    await a.bridge.tick();
+    const held = a.store.bridge.tasksInFleetState(["claimed"])[0]!;
+    expect(held).toMatchObject({ state: "queued", fleetClaim: 1 });
+    a.dispatcher.recover();
+    await a.bridge.tick();
+    expect(a.store.task(held.id)).toMatchObject({ state: "queued", fleetState: "claimed", fleetClaim: 2 });
+    await a.dispatcher.dispatch();
+    expect(a.delivered).toEqual([{ session: "pool-1", prompt: "do held.md" }]);
+  });
+
   test("while the database is away a claim starts only while at least half its lease is left", async () => {
     fleet = createWiredFleet();
     const a = fleet.add("a");
