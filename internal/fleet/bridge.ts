@@ -118,6 +118,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
   /** When the leases were last renewed (every claim holds at least until this + leaseMs); 0: not since the start. */
   let renewedAt = 0;
   let wakePending = false;
+  let closed = false;
   /**
    * No other host's claim is requeued before this time: after an outage every lease looks expired, and the other hosts
    * (on their own backoff, up to 30 s) have not renewed theirs yet. Set to one lease after the database came back.
@@ -253,7 +254,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
       hosts: hosts.map((h) => ({ ...h, heartbeatAgeMs: clock.now() - h.heartbeatAt })),
     }),
     wake() {
-      if (down || wakePending) return;
+      if (down || wakePending || closed) return;
       wakePending = true;
       void serial("pass", () => {
         wakePending = false;
@@ -263,6 +264,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     mayStart: () => !down || clock.now() - renewedAt <= leaseMs / 2,
     nextDelayMs: () => (down ? backoff(down.tries - 1) : heartbeatMs),
     async close() {
+      closed = true;
       const stop = unsubscribe;
       unsubscribe = null;
       await stop?.();
