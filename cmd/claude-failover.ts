@@ -56,6 +56,7 @@ import { createFleetBridge, type FleetBridge } from "../internal/fleet/bridge.ts
 import { queueFiles } from "../internal/fleet/files.ts";
 import { fleetSend } from "../internal/fleet/notify.ts";
 import { openFleet } from "../internal/fleet/open.ts";
+import type { FleetStore } from "../internal/fleet/store.ts";
 import { sharingStore } from "../internal/fleet/shared-store.ts";
 import { fleetStatus } from "../internal/fleet/view.ts";
 import packageJson from "../package.json" with { type: "json" };
@@ -74,6 +75,8 @@ export interface WireDeps {
   self: string[];
   /** Extra global tmux arguments (tests: `["-f", "/dev/null"]`). */
   tmuxArgs?: string[];
+  /** The fleet store (tests: several in-process hosts on one file). @default from the config (fleet/open.ts) */
+  fleet?: FleetStore;
   /** Crash-test seam: awaited before each persisted swap step runs. */
   beforeSwapStep?: (swapId: number, step: string, halted: AbortSignal) => Promise<void> | void;
 }
@@ -98,7 +101,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const store = openStore(join(config.state_dir, "state.db"));
   store.syncAccounts(config.accounts, startedAt);
   // Shared with other hosts (docs/fleet.md): PostgreSQL with `fleet.postgres_url_env`, else SQLite in state.db.
-  const fleetStore = openFleet(config.secrets.fleetPostgresUrl, join(config.state_dir, "state.db"), log.child({ module: "fleet" }));
+  const fleetStore = deps.fleet ?? openFleet(config.secrets.fleetPostgresUrl, join(config.state_dir, "state.db"), log.child({ module: "fleet" }));
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();

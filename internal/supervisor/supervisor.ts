@@ -92,8 +92,9 @@ export interface Supervisor {
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
   /**
    * Another fleet host changed an account this host has (the local row already says so, docs/fleet.md): on the serial
-   * queue, when it can no longer take requests and this host's sessions run on it, they move off it with the swap
-   * machine (reason `quota` for cooling, `login` for needs_login, `manual` for disabled).
+   * queue, when it is cooling or needs a login and this host's sessions run on it, they move off it with the swap
+   * machine (reason `quota` or `login`). `disabled` moves nothing, as when this host's operator disables it: sessions
+   * stay until the next swap; `available` neither (the reset path decides).
    */
   accountChanged(change: { name: string; state: AccountState; resetAt: number | null; by: string }): Promise<void>;
   /**
@@ -393,10 +394,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     requestSwap: (input) => requestSwap(input),
 
     accountChanged: (change) => serial(async () => {
-      if (stopping || change.state === "available") return;
+      if (stopping || (change.state !== "cooling" && change.state !== "needs_login")) return;
       const onIt = runtime.activeAccount() === change.name || store.sessions().some((s) => observed(s.name) && s.account === change.name);
       if (!onIt) return;
-      const reason = change.state === "cooling" ? "quota" : change.state === "needs_login" ? "login" : "manual";
+      const reason = change.state === "cooling" ? "quota" : "login";
       log.info("account changed on another host; moving off it", { account: change.name, state: change.state, by: change.by });
       await requestSwap({ reason, from: change.name, ...(change.resetAt !== null ? { resetAt: change.resetAt } : {}) });
     }),

@@ -29,9 +29,9 @@ export interface Switch {
 }
 
 /** A subscribed watcher, heard only while its host's switch is up (a lost LISTEN connection misses notifications). */
-type Watcher = { onChange: (row: FleetAccountRow) => void; sw: Switch };
+export type Watcher = { onChange: (row: FleetAccountRow) => void; sw: Switch };
 
-function switched(inner: FleetStore, bus: Set<Watcher>): Switch {
+export function switched(inner: FleetStore, bus: Set<Watcher>): Switch {
   const sw: Switch = { fleet: inner, down: false, calls: [] };
   const notify = async (name: string) => {
     const row = (await inner.accounts()).find((a) => a.name === name);

@@ -6,78 +6,15 @@
  * host waits, and `/status`, `/health` and `/metrics` show the fleet of one.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createFakeClock } from "../../internal/clock.ts";
-import { parseConfig } from "../../internal/config/config.ts";
-import { memoryLog } from "../../internal/log.ts";
-import { freePort } from "../../internal/demo/demo.ts";
-import { wire, type Daemon } from "../../cmd/claude-failover.ts";
-import { createFakeTmux } from "../support/fake-tmux.ts";
-import { tempDir } from "../support/tmux.ts";
-import { seedAccountHomes } from "../support/daemon.ts";
+import { SESSION, startWiredDaemon } from "./daemon-support.ts";
 
-const SESSION = "ccl-auto-11";
-const TOKEN = "fleet-token-0123456789";
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (stops.length) await stops.pop()!();
 });
-
-async function singleHost() {
-  const temp = tempDir("cf-fleet-daemon-");
-  stops.push(() => temp.cleanup());
-  const dir = temp.path;
-  mkdirSync(join(dir, "work"), { recursive: true });
-  seedAccountHomes(dir, ["a"]);
-  const config = parseConfig(`state_dir: ${dir}/state
-http: { listen: "127.0.0.1:${await freePort()}", token_env: CF_FLEET_TOKEN }
-tmux: { socket: cf-fleet-fake }
-claude: { command: claude, args: [] }
-accounts: [{ name: a, home: ${dir}/homes/a }]
-autonomous: { prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${dir}/work }
-dedicated: []
-watcher: { poll_interval: 1s, task_timeout: 10m }
-quota: { poll_interval: 1s }
-dispatcher: { rescan_interval: 1s, settle: 500ms, projects: { demo: { workdir: ${dir}/work } } }
-fleet: { host: solo }
-`, join(dir, "config.yaml"), { env: { CF_FLEET_TOKEN: TOKEN }, home: dir });
-  const clock = createFakeClock();
-  const fake = createFakeTmux({ now: () => clock.now() });
-  const log = memoryLog();
-  let daemon: Daemon | null = null;
-  const h = {
-    fake, log,
-    get daemon(): Daemon { return daemon!; },
-    /** Wires and starts a daemon (again) on the same folder, fake tmux and clock. */
-    async boot() {
-      const next = wire(config, { run: fake.run, clock, fetch, log, self: ["/bin/false"] });
-      stops.push(() => next.stop("test done"));
-      await next.start();
-      daemon = next;
-    },
-    folder: (name: string) => join(config.dispatcher.queue_dir, "demo", name),
-    get: (path: string) => fetch(new URL(path, daemon!.url()), { headers: { Authorization: `Bearer ${TOKEN}` } }),
-    /** Advances the fake clock in 250 ms steps until `done()` holds. */
-    async until(what: string, done: () => boolean | Promise<boolean>) {
-      for (let step = 0; step < 400; step++) {
-        if (await done()) return;
-        await clock.advance(250);
-        await Bun.sleep(1);
-      }
-      throw new Error(`still waiting for ${what}`);
-    },
-    /** Drives `ms` of fake time in 250 ms steps, letting the work each step wakes run. */
-    async drive(ms: number) {
-      for (let t = 0; t < ms; t += 250) {
-        await clock.advance(250);
-        await Bun.sleep(1);
-      }
-    },
-  };
-  await h.boot();
-  return h;
-}
+const singleHost = () => startWiredDaemon(stops);
 
 describe("a single host runs the bridge on SQLite", () => {
   test("a task file is typed once and its reply lands in done/, with no warning, as without a fleet", async () => {

@@ -322,13 +322,16 @@ describe("an account changed on another fleet host (docs/fleet.md)", () => {
     expect(runtime.activeAccount()).toBe("b");
   });
 
-  test.each([
-    { state: "needs_login" as const, reason: "login" },
-    { state: "disabled" as const, reason: "manual" },
-  ])("the active account $state there: a $reason swap from it here", async ({ state, reason }) => {
-    store.setAccountState("a", state, null, clock.now());
-    await supervisor.accountChanged({ name: "a", state, resetAt: null, by: "host-b" });
-    expect(requests).toEqual([expect.objectContaining({ reason, from: "a" })]);
+  test("the active account needs a login there: a login swap from it here", async () => {
+    store.setAccountState("a", "needs_login", null, clock.now());
+    await supervisor.accountChanged({ name: "a", state: "needs_login", resetAt: null, by: "host-b" });
+    expect(requests).toEqual([expect.objectContaining({ reason: "login", from: "a" })]);
+  });
+
+  test("the active account disabled there stays in use here until the next swap, as when disabled here", async () => {
+    store.setAccountState("a", "disabled", null, clock.now());
+    await supervisor.accountChanged({ name: "a", state: "disabled", resetAt: null, by: "host-b" });
+    expect(requests).toEqual([]);
   });
 
   test("an account no session here runs on, or one available again: no swap", async () => {
