@@ -39,8 +39,8 @@ export interface WiredDaemon {
 
 export interface WiredDaemonOptions {
   host?: string;
-  /** Another fleet store than the config's (the SQLite file in its own state.db). */
-  fleet?: FleetStore;
+  /** Opens another fleet store than the config's (the SQLite file in its own state.db), once per boot: a daemon closes its own. */
+  fleet?: () => FleetStore;
   /** The pool's and the project's workdir (default: `<its folder>/work`). */
   workdir?: string;
   clock?: FakeClock;
@@ -80,7 +80,7 @@ fleet: { host: ${options.host ?? "solo"} }
     fake, log, clock,
     get daemon(): Daemon { return daemon!; },
     async boot() {
-      const next = wire(config, { run: fake.run, clock, fetch, log, self: ["/bin/false"], fleet: options.fleet });
+      const next = wire(config, { run: fake.run, clock, fetch, log, self: ["/bin/false"], fleet: options.fleet?.() });
       stops.push(() => next.stop("test done"));
       await next.start();
       daemon = next;

@@ -1,0 +1,96 @@
+/**
+ * @module test/fleet/two-daemons
+ * Two whole daemons in one process (wire(), in-memory tmux each, one fake clock) as two fleet hosts on one SQLite
+ * fleet file, with a bus playing PostgreSQL's NOTIFY for account writes: a task dropped on one host and pinned to the
+ * other runs there once and lands in its origin's done/; a limit seen on host A moves host B's sessions off that
+ * account, and only one of the two hosts sends `swap_started`. The real two-process cases are test/fleet/fleet.e2e.test.ts.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createFakeClock } from "../../internal/clock.ts";
+import { openSqliteFleet } from "../../internal/fleet/sqlite.ts";
+import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
+import { HOOK_HEADER } from "../../internal/server/server.ts";
+import { switched, type Watcher } from "./bridge-support.ts";
+import { SESSION, startWiredDaemon, type WiredDaemon } from "./daemon-support.ts";
+
+const stops: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (stops.length) await stops.pop()!();
+});
+
+/** Hosts `a` and `b` on one fleet file, one clock, one workdir, accounts `a` and `b` each. */
+async function twoHosts(): Promise<{ a: WiredDaemon; b: WiredDaemon; both(what: string, done: () => boolean | Promise<boolean>): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "cf-two-daemons-"));
+  stops.push(() => rmSync(dir, { recursive: true, force: true }));
+  const bus = new Set<Watcher>();
+  const clock = createFakeClock();
+  const host = (name: string) => startWiredDaemon(stops, {
+    host: name, clock, workdir: join(dir, "work"), accounts: ["a", "b"], fleet: () => switched(openSqliteFleet(join(dir, "fleet.db")), bus).fleet,
+  });
+  const a = await host("a");
+  const b = await host("b");
+  // One clock: driving it through either host moves both.
+  return { a, b, both: (what, done) => a.until(what, done) };
+}
+
+describe("two daemons, one fleet (in process)", () => {
+  test("a task dropped on host A and pinned to B is typed once on B; its file and B's reply land in A's done/", async () => {
+    const { a, b, both } = await twoHosts();
+    writeFileSync(join(a.folder("inbox"), "there.md"), "---\nhost: b\n---\nRun this on b\n");
+    await both("the prompt typed on b", () => b.fake.promptCounts().size === 1);
+    await both("b's delivery confirmed", () => b.daemon.control.tasks().some((t) => t.delivery === "confirmed"));
+    b.fake.endTurn(SESSION, "Ran on b.");
+    await both("a's done/there.result.md", () => existsSync(join(a.folder("done"), "there.result.md")));
+    expect(readFileSync(join(a.folder("done"), "there.result.md"), "utf8")).toContain("Ran on b.");
+    expect([...b.fake.promptCounts()]).toEqual([["Run this on b", 1]]);
+    expect(a.fake.promptCounts().size).toBe(0);
+    expect(a.daemon.control.tasks().find((t) => t.file === "there.md")).toMatchObject({ state: "done", fleetState: "ended" });
+    expect(b.log.records.filter((r) => r.msg === "fleet task finished")).toHaveLength(1);
+    expect(b.log.records.filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
+  });
+
+  test("host A stopped with a task typed: requeued after the lease, done by B; A back later finishes nothing twice", async () => {
+    const { a, b, both } = await twoHosts();
+    writeFileSync(join(b.folder("inbox"), "busy.md"), "---\nhost: b\n---\nKeep b busy\n");
+    await both("b busy", () => b.fake.promptCounts().size === 1);
+    writeFileSync(join(a.folder("inbox"), "job.md"), "Do the job\n");
+    await both("the job typed on a", () => a.fake.promptCounts().size === 1);
+    await both("a's delivery confirmed", () => a.daemon.control.tasks().some((t) => t.delivery === "confirmed"));
+    await a.daemon.stop("host a goes away");
+    b.fake.endTurn(SESSION, "Busy done.");
+    await both("the job typed on b after a's lease", () => b.fake.promptCounts().get("Do the job") === 1);
+    await both("b's job delivery confirmed", () => b.daemon.control.tasks().some((t) => t.file === "job.md" && t.delivery === "confirmed"));
+    b.fake.endTurn(SESSION, "Job done by b.");
+    await both("b's finish", () => b.log.records.filter((r) => r.msg === "fleet task finished").length === 2);
+    a.fake.endTurn(SESSION, "Job done by a, too late."); // a's agent went on while its daemon was away
+    await a.boot();
+    await both("a's done/job.result.md", () => existsSync(join(a.folder("done"), "job.result.md")));
+    expect(readFileSync(join(a.folder("done"), "job.result.md"), "utf8")).toContain("Job done by b.");
+    await both("a's own run superseded", () => a.log.records.some((r) => r.msg === "task superseded"));
+    expect(a.log.records.filter((r) => r.msg === "fleet task finished")).toEqual([]);
+    expect(a.daemon.control.tasks().find((t) => t.file === "job.md")).toMatchObject({ state: "done", fleetState: "ended" });
+  });
+
+  test("a limit seen on host A moves host B's sessions off that account; one of the two sends swap_started", async () => {
+    const { a, b, both } = await twoHosts();
+    await both("both hosts see each other", async () => (await (await b.get("/status")).json()).fleet.hosts.length === 2);
+    expect(b.daemon.control.status().active_account).toBe("a");
+    const session = a.daemon.control.status().sessions.find((s) => s.name === SESSION)!;
+    const token = readFileSync(join(a.daemon.config.state_dir, HOOK_TOKEN_FILE), "utf8").trim();
+    const res = await fetch(new URL(`/hooks/StopFailure?session=${SESSION}`, a.daemon.url()), {
+      method: "POST", headers: { [HOOK_HEADER]: token, "Content-Type": "application/json" },
+      body: JSON.stringify({ hook_event_name: "StopFailure", session_id: session.session_id, error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 11pm (UTC)" }),
+    });
+    expect(res.status).toBe(202);
+    await both("a cooling on b", () => b.daemon.control.status().accounts.find((x) => x.name === "a")?.state === "cooling");
+    await both("b's swap off a", () => b.daemon.control.status().swaps.some((s) => s.from === "a" && s.reason === "quota"));
+    expect(b.log.records.some((r) => r.msg === "account changed on another host; moving off it" && r.account === "a" && r.by === "a")).toBe(true);
+    await both("a's own swap off a", () => a.daemon.control.status().swaps.some((s) => s.from === "a" && s.reason === "quota"));
+    const left = () => [a, b].flatMap((h) => h.log.records.filter((r) => r.msg === "notification left to another host" && r.kind === "swap_started"));
+    await both("the second swap_started left to the first host", () => left().length > 0);
+    expect(left()).toHaveLength(1);
+  });
+});
