@@ -45,6 +45,8 @@ export interface WiredDaemonOptions {
   workdir?: string;
   clock?: FakeClock;
   accounts?: string[];
+  /** Pool sessions (`ccl-auto-11`…). @default 1 */
+  pool?: number;
 }
 
 /** Starts one daemon; `stops` receives its cleanups (run them last first). */
@@ -61,7 +63,7 @@ http: { listen: "127.0.0.1:${await freePort()}", token_env: CF_FLEET_TOKEN }
 tmux: { socket: cf-fleet-fake }
 claude: { command: claude, args: [] }
 accounts: [${accounts.map((a) => `{ name: ${a}, home: ${dir}/homes/${a} }`).join(", ")}]
-autonomous: { prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${workdir} }
+autonomous: { prefix: ccl-auto-, start_index: 11, min: ${options.pool ?? 1}, max: ${options.pool ?? 1}, workdir: ${workdir} }
 dedicated: []
 watcher: { poll_interval: 1s, task_timeout: 10m }
 quota: { poll_interval: 1s }

@@ -2,8 +2,9 @@
  * @module test/fleet/two-daemons
  * Two whole daemons in one process (wire(), in-memory tmux each, one fake clock) as two fleet hosts on one SQLite
  * fleet file, with a bus playing PostgreSQL's NOTIFY for account writes: a task dropped on one host and pinned to the
- * other runs there once and lands in its origin's done/; a limit seen on host A moves host B's sessions off that
- * account, and only one of the two hosts sends `swap_started`. The real two-process cases are test/fleet/fleet.e2e.test.ts.
+ * other runs there once and lands in its origin's done/; 200 tasks from both inboxes are typed once each; a host
+ * stopped with a task typed is requeued after the lease and finishes nothing twice when back; a limit seen on host A
+ * moves host B's sessions off that account, and only one of the two hosts sends `swap_started`. The real two-process cases are test/fleet/fleet.e2e.test.ts.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,13 +23,13 @@ afterEach(async () => {
 });
 
 /** Hosts `a` and `b` on one fleet file, one clock, one workdir, accounts `a` and `b` each. */
-async function twoHosts(): Promise<{ a: WiredDaemon; b: WiredDaemon; both(what: string, done: () => boolean | Promise<boolean>): Promise<void> }> {
+async function twoHosts(pool = 1): Promise<{ a: WiredDaemon; b: WiredDaemon; both(what: string, done: () => boolean | Promise<boolean>): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "cf-two-daemons-"));
   stops.push(() => rmSync(dir, { recursive: true, force: true }));
   const bus = new Set<Watcher>();
   const clock = createFakeClock();
   const host = (name: string) => startWiredDaemon(stops, {
-    host: name, clock, workdir: join(dir, "work"), accounts: ["a", "b"], fleet: () => switched(openSqliteFleet(join(dir, "fleet.db")), bus).fleet,
+    host: name, clock, workdir: join(dir, "work"), accounts: ["a", "b"], pool, fleet: () => switched(openSqliteFleet(join(dir, "fleet.db")), bus).fleet,
   });
   const a = await host("a");
   const b = await host("b");
@@ -73,6 +74,27 @@ describe("two daemons, one fleet (in process)", () => {
     expect(a.log.records.filter((r) => r.msg === "fleet task finished")).toEqual([]);
     expect(a.daemon.control.tasks().find((t) => t.file === "job.md")).toMatchObject({ state: "done", fleetState: "ended" });
   });
+
+  test("200 tasks dropped into both inboxes are typed once each, fleet-wide, and each lands in its origin's done/", async () => {
+    const { a, b, both } = await twoHosts(2);
+    const tasks = Array.from({ length: 200 }, (_, i) => ({ origin: i % 2 === 0 ? a : b, file: `t${String(i).padStart(3, "0")}.md`, prompt: `Task number ${i}` }));
+    for (const t of tasks) writeFileSync(join(t.origin.folder("inbox"), t.file), `${t.prompt}\n`);
+    const done = () => tasks.every((t) => existsSync(join(t.origin.folder("done"), t.file.replace(/\.md$/, ".result.md"))));
+    for (let step = 0; step < 4_000 && !done(); step++) {
+      // Every agent that has been working for a step finishes its turn with a reply naming its prompt.
+      for (const h of [a, b]) {
+        for (const pane of h.fake.panes.values()) if (pane.busy) h.fake.endTurn(pane.session, `reply on ${h === a ? "a" : "b"}`);
+      }
+      await a.drive(250);
+    }
+    expect(done()).toBe(true);
+    const typed = new Map<string, number>();
+    for (const h of [a, b]) for (const [text, n] of h.fake.promptCounts()) typed.set(text, (typed.get(text) ?? 0) + n);
+    expect(tasks.filter((t) => typed.get(t.prompt) !== 1).map((t) => [t.prompt, typed.get(t.prompt) ?? 0])).toEqual([]);
+    const finishes = [a, b].flatMap((h) => h.log.records.filter((r) => r.msg === "fleet task finished").map((r) => r.fleet_id));
+    expect({ finishes: finishes.length, tasks: new Set(finishes).size }).toEqual({ finishes: 200, tasks: 200 });
+    expect([a, b].map((h) => h.fake.promptCounts().size).every((n) => n > 0)).toBe(true); // both hosts ran some
+  }, 120_000);
 
   test("a limit seen on host A moves host B's sessions off that account; one of the two sends swap_started", async () => {
     const { a, b, both } = await twoHosts();
