@@ -4,7 +4,8 @@
  * fleet file, with a bus playing PostgreSQL's NOTIFY for account writes: a task dropped on one host and pinned to the
  * other runs there once and lands in its origin's done/; 200 tasks from both inboxes are typed once each; a host
  * stopped with a task typed is requeued after the lease and finishes nothing twice when back; a limit seen on host A
- * moves host B's sessions off that account, and only one of the two hosts sends `swap_started`. The real two-process cases are test/fleet/fleet.e2e.test.ts.
+ * moves host B's sessions off that account, and only one of the two hosts sends `swap_started`. The real
+ * two-process cases are test/fleet/fleet.e2e.test.ts.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
