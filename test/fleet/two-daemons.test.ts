@@ -4,7 +4,8 @@
  * fleet file, with a bus playing PostgreSQL's NOTIFY for account writes: a task dropped on one host and pinned to the
  * other runs there once and lands in its origin's done/; 200 tasks from both inboxes are typed once each; a host
  * stopped with a task typed is requeued after the lease and finishes nothing twice when back; a limit seen on host A
- * moves host B's sessions off that account, and only one of the two hosts sends `swap_started`. The real
+ * moves host B's sessions off that account, and only one of the two hosts sends `swap_started`; the database away
+ * and back under load loses and doubles nothing. The real
  * two-process cases are test/fleet/fleet.e2e.test.ts.
  */
 import { afterEach, describe, expect, test } from "bun:test";
@@ -15,7 +16,7 @@ import { createFakeClock } from "../../internal/clock.ts";
 import { openSqliteFleet } from "../../internal/fleet/sqlite.ts";
 import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
 import { HOOK_HEADER } from "../../internal/server/server.ts";
-import { switched, type Watcher } from "./bridge-support.ts";
+import { switched, type Switch, type Watcher } from "./bridge-support.ts";
 import { SESSION, startWiredDaemon, type WiredDaemon } from "./daemon-support.ts";
 
 const stops: Array<() => Promise<void> | void> = [];
@@ -24,18 +25,28 @@ afterEach(async () => {
 });
 
 /** Hosts `a` and `b` on one fleet file, one clock, one workdir, accounts `a` and `b` each. */
-async function twoHosts(pool = 1): Promise<{ a: WiredDaemon; b: WiredDaemon; both(what: string, done: () => boolean | Promise<boolean>): Promise<void> }> {
+async function twoHosts(pool = 1): Promise<{
+  a: WiredDaemon; b: WiredDaemon; both(what: string, done: () => boolean | Promise<boolean>): Promise<void>;
+  /** The database away (every fleet call of both hosts throws FleetUnavailable) or back. */
+  database(up: boolean): void;
+}> {
   const dir = mkdtempSync(join(tmpdir(), "cf-two-daemons-"));
   stops.push(() => rmSync(dir, { recursive: true, force: true }));
   const bus = new Set<Watcher>();
+  const switches: Switch[] = [];
+  const open = () => {
+    const sw = switched(openSqliteFleet(join(dir, "fleet.db")), bus);
+    switches.push(sw);
+    return sw.fleet;
+  };
   const clock = createFakeClock();
   const host = (name: string) => startWiredDaemon(stops, {
-    host: name, clock, workdir: join(dir, "work"), accounts: ["a", "b"], pool, fleet: () => switched(openSqliteFleet(join(dir, "fleet.db")), bus).fleet,
+    host: name, clock, workdir: join(dir, "work"), accounts: ["a", "b"], pool, fleet: open,
   });
   const a = await host("a");
   const b = await host("b");
   // One clock: driving it through either host moves both.
-  return { a, b, both: (what, done) => a.until(what, done) };
+  return { a, b, both: (what, done) => a.until(what, done), database: (up) => switches.forEach((sw) => (sw.down = !up)) };
 }
 
 describe("two daemons, one fleet (in process)", () => {
@@ -95,6 +106,38 @@ describe("two daemons, one fleet (in process)", () => {
     const finishes = [a, b].flatMap((h) => h.log.records.filter((r) => r.msg === "fleet task finished").map((r) => r.fleet_id));
     expect({ finishes: finishes.length, tasks: new Set(finishes).size }).toEqual({ finishes: 200, tasks: 200 });
     expect([a, b].map((h) => h.fake.promptCounts().size).every((n) => n > 0)).toBe(true); // both hosts ran some
+  }, 120_000);
+
+  test("the database away and back under load: nothing lost or doubled, /health degraded then ok", async () => {
+    const { a, b, both, database } = await twoHosts(2);
+    const tasks = Array.from({ length: 40 }, (_, i) => ({ origin: i % 2 === 0 ? a : b, file: `d${String(i).padStart(2, "0")}.md`, prompt: `Job number ${i}` }));
+    for (const t of tasks) writeFileSync(join(t.origin.folder("inbox"), t.file), `${t.prompt}\n`);
+    const doneCount = () => tasks.filter((t) => existsSync(join(t.origin.folder("done"), t.file.replace(/\.md$/, ".result.md")))).length;
+    const health = async (h: WiredDaemon) => (await (await h.get("/health")).json()).checks.fleet;
+    const step = async () => {
+      for (const h of [a, b]) for (const pane of h.fake.panes.values()) if (pane.busy) h.fake.endTurn(pane.session, "reply");
+      await a.drive(250);
+    };
+    while (doneCount() < 8) await step();
+    // A turn under way when the database goes: its end has to wait in the outbox.
+    const busy = () => [a, b].some((h) => [...h.fake.panes.values()].some((p) => p.busy));
+    await both("a turn under way", busy);
+    const pids = () => [a, b].map((h) => [...h.fake.panes.values()].map((p) => `${p.session}:${p.pid}`).sort());
+    const before = pids();
+    database(false);
+    for (let i = 0; i < 80; i++) await step(); // 20 s of fake time away, less than the lease: turns end meanwhile
+    expect((await health(a))).toMatchObject({ ok: true, warning: true, detail: expect.stringContaining("unreachable") });
+    expect((await health(b)).warning).toBe(true);
+    expect(a.daemon.control.status().fleet!.outbox + b.daemon.control.status().fleet!.outbox).toBeGreaterThan(0);
+    database(true);
+    for (let i = 0; i < 4_000 && doneCount() < tasks.length; i++) await step();
+    expect(doneCount()).toBe(tasks.length);
+    const typed = new Map<string, number>();
+    for (const h of [a, b]) for (const [text, n] of h.fake.promptCounts()) typed.set(text, (typed.get(text) ?? 0) + n);
+    expect(tasks.filter((t) => typed.get(t.prompt) !== 1).map((t) => [t.prompt, typed.get(t.prompt) ?? 0])).toEqual([]);
+    expect(await health(a)).toEqual({ ok: true, detail: "sqlite fleet, host a" });
+    expect(await health(b)).toEqual({ ok: true, detail: "sqlite fleet, host b" });
+    expect(pids()).toEqual(before); // the agents were never touched
   }, 120_000);
 
   test("a limit seen on host A moves host B's sessions off that account; one of the two sends swap_started", async () => {
