@@ -5,11 +5,13 @@
  * several hosts when given), the `demo` project; by default a single host on the SQLite fleet backend in its own
  * state.db, or the fleet store a test gives (several hosts on one file).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
 import { parseConfig } from "../../internal/config/config.ts";
 import type { FleetStore } from "../../internal/fleet/store.ts";
+import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
+import { HOOK_HEADER } from "../../internal/server/server.ts";
 import { memoryLog } from "../../internal/log.ts";
 import { freePort } from "../../internal/demo/demo.ts";
 import { wire, type Daemon } from "../../cmd/claude-failover.ts";
@@ -47,6 +49,19 @@ export interface WiredDaemonOptions {
   accounts?: string[];
   /** Pool sessions (`ccl-auto-11`…). @default 1 */
   pool?: number;
+  /** Real time let pass after each 250 ms step of fake time (a real database needs more than a file). @default 1 */
+  stepMs?: number;
+}
+
+/** Posts the StopFailure hook Claude Code sends when `SESSION` hits a limit (`line`), with the daemon's hook token; the HTTP status. */
+export async function limitHit(h: WiredDaemon, line: string): Promise<number> {
+  const session = h.daemon.control.status().sessions.find((s) => s.name === SESSION)!;
+  const token = readFileSync(join(h.daemon.config.state_dir, HOOK_TOKEN_FILE), "utf8").trim();
+  const res = await fetch(new URL(`/hooks/StopFailure?session=${SESSION}`, h.daemon.url()), {
+    method: "POST", headers: { [HOOK_HEADER]: token, "Content-Type": "application/json" },
+    body: JSON.stringify({ hook_event_name: "StopFailure", session_id: session.session_id, error: "rate_limit", last_assistant_message: line }),
+  });
+  return res.status;
 }
 
 /** Starts one daemon; `stops` receives its cleanups (run them last first). */
@@ -76,7 +91,7 @@ fleet: { host: ${options.host ?? "solo"} }
   let daemon: Daemon | null = null;
   const steps = async (ms: number) => {
     await clock.advance(ms);
-    await Bun.sleep(1);
+    await Bun.sleep(options.stepMs ?? 1);
   };
   const h: WiredDaemon = {
     fake, log, clock,

@@ -14,10 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock } from "../../internal/clock.ts";
 import { openSqliteFleet } from "../../internal/fleet/sqlite.ts";
-import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
-import { HOOK_HEADER } from "../../internal/server/server.ts";
 import { switched, type Switch, type Watcher } from "./bridge-support.ts";
-import { SESSION, startWiredDaemon, type WiredDaemon } from "./daemon-support.ts";
+import { limitHit, SESSION, startWiredDaemon, type WiredDaemon } from "./daemon-support.ts";
 
 const stops: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -144,13 +142,7 @@ describe("two daemons, one fleet (in process)", () => {
     const { a, b, both } = await twoHosts();
     await both("both hosts see each other", async () => (await (await b.get("/status")).json()).fleet.hosts.length === 2);
     expect(b.daemon.control.status().active_account).toBe("a");
-    const session = a.daemon.control.status().sessions.find((s) => s.name === SESSION)!;
-    const token = readFileSync(join(a.daemon.config.state_dir, HOOK_TOKEN_FILE), "utf8").trim();
-    const res = await fetch(new URL(`/hooks/StopFailure?session=${SESSION}`, a.daemon.url()), {
-      method: "POST", headers: { [HOOK_HEADER]: token, "Content-Type": "application/json" },
-      body: JSON.stringify({ hook_event_name: "StopFailure", session_id: session.session_id, error: "rate_limit", last_assistant_message: "You've hit your 5-hour limit · resets 11pm (UTC)" }),
-    });
-    expect(res.status).toBe(202);
+    expect(await limitHit(a, "You've hit your 5-hour limit · resets 11pm (UTC)")).toBe(202);
     await both("a cooling on b", () => b.daemon.control.status().accounts.find((x) => x.name === "a")?.state === "cooling");
     await both("b's swap off a", () => b.daemon.control.status().swaps.some((s) => s.from === "a" && s.reason === "quota"));
     expect(b.log.records.some((r) => r.msg === "account changed on another host; moving off it" && r.account === "a" && r.by === "a")).toBe(true);
