@@ -19,7 +19,7 @@ import type { Logger } from "../log.ts";
 import type { Store } from "../state/state.ts";
 import { createAccountSync, type AccountChange } from "./bridge-accounts.ts";
 import { createTaskSync, type BridgeFiles, type BridgeLocal, type TaskEvent } from "./bridge-tasks.ts";
-import { backoff, createOutbox } from "./outbox.ts";
+import { backoff, BACKOFF_MAX_MS, createOutbox } from "./outbox.ts";
 import { FleetUnavailable, type FleetAccountState, type FleetSession, type FleetStore, type HostInfo, type HostRow, type TaskOutcome, type Unsubscribe } from "./store.ts";
 
 export type { AccountChange } from "./bridge-accounts.ts";
@@ -121,7 +121,8 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
   let closed = false;
   /**
    * No other host's claim is requeued before this time: after an outage every lease looks expired, and the other hosts
-   * (on their own backoff, up to 30 s) have not renewed theirs yet. Set to one lease after the database came back.
+   * (on their own backoff, up to 30 s) have not renewed theirs yet. Set, when the database comes back, to one lease
+   * later, or one longest backoff and a heartbeat later if that is longer (a lease may be as short as 3 heartbeats).
    */
   let requeueFrom = 0;
   /** The latest `updatedAt` of this host's swaps already shared. */
@@ -173,7 +174,7 @@ export function createFleetBridge(deps: BridgeDeps, options: BridgeOptions = {})
     await fleet.heartbeat(host, now, { ...deps.info(), degraded: null }, snapshot());
     await fleet.renew(host, now, leaseMs);
     renewedAt = now;
-    if (wasDown) requeueFrom = now + leaseMs;
+    if (wasDown) requeueFrom = now + Math.max(leaseMs, BACKOFF_MAX_MS + heartbeatMs);
     const requeued = now >= requeueFrom ? await fleet.requeueExpired(now) : [];
     if (requeued.length > 0) log.warn("expired fleet claims requeued", { ids: requeued });
     hosts = await fleet.hosts(now);
