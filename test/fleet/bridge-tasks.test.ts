@@ -233,3 +233,31 @@ describe("fleet bridge: the fleet view's swaps", () => {
     expect(await a.sw.fleet.swaps()).toEqual([expect.objectContaining({ host: "a", id: swap.id, step: "done", updatedAt: fleet.clock.now() })]);
   });
 });
+
+describe("fleet bridge: wake()", () => {
+  test("runs one pass now (a new inbox task exported and claimed, no heartbeat waited for); wakes meanwhile make no second pass", async () => {
+    fleet = createTestFleet(["a"]);
+    const [a] = fleet.hosts;
+    a!.free = 1;
+    a!.drop("now.md");
+    a!.bridge.wake();
+    a!.bridge.wake();
+    await a!.bridge.close(); // waits for the fleet work in flight
+    expect(a!.sw.calls.filter((c) => c === "heartbeat")).toHaveLength(1);
+    expect(a!.claimed().map((t) => t.file)).toEqual(["now.md"]);
+  });
+
+  test("does nothing while degraded (the backoff decides) or once closed", async () => {
+    fleet = createTestFleet(["a"]);
+    const [a] = fleet.hosts;
+    a!.sw.down = true;
+    await a!.bridge.tick();
+    const calls = a!.sw.calls.length;
+    a!.bridge.wake();
+    await a!.bridge.close();
+    a!.sw.down = false;
+    a!.bridge.wake();
+    await a!.bridge.close();
+    expect(a!.sw.calls.length).toBe(calls);
+  });
+});
