@@ -29,6 +29,7 @@ import { createTaskQueue } from "../internal/dispatcher/queue.ts";
 import { assertSessionWorkdirs } from "../internal/dispatcher/workdir.ts";
 import { HOOK_TOKEN_FILE } from "../internal/hook/hook.ts";
 import { createDispatcher } from "../internal/dispatcher/dispatcher.ts";
+import { taskWorkdir } from "../internal/dispatcher/fleet.ts";
 import { createDelivery } from "../internal/dispatcher/delivery.ts";
 import { createDispatchGate } from "../internal/dispatcher/gate.ts";
 import { createRuntime } from "../internal/state/runtime.ts";
@@ -51,6 +52,13 @@ import { createApp, LOOPBACK_HOSTS, startServer, type HealthReport, type Running
 import { createMetrics } from "../internal/server/metrics.ts";
 import { runCli, usage, UsageError } from "../internal/cli/commands.ts";
 import { sdNotify, startWatchdog } from "../internal/cli/systemd.ts";
+import { createFleetBridge, type FleetBridge } from "../internal/fleet/bridge.ts";
+import { queueFiles } from "../internal/fleet/files.ts";
+import { fleetSend } from "../internal/fleet/notify.ts";
+import { openFleet } from "../internal/fleet/open.ts";
+import type { FleetStore } from "../internal/fleet/store.ts";
+import { sharingStore } from "../internal/fleet/shared-store.ts";
+import { fleetStatus } from "../internal/fleet/view.ts";
 import packageJson from "../package.json" with { type: "json" };
 
 declare const BUILD_VERSION: string | undefined;
@@ -67,6 +75,8 @@ export interface WireDeps {
   self: string[];
   /** Extra global tmux arguments (tests: `["-f", "/dev/null"]`). */
   tmuxArgs?: string[];
+  /** The fleet store (tests: several in-process hosts on one file). @default from the config (fleet/open.ts) */
+  fleet?: FleetStore;
   /** Crash-test seam: awaited before each persisted swap step runs. */
   beforeSwapStep?: (swapId: number, step: string, halted: AbortSignal) => Promise<void> | void;
 }
@@ -90,6 +100,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const startedAt = clock.now();
   const store = openStore(join(config.state_dir, "state.db"));
   store.syncAccounts(config.accounts, startedAt);
+  // Shared with other hosts (docs/fleet.md): PostgreSQL with `fleet.postgres_url_env`, else SQLite in state.db.
+  const fleetStore = deps.fleet ?? openFleet(config.secrets.fleetPostgresUrl, join(config.state_dir, "state.db"), log.child({ module: "fleet" }));
   const tmux = createTmux(run, { socket: config.tmux.socket, extraArgs: deps.tmuxArgs });
   const hookToken = loadHookToken(config.state_dir);
   const metrics = createMetrics();
@@ -133,7 +145,8 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const channels = createChannels(config.notifications, config.secrets, { log: log.child({ module: "notify" }), clock, fetch: deps.fetch, version: VERSION, host: hostname() });
   const notifier = createNotifier({ log: log.child({ module: "notify" }), clock, channels: channels.channels }, { timeZone: config.notifications.timezone });
   const events = createEventBus({
-    store, log, send: (event) => notifier.send(event),
+    // Events several hosts see for one fact are sent by the one host that claims them (fleet/notify.ts).
+    store, log, send: fleetSend((event) => notifier.send(event), (key, windowMs) => bridge.claimEvent(key, windowMs), log.child({ module: "fleet" })),
     describe: (event) => ({ level: eventLevel(event), message: renderEvent(event, config.notifications.timezone).title }),
   });
 
@@ -147,6 +160,26 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const runtime = createRuntime(store, config.accounts);
   // In `spread` placement a swap moves one account's sessions: the others keep taking tasks (no cooldown after it).
   const gate = createDispatchGate({ store, runtime, clock }, placement === "spread" ? 0 : config.quota.reactivate_cooldown);
+  // The fleet bridge: this host's tasks and account changes in the shared store, and the other hosts' back.
+  const bridge: FleetBridge = createFleetBridge({
+    host: config.fleet.host, store, fleet: fleetStore, clock, log, notify: (event) => events.notify(event),
+    files: queueFiles(queue, log.child({ module: "fleet" }), (project, file) => {
+      const read = queue.readTaskSync(project, "processing", file);
+      return read?.ok ? read.frontMatter.host ?? null : null;
+    }, (project, own) => taskWorkdir({ defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects }, project, own)),
+    local: {
+      freeSessions: () => sessions.freeSessions().length, gate: () => gate(),
+      workdirs: () => [...new Set([config.autonomous.workdir, ...Object.values(config.dispatcher.projects).map((p) => p.workdir)])],
+      // A single host claims every task, so one whose workdir is missing fails with that reason, as without a fleet;
+      // in a fleet such a task waits for a host that has its workdir.
+      workdirExists: (path) => fleetStore.backend === "sqlite" || existsSync(path),
+    },
+    info: () => ({ startedAt, version: VERSION, url: server?.url ?? null }),
+    onAccountChanged: (change) => void supervisor.accountChanged(change).catch((error) => log.error("fleet account change not handled", { account: change.name, error })),
+    onClaimed: () => void dispatcher.dispatch().catch((error) => log.error("dispatch failed", { error })),
+  }, { heartbeatMs: config.fleet.heartbeat, leaseMs: config.fleet.lease });
+  // Account decisions (supervisor, operator) are shared through the bridge; the bridge itself writes the plain store.
+  const deciding = sharingStore(store, bridge, log.child({ module: "fleet" }));
   const homeOfAccount = (name: string | null) => config.accounts.find((a) => a.name === name) ?? null;
   const activeAccount = () => homeOfAccount(runtime.activeAccount()) ?? config.accounts[0]!;
   const delivery = createDelivery({
@@ -158,6 +191,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     freeSessions: () => sessions.freeSessions(),
     deliver: (task) => delivery.deliver(task),
     notify: (event) => events.notify(event),
+    fleet: { host: config.fleet.host, finished: (id, outcome) => bridge.finished(id, outcome), release: (id, reason) => bridge.release(id, reason), mayStart: () => bridge.mayStart(), wake: () => bridge.wake() },
   }, {
     defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects,
     idleAlertAfterMs: config.dispatcher.idle_alert_after, rescanIntervalMs: config.dispatcher.rescan_interval,
@@ -178,15 +212,19 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
     accountFor: spread ? (session, proposed) => spread.accountFor(session, proposed) : undefined,
   });
   const supervisor = createSupervisor({
-    config, store, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
+    config, store: deciding, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
     strandedAccount: spread ? () => spread.strandedAccount() : undefined,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],
+    fleetHost: config.fleet.host,
   }, { intervalMs: config.janitor.interval, retentionMs: config.janitor.retention, mode: config.janitor.mode });
   const digest = createDigest({ store, clock, log: log.child({ module: "digest" }), send: (event) => notifier.send(event) }, { at: config.notifications.digest_at, timeZone: config.notifications.timezone });
-  const control = createControl({ store, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode, placement });
+  const control = createControl({
+    store: deciding, supervisor, runtime, lifecycle, queue, tmux, events, clock, log, version: VERSION, startedAt, swapMode, placement,
+    fleet: () => fleetStatus(bridge.status()),
+  });
 
   let lastPollAt = clock.now();
   const pollIntervalMs = Math.min(config.quota.poll_interval, config.watcher.poll_interval);
@@ -212,13 +250,15 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       // A link the daemon must not replace is the operator's to fix: reported here, never failing the loop.
       const linkProblem = lifecycle.linkProblem();
       if (config.claude.link) checks.link = linkProblem ? { ok: true, warning: true, detail: linkProblem } : { ok: true, detail: `${config.claude.link} follows the active account` };
+      // The database away is a warning: the agents and this host's own work go on (docs/fleet.md "Database away").
+      checks.fleet = bridge.health();
       return { ok: Object.values(checks).every((c) => c.ok), checks };
     },
   });
 
   const abort = new AbortController();
   let server: RunningServer | null = null;
-  const cleanups: Array<() => Promise<void>> = [async () => store.close()];
+  const cleanups: Array<() => Promise<void>> = [async () => store.close(), () => fleetStore.close()];
   let stopping: Promise<void> | null = null;
   return {
     config,
@@ -246,6 +286,9 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       void switcher.resumeOpen().catch((error) => log.error("unfinished swap could not resume", { error }));
       cleanups.push(() => switcher.halt());
       dispatcher.recover();
+      // After recover (claims never typed are released through it); stopped before the fleet store closes.
+      bridge.start(abort.signal);
+      cleanups.push(() => bridge.close());
       await supervisor.reconcile();
       const failuresSeen = new Map<string, number>();
       const poll = async () => {

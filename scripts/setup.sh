@@ -2,6 +2,7 @@
 # Installs what claude-failover needs on a fresh Debian-like machine that has Node.js and npm:
 #   Bun (from the npm registry), tmux (from Debian's packages, if missing) and the locked dependencies.
 #   With --browser, also Debian's Chromium for the dashboard's browser test.
+#   With --postgres, also Debian's PostgreSQL server for the fleet store's tests (a private cluster: scripts/postgres.sh).
 #   With --claude, also the tested Claude Code release (internal/claude/version.ts) from the npm registry, into a cache
 #   outside the repo: ${XDG_CACHE_HOME:-$HOME/.cache}/claude-failover/claude-code-<version> (about 380 MB), for the
 #   conformance suite (test/conformance/). A failed install is reported and the suite then says it is skipped.
@@ -11,11 +12,13 @@ BUN_VERSION=1.4.5
 cd "$(dirname "$0")/.."
 want_browser=0
 want_claude=0
+want_postgres=0
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=1 ;;
     --claude) want_claude=1 ;;
-    *) echo "setup: unknown option: $arg (expected --browser or --claude)" >&2; exit 2 ;;
+    --postgres) want_postgres=1 ;;
+    *) echo "setup: unknown option: $arg (expected --browser, --claude or --postgres)" >&2; exit 2 ;;
   esac
 done
 
@@ -40,6 +43,10 @@ fi
 if [ "$want_browser" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing Chromium from Debian's packages (for the dashboard browser test)"
   apt_install chromium
+fi
+if [ "$want_postgres" -eq 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "setup: installing PostgreSQL from Debian's packages (for the fleet store's tests)"
+  apt_install postgresql
 fi
 PATH="$HOME/.local/bin:$PATH" bun install --frozen-lockfile >/dev/null
 if [ "$want_claude" -eq 1 ]; then

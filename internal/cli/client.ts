@@ -4,6 +4,7 @@
  * `pause`, `resume`, `accounts disable|enable`), and the plain-text rendering of what they get back. Fails with a
  * clear message when the daemon is not running. Never reads the config itself: the caller gives the URL and token.
  */
+import { fleetLines } from "../fleet/view.ts";
 import type { StatusSnapshot } from "../state/status.ts";
 import type { TaskRow } from "../state/state.ts";
 import { formatDuration } from "../notify/events.ts";
@@ -93,6 +94,8 @@ export function renderStatus(s: StatusSnapshot, now: number): string {
     const moved = (last?.sessions ?? []).filter((x) => x.to).map((x) => `${x.name} → ${x.to}`);
     out.push(`placement: spread${moved.length ? ` · last swap moved ${moved.join(", ")}` : ""}`);
   }
+  const hosts = fleetLines(s.fleet);
+  if (hosts.length) out.push("", ...hosts);
   return out.join("\n");
 }
 

@@ -71,7 +71,7 @@ Commands:
   swap [account]               move every session to another account now
   pause | resume               stop or restart feeding tasks to the pool
   validate-config <file>       check a config file; prints "ok" or every mistake with line and column
-  doctor                       check tmux, claude, account homes, link, folders and systemd units
+  doctor                       check tmux, claude, account homes, link, folders, systemd units and the fleet database
   demo [--seconds N] [--keep]  a full failover on a private tmux server with a simulated Claude Code
   hook <event>                 (used by Claude Code hooks) forward a hook event to the daemon
   notify test [channel]        send a test message through each configured notification channel

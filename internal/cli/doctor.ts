@@ -4,7 +4,7 @@
  * tmux, the claude command and its version (against the tested one), root without IS_SANDBOX=1, the variables set
  * for sessions (names only), every account home
  * and its credentials, the `~/.claude` link, the configured workdirs, the queue and state folders and their
- * permissions, and the systemd units. Reads only; changes nothing.
+ * permissions, the systemd units, and the fleet database (doctor-fleet.ts). Reads only; changes nothing.
  */
 import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,6 +14,7 @@ import type { RunCommand } from "../tmux/tmux.ts";
 import { swapModeCheck } from "../switcher/mode.ts";
 import { configuredWorkdirProblems } from "../dispatcher/workdir.ts";
 import { parseClaudeVersion, TESTED_CLAUDE_CODE_VERSION } from "../claude/version.ts";
+import { fleetChecks } from "./doctor-fleet.ts";
 
 /** What doctor needs to know about the process that will run the daemon. */
 export interface DoctorProcess {
@@ -119,6 +120,7 @@ export async function runDoctor(config: Readonly<Config>, run: RunCommand, paths
   add(existsSync(tmuxUnit)
     ? { name: "tmux unit", ok: true, detail: `${tmuxUnit} keeps the agents outside the daemon's cgroup` }
     : { name: "tmux unit", ok: false, detail: `${tmuxUnit} not installed: restarting the daemon under systemd would kill every agent`, fix: "sudo scripts/install.sh", warning: true });
+  checks.push(...await fleetChecks(config));
   return checks;
 }
 

@@ -7,9 +7,11 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { readFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Node } from "yaml";
 import { ConfigSchema, type ParsedConfig as Parsed } from "./schema.ts";
 import { resolveSessionEnv, sessionEnvProblems, type SessionEnv } from "./session-env.ts";
+import { fleetProblems, resolveFleet, type FleetConfig } from "./fleet.ts";
 
 /** A config file that cannot be used; `problems` lists every mistake found, each already located. */
 export class ConfigError extends Error {
@@ -42,10 +44,12 @@ export interface Account {
 }
 
 /** The validated configuration, with paths absolute and secrets resolved from the environment. */
-export interface Config extends Omit<Parsed, "accounts"> {
+export interface Config extends Omit<Parsed, "accounts" | "fleet"> {
   /** The file it came from ("" for text given directly). */
   source: string;
   accounts: Account[];
+  /** Several hosts (config/fleet.ts): `host` resolved; the database URL is in `secrets.fleetPostgresUrl`. */
+  fleet: FleetConfig;
   /** HTTP listen host and port split out of `http.listen`. */
   httpHost: string;
   httpPort: number;
@@ -55,6 +59,8 @@ export interface Config extends Omit<Parsed, "accounts"> {
   secrets: {
     httpToken: string; telegramToken: string; resendApiKey: string;
     webhookSecret: string; ntfyToken: string; slackUrl: string; discordUrl: string;
+    /** The fleet database's URL (`fleet.postgres_url_env`); empty for a single host. Never logged or shown. */
+    fleetPostgresUrl: string;
   };
   /** The sessions' environment (`claude.env`, and `claude.env_from` read from the environment), session-env.ts. */
   sessionEnv: SessionEnv;
@@ -64,13 +70,15 @@ export interface Config extends Omit<Parsed, "accounts"> {
 export interface ConfigEnv {
   env: Record<string, string | undefined>;
   home: string;
+  /** The machine's name, the default of `fleet.host`. @default os.hostname() */
+  hostname?: string;
 }
 
 /**
  * Parses and validates config text. Throws {@link ConfigError} listing every problem, each located.
  * Pure: the caller supplies the environment.
  */
-export function parseConfig(text: string, source: string, { env, home }: ConfigEnv): Readonly<Config> {
+export function parseConfig(text: string, source: string, { env, home, hostname = osHostname() }: ConfigEnv): Readonly<Config> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const problems: ConfigProblem[] = doc.errors.map((e) => ({
@@ -96,13 +104,13 @@ export function parseConfig(text: string, source: string, { env, home }: ConfigE
   }
   problems.push(...semantic);
   // Needs the defaults applied (which variables hold the daemon's secrets): checked once the schema passed.
-  for (const p of result.success ? sessionEnvProblems(result.data) : []) {
+  for (const p of result.success ? [...sessionEnvProblems(result.data), ...fleetProblems(result.data.fleet, env)] : []) {
     problems.push({ ...locate(doc.contents, p.path, lineCounter, p.path[1] === "env"), key: p.path.join("."), message: p.message });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.length || !result.success) throw new ConfigError(source, problems);
   const parsed = result.data;
-  return finish(parsed, source, env, home);
+  return finish(parsed, source, env, home, hostname);
 }
 
 /** Reads and parses a config file. Throws {@link ConfigError} for a missing or unreadable file too. */
@@ -214,10 +222,11 @@ function semanticProblems(raw: RawConfig, root: Node | null, lc: LineCounter): C
   return problems;
 }
 
-function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: string): Readonly<Config> {
+function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: string, hostname: string): Readonly<Config> {
   const base = source ? resolve(source, "..") : process.cwd();
   const path = (p: string) => expandPath(p, home, base);
   const [host, port] = splitListen(parsed.http.listen);
+  const fleet = resolveFleet(parsed.fleet, env, hostname);
   const config: Config = {
     ...parsed,
     source,
@@ -235,6 +244,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       queue_dir: parsed.dispatcher.queue_dir ? path(parsed.dispatcher.queue_dir) : join(path(parsed.state_dir), "queue"),
       projects: Object.fromEntries(Object.entries(parsed.dispatcher.projects).map(([k, v]) => [k, { workdir: path(v.workdir) }])),
     },
+    fleet: fleet.fleet,
     httpHost: host,
     httpPort: port,
     httpConnectHost: isWildcardHost(host) ? "127.0.0.1" : host,
@@ -243,6 +253,7 @@ function finish(parsed: Parsed, source: string, env: ConfigEnv["env"], home: str
       telegramToken: parsed.notifications.telegram ? env[parsed.notifications.telegram.token_env] ?? "" : "",
       resendApiKey: parsed.notifications.email ? env[parsed.notifications.email.api_key_env] ?? "" : "",
       ...notifySecrets(parsed.notifications, env),
+      fleetPostgresUrl: fleet.url,
     },
     sessionEnv: resolveSessionEnv(parsed.claude, env),
   };

@@ -31,6 +31,12 @@ export const DEFAULT_RESEND_API_BASE = "https://api.resend.com";
 export const DEFAULT_WEBHOOK_SECRET_ENV = "CLAUDE_FAILOVER_WEBHOOK_SECRET";
 export const DEFAULT_SLACK_URL_ENV = "SLACK_WEBHOOK_URL";
 export const DEFAULT_DISCORD_URL_ENV = "DISCORD_WEBHOOK_URL";
+/** How often a host reports to the fleet store (its row, its sessions, its leases). */
+export const DEFAULT_FLEET_HEARTBEAT = "5s";
+/** How long a host's claim on a task holds without a heartbeat; at least 3 heartbeats (config/fleet.ts). */
+export const DEFAULT_FLEET_LEASE = "60s";
+/** A fleet host name (`fleet.host`): what its rows carry in the shared store. */
+export const FLEET_HOST_NAME = /^[A-Za-z0-9_.-]{1,63}$/;
 
 const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -181,6 +187,15 @@ export const ConfigSchema = z.strictObject({
     discord: z.strictObject({ url_env: EnvName.default(DEFAULT_DISCORD_URL_ENV), min_level: Level.default("warning") }).optional(),
     /** Local time ("09:00", in `timezone`) of the daily digest; absent: no digest. */
     digest_at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time like "09:00"').optional(),
+  }).prefault({}),
+  /** Several hosts sharing accounts and one queue (docs/fleet.md); cross-field checks and the secret in config/fleet.ts. */
+  fleet: z.strictObject({
+    /** This host's name in the fleet; absent: the machine's hostname (config/fleet.ts). */
+    host: z.string().regex(FLEET_HOST_NAME, "must be 1 to 63 letters, digits, '.', '_' or '-'").optional(),
+    /** The variable holding the fleet database's URL (a secret); absent: a single host on SQLite. */
+    postgres_url_env: EnvName.optional(),
+    heartbeat: Duration.prefault(DEFAULT_FLEET_HEARTBEAT).refine((ms) => ms >= 1000, "must be at least 1s"),
+    lease: Duration.prefault(DEFAULT_FLEET_LEASE),
   }).prefault({}),
 });
 

@@ -29,10 +29,12 @@ export function notificationSecretEnvs(n: ParsedConfig["notifications"]): Secret
 }
 
 /** Every variable holding a secret of the daemon: never copied into, and always stripped from, a pane's environment. */
-export function daemonSecretEnvs(config: Pick<ParsedConfig, "http" | "notifications">): SecretEnv[] {
+export function daemonSecretEnvs(config: Pick<ParsedConfig, "http" | "notifications"> & { fleet?: Pick<ParsedConfig["fleet"], "postgres_url_env"> }): SecretEnv[] {
+  const fleetUrl = config.fleet?.postgres_url_env;
   return [
     { name: config.http.token_env, key: "http.token_env" },
     ...notificationSecretEnvs(config.notifications),
+    ...(fleetUrl ? [{ name: fleetUrl, key: "fleet.postgres_url_env" }] : []),
     { name: LEGACY_TOKEN_ENV, key: "the hook token" },
   ];
 }
@@ -54,7 +56,7 @@ function refusal(name: string, secrets: SecretEnv[]): string | null {
 }
 
 /** Every refused name, duplicate and unusable value in `claude.env` and `claude.env_from`. */
-export function sessionEnvProblems(config: Pick<ParsedConfig, "claude" | "http" | "notifications">): SessionEnvProblem[] {
+export function sessionEnvProblems(config: Pick<ParsedConfig, "claude" | "http" | "notifications"> & { fleet?: Pick<ParsedConfig["fleet"], "postgres_url_env"> }): SessionEnvProblem[] {
   const problems: SessionEnvProblem[] = [];
   const secrets = daemonSecretEnvs(config);
   for (const [name, value] of Object.entries(config.claude.env)) {

@@ -7,7 +7,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import type { Store, TaskRow } from "../state/state.ts";
-import { buildStatus, type StatusSnapshot } from "../state/status.ts";
+import { buildStatus, type FleetStatus, type StatusSnapshot } from "../state/status.ts";
 import type { Tmux } from "../tmux/tmux.ts";
 import type { TaskQueue } from "../dispatcher/queue.ts";
 import type { Supervisor } from "../supervisor/supervisor.ts";
@@ -53,6 +53,8 @@ export interface ControlDeps {
   swapMode?: () => { mode: "in-place" | "restart"; why: string };
   /** `switcher.placement`, shown by /status. @default failover */
   placement?: "failover" | "spread";
+  /** The fleet view for /status (fleet/view.ts). @default none */
+  fleet?: () => FleetStatus;
 }
 
 /** Creates the {@link OperatorControl}. */
@@ -63,6 +65,7 @@ export function createControl(deps: ControlDeps): OperatorControl {
       return buildStatus(store, {
         version: deps.version, startedAt: deps.startedAt, activeAccount: runtime.activeAccount(), paused: runtime.paused(),
         exhaustedUntil: runtime.exhaustedUntil(), swapMode: deps.swapMode?.(), placement: deps.placement ?? "failover",
+        fleet: deps.fleet?.(),
       }, clock.now());
     },
 

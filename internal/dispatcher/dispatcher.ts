@@ -14,8 +14,11 @@
  * - queued, `startedAt !== null`: requeued; the file STAYS in `processing/` (safe from re-ingest, edits and a
  *   same-named newcomer), and the next dispatch re-delivers the stored prompt without moving it.
  * - done/failed: the file is in `done/` (+ `.result.md`) or `failed/` (+ `.error.txt`).
+ * With a fleet bridge (deps.fleet, dispatcher/fleet.ts) only rows this host holds a claim on are taken; a fleet row's
+ * file is never moved here (the origin's is in processing/ from its export, other hosts' rows have none), and its end
+ * goes to the bridge, which moves the origin's file and notifies once the shared queue accepts it.
  */
-import { basename, isAbsolute, resolve } from "node:path";
+import { basename } from "node:path";
 import type { Clock } from "../clock.ts";
 import type { NotifyEvent } from "../notify/events.ts";
 import type { Logger } from "../log.ts";
@@ -25,6 +28,7 @@ import { ACTIVE, ALL_ROWS, recoverQueue, STARTED } from "./recover.ts";
 import type { DeliveryOutcome } from "./delivery.ts";
 import { workdirProblem } from "./workdir.ts";
 import type { UsageRecorder } from "../state/usage.ts";
+import { inFleet, nextQueued, taskOfFile, taskWorkdir, type DispatcherFleet } from "./fleet.ts";
 
 /** Prometheus histogram fed with "inbox file first seen → delivered", seconds. */
 export const DISPATCH_LATENCY_METRIC = "claude_failover_dispatch_latency_seconds";
@@ -59,6 +63,8 @@ export interface DispatcherDeps {
   metrics?: { observe(name: string, seconds: number): void };
   /** Where a finished task is counted for the account it ran on (usage at a glance). */
   usage?: Pick<UsageRecorder, "taskFinished">;
+  /** The fleet bridge (docs/fleet.md); absent: every queued row is this dispatcher's own (tests, no bridge). */
+  fleet?: DispatcherFleet;
 }
 
 /** Settings of {@link createDispatcher}. */
@@ -119,10 +125,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     log.warn("task action ignored: wrong state", { action, task_id: taskId, state: task?.state ?? null });
     return null;
   };
-  const workdirFor = (project: string, own: string | undefined) => {
-    const base = options.projects[project]?.workdir ?? options.defaultWorkdir;
-    return own === undefined ? base : isAbsolute(own) ? own : resolve(base, own);
-  };
+  const workdirFor = (project: string, own: string | undefined) => taskWorkdir(options, project, own);
   /** Moves a task's file and records its final name; false (logged) when the file is missing. */
   const moveFile = (task: TaskRow, from: QueueFolder, to: QueueFolder, extra?: { error?: string; result?: string }) => {
     try {
@@ -152,6 +155,12 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     task.session !== null && task.delivery !== null ? store.session(task.session)?.account ?? null : null;
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
+    if (inFleet(task, deps.fleet)) {
+      deps.usage?.taskFinished(accountOf(task), false, now);
+      log.warn("task failed", { task_id: task.id, fleet_id: task.fleetId, project: task.project, file: task.file, reason });
+      void deps.fleet.finished(task.id, { state: "failed", at: now, error: reason });
+      return;
+    }
     store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
     moveFile(task, inProcessing(task) ? "processing" : "inbox", "failed", { error: reason });
     deps.usage?.taskFinished(accountOf(task), false, now);
@@ -164,7 +173,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     let added = 0;
     let rejected = 0;
     for (const entry of entries) {
-      const known = store.taskByFile(entry.project, entry.file);
+      const known = taskOfFile(store, deps.fleet, entry.project, entry.file);
       if (known && isActive(known) && !inProcessing(known)) continue;
       const parsed = await queue.readTask(entry);
       if (parsed === null) continue;
@@ -180,6 +189,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       added++;
       log.info("task queued", { task_id: task.id, project: task.project, file: task.file, priority: task.priority });
     }
+    if (added > 0) deps.fleet?.wake();
     if (rejected > INGEST_NOTIFY_LIMIT) {
       deps.notify({ kind: "task_failed", level: "warning", at: clock.now(), project: "*", file: `${rejected - INGEST_NOTIFY_LIMIT} more files`,
         reason: "rejected in the same scan; see each project's failed/ folder" });
@@ -218,20 +228,25 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     for (const session of deps.freeSessions()) {
       if (busy.has(session)) continue;
       for (;;) {
-        const task = store.tasks(["queued"], 1)[0];
-        if (!task) return claims;
-        const first = !inProcessing(task);
+        const task = nextQueued(store, deps.fleet);
+        if (!task) {
+          deps.fleet?.wake();
+          return claims;
+        }
+        const fleetRow = inFleet(task, deps.fleet);
+        const move = !fleetRow && !inProcessing(task);
+        const first = fleetRow ? task.attempts === 0 : move;
         if (task.attempts >= MAX_DELIVERIES_PER_TASK) {
           finishFailed(task, `delivered ${task.attempts} times without finishing; giving up`);
           continue;
         }
         store.updateTask(task.id, { state: "running", session, startedAt: clock.now(), error: null });
         task.startedAt = clock.now();
-        if (first && !moveFile(task, "inbox", "processing")) {
+        if (move && !moveFile(task, "inbox", "processing")) {
           finishFailed({ ...task, startedAt: null }, "task file vanished from inbox/ before dispatch");
           continue;
         }
-        if (first && !rereadClaimed(task)) continue;
+        if (move && !rereadClaimed(task)) continue;
         const workdirFault = workdirProblem(task.workdir);
         if (workdirFault !== null) { finishFailed(task, workdirFault); continue; }
         inflight.add(session);
@@ -249,7 +264,10 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       if (outcome.kind === "not-ready") {
         // Nothing was typed: no attempt is spent; the task waits in the queue for a free session.
         const row = store.task(task.id);
-        if (row?.state === "running" && row.delivery === null) store.updateTask(task.id, { state: "queued", session: null });
+        if (row?.state === "running" && row.delivery === null) {
+          if (inFleet(row, deps.fleet)) void deps.fleet.release(task.id, `session not ready: ${outcome.reason}`);
+          else store.updateTask(task.id, { state: "queued", session: null });
+        }
         log.info("session not ready; task back in the queue", { task_id: task.id, session, reason: outcome.reason });
         return false;
       }
@@ -327,10 +345,17 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       const task = taskIn(taskId, STARTED, "complete");
       if (!task) return;
       const now = clock.now();
+      const durationMs = now - (task.startedAt ?? now);
+      if (inFleet(task, deps.fleet)) {
+        deps.usage?.taskFinished(accountOf(task), true, now);
+        log.info("task done", { task_id: taskId, fleet_id: task.fleetId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
+        void deps.fleet.finished(taskId, { state: "done", at: now, result });
+        kick();
+        return;
+      }
       store.updateTask(taskId, { state: "done", finishedAt: now, error: null });
       deps.usage?.taskFinished(accountOf(task), true, now);
       moveFile(task, "processing", "done", result === null ? undefined : { result });
-      const durationMs = now - (task.startedAt ?? now);
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
       deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session ?? "none", duration_ms: durationMs });
       kick();
@@ -349,7 +374,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       kick();
     },
     recover() {
-      recoverQueue({ store, queue, clock, log, moveFile });
+      recoverQueue({ store, queue, clock, log, moveFile, fleet: deps.fleet });
     },
     async idle() {
       await lock;

@@ -1,18 +1,18 @@
 /**
  * @module dispatcher/task-file
  * Pure validation of one task file: its name ({@link isValidTaskName}) and its bytes ({@link parseTaskFile}):
- * size limit, binary detection, optional YAML front matter (`workdir`, `priority`, `timeout`) and the prompt body.
+ * size limit, binary detection, optional YAML front matter (`workdir`, `priority`, `timeout`, `host`) and the prompt body.
  * Owns no I/O and no defaults that depend on config: resolving a relative `workdir` against the project's
  * workdir and applying the default timeout is the dispatcher's job.
  */
 import { parseDocument } from "yaml";
-import { parseDuration } from "../config/schema.ts";
+import { FLEET_HOST_NAME, parseDuration } from "../config/schema.ts";
 
 /** Longest task file name accepted, in characters (leaves room for `-<epoch ms>` and `.error.txt` under NAME_MAX). */
 export const MAX_TASK_NAME_CHARS = 200;
 
 /** Front-matter keys a task file may set. */
-export const FRONT_MATTER_KEYS = ["workdir", "priority", "timeout"] as const;
+export const FRONT_MATTER_KEYS = ["workdir", "priority", "timeout", "host"] as const;
 
 /** Settings a task file may carry in its front matter; absent keys are left to the dispatcher's defaults. */
 export interface TaskFrontMatter {
@@ -22,6 +22,8 @@ export interface TaskFrontMatter {
   priority?: number;
   /** From `timeout: "30m"`; absent means the watcher's `task_timeout`. */
   timeoutMs?: number;
+  /** The fleet host (`fleet.host` of one daemon) that must run it; absent: any host (docs/fleet.md). */
+  host?: string;
 }
 
 /** The reason given for a file over the size limit (also used before reading a large file). */
@@ -107,7 +109,7 @@ function parseFrontMatter(yamlText: string): { ok: true; frontMatter: TaskFrontM
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) return { ok: true, frontMatter: {} };
   if (typeof data !== "object" || Array.isArray(data)) {
-    return { ok: false, reason: "invalid front matter: expected key: value lines (workdir, priority, timeout)" };
+    return { ok: false, reason: "invalid front matter: expected key: value lines (workdir, priority, timeout, host)" };
   }
 
   const frontMatter: TaskFrontMatter = {};
@@ -136,6 +138,12 @@ function parseFrontMatter(yamlText: string): { ok: true; frontMatter: TaskFrontM
         frontMatter.timeoutMs = ms;
         break;
       }
+      case "host":
+        if (typeof value !== "string" || !FLEET_HOST_NAME.test(value)) {
+          return { ok: false, reason: `invalid front matter: host must be a fleet host name (1 to 63 letters, digits, '.', '_' or '-'), got ${JSON.stringify(value)}` };
+        }
+        frontMatter.host = value;
+        break;
       default:
         return { ok: false, reason: `unknown front-matter key "${key}" (allowed: ${FRONT_MATTER_KEYS.join(", ")})` };
     }

@@ -29,6 +29,8 @@ export interface JanitorDeps {
   queueDir: string;
   /** Directories of transient files, e.g. `<state_dir>/spool`, `<state_dir>/hooks`. */
   runtimeDirs: string[];
+  /** `fleet.host`: this host's own superseded fleet rows are kept until their task ends elsewhere. @default none */
+  fleetHost?: string;
 }
 
 /** Settings of {@link createJanitor}. */
@@ -145,7 +147,7 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions): Janit
       for (const project of list(queueDir).filter((n) => PROJECT_NAME.test(n)).sort()) {
         for (const folder of FINISHED_FOLDERS) sweepFolder(project, folder, cutoff, report);
       }
-      report.tasksPruned = store.pruneTasks(cutoff);
+      report.tasksPruned = store.pruneTasks(cutoff, deps.fleetHost);
       report.eventsPruned = store.pruneEvents(cutoff);
       report.swapsPruned = store.pruneSwaps(cutoff);
       report.usagePruned = store.usage.prune(Math.min(cutoff, now - USAGE_KEEP_MS));

@@ -3,7 +3,7 @@
  * The operator's web page (`GET /`): one self-contained HTML document, server-rendered from a
  * {@link StatusSnapshot} with `hono/html` (every value escaped), inline CSS and the inline client
  * script from `dashboard-client.ts` that keeps it live over SSE. Owns the markup and its stable
- * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#usage`, `#queue`, `#swaps`, `#log`); it does
+ * test hooks (`#active-account`, `[data-session]`, `#accounts`, `#usage`, `#hosts`, `#queue`, `#swaps`, `#log`); it does
  * not fetch data, authenticate or act — the client script posts to the control API itself.
  */
 import { html, raw } from "hono/html";
@@ -11,6 +11,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import type { StatusSnapshot, SwapSummary } from "../state/status.ts";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT } from "./dashboard-client.ts";
 import { USAGE_CSS, USAGE_SCRIPT, usagePanel } from "./dashboard-usage.ts";
+import { FLEET_CSS, FLEET_SCRIPT, hostsPanel } from "./dashboard-fleet.ts";
 
 /** Options for {@link renderDashboard}. */
 export interface DashboardOptions {
@@ -36,7 +37,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
 <meta name="color-scheme" content="light dark">
 <title>claude-failover</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${raw(DASHBOARD_CSS + USAGE_CSS)}</style>
+<style nonce="${nonce}">${raw(DASHBOARD_CSS + USAGE_CSS + FLEET_CSS)}</style>
 </head>
 <body data-renders="0">
 <header class="top">
@@ -72,6 +73,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
     <div id="queue">${queue(snapshot)}</div>
   </section>
   ${usagePanel(snapshot)}
+  ${hostsPanel(snapshot)}
   <section class="panel wide">
     <h2>Swaps</h2>
     <ol class="swaps" id="swaps">${snapshot.swaps.length ? snapshot.swaps.map((s) => swapItem(s, now)) : html`<li class="empty">no swaps yet</li>`}</ol>
@@ -82,6 +84,7 @@ export function renderDashboard(snapshot: StatusSnapshot, options: DashboardOpti
   </section>
 </main>
 <script nonce="${nonce}">${raw(USAGE_SCRIPT)}</script>
+<script nonce="${nonce}">${raw(FLEET_SCRIPT)}</script>
 <script nonce="${nonce}">${raw(DASHBOARD_SCRIPT)}</script>
 </body>
 </html>`;

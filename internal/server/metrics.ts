@@ -6,6 +6,7 @@
  * Label values must come from small bounded sets (reasons, channels, states): every distinct
  * label set is a series kept for the life of the process.
  */
+import { fleetGauges } from "../fleet/view.ts";
 import type { AccountState, TaskState } from "../state/state.ts";
 import type { SessionStatusState, StatusSnapshot } from "../state/status.ts";
 
@@ -177,6 +178,7 @@ export function statusGauges(snapshot: StatusSnapshot, version: string): ExtraGa
     { name: "claude_failover_swapping", help: "1 while a swap is in progress.", samples: flag(snapshot.swapping) },
     { name: "claude_failover_paused", help: "1 while dispatch is paused by the operator.", samples: flag(snapshot.paused) },
     { name: "claude_failover_exhausted", help: "1 while every account is cooling or disabled.", samples: flag(snapshot.exhausted) },
+    ...fleetGauges(snapshot.fleet),
   ];
 }
 

@@ -12,6 +12,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { createUsageStore, USAGE_MIGRATION, type UsageStore } from "./usage-store.ts";
+import { BRIDGE_MIGRATION, createBridgeStore, type BridgeStore, type FleetLocalState } from "./bridge-store.ts";
 
 /**
  * `needs_login`: the account's login was refused (revoked, or a token that could not be refreshed); it takes no
@@ -118,6 +119,13 @@ export interface TaskRow {
   apiErrors: number;
   /** When Enter was pressed again for a prompt left unsent in the input box. */
   nudgedAt: number | null;
+  /** The shared task (fleet_tasks.id) this row stands for; null without a fleet bridge (state/bridge-store.ts). */
+  fleetId?: number | null;
+  /** The claim generation this host holds on it, while it holds one. */
+  fleetClaim?: number | null;
+  /** The host whose inbox it came from (its file is there); this host's own name for its own tasks once exported. */
+  originHost?: string | null;
+  fleetState?: FleetLocalState | null;
 }
 
 /** The delivery fields of a task that was never delivered (what a new row holds). */
@@ -169,6 +177,8 @@ export interface Store {
   setAccountState(name: string, state: AccountState, resetAt: number | null, now: number): void;
   /** Per-account usage: limits hit, periods (active, cooling, …), daily counters (state/usage-store.ts). */
   readonly usage: UsageStore;
+  /** The fleet bridge's task lookups and outbox (state/bridge-store.ts). */
+  readonly bridge: BridgeStore;
   /** Per-model limits of accounts (quota.on_model_limit: fallback), by account then model. */
   modelLimits(): ModelLimitRow[];
   /** Records (or moves) the reset of one model's limit on one account. */
@@ -180,13 +190,19 @@ export interface Store {
   upsertSession(name: string, kind: SessionKind, patch: SessionPatch, now: number): SessionRow;
   deleteSession(name: string): void;
 
-  addTask(task: Pick<TaskRow, "project" | "file" | "priority" | "workdir" | "timeoutMs" | "prompt" | "createdAt">): TaskRow;
+  addTask(task: Pick<TaskRow, "project" | "file" | "priority" | "workdir" | "timeoutMs" | "prompt" | "createdAt">
+    & Pick<TaskRow, "fleetId" | "fleetClaim" | "originHost" | "fleetState">): TaskRow;
   task(id: number): TaskRow | null;
   taskByFile(project: string, file: string): TaskRow | null;
   tasks(states?: TaskState[], limit?: number): TaskRow[];
   updateTask(id: number, patch: TaskPatch): void;
   taskCounts(): Record<TaskState, number>;
-  pruneTasks(finishedBefore: number): number;
+  /**
+   * Deletes done/failed rows finished before the time, but never a fleet row whose finish waits in the outbox
+   * (`finishing`), nor, given this host's fleet name, one of its own `superseded` rows (its file waits in processing/
+   * for the host that runs the task again: docs/fleet.md).
+   */
+  pruneTasks(finishedBefore: number, fleetHost?: string): number;
 
   createSwap(swap: Omit<SwapRow, "id" | "step" | "plan" | "error" | "updatedAt">): SwapRow;
   updateSwap(id: number, patch: SwapPatch, now: number): void;
@@ -264,6 +280,8 @@ const MIGRATIONS = [
      PRIMARY KEY (account, model)) STRICT;`,
   // 7: usage at a glance: account_limits, account_periods, account_days; swaps.limit_kind.
   USAGE_MIGRATION,
+  // 8 (branch wip/fleet): the fleet bridge: tasks.fleet_id, fleet_claim, origin_host, fleet_state; bridge_outbox.
+  BRIDGE_MIGRATION,
 ];
 
 /** Opens (creating if needed) the store at `path`; `:memory:` for tests. */
@@ -300,7 +318,10 @@ export function openStore(path: string): Store {
     typedAt: (r.typed_at as number | null) ?? null, endedKind: (r.ended_kind as string | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null, continues: (r.continues as number | null) ?? 0,
     apiErrors: (r.api_errors as number | null) ?? 0, nudgedAt: (r.nudged_at as number | null) ?? null,
+    fleetId: (r.fleet_id as number | null) ?? null, fleetClaim: (r.fleet_claim as number | null) ?? null,
+    originHost: (r.origin_host as string | null) ?? null, fleetState: (r.fleet_state as FleetLocalState | null) ?? null,
   });
+  const bridge = createBridgeStore(db, taskRow);
   const swapRow = (r: Record<string, unknown>): SwapRow => ({
     id: r.id as number, step: r.step as SwapStep, fromAccount: (r.from_account as string | null) ?? null,
     toAccount: (r.to_account as string | null) ?? null, reason: r.reason as string,
@@ -320,6 +341,7 @@ export function openStore(path: string): Store {
     delivery: "delivery", conversation: "conversation", transcript: "transcript", ledgerOffset: "ledger_offset", expect: "expect",
     promptId: "prompt_id", typedAt: "typed_at", endedKind: "ended_kind", endedAt: "ended_at", continues: "continues",
     apiErrors: "api_errors", nudgedAt: "nudged_at",
+    fleetId: "fleet_id", fleetClaim: "fleet_claim", originHost: "origin_host", fleetState: "fleet_state",
   };
   const SWAP_COLUMNS: Record<keyof SwapPatch, string> = {
     step: "step", fromAccount: "from_account", toAccount: "to_account", reason: "reason", triggerSession: "trigger_session",
@@ -363,6 +385,7 @@ export function openStore(path: string): Store {
       })();
     },
     usage,
+    bridge,
     modelLimits: () => (db.query("SELECT * FROM model_limits ORDER BY account, model").all() as Record<string, unknown>[]).map((r) => ({
       account: r.account as string, model: r.model as string, resetAt: r.reset_at as number, updatedAt: r.updated_at as number,
     })),
@@ -393,10 +416,13 @@ export function openStore(path: string): Store {
     },
 
     addTask(task) {
-      const row = db.query(`INSERT INTO tasks (project, file, state, priority, workdir, timeout_ms, prompt, created_at)
-                            VALUES ($project, $file, 'queued', $priority, $workdir, $timeoutMs, $prompt, $createdAt) RETURNING *`)
+      const row = db.query(`INSERT INTO tasks (project, file, state, priority, workdir, timeout_ms, prompt, created_at,
+                              fleet_id, fleet_claim, origin_host, fleet_state)
+                            VALUES ($project, $file, 'queued', $priority, $workdir, $timeoutMs, $prompt, $createdAt,
+                              $fleetId, $fleetClaim, $originHost, $fleetState) RETURNING *`)
         .get({ project: task.project, file: task.file, priority: task.priority, workdir: task.workdir,
-               timeoutMs: task.timeoutMs, prompt: task.prompt, createdAt: task.createdAt }) as Record<string, unknown>;
+               timeoutMs: task.timeoutMs, prompt: task.prompt, createdAt: task.createdAt, fleetId: task.fleetId ?? null,
+               fleetClaim: task.fleetClaim ?? null, originHost: task.originHost ?? null, fleetState: task.fleetState ?? null }) as Record<string, unknown>;
       return taskRow(row);
     },
     task(id) {
@@ -422,8 +448,9 @@ export function openStore(path: string): Store {
       }
       return counts;
     },
-    pruneTasks(finishedBefore) {
-      return db.query("DELETE FROM tasks WHERE state IN ('done','failed') AND finished_at < $t").run({ t: finishedBefore }).changes;
+    pruneTasks(finishedBefore, fleetHost) {
+      return db.query(`DELETE FROM tasks WHERE state IN ('done','failed') AND finished_at < $t AND coalesce(fleet_state, '') <> 'finishing'
+                       AND NOT (coalesce(fleet_state, '') = 'superseded' AND origin_host IS $host)`).run({ t: finishedBefore, host: fleetHost ?? null }).changes;
     },
 
     createSwap(swap) {

@@ -51,6 +51,23 @@ export interface StatusSnapshot {
    * usable accounts; `active_account` is then the account new sessions start on). Absent when the daemon does not say.
    */
   placement?: "failover" | "spread";
+  /** The fleet (docs/fleet.md): this host, the backend, whether the database is away, every host; absent without a bridge. */
+  fleet?: FleetStatus;
+}
+
+/** `/status`'s `fleet`: projected from the fleet bridge's status (fleet/view.ts). */
+export interface FleetStatus {
+  host: string;
+  backend: "sqlite" | "postgres";
+  /** Since when and why the fleet database cannot be reached; null while it answers. */
+  degraded: { since: string; reason: string } | null;
+  /** Fleet writes waiting in the local outbox, and those parked (refused, kept, no longer tried). */
+  outbox: number;
+  parked: number;
+  hosts: Array<{
+    name: string; version: string; url: string | null; degraded: string | null; heartbeat_age_s: number;
+    sessions: Array<{ name: string; kind: string; state: string; account: string | null; task_id: number | null }>;
+  }>;
 }
 
 /** One swap as the surfaces show it (forensic fields included). */
@@ -85,6 +102,7 @@ export interface RuntimeFlags {
   exhaustedUntil: number | null;
   swapMode?: { mode: "in-place" | "restart"; why: string };
   placement?: "failover" | "spread";
+  fleet?: FleetStatus;
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -121,6 +139,7 @@ export function buildStatus(store: Store, flags: RuntimeFlags, now: number): Sta
     swaps,
     ...(flags.swapMode ? { swap_mode: flags.swapMode } : {}),
     ...(flags.placement ? { placement: flags.placement } : {}),
+    ...(flags.fleet ? { fleet: flags.fleet } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid } from "../claude/home.ts";
 import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
 import type { QuotaMonitor } from "../quota/quota.ts";
-import type { Store } from "../state/state.ts";
+import type { AccountState, Store } from "../state/state.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
@@ -84,6 +84,13 @@ export interface Supervisor {
   glance(): Promise<void>;
   /** Starts a swap through the supervisor, so exhausted mode and the quota monitor stay consistent (manual swaps too). */
   requestSwap(input: Parameters<Switcher["request"]>[0]): ReturnType<Switcher["request"]>;
+  /**
+   * Another fleet host changed an account this host has (the local row already says so, docs/fleet.md): on the serial
+   * queue, when it is cooling or needs a login and this host's sessions run on it, they move off it with the swap
+   * machine (reason `quota` or `login`). `disabled` moves nothing, as when this host's operator disables it: sessions
+   * stay until the next swap; `available` neither (the reset path decides).
+   */
+  accountChanged(change: { name: string; state: AccountState; resetAt: number | null; by: string }): Promise<void>;
   /** For the daemon's stop: resolves once the observation in progress and the deliveries started by polls have finished. */
   idle(): Promise<void>;
 }
@@ -322,6 +329,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     },
 
     requestSwap: (input) => requestSwap(input),
+
+    accountChanged: (change) => serial(async () => {
+      if (stopping || (change.state !== "cooling" && change.state !== "needs_login")) return;
+      const onIt = runtime.activeAccount() === change.name || store.sessions().some((s) => observed(s.name) && s.account === change.name);
+      if (!onIt) return;
+      const reason = change.state === "cooling" ? "quota" : "login";
+      log.info("account changed on another host; moving off it", { account: change.name, state: change.state, by: change.by });
+      await requestSwap({ reason, from: change.name, ...(change.resetAt !== null ? { resetAt: change.resetAt } : {}) });
+    }),
 
     glance: () => serial(glanceAll),
 

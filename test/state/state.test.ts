@@ -14,7 +14,7 @@ describe("openStore()", () => {
     openStore(path).close();
     const db = new Database(path);
     expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(7);
+    expect((db.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(8);
     db.close();
     const again = openStore(path);
     again.probeWrite(NOW);

@@ -56,8 +56,10 @@ describe("store.usage", () => {
     // Back to the schema before the usage tables: the account is cooling, no period records it.
     const db = new Database(path);
     db.run("DROP TABLE account_limits; DROP TABLE account_periods; DROP TABLE account_days; ALTER TABLE swaps DROP COLUMN limit_kind;");
-    const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-    db.run(`PRAGMA user_version = ${version - 1}`);
+    // …and before the migrations that came after it (wip/fleet: the bridge's task columns and outbox).
+    db.run(`DROP TABLE bridge_outbox; DROP INDEX tasks_fleet; ALTER TABLE tasks DROP COLUMN fleet_id; ALTER TABLE tasks DROP COLUMN fleet_claim;
+            ALTER TABLE tasks DROP COLUMN origin_host; ALTER TABLE tasks DROP COLUMN fleet_state;`);
+    db.run("PRAGMA user_version = 6");
     db.close();
     const upgraded = openStore(path);
     expect(upgraded.usage.periodsSince("a", 0)).toEqual([{ account: "a", kind: "cooling", startedAt: NOW - HOUR, endedAt: null }]);

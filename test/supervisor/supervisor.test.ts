@@ -312,3 +312,32 @@ describe("usage at a glance", () => {
     expect(accountUsage(store, "a", clock.now()).active_today_s).toBe(3600);
   });
 });
+
+describe("an account changed on another fleet host (docs/fleet.md)", () => {
+  test("the active account cooling there: a quota swap from it here, with its reset", async () => {
+    const resetAt = clock.now() + HOUR;
+    store.setAccountState("a", "cooling", resetAt, clock.now()); // the bridge writes the local row first
+    await supervisor.accountChanged({ name: "a", state: "cooling", resetAt, by: "host-b" });
+    expect(requests).toEqual([expect.objectContaining({ reason: "quota", from: "a", resetAt })]);
+    expect(runtime.activeAccount()).toBe("b");
+  });
+
+  test("the active account needs a login there: a login swap from it here", async () => {
+    store.setAccountState("a", "needs_login", null, clock.now());
+    await supervisor.accountChanged({ name: "a", state: "needs_login", resetAt: null, by: "host-b" });
+    expect(requests).toEqual([expect.objectContaining({ reason: "login", from: "a" })]);
+  });
+
+  test("the active account disabled there stays in use here until the next swap, as when disabled here", async () => {
+    store.setAccountState("a", "disabled", null, clock.now());
+    await supervisor.accountChanged({ name: "a", state: "disabled", resetAt: null, by: "host-b" });
+    expect(requests).toEqual([]);
+  });
+
+  test("an account no session here runs on, or one available again: no swap", async () => {
+    store.setAccountState("b", "cooling", clock.now() + HOUR, clock.now());
+    await supervisor.accountChanged({ name: "b", state: "cooling", resetAt: clock.now() + HOUR, by: "host-b" });
+    await supervisor.accountChanged({ name: "a", state: "available", resetAt: null, by: "host-b" });
+    expect(requests).toEqual([]);
+  });
+});

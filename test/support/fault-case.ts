@@ -35,11 +35,12 @@ export interface FaultCase {
 
 /** Boots a case; `pool` overrides the `autonomous` YAML (default one session `ccl-auto-11`). */
 export async function startFaultCase(options: { pool?: (dir: string) => string; poolNames?: string[]; yaml?: string; watcher?: string;
-  before?: (c: FaultCase) => void } = {}): Promise<FaultCase> {
+  quota?: string; before?: (c: FaultCase) => void; env?: Record<string, string> } = {}): Promise<FaultCase> {
   let c!: FaultCase;
   const d = await startProcDaemon({
     extra: { pool: options.pool ?? ((dir) => `{ prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${dir}/work }`),
-      yaml: options.yaml, watcher: options.watcher },
+      yaml: options.yaml, watcher: options.watcher, quota: options.quota },
+    env: options.env,
     before: (proc) => {
       c = makeCase(proc);
       options.before?.(c);

@@ -36,6 +36,8 @@ export interface ProcDaemon {
   /** Rewrites the config file (apply it with `signal("SIGHUP")`). */
   writeConfig(text: string): void;
   configText(): string;
+  /** `http://127.0.0.1:<port>`: where the daemon listens. */
+  url: string;
   /** GET with the bearer token; JSON body. */
   get(path: string): Promise<any>;
   /** Waits for a JSON log line whose `msg` is `msg` (and whose fields include `fields`), from any run; returns it. */
@@ -56,6 +58,8 @@ export interface ProcDaemonOptions {
   extra?: Parameters<typeof testConfigText>[3];
   /** Runs before the daemon starts (e.g. write `sim-faults.json` into an account home). */
   before?(d: ProcDaemon): void;
+  /** Extra variables of the daemon's environment, also seen by the config check (e.g. `fleet.postgres_url_env`'s). */
+  env?: Record<string, string>;
 }
 
 /** Starts `claude-failover run` on a fresh folder and private socket. */
@@ -74,7 +78,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
   writeFileSync(join(binDir, "tmux"), trapScript(trapDir), { mode: 0o755 });
   chmodSync(join(binDir, "tmux"), 0o755);
   writeFileSync(configPath, testConfigText(dir, server.socket, port, options.extra));
-  const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir, PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+  const env = { ...process.env, ...options.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir, PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   let proc: Subprocess | undefined;
   let runs = 0;
   const logFiles = () => readdirSync(dir).filter((f) => /^daemon-\d+\.log$/.test(f)).sort().map((f) => join(dir, f));
@@ -87,7 +91,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
   };
   const d: ProcDaemon = {
     dir, server, configPath,
-    config: parseConfig(readFileSync(configPath, "utf8"), configPath, { env: { CF_TEST_TOKEN: TOKEN }, home: dir }),
+    config: parseConfig(readFileSync(configPath, "utf8"), configPath, { env: { ...options.env, CF_TEST_TOKEN: TOKEN }, home: dir }),
     home: (account) => join(dir, "homes", account),
     folder: (project, name) => join(d.config.dispatcher.queue_dir, project, name),
     start() {
@@ -102,6 +106,7 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
     signal: (name) => void proc?.kill(name),
     writeConfig: (text) => writeFileSync(configPath, text),
     configText: () => readFileSync(configPath, "utf8"),
+    url: `http://127.0.0.1:${port}`,
     get: (path) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } }).then((r) => r.json()),
     logs: () => logFiles().flatMap((f) => readFileSync(f, "utf8").split("\n").map(parse).filter((l): l is Record<string, unknown> => l !== null)),
     waitLog: (msg, fields = {}, timeoutMs = 20_000) => eventually(() =>
