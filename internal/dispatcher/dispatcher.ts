@@ -262,12 +262,11 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
     try {
       const outcome = await deps.deliver({ ...task, session });
       if (outcome.kind === "not-ready") {
-        // Nothing was typed: no attempt is spent; the task waits in the queue for a free session.
+        // Nothing was typed: no attempt is spent; the task waits in the queue for a free session. A fleet claim stays
+        // held here for the next one (a session that just ended a turn often still draws its spinner); the bridge
+        // gives back claims that wait longer than CLAIM_WAIT_MS with no session to take them.
         const row = store.task(task.id);
-        if (row?.state === "running" && row.delivery === null) {
-          if (inFleet(row, deps.fleet)) void deps.fleet.release(task.id, `session not ready: ${outcome.reason}`);
-          else store.updateTask(task.id, { state: "queued", session: null });
-        }
+        if (row?.state === "running" && row.delivery === null) store.updateTask(task.id, { state: "queued", session: null });
         log.info("session not ready; task back in the queue", { task_id: task.id, session, reason: outcome.reason });
         return false;
       }

@@ -15,6 +15,11 @@ import { FleetUnavailable, type FleetTaskRow, type TaskOutcome } from "./store.t
 
 /** How many queued shared tasks are looked at for workdirs this host has (besides its configured ones). */
 export const WORKDIR_SAMPLE = 200;
+/**
+ * How long a claim may wait here with more claims waiting than free sessions before it is given back to the shared
+ * queue (another host may have a free session). Longer than a session takes to clear its screen after a turn.
+ */
+export const CLAIM_WAIT_MS = 30_000;
 /** The reason a superseded local row carries. */
 export const SUPERSEDED = "superseded: the claim expired and the task went back to the fleet queue; this run does not count";
 
@@ -59,6 +64,8 @@ export function createTaskSync(deps: TaskSyncDeps) {
   const own = (t: TaskRow) => t.originHost === host;
   /** Claimed here, not handed to a session yet. */
   const waiting = () => store.bridge.tasksInFleetState(["claimed"]).filter((t) => t.state === "queued");
+  /** When each waiting claim was first seen waiting (in memory: a restart gives waiting claims back anyway). */
+  const waitingSince = new Map<number, number>();
 
   const failLocal = (task: TaskRow, reason: string) => {
     const now = clock.now();
@@ -159,13 +166,33 @@ export function createTaskSync(deps: TaskSyncDeps) {
         for (const task of waiting()) this.release(task.id, gate.reason);
         return 0;
       }
-      const limit = local.freeSessions() - waiting().length;
+      const free = local.freeSessions();
+      const held = this.giveBackStale(free);
+      const limit = free - held;
       if (limit <= 0) return 0;
       const sampled = (await fleet.tasks({ state: "queued", limit: WORKDIR_SAMPLE })).map((t) => t.workdir);
       const workdirs = [...new Set([...local.workdirs(), ...sampled])].filter((w) => local.workdirExists(w));
       const rows = await fleet.claim(host, { workdirs, limit, now: clock.now(), leaseMs: deps.leaseMs });
       for (const row of rows) adopt(row);
       return rows.length;
+    },
+
+    /**
+     * Claims waiting here beyond the `free` sessions that could take them, and waiting since at least
+     * {@link CLAIM_WAIT_MS}, go back to the shared queue (lowest priority, newest first). Returns the claims still waiting.
+     */
+    giveBackStale(free: number): number {
+      const now = clock.now();
+      const rows = waiting();
+      for (const id of waitingSince.keys()) if (!rows.some((r) => r.id === id)) waitingSince.delete(id);
+      for (const r of rows) if (!waitingSince.has(r.id)) waitingSince.set(r.id, now);
+      const excess = rows.length - free;
+      if (excess <= 0) return rows.length;
+      const stale = rows.filter((r) => now - waitingSince.get(r.id)! >= CLAIM_WAIT_MS)
+        .sort((x, y) => x.priority - y.priority || y.createdAt - x.createdAt)
+        .slice(0, excess);
+      for (const r of stale) this.release(r.id, `waited ${Math.round(CLAIM_WAIT_MS / 1000)} s here with no free session`);
+      return rows.length - stale.length;
     },
 
     /** A task run here ended: the local row ends now, the shared row through the outbox. */

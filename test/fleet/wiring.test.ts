@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { recoverQueue } from "../../internal/dispatcher/recover.ts";
+import { CLAIM_WAIT_MS } from "../../internal/fleet/bridge-tasks.ts";
 import { memoryLog } from "../../internal/log.ts";
 import { createWiredFleet, LEASE_MS, type WiredFleet } from "./wiring-support.ts";
 
@@ -120,7 +121,7 @@ describe("daemon wiring: dispatcher and fleet bridge", () => {
     expect(b.delivered).toEqual([{ session: "pool-1", prompt: "only on b" }]);
   });
 
-  test("a session not ready gives the claim back to the shared queue; it is claimed and typed on the next pass", async () => {
+  test("a session not ready keeps the claim held here; it is typed on the next pass with the same claim", async () => {
     fleet = createWiredFleet();
     const a = fleet.add("a");
     a.sessions = ["pool-1"];
@@ -128,12 +129,35 @@ describe("daemon wiring: dispatcher and fleet bridge", () => {
     a.drop("later.md");
     await a.cycle();
     const row = a.store.tasks()[0]!;
-    expect(row).toMatchObject({ state: "queued", fleetState: "released", session: null });
+    expect(row).toMatchObject({ state: "queued", fleetState: "claimed", fleetClaim: 1, session: null });
     a.ready = true;
     await a.bridge.tick();
     await a.dispatcher.dispatch();
     expect(a.delivered).toEqual([{ session: "pool-1", prompt: "do later.md" }]);
-    expect(a.store.task(row.id)).toMatchObject({ state: "running", fleetState: "claimed", fleetClaim: 2 });
+    expect(a.store.task(row.id)).toMatchObject({ state: "running", fleetState: "claimed", fleetClaim: 1 });
+  });
+
+  test("a claim waiting here with no free session goes back to the shared queue after CLAIM_WAIT_MS, and another host runs it", async () => {
+    fleet = createWiredFleet();
+    const a = fleet.add("a");
+    const b = fleet.add("b");
+    a.sessions = ["pool-1"];
+    a.ready = false;
+    a.drop("stuck.md");
+    await a.cycle();
+    expect(a.store.tasks()[0]).toMatchObject({ state: "queued", fleetState: "claimed" });
+    a.sessions = [];
+    await a.bridge.tick();
+    await fleet.clock.advance(CLAIM_WAIT_MS - 1);
+    await a.bridge.tick();
+    expect(a.store.tasks()[0]).toMatchObject({ fleetState: "claimed" });
+    await fleet.clock.advance(1);
+    await a.bridge.tick();
+    expect(a.store.tasks()[0]).toMatchObject({ state: "queued", fleetState: "released" });
+    b.sessions = ["pool-1"];
+    await b.cycle();
+    expect(b.delivered).toEqual([{ session: "pool-1", prompt: "do stuck.md" }]);
+    expect(a.delivered).toEqual([]);
   });
 
   test("restart: a claim never typed goes back to the shared queue; the own exported file stays in processing/ (not a stray)", async () => {
