@@ -35,7 +35,7 @@ export type SessionFact =
   | { kind: "turn-ended"; at: number; hasTask: boolean }
   /** A poll saw the screen busy: the first turn since the launch, when none was seen yet. Holds during swaps too. */
   | { kind: "turn-seen"; at: number }
-  /** A poll outside a swap: what the screen shows. */
+  /** A poll outside a swap: what the screen shows; `hasTask`: a task runs on the session (the task table). */
   | { kind: "screen"; at: number; activity: PaneActivity; hasTask: boolean }
   /** The watcher found the working screen of a session with a task frozen. */
   | { kind: "froze"; at: number }
@@ -93,7 +93,11 @@ export function nextSessionState(row: SessionRow | null, fact: SessionFact): Ses
     case "screen": {
       if (!row || row.state === "dead") return null;
       const next = fact.activity === "busy" ? "working" : fact.activity === "idle" && !fact.hasTask ? "idle" : row.state;
-      return next === row.state ? null : { state: next, activityAt: at };
+      // No task runs on the session (the task table is the truth): a task id left on the row is one whose end was
+      // recorded but whose release was not (a kill -9 between the two); kept, it would bar the session from every task.
+      const released = !fact.hasTask && row.taskId !== null;
+      if (next === row.state) return released ? { taskId: null } : null;
+      return { state: next, activityAt: at, ...(released ? { taskId: null } : {}) };
     }
     case "froze":
       return row && row.state !== "stalled" && row.state !== "dead" ? { state: "stalled" } : null;

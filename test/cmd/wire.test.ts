@@ -13,6 +13,7 @@ import { createFakeTmux, type FakeTmux } from "../support/fake-tmux.ts";
 import { tempDir } from "../support/tmux.ts";
 import { pollCount, seedAccountHomes } from "../support/daemon.ts";
 import { HOOK_TOKEN_FILE } from "../../internal/hook/hook.ts";
+import { openStore } from "../../internal/state/state.ts";
 import { HOOK_HEADER } from "../../internal/server/server.ts";
 import { classifyErrorText } from "../../internal/demo/sim-screen.ts";
 
@@ -131,6 +132,32 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     expect(prompts(w)).toEqual([["Survive a restart", 1]]);
     expect(w.daemon.control.tasks().find((t) => t.file === "restart.md")).toMatchObject({ state: "done", attempts: 1 });
     expect(w.log.records.filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
+  });
+
+  test("a daemon killed between a task's end and its session's release: after the restart the next task is typed into that session", async () => {
+    const w = await world();
+    await w.boot();
+    await w.daemon.control.addTask({ project: "demo", name: "first.md", prompt: "First task" });
+    await driveUntil(w, "the first delivery to be confirmed", () => w.daemon.control.tasks()[0]?.delivery === "confirmed");
+    await w.daemon.stop("kill -9");
+    w.fake.endTurn(SESSION, "First result");
+    // What a kill -9 inside dispatcher.complete() leaves: the task done (its first write), its session not released
+    // (still naming the task). Recovery moves the file; the row's stale task id must not keep the session from tasks.
+    const store = openStore(join(w.config.state_dir, "state.db"));
+    const first = store.tasks(["running"])[0]!;
+    store.updateTask(first.id, { state: "done", finishedAt: w.clock.now(), error: null });
+    expect(store.session(SESSION)).toMatchObject({ taskId: first.id, state: "working" });
+    store.close();
+
+    await w.boot();
+    await w.daemon.control.addTask({ project: "demo", name: "second.md", prompt: "Second task" });
+    await driveUntil(w, "the second prompt", () => w.fake.panes.get(SESSION)!.busy);
+    w.fake.endTurn(SESSION, "Second result");
+    await driveUntil(w, "done/second.result.md", () => existsSync(join(queueDir(w, "done"), "second.result.md")));
+    expect(readFileSync(join(queueDir(w, "done"), "second.result.md"), "utf8")).toContain("Second result");
+    expect(existsSync(join(queueDir(w, "done"), "first.md"))).toBe(true);
+    expect(prompts(w)).toEqual([["First task", 1], ["Second task", 1]]);
+    expect(w.daemon.control.status().sessions.find((s) => s.name === SESSION)).toMatchObject({ state: "idle", task: null });
   });
 
   test("a late copy of one task's Stop hook does not finish the next task typed into the same session", async () => {
