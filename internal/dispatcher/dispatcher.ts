@@ -10,7 +10,8 @@
  * Where a task's file is, by task state (the store is the truth; files follow it, and `recover` finishes any move
  * a crash interrupted):
  * - queued, `startedAt === null`: never dispatched; the file is in `inbox/`.
- * - running/stalled: the file is in `processing/`.
+ * - running/stalled: the file is in `processing/` (or already in `done/` with its result: `complete` moves it before it
+ *   records the end, and a kill -9 between the two leaves the task for the follower to end again).
  * - queued, `startedAt !== null`: requeued; the file STAYS in `processing/` (safe from re-ingest, edits and a
  *   same-named newcomer), and the next dispatch re-delivers the stored prompt without moving it.
  * - done/failed: the file is in `done/` (+ `.result.md`) or `failed/` (+ `.error.txt`).
@@ -352,9 +353,12 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
         kick();
         return;
       }
+      // The file and its result first: a kill -9 before the end is recorded leaves a running task that the follower
+      // ends again after the restart (its file then already in done/), never a done task whose result was lost.
+      const movedBefore = !queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "done", task.file);
+      if (!movedBefore) moveFile(task, "processing", "done", result === null ? undefined : { result });
       store.updateTask(taskId, { state: "done", finishedAt: now, error: null });
       deps.usage?.taskFinished(accountOf(task), true, now);
-      moveFile(task, "processing", "done", result === null ? undefined : { result });
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
       deps.notify({ kind: "task_done", level: "info", at: now, project: task.project, file: task.file, session: task.session ?? "none", duration_ms: durationMs });
       kick();

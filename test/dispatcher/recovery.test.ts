@@ -4,7 +4,7 @@
  * the "tasks waiting while sessions idle" alarm with a fake clock.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
@@ -127,6 +127,45 @@ describe("recover()", () => {
     expect(ls("done")).toEqual(["won.md"]);
     expect(ls("failed")).toEqual(["lost.error.txt", "lost.md"]);
     expect(readFileSync(join(dir("failed"), "lost.error.txt"), "utf8")).toStartWith("timed out");
+  });
+
+  test("a task's file and result reach done/ before its end is recorded: a daemon killed between the two ends it again after the restart, result kept", async () => {
+    const first = boot();
+    drop("inbox", "a.md");
+    await first.dispatcher.ingest();
+    await first.dispatcher.dispatch();
+    const [a] = store.tasks(["running"]);
+    // complete() as a kill -9 cuts it after its first step: the file moved with its result, the store still says running.
+    const queue = createTaskQueue({ queueDir, maxTaskBytes: 4096, log: memoryLog(), clock, settleMs: 0 });
+    queue.moveTo("alpha", "a.md", "processing", "done", { result: "the turn's reply" });
+    expect(store.task(a!.id)).toMatchObject({ state: "running" });
+
+    const second = boot();
+    second.dispatcher.recover();
+    expect(store.task(a!.id)).toMatchObject({ state: "running", session: "pool-1" });
+    second.dispatcher.complete(a!.id, "the turn's reply");
+    expect(store.task(a!.id)).toMatchObject({ state: "done" });
+    expect(ls("done")).toEqual(["a.md", "a.result.md"]);
+    expect(readFileSync(join(dir("done"), "a.result.md"), "utf8")).toBe("the turn's reply");
+    expect(second.log.records.filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
+    expect(deliveries).toHaveLength(1);
+  });
+
+  test("complete() writes the result into done/ before it records the task done", async () => {
+    const { dispatcher } = boot();
+    drop("inbox", "a.md");
+    await dispatcher.ingest();
+    await dispatcher.dispatch();
+    const [a] = store.tasks(["running"]);
+    let atDone: string | undefined;
+    const original = store.updateTask.bind(store);
+    store.updateTask = (id, patch) => {
+      if (patch.state === "done") atDone = existsSync(join(dir("done"), "a.result.md")) ? "result written" : "result missing";
+      return original(id, patch);
+    };
+    dispatcher.complete(a!.id, "reply");
+    expect(atDone).toBe("result written");
+    expect(store.task(a!.id)).toMatchObject({ state: "done" });
   });
 
   test("a stray file that only shares its name with an old finished task is run, not filed away", async () => {
