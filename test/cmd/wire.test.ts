@@ -141,11 +141,15 @@ describe("wire() with an in-memory tmux and a fake clock", () => {
     await driveUntil(w, "the first delivery to be confirmed", () => w.daemon.control.tasks()[0]?.delivery === "confirmed");
     await w.daemon.stop("kill -9");
     w.fake.endTurn(SESSION, "First result");
-    // What a kill -9 inside dispatcher.complete() leaves: the task done (its first write), its session not released
-    // (still naming the task). Recovery moves the file; the row's stale task id must not keep the session from tasks.
+    // What a kill -9 inside dispatcher.complete() leaves: the task done (its first write: a single host's task ends
+    // through the fleet bridge on state.db, the local row finishing and the shared row's finish in the outbox), its
+    // session not released (still naming the task). The bridge sends the finish and moves the file; the row's stale
+    // task id must not keep the session from tasks.
     const store = openStore(join(w.config.state_dir, "state.db"));
     const first = store.tasks(["running"])[0]!;
-    store.updateTask(first.id, { state: "done", finishedAt: w.clock.now(), error: null });
+    const at = w.clock.now();
+    store.updateTask(first.id, { state: "done", finishedAt: at, error: null, fleetState: "finishing" });
+    store.bridge.push("finish", { kind: "finish", taskId: first.id, fleetId: first.fleetId, claim: first.fleetClaim, outcome: { state: "done", at, result: "First result" } }, at);
     expect(store.session(SESSION)).toMatchObject({ taskId: first.id, state: "working" });
     store.close();
 
