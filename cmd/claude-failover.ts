@@ -214,7 +214,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
   const supervisor = createSupervisor({
     config, store: deciding, tmux, lifecycle, quota, switcher, dispatcher, delivery, watcher, sessions, runtime, gate, events, clock,
     log: log.child({ module: "supervisor" }), metrics, sessionHome: (session) => homes.homeOf(session), usage,
-    strandedAccount: spread ? () => spread.strandedAccount() : undefined,
+    strandedAccount: spread ? () => spread.strandedAccount() : undefined, watchTranscripts: true,
   });
   const janitor = createJanitor({
     store, clock, log: log.child({ module: "janitor" }), queueDir: config.dispatcher.queue_dir, runtimeDirs: [join(config.state_dir, "spool")],

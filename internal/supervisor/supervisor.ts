@@ -12,10 +12,10 @@ import type { Clock } from "../clock.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
-import { isValidUuid } from "../claude/home.ts";
+import { isValidUuid, transcriptPath } from "../claude/home.ts";
 import { classifyPane, classifyStopFailure, classifyTranscriptRecord, paneActivity, type ClassifyOptions, type PaneActivity } from "../quota/classify.ts";
 import type { QuotaMonitor } from "../quota/quota.ts";
-import type { AccountState, Store } from "../state/state.ts";
+import type { AccountState, SessionRow, Store } from "../state/state.ts";
 import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
@@ -32,6 +32,7 @@ import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
 import { parseHookEvent, type HookEvent } from "../hook/event.ts";
 import { ledgerEntry } from "../claude/transcript.ts";
+import { createTranscriptWatch } from "../claude/transcript-watch.ts";
 import type { UsageRecorder } from "../state/usage.ts";
 
 /** Everything that can happen, as data. */
@@ -69,6 +70,11 @@ export interface SupervisorDeps {
    * seen while another swap ran. @default none (failover placement)
    */
   strandedAccount?: () => string | null;
+  /**
+   * Reads a session's transcript the moment Claude Code writes it (inotify, claude/transcript-watch.ts), besides every
+   * poll: a limit record or a turn's end is handled without waiting for the poll or the hook. @default false
+   */
+  watchTranscripts?: boolean;
 }
 
 /** The supervisor. */
@@ -91,6 +97,11 @@ export interface Supervisor {
    * stay until the next swap; `available` neither (the reset path decides).
    */
   accountChanged(change: { name: string; state: AccountState; resetAt: number | null; by: string }): Promise<void>;
+  /**
+   * A transcript was written (`path`): its new records are handled now, and the task on its session is followed.
+   * Called by the transcript watch; a path no observed session writes is ignored.
+   */
+  transcriptWritten(path: string): Promise<void>;
   /** For the daemon's stop: resolves once the observation in progress and the deliveries started by polls have finished. */
   idle(): Promise<void>;
 }
@@ -99,6 +110,11 @@ export interface Supervisor {
 export const WARNING_GLANCE_MS = 3_000;
 /** A session active (or launched) this recently may still show a warning: it comes ≤ ~5 s after a reply, for ~8 s. */
 export const GLANCE_WINDOW_MS = 20_000;
+
+/** Looks at a session that just started (SessionStart) until its screen shows it ready: up to this many, … */
+const START_LOOKS = 8;
+/** … this far apart. */
+const START_LOOK_MS = 250;
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
@@ -169,6 +185,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       case "SessionStart": {
         sessions.started(name, now);
         sessions.apply(name, { kind: "started", at: now, sessionId: event.sessionId, hasTask: work.runningTaskOf(name) !== null });
+        // Claude Code runs SessionStart once its prompt box is drawn: a look now makes it idle (ready for a task or a
+        // continue prompt) without waiting for the next poll.
+        void lookAtStarted(name);
         break;
       }
       case "UserPromptSubmit": {
@@ -256,6 +275,52 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     }
   };
 
+  /** The new records of `session`'s transcript, each handled once (the poll and the watch share the offsets). */
+  const readTranscript = async (session: string, at: number) => {
+    const row = store.session(session);
+    if (!row?.account) return 0;
+    const records = transcripts.read(session, row);
+    for (const record of records) await handleNow({ kind: "transcript", session, account: row.account, record, at });
+    return records.length;
+  };
+
+  const transcriptOf = (row: SessionRow) => {
+    const home = deps.sessionHome?.(row.name) ?? config.accounts.find((a) => a.name === row.account)?.home;
+    return home && isValidUuid(row.sessionId) ? transcriptPath(home, row.workdir, row.sessionId) : null;
+  };
+  const watch = deps.watchTranscripts
+    ? createTranscriptWatch((path) => void supervisor.transcriptWritten(path).catch((error) => log.error("transcript not read", { path, error })), log)
+    : null;
+  const watchHomes = () => {
+    if (!watch) return;
+    const homes = new Set<string>();
+    for (const row of store.sessions()) {
+      if (!observed(row.name)) continue;
+      const path = transcriptOf(row);
+      if (path) homes.add(path.slice(0, path.indexOf("/projects/")));
+    }
+    watch.watch(homes);
+  };
+
+  /** One session's pane, observed as a poll would (inside the serial queue); false when it is not on the server. */
+  const lookAt = async (name: string) => {
+    const pane = (await tmux.listPanes()).find((p) => p.session === name);
+    if (!pane) return false;
+    const lines = pane.dead ? [] : (await tmux.capture([pane.paneId])).get(pane.paneId);
+    if (lines || pane.dead) await handleNow({ kind: "pane", session: name, pane, lines: lines ?? [], at: clock.now() });
+    return true;
+  };
+
+  /** Looks at a session that just started until its screen made it leave `starting` (bounded; the poll does the rest). */
+  const lookAtStarted = async (name: string) => {
+    for (let i = 0; i < START_LOOKS && !stopping; i++) {
+      if (i > 0) await clock.sleep(START_LOOK_MS);
+      const found = await serial(async () => (stopping || store.session(name)?.state !== "starting" ? false : lookAt(name)))
+        .catch((error) => void log.warn("started session not looked at", { session: name, error }));
+      if (!found) return;
+    }
+  };
+
   /** One pass over everything observable, inside the serial queue. */
   const observeAll = async () => {
     const began = performance.now();
@@ -276,14 +341,12 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       seen.add(pane.session);
       const lines = screens.get(pane.paneId);
       // The transcript first: its limit record has the exact reset the screen shows rounded to the minute.
-      const row = store.session(pane.session);
-      for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
-        await handleNow({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
-      }
+      await readTranscript(pane.session, now);
       const relaunched = launchedAt(pane.session) !== captured.get(pane.session);
       if ((lines || pane.dead) && !relaunched) await handleNow({ kind: "pane", session: pane.session, pane, lines: lines ?? [], at: now });
     }
     for (const name of owned) if (!seen.has(name)) sessions.sighted(name, false, null, now);
+    watchHomes();
     await work.follow();
     await handleNow({ kind: "tick", at: now });
     // Counted from what tmux shows, not from the store: a store that wrongly thinks every session is busy (the
@@ -341,9 +404,17 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
     glance: () => serial(glanceAll),
 
+    transcriptWritten: (path) => serial(async () => {
+      if (stopping) return;
+      const row = store.sessions().find((r) => observed(r.name) && transcriptOf(r) === path);
+      if (!row) return;
+      if ((await readTranscript(row.name, clock.now())) > 0) await work.turnEnded(row.name, null);
+    }),
+
     async idle() {
       // The daemon is stopping: a swap that ends from now on (halted) starts no follow pass.
       stopping = true;
+      watch?.close();
       await queue;
       await dispatching;
     },

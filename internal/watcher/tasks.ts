@@ -51,8 +51,8 @@ export interface TaskWork {
   follow(): Promise<void>;
   /** A UserPromptSubmit hook: confirms the delivery it belongs to at once. */
   promptSubmitted(session: string, promptId: string | null, prompt: string | null): Promise<void>;
-  /** A Stop/StopFailure hook: ends the task's turn at once when the hook names that turn. */
-  turnEnded(session: string, hook: HookEnd): Promise<void>;
+  /** A Stop/StopFailure hook (or, with `null`, a transcript that grew): decides for the session's task at once. */
+  turnEnded(session: string, hook: HookEnd | null): Promise<void>;
   runningTaskOf(session: string): TaskRow | null;
   /** Tasks wait and no pool session is free: start the next pool session (one per call, up to `max`). */
   growIfNeeded(): Promise<void>;

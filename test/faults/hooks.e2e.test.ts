@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { makeTask, type TestTask } from "../support/ledger.ts";
 import { startFaultCase, type FaultCase } from "../support/fault-case.ts";
 import { defaultQuotaLine } from "../../internal/demo/sim-screen.ts";
+import { pollCount } from "../support/daemon.ts";
 
 // Duplicated, late, lost and reordered hooks of every kind (SessionStart, UserPromptSubmit, Stop, StopFailure and the
 // idle Notification), injected by the simulated Claude Code
@@ -62,6 +63,21 @@ describe("hook faults", () => {
     c.drop(...tasks);
     for (const task of tasks) expect(await c.settle(task, 60_000)).toBe("done");
     for (const task of tasks) c.once(task);
+  }, 90_000);
+});
+
+describe("the transcript watch", () => {
+  test("every hook of a task lost and no poll due for ten minutes: the task ends from its transcript as it is written", async () => {
+    const slow = "poll_interval: 10m";
+    c = await startFaultCase({ quota: `{ ${slow}, reactivate_cooldown: 1h, confirm_polls: 2 }`, watcher: `{ ${slow}, task_timeout: 30m }` });
+    const polls = await pollCount(c.d.url);
+    const a = makeTask("watched", { work: "1s" });
+    c.faults({ UserPromptSubmit: { drop: 5, match: a.marker }, Stop: { drop: 5, match: a.marker }, Notification: { drop: 5, match: a.marker } });
+    c.drop(a);
+    expect(await c.settle(a, 60_000)).toBe("done");
+    // No poll ran meanwhile: the transcript watch alone saw the prompt land and the turn end.
+    expect(await pollCount(c.d.url)).toBe(polls);
+    c.once(a);
   }, 90_000);
 });
 
