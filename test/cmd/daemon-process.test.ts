@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.kill();
-  dir.cleanup();
+  await dir.cleanup();
 });
 
 describe("the daemon process", () => {

@@ -105,8 +105,9 @@ export async function startTestDaemon(options: {
     },
     async cleanup() {
       await handle.daemon.stop("test done").catch(() => undefined);
+      // Returns once the agents (and the hook commands they run as they end) are gone: none spools into the folder after it.
       await server.kill();
-      temp.cleanup();
+      await temp.cleanup();
     },
   };
   return handle;

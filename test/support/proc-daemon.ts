@@ -122,11 +122,8 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
       await proc?.exited;
       await server.kill();
       if (process.env.CF_KEEP_FAULT_DIRS) return; // set it to read a failed test's logs and transcripts
-      // Hook commands of the dying agents may still write under HOME (= dir) for a moment: remove until it stays gone.
-      for (let i = 0; i < 5 && existsSync(dir); i++) {
-        if (i) await Bun.sleep(400);
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      }
+      // Hook commands of the dying agents may still write under HOME (= dir) for a moment: removed once they are gone.
+      await temp.cleanup();
     },
   };
   options.before?.(d);

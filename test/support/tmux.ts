@@ -1,10 +1,13 @@
 /**
  * @module test/support/tmux
  * A private tmux server per test file: a unique `-L` socket, `-f /dev/null` so no user config is read, a scrubbed
- * environment (no TMUX, no secrets), and `kill-server` on cleanup. Tests never see the user's tmux server.
+ * environment (no TMUX, no secrets), and `kill-server` on cleanup, which returns once the panes' processes have
+ * ended. Tests never see the user's tmux server.
  */
 import { createTmux, type RunCommand, type Tmux } from "../../internal/tmux/tmux.ts";
 import { childEnv, createBunRun } from "../../internal/tmux/runner.ts";
+import { descendants, processTree } from "../../internal/lifecycle/proc.ts";
+import { removeWhenQuiet, waitForExit } from "./linger.ts";
 
 /** A private tmux server handle. */
 export interface PrivateTmux {
@@ -13,6 +16,7 @@ export interface PrivateTmux {
   tmux: Tmux;
   /** Raw tmux command on the private socket. */
   raw(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Kills the server; resolves once its panes' processes and their children have ended (killed after 5 s). */
   kill(): Promise<void>;
 }
 
@@ -24,10 +28,15 @@ export function privateTmux(label = "t"): PrivateTmux {
   const tmux = createTmux(run, { socket, extraArgs: ["-f", "/dev/null"] });
   const raw = (...args: string[]) => run(["tmux", "-L", socket, "-f", "/dev/null", ...args]);
   const kill = async () => {
+    const listed = await raw("list-panes", "-a", "-F", "#{pane_pid}");
+    const tree = processTree();
+    const pids = listed.stdout.split("\n").filter(Boolean).map(Number).flatMap((pid) => [pid, ...descendants(pid, tree)]);
     await raw("kill-server");
     // tmux leaves the socket file behind after kill-server.
     const { rmSync } = require("node:fs") as typeof import("node:fs");
     rmSync(`${process.env.TMUX_TMPDIR || "/tmp"}/tmux-${process.getuid?.() ?? 0}/${socket}`, { force: true });
+    // The agents end a moment after the server (SIGHUP), and may run a hook command as they go.
+    await waitForExit(pids);
   };
   return { socket, run, tmux, raw, kill };
 }
@@ -48,10 +57,13 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
 }
 
-/** A temp dir removed by the returned cleanup. */
-export function tempDir(prefix = "cf-test-"): { path: string; cleanup(): void } {
-  const { mkdtempSync, rmSync } = require("node:fs") as typeof import("node:fs");
+/**
+ * A temp dir removed by the returned cleanup, once no process names it any more (see {@link removeWhenQuiet}): await
+ * it after killing a tmux server whose agents or hook commands write into the folder. Removed at once otherwise.
+ */
+export function tempDir(prefix = "cf-test-"): { path: string; cleanup(): Promise<void> } {
+  const { mkdtempSync } = require("node:fs") as typeof import("node:fs");
   const { tmpdir } = require("node:os") as typeof import("node:os");
   const path = mkdtempSync(`${tmpdir()}/${prefix}`);
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+  return { path, cleanup: () => removeWhenQuiet(path) };
 }

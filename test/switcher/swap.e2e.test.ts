@@ -116,7 +116,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     proc.kill("SIGTERM");
     await proc.exited;
     await server.kill();
-    dir.cleanup();
+    await dir.cleanup();
   }
 }, 120_000);
 
