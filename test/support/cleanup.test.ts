@@ -1,16 +1,29 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { privateTmux, tempDir } from "./tmux.ts";
+import { eventually, privateTmux, tempDir } from "./tmux.ts";
 import { running } from "./linger.ts";
+import { startProcDaemon } from "./proc-daemon.ts";
+import { processesMentioning } from "../../internal/lifecycle/proc.ts";
 
 // The test helpers leave nothing behind: no folder recreated by a late hook, no agent, tmux server or daemon process.
+const LINGER = join(import.meta.dir, "linger.ts");
+const TMUX = join(import.meta.dir, "tmux.ts");
+
+/** Runs a short bun script (a test process that ends without cleaning up) and returns what it printed. */
+async function orphaningScript(code: string): Promise<string> {
+  const child = Bun.spawn([process.execPath, "-e", code], { stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(child.stdout).text();
+  expect(await child.exited).toBe(0);
+  return out.trim();
+}
 
 describe("tempDir() cleanup", () => {
   test("removes the folder for good when a process still writes into it (a hook spooling as its agent ends)", async () => {
     const temp = tempDir("cf-cleanup-");
     const spool = join(temp.path, "state", "spool");
     const hook = Bun.spawn(["sh", "-c", 'sleep 0.4; mkdir -p "$0"', spool], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    await eventually(() => processesMentioning(temp.path).includes(hook.pid), 5_000, 5);
     await temp.cleanup();
     await hook.exited;
     expect(existsSync(temp.path)).toBe(false);
@@ -34,4 +47,48 @@ describe("privateTmux().kill()", () => {
     await server.kill();
     expect(running(pid!)).toBe(false);
   });
+
+  test("a test process that dies before its cleanup takes its private server with it", async () => {
+    const socket = await orphaningScript(`
+      import { privateTmux } from ${JSON.stringify(TMUX)};
+      const server = privateTmux("orphan");
+      await server.raw("new-session", "-d", "-s", "left", "sleep", "3600");
+      console.log(server.socket);
+      process.exit(0);`);
+    expect(socket).toStartWith("cf-test-orphan-");
+    const alive = () => Bun.spawnSync(["tmux", "-L", socket, "has-session"], { stderr: "ignore" }).exitCode === 0;
+    await eventually(() => !alive(), 10_000, 50);
+  });
+});
+
+describe("spawnTied()", () => {
+  test("the spawned program dies with the test process that spawned it", async () => {
+    const pid = Number(await orphaningScript(`
+      import { spawnTied } from ${JSON.stringify(LINGER)};
+      import { readFileSync } from "node:fs";
+      const p = spawnTied(["sleep", "3600"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      // Tied once setpriv has run the program (a parent gone before that moment is not noticed).
+      while (!readFileSync(\`/proc/\${p.pid}/cmdline\`, "utf8").startsWith("sleep")) await Bun.sleep(5);
+      console.log(p.pid);
+      process.exit(0);`));
+    expect(pid).toBeGreaterThan(0);
+    await eventually(() => !running(pid), 10_000, 50);
+  });
+});
+
+describe("startProcDaemon() cleanup", () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterAll(async () => cleanup?.());
+
+  test("kills every daemon process it started and refuses to start one after it (a timed-out test runs on)", async () => {
+    const d = await startProcDaemon({ extra: { dedicated: " []", pool: (dir) => `{ prefix: ccl-auto-, start_index: 11, min: 1, max: 1, workdir: ${dir}/work }` } });
+    cleanup = d.cleanup;
+    const first = processesMentioning(d.configPath);
+    expect(first.length).toBeGreaterThan(0);
+    await d.cleanup();
+    expect(first.filter(running)).toEqual([]);
+    expect(() => d.start()).toThrow("cleaned up");
+    expect(processesMentioning(d.configPath)).toEqual([]);
+    expect(existsSync(d.dir)).toBe(false);
+  }, 60_000);
 });

@@ -1,9 +1,11 @@
 /**
  * @module test/support/linger
  * Ends what a test started outside its own process: processes that outlive a tmux server for a moment (a simulated
- * Claude Code and the hook commands it runs, which spool into the test's folder when the daemon is gone), and temp
- * folders that such processes would otherwise recreate after they were removed. Linux (/proc); elsewhere nothing is waited for.
+ * Claude Code and the hook commands it runs, which spool into the test's folder when the daemon is gone), daemon
+ * processes a test spawned (killed at cleanup, and by the kernel when the test process dies), and temp folders that
+ * such processes would otherwise recreate after they were removed. Linux (/proc); elsewhere nothing is waited for.
  */
+import type { SpawnOptions, Subprocess } from "bun";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { processesMentioning } from "../../internal/lifecycle/proc.ts";
 
@@ -45,4 +47,30 @@ export async function removeWhenQuiet(dir: string, timeoutMs = LINGER_WAIT_MS): 
     await Bun.sleep(200);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/** `setpriv` when the system has it: it makes a child receive SIGKILL when the process that spawned it dies. */
+const SETPRIV = Bun.which("setpriv");
+
+/**
+ * Spawns a long-running program (e.g. `claude-failover run`) that must not outlive the test process: it is killed
+ * by the kernel when the test process ends for any reason (a timed-out test whose cleanup never ran, Ctrl-C, a
+ * crash; bun test emits no `exit` event to hook), from the moment setpriv has run it. Same pid as the program (exec).
+ */
+export function spawnTied<
+  const In extends SpawnOptions.Writable = "ignore",
+  const Out extends SpawnOptions.Readable = "pipe",
+  const Err extends SpawnOptions.Readable = "inherit",
+>(argv: string[], options: SpawnOptions.SpawnOptions<In, Out, Err>, signal = "SIGKILL"): Subprocess<In, Out, Err> {
+  return Bun.spawn(SETPRIV ? [SETPRIV, "--pdeathsig", signal, "--", ...argv] : argv, options);
+}
+
+/**
+ * Runs the shell command `onDeath` when the test process dies without having called `release()` (e.g. `tmux -L <socket>
+ * kill-server` for a private server whose cleanup never ran). A small `sh` waits for that in the background.
+ */
+export function onTestProcessDeath(onDeath: string): { release(): void } {
+  const watcher = spawnTied(["sh", "-c", `trap '${onDeath.replaceAll("'", "'\\''")}; exit 0' TERM; while :; do sleep 1; done`], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }, "SIGTERM");
+  watcher.unref();
+  return { release: () => void watcher.kill("SIGKILL") };
 }

@@ -7,7 +7,7 @@
 import { createTmux, type RunCommand, type Tmux } from "../../internal/tmux/tmux.ts";
 import { childEnv, createBunRun } from "../../internal/tmux/runner.ts";
 import { descendants, processTree } from "../../internal/lifecycle/proc.ts";
-import { removeWhenQuiet, waitForExit } from "./linger.ts";
+import { onTestProcessDeath, removeWhenQuiet, waitForExit } from "./linger.ts";
 
 /** A private tmux server handle. */
 export interface PrivateTmux {
@@ -27,7 +27,10 @@ export function privateTmux(label = "t"): PrivateTmux {
   const run = createBunRun(env);
   const tmux = createTmux(run, { socket, extraArgs: ["-f", "/dev/null"] });
   const raw = (...args: string[]) => run(["tmux", "-L", socket, "-f", "/dev/null", ...args]);
+  // Last resort: a test process that dies before its cleanup (killed, crashed) still takes the server with it.
+  const death = onTestProcessDeath(`${Bun.which("tmux") ?? "tmux"} -L ${socket} kill-server`);
   const kill = async () => {
+    death.release();
     const listed = await raw("list-panes", "-a", "-F", "#{pane_pid}");
     const tree = processTree();
     const pids = listed.stdout.split("\n").filter(Boolean).map(Number).flatMap((pid) => [pid, ...descendants(pid, tree)]);
