@@ -20,7 +20,7 @@ import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
-import { createTranscriptFollower } from "../claude/transcript-tail.ts";
+import { createTranscriptFollower, recordTime, storedOffsets } from "../claude/transcript-tail.ts";
 import { drainSpool } from "../hook/spool.ts";
 import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "../notify/feed.ts";
@@ -97,7 +97,7 @@ export const GLANCE_WINDOW_MS = 20_000;
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
-  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log);
+  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log, storedOffsets(store, log));
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
 
@@ -270,7 +270,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       const lines = screens.get(pane.paneId);
       // The transcript first: its limit record has the exact reset the screen shows rounded to the minute.
       const row = store.session(pane.session);
-      for (const record of row?.account ? transcripts.read(pane.session, row) : []) {
+      const { records, missed } = row?.account ? transcripts.read(pane.session, row) : { records: [], missed: [] };
+      // Turns taken while the daemon was down are counted (on their own day), and nothing else in them acts now.
+      for (const record of missed) if (ledgerEntry(record)?.kind === "prompt") deps.usage?.turn(row!.account!, recordTime(record) ?? now);
+      for (const record of records) {
         await handleNow({ kind: "transcript", session: pane.session, account: row!.account!, record, at: now });
       }
       const relaunched = launchedAt(pane.session) !== captured.get(pane.session);
