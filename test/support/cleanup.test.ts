@@ -48,16 +48,19 @@ describe("privateTmux().kill()", () => {
     expect(running(pid!)).toBe(false);
   });
 
-  test("a test process that dies before its cleanup takes its private server with it", async () => {
-    const socket = await orphaningScript(`
+  test("a test process that dies before its cleanup takes its private servers with it, one started again after kill() too", async () => {
+    const sockets = (await orphaningScript(`
       import { privateTmux } from ${JSON.stringify(TMUX)};
-      const server = privateTmux("orphan");
-      await server.raw("new-session", "-d", "-s", "left", "sleep", "3600");
-      console.log(server.socket);
-      process.exit(0);`);
-    expect(socket).toStartWith("cf-test-orphan-");
-    const alive = () => Bun.spawnSync(["tmux", "-L", socket, "has-session"], { stderr: "ignore" }).exitCode === 0;
-    await eventually(() => !alive(), 10_000, 50);
+      const [left, again] = [privateTmux("orphan"), privateTmux("orphan")];
+      await left.raw("new-session", "-d", "-s", "left", "sleep", "3600");
+      await again.raw("new-session", "-d", "-s", "first", "sleep", "3600");
+      await again.kill();
+      await again.raw("new-session", "-d", "-s", "late", "sleep", "3600");
+      console.log(left.socket, again.socket);
+      process.exit(0);`)).split(" ");
+    expect(sockets).toHaveLength(2);
+    const alive = (socket: string) => Bun.spawnSync(["tmux", "-L", socket, "has-session"], { stderr: "ignore" }).exitCode === 0;
+    await eventually(() => !sockets.some(alive), 10_000, 50);
   });
 });
 

@@ -66,11 +66,10 @@ export function spawnTied<
 }
 
 /**
- * Runs the shell command `onDeath` when the test process dies without having called `release()` (e.g. `tmux -L <socket>
- * kill-server` for a private server whose cleanup never ran). A small `sh` waits for that in the background.
+ * Runs the shell command `onDeath` once the test process has died, whatever the way (killed, crashed, or a cleanup that
+ * never ran). A small `sh` waits for that, idle (no polling); it ends with the test process.
  */
-export function onTestProcessDeath(onDeath: string): { release(): void } {
-  const watcher = spawnTied(["sh", "-c", `trap '${onDeath.replaceAll("'", "'\\''")}; exit 0' TERM; while :; do sleep 1; done`], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }, "SIGTERM");
-  watcher.unref();
-  return { release: () => void watcher.kill("SIGKILL") };
+export function onTestProcessDeath(onDeath: string): void {
+  const script = `trap 'kill $! 2>/dev/null; ${onDeath.replaceAll("'", "'\\''")}; exit 0' TERM; while :; do sleep 86400 & wait $!; done`;
+  spawnTied(["sh", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }, "SIGTERM").unref();
 }

@@ -20,24 +20,36 @@ export interface PrivateTmux {
   kill(): Promise<void>;
 }
 
+/** Folder of the tmux sockets of this user. */
+const SOCKET_DIR = `${process.env.TMUX_TMPDIR || "/tmp"}/tmux-${process.getuid?.() ?? 0}`;
+let watching = false;
+
+/**
+ * Last resort, set up once per test process: when it dies, every private server it made (its pid is in their socket
+ * names) is killed, even one whose cleanup never ran or that a timed-out test started again after its cleanup.
+ */
+function killServersAtDeath(): void {
+  if (watching) return;
+  watching = true;
+  onTestProcessDeath(`for s in ${SOCKET_DIR}/cf-test-*-${process.pid}-*; do [ -S "$s" ] && ${Bun.which("tmux") ?? "tmux"} -S "$s" kill-server; done`);
+}
+
 /** Creates a handle on a fresh private socket (the server starts with the first session). */
 export function privateTmux(label = "t"): PrivateTmux {
+  killServersAtDeath();
   const socket = `cf-test-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const env = childEnv({ ...process.env, TMUX: undefined, TMUX_PANE: undefined });
   const run = createBunRun(env);
   const tmux = createTmux(run, { socket, extraArgs: ["-f", "/dev/null"] });
   const raw = (...args: string[]) => run(["tmux", "-L", socket, "-f", "/dev/null", ...args]);
-  // Last resort: a test process that dies before its cleanup (killed, crashed) still takes the server with it.
-  const death = onTestProcessDeath(`${Bun.which("tmux") ?? "tmux"} -L ${socket} kill-server`);
   const kill = async () => {
-    death.release();
     const listed = await raw("list-panes", "-a", "-F", "#{pane_pid}");
     const tree = processTree();
     const pids = listed.stdout.split("\n").filter(Boolean).map(Number).flatMap((pid) => [pid, ...descendants(pid, tree)]);
     await raw("kill-server");
     // tmux leaves the socket file behind after kill-server.
     const { rmSync } = require("node:fs") as typeof import("node:fs");
-    rmSync(`${process.env.TMUX_TMPDIR || "/tmp"}/tmux-${process.getuid?.() ?? 0}/${socket}`, { force: true });
+    rmSync(`${SOCKET_DIR}/${socket}`, { force: true });
     // The agents end a moment after the server (SIGHUP), and may run a hook command as they go.
     await waitForExit(pids);
   };
