@@ -93,6 +93,7 @@ export function createTranscriptTail(log: Logger, memory?: OffsetMemory): Transc
           remember();
           return { records: [], missed };
         }
+        if (was !== undefined && size - was > MISSED_READ_MAX_BYTES) log.warn("transcript backlog skipped", { path, bytes: size - was });
         offsets.set(path, size);
         remember();
         return none;
