@@ -90,10 +90,23 @@ export function createControl(deps: ControlDeps): OperatorControl {
     setAccountEnabled(name, enabled) {
       const account = store.accounts().find((a) => a.name === name);
       if (!account) return { ok: false, message: `unknown account "${name}"` };
-      if (enabled && account.state === "available") return { ok: true, message: `account ${name} is already enabled` };
+      const now = clock.now();
+      const modelLimits = store.modelLimits().filter((l) => l.account === name && l.resetAt > now);
+      // Per-model limits (quota.on_model_limit: fallback) are ended only by enabling an account that is available
+      // already: re-enabling a disabled (or cooling, or logged-out) account keeps a genuine limit until its reset.
+      if (enabled && account.state === "available") {
+        if (modelLimits.length === 0) return { ok: true, message: `account ${name} is already enabled` };
+        for (const limit of modelLimits) {
+          store.clearModelLimit(name, limit.model);
+          deps.events.notify({ kind: "model_restored", at: now, account: name, model: limit.model });
+        }
+        const models = modelLimits.map((l) => l.model).join(", ");
+        log.info("model limits ended by operator", { account: name, models });
+        return { ok: true, message: `account ${name}: ${models} usable again; its sessions go back to the default model once idle` };
+      }
       // Enabling a cooling account is the operator saying its quota is back (e.g. an early reset): it is available now.
       // Enabling one that needs a login is the operator saying they ran `/login` in its home.
-      store.setAccountState(name, enabled ? "available" : "disabled", null, clock.now());
+      store.setAccountState(name, enabled ? "available" : "disabled", null, now);
       const loggedIn = enabled && account.state === "needs_login";
       if (loggedIn) {
         clearLostLogin(store, name);
@@ -102,8 +115,9 @@ export function createControl(deps: ControlDeps): OperatorControl {
       // Exhausted mode waits for a reset; an account enabled now ends it at the next tick (or swaps to it).
       if (enabled && runtime.exhaustedUntil() !== null) runtime.setExhaustedUntil(clock.now());
       log.info("account enabled by operator", { account: name, enabled, was: account.state });
-      const note = !enabled && runtime.activeAccount() === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)"
-        : loggedIn ? `; its login in ${account.home} is used again` : "";
+      const note = (!enabled && runtime.activeAccount() === name ? "; it is the active account: sessions stay on it until the next swap (POST /swap to move now)"
+        : loggedIn ? `; its login in ${account.home} is used again` : "")
+        + (enabled && modelLimits.length ? `; ${modelLimits.map((l) => `its ${l.model} limit lasts until ${new Date(l.resetAt).toISOString()}`).join(", ")} (enable it again to end that now)` : "");
       return { ok: true, message: `account ${name} ${enabled ? "enabled" : "disabled"}${note}` };
     },
 

@@ -20,7 +20,7 @@ import type { Switcher } from "../switcher/switcher.ts";
 import type { Tmux, PaneInfo } from "../tmux/tmux.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
-import { createTranscriptFollower } from "../claude/transcript-tail.ts";
+import { createTranscriptFollower, recordTime, storedOffsets } from "../claude/transcript-tail.ts";
 import { drainSpool } from "../hook/spool.ts";
 import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
 import type { EventBus } from "../notify/feed.ts";
@@ -120,7 +120,7 @@ const START_LOOK_MS = 250;
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const { config, store, tmux, lifecycle, quota, switcher, dispatcher, watcher, events, clock, log, sessions, runtime } = deps;
   const owned = new Set(lifecycle.ownedNames());
-  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log);
+  const transcripts = createTranscriptFollower((account, session) => deps.sessionHome?.(session) ?? config.accounts.find((a) => a.name === account)?.home, log, storedOffsets(store, log));
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
 
@@ -279,7 +279,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const readTranscript = async (session: string, at: number) => {
     const row = store.session(session);
     if (!row?.account) return 0;
-    const records = transcripts.read(session, row);
+    const { records, missed } = transcripts.read(session, row);
+    // Turns taken while the daemon was down are counted (on their own day), and nothing else in them acts now.
+    for (const record of missed) if (ledgerEntry(record)?.kind === "prompt") deps.usage?.turn(row.account, recordTime(record) ?? at);
     for (const record of records) await handleNow({ kind: "transcript", session, account: row.account, record, at });
     return records.length;
   };

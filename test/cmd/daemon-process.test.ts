@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterPolls, freePort, listPanes, testConfigText, TOKEN } from "../support/daemon.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
+import { spawnTied } from "../support/linger.ts";
 
 // The daemon as a real process, as systemd runs it: signals, reload, restart and adoption, exit codes, the CLI.
 const ENTRY = join(import.meta.dir, "../../cmd/claude-failover.ts");
@@ -13,7 +14,7 @@ let port = 0;
 let text = "";
 const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir.path };
 
-const start = () => Bun.spawn([process.execPath, ENTRY, "run", "--config", configPath], { env, stdout: "ignore", stderr: "pipe" });
+const start = () => spawnTied([process.execPath, ENTRY, "run", "--config", configPath], { env, stdout: "ignore", stderr: "pipe" });
 const cli = (...args: string[]) => Bun.spawnSync([process.execPath, ENTRY, ...args, "--config", configPath], { env });
 const url = () => `http://127.0.0.1:${port}/`;
 const status = () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.json() as Promise<any>);
@@ -28,7 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.kill();
-  dir.cleanup();
+  await dir.cleanup();
 });
 
 describe("the daemon process", () => {

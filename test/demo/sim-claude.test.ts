@@ -11,6 +11,7 @@ import {
 import { classifyPane, inputText, paneActivity } from "../../internal/quota/classify.ts";
 import { readTranscript } from "../../internal/demo/sim-store.ts";
 import { planCrash, planHook } from "../../internal/demo/sim-faults.ts";
+import { removeWhenQuiet } from "../support/linger.ts";
 
 const BIN = join(import.meta.dir, "../support/sim-claude-bin.ts");
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
@@ -232,7 +233,8 @@ const hooksDir = join(root, "hooks");
 const baseEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? root, TERM: "xterm-256color", LANG: "C.UTF-8" };
 mkdirSync(home, { recursive: true });
 mkdirSync(workdir, { recursive: true });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+// Agents and their hook commands write into the folder until they end: removed once none names it.
+afterAll(() => removeWhenQuiet(root));
 
 async function runBin(args: string[]): Promise<{ code: number; stderr: string }> {
   const child = Bun.spawn([process.execPath, BIN, ...args], { cwd: workdir, env: { ...baseEnv, CLAUDE_CONFIG_DIR: home },

@@ -6,7 +6,7 @@
  * and read back by the daemon's classifier as a lost login.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOGIN_LINES, LOGIN_PLACEHOLDER, classifyErrorText, loginLine, renderFrame, type FrameState } from "../../internal/demo/sim-screen.ts";
@@ -55,14 +55,18 @@ describe("the simulator's refused-login screens", () => {
 describe("switching a refused login on", () => {
   test("the account's refusal file, named by its login, follows the login wherever it is used", () => {
     const account = mkdtempSync(join(tmpdir(), "cf-sim-auth-"));
-    writeSimAccountLogin(account, "a");
-    const login = readSimLogin(account);
-    expect(login.authFile).toBe(join(account, "sim-auth"));
-    expect(simLoginRefusal(login)).toBeNull();
-    writeFileSync(join(account, "sim-auth"), "");
-    expect(simLoginRefusal(login)).toBe("revoked");
-    writeFileSync(join(account, "sim-auth"), "expired\n");
-    expect(simLoginRefusal(login)).toBe("expired");
+    try {
+      writeSimAccountLogin(account, "a");
+      const login = readSimLogin(account);
+      expect(login.authFile).toBe(join(account, "sim-auth"));
+      expect(simLoginRefusal(login)).toBeNull();
+      writeFileSync(join(account, "sim-auth"), "");
+      expect(simLoginRefusal(login)).toBe("revoked");
+      writeFileSync(join(account, "sim-auth"), "expired\n");
+      expect(simLoginRefusal(login)).toBe("expired");
+    } finally {
+      rmSync(account, { recursive: true, force: true });
+    }
   });
 
   test("`auth` in sim-faults.json: a string stays, a counted one is consumed", () => {

@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.kill();
-  temp.cleanup();
+  await temp.cleanup();
 });
 
 const screen = async () => ((await server.tmux.capture(["s1"])).get("s1") ?? []).map((l) => l.trimEnd());

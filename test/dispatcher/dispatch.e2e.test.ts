@@ -403,7 +403,7 @@ describe("a person's turn in a pool session, whose Stop hook lands late", () => 
 
   afterAll(async () => {
     await t?.cleanup();
-    hooks.cleanup();
+    await hooks.cleanup();
   });
 
   test("its late Stop does not complete the task delivered once the pane went idle", async () => {
@@ -446,7 +446,7 @@ describe("a person's turn in a pool session, between two polls", () => {
 
   afterAll(async () => {
     await t?.cleanup();
-    hooks.cleanup();
+    await hooks.cleanup();
   });
 
   test("a task is not typed into a session whose turn began after the last poll", async () => {

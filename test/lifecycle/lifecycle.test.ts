@@ -47,7 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.kill();
   store.close();
-  dir.cleanup();
+  await dir.cleanup();
 });
 
 describe("lifecycle against a real tmux server", () => {
@@ -177,7 +177,7 @@ describe("a Claude Code that dies right after launch", () => {
   const crashDir = tempDir();
   afterAll(async () => {
     await crashServer.kill();
-    crashDir.cleanup();
+    await crashDir.cleanup();
   });
 
   test("is relaunched at once, then after 2 s and 4 s, then left dead with its last screen lines, reported once", async () => {

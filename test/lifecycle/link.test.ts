@@ -95,7 +95,7 @@ describe("reconcile keeps claude.link on the account it is given (real tmux)", (
   afterAll(async () => {
     await server.kill();
     store.close();
-    dir.cleanup();
+    await dir.cleanup();
   });
 
   test("creates the link at the first reconcile and repairs it when it drifts", async () => {

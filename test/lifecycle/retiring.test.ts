@@ -44,7 +44,7 @@ const statusOf = (name: string) => buildStatus(store, { version: "t", startedAt:
 afterAll(async () => {
   await server.kill();
   store.close();
-  dir.cleanup();
+  await dir.cleanup();
 });
 
 describe("a reload that shrinks the pool and drops a dedicated session", () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, type FakeClock } from "../../internal/clock.ts";
@@ -61,9 +61,14 @@ async function readmeVerifier(): Promise<(secret: string, headers: Headers, raw:
   const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
   const block = /```ts\n(\/\/ verify-webhook\.ts[\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error("README.md has no verify-webhook.ts block");
-  const file = join(mkdtempSync(join(tmpdir(), "cf-readme-")), "verify-webhook.ts");
+  const dir = mkdtempSync(join(tmpdir(), "cf-readme-"));
+  const file = join(dir, "verify-webhook.ts");
   writeFileSync(file, block);
-  return (await import(file)).verifyWebhook;
+  try {
+    return (await import(file)).verifyWebhook;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The notifier has seen the channel's first failure (and so has set its retry time). */

@@ -19,9 +19,14 @@ import { createRuntime, type Runtime } from "../../internal/state/runtime.ts";
 import { createDispatchGate, type GateState } from "../../internal/dispatcher/gate.ts";
 import { createSessionTracker } from "../../internal/watcher/sessions.ts";
 import { accountUsage, createUsageRecorder } from "../../internal/state/usage.ts";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { transcriptPath } from "../../internal/claude/home.ts";
+import { tempDir } from "../support/tmux.ts";
 
 // The decision core with every edge faked: a fake clock, an in-memory store, a switcher that records requests.
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const config = parseConfig(`
 state_dir: /tmp/cf-unused
 accounts: [{ name: a, home: /h/a }, { name: b, home: /h/b }]
@@ -32,6 +37,8 @@ quota: { poll_interval: 1s, reactivate_cooldown: 5m, confirm_polls: 2 }
 let clock: FakeClock;
 let store: Store;
 let supervisor: Supervisor;
+/** Another supervisor on the same store (a restarted daemon), with some deps replaced. */
+let build: (extra?: Partial<Parameters<typeof createSupervisor>[0]>) => Supervisor;
 let runtime: Runtime;
 let gate: () => GateState;
 let requests: SwapInput[];
@@ -72,15 +79,17 @@ beforeEach(() => {
   store.upsertSession("ccl-auto-11", "pool", { state: "idle", account: "a", sessionId: "3f0c1a2b-4d5e-4f60-8a7b-9c0d1e2f3a4b" }, clock.now());
   runtime = createRuntime(store, config.accounts);
   gate = createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown);
-  supervisor = createSupervisor({
+  build = (extra = {}) => createSupervisor({
     config, store, tmux, lifecycle, dispatcher, events, clock, log, runtime, gate,
-    sessions: createSessionTracker({ store, names: lifecycle }),
+    sessions: createSessionTracker({ store, names: extra.lifecycle ?? lifecycle }),
     delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),
     usage: createUsageRecorder({ store }),
+    ...extra,
   });
+  supervisor = build();
 });
 
 const stopFailure = (line: string) => supervisor.handle({
@@ -304,6 +313,39 @@ describe("usage at a glance", () => {
     await supervisor.handle({ kind: "transcript", session: "ccl-auto-11", account: "a", record: record([{ type: "tool_result", content: "ok" }]), at: clock.now() });
     expect(accountUsage(store, "a", clock.now())).toMatchObject({ turns_today: 1, turns_7d: 1 });
     expect(accountUsage(store, "b", clock.now()).turns_today).toBe(0);
+  });
+
+  test("turns taken while the daemon was down are counted once when it starts again, each on its own day", async () => {
+    const home = tempDir("cf-turns-");
+    try {
+      const row = store.session("ccl-auto-11")!;
+      const path = transcriptPath(home.path, row.workdir, row.sessionId!);
+      mkdirSync(dirname(path), { recursive: true });
+      const prompt = (text: string, at: number) => appendFileSync(path, `${JSON.stringify({ type: "user", promptId: text, message: { role: "user", content: text }, timestamp: new Date(at).toISOString() })}\n`);
+      const pane = { session: "ccl-auto-11", paneId: "%1", pid: 1, command: "claude", path: "/w", dead: false, deadStatus: null, activityAt: 0, width: 80, height: 24 };
+      const lifecycle = { ownedNames: () => ["ccl-auto-11"], observedNames: () => ["ccl-auto-11"], retiringNames: () => [], strandedNames: () => [], kindOf: () => "pool" } as unknown as Lifecycle;
+      const tmux = { listPanes: async () => [pane], capture: async () => new Map([["%1", ["❯ "]]]) } as unknown as Tmux;
+      const daemon = () => build({ tmux, lifecycle, sessionHome: () => home.path });
+      const turns = () => accountUsage(store, "a", clock.now());
+      prompt("before the daemon ever followed it", clock.now() - 2 * DAY);
+      const first = daemon();
+      await first.poll();
+      prompt("while it runs", clock.now());
+      await first.poll();
+      expect(turns()).toMatchObject({ turns_today: 1, turns_7d: 1 });
+      // The daemon stops; two turns are taken meanwhile, one of them yesterday.
+      prompt("while it was down, yesterday", clock.now() - DAY);
+      prompt("while it was down", clock.now());
+      const second = daemon();
+      await second.poll();
+      await second.poll();
+      expect(turns()).toMatchObject({ turns_today: 2, turns_7d: 3 });
+      prompt("after the restart", clock.now());
+      await second.poll();
+      expect(turns()).toMatchObject({ turns_today: 3, turns_7d: 4 });
+    } finally {
+      await home.cleanup();
+    }
   });
 
   test("time active counts from the first tick that sees a session on the account", async () => {

@@ -92,23 +92,34 @@ export async function startTestDaemon(options: {
   const log = memoryLog();
   const deps = (): WireDeps => ({ run: server.run, clock: systemClock, fetch, log, self: [process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts")], tmuxArgs: ["-f", "/dev/null"] });
   const daemon = wire(config, { ...deps(), ...options.deps });
-  await daemon.start();
+  let cleaned = false;
+  const cleanup = async () => {
+    cleaned = true;
+    await handle.daemon.stop("test done").catch(() => undefined);
+    // Returns once the agents (and the hook commands they run as they end) are gone: none spools into the folder after it.
+    await server.kill();
+    await temp.cleanup();
+  };
   const handle: TestDaemon = {
     dir, server, config, daemon, log,
     home: (account) => join(dir, "homes", account),
     fleet: join(dir, "state", "homes", "fleet"),
     async restart(extra, reconfigure) {
+      // A timed-out test runs on after its cleanup: a daemon started then would outlive it.
+      if (cleaned) throw new Error("Cannot restart the test daemon: it was cleaned up (the test timed out?)");
       if (reconfigure) handle.config = parse(reconfigure(text));
       handle.daemon = wire(handle.config, { ...deps(), ...extra });
       await handle.daemon.start();
       return handle.daemon;
     },
-    async cleanup() {
-      await handle.daemon.stop("test done").catch(() => undefined);
-      await server.kill();
-      temp.cleanup();
-    },
+    cleanup,
   };
+  try {
+    await daemon.start();
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
   return handle;
 }
 

@@ -11,6 +11,7 @@ import type { Subprocess } from "bun";
 import { parseConfig, type Config } from "../../internal/config/config.ts";
 import { freePort, seedAccountHomes, testConfigText, TOKEN } from "./daemon.ts";
 import { eventually, privateTmux, tempDir, type PrivateTmux } from "./tmux.ts";
+import { spawnTied } from "./linger.ts";
 
 const ENTRY = join(import.meta.dir, "../../cmd/claude-failover.ts");
 const REAL_TMUX = Bun.which("tmux") ?? "/usr/bin/tmux";
@@ -27,7 +28,7 @@ export interface ProcDaemon {
   home(account: string): string;
   /** `<queue_dir>/<project>/<folder>`. */
   folder(project: string, name: "inbox" | "processing" | "done" | "failed"): string;
-  /** Starts a daemon process (again) on the same folder, socket and config file. */
+  /** Starts a daemon process (again) on the same folder, socket and config file; throws after `cleanup()`. */
   start(): void;
   /** SIGKILL: the process dies at once, its tmux sessions stay. Resolves once it is gone. */
   kill9(): Promise<void>;
@@ -50,6 +51,7 @@ export interface ProcDaemon {
   trapped(timeoutMs?: number): Promise<void>;
   /** Lets the held command go: run it (`before`) or return (`after`); `abort` makes a `before` command fail unrun. */
   release(abort?: boolean): void;
+  /** Kills every daemon process it started (SIGKILL), the tmux server and its agents, then removes the folder. */
   cleanup(): Promise<void>;
 }
 
@@ -80,6 +82,9 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
   writeFileSync(configPath, testConfigText(dir, server.socket, port, options.extra));
   const env = { ...process.env, ...options.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir, PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   let proc: Subprocess | undefined;
+  // Every daemon process started, killed at cleanup; each also dies with the test process (spawnTied).
+  const procs: Subprocess[] = [];
+  let cleaned = false;
   let runs = 0;
   const logFiles = () => readdirSync(dir).filter((f) => /^daemon-\d+\.log$/.test(f)).sort().map((f) => join(dir, f));
   const parse = (line: string) => {
@@ -95,9 +100,12 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
     home: (account) => join(dir, "homes", account),
     folder: (project, name) => join(d.config.dispatcher.queue_dir, project, name),
     start() {
+      // A timed-out test runs on after its cleanup: a daemon started then would outlive it.
+      if (cleaned) throw new Error("Cannot start the test daemon: it was cleaned up (the test timed out?)");
       const log = join(dir, `daemon-${String(++runs).padStart(2, "0")}.log`);
       writeFileSync(log, "");
-      proc = Bun.spawn([process.execPath, ENTRY, "run", "--config", configPath], { env, stdin: "ignore", stdout: "ignore", stderr: Bun.file(log) });
+      proc = spawnTied([process.execPath, ENTRY, "run", "--config", configPath], { env, stdin: "ignore", stdout: "ignore", stderr: Bun.file(log) });
+      procs.push(proc);
     },
     async kill9() {
       proc?.kill("SIGKILL");
@@ -122,21 +130,24 @@ export async function startProcDaemon(options: ProcDaemonOptions = {}): Promise<
       writeFileSync(join(trapDir, "release"), abort ? "abort" : "go");
     },
     async cleanup() {
+      cleaned = true;
       if (existsSync(trapDir)) d.release(true);
-      proc?.kill("SIGKILL");
-      await proc?.exited;
+      for (const p of procs) p.kill("SIGKILL");
+      await Promise.all(procs.map((p) => p.exited));
       await server.kill();
       if (process.env.CF_KEEP_FAULT_DIRS) return; // set it to read a failed test's logs and transcripts
-      // Hook commands of the dying agents may still write under HOME (= dir) for a moment: remove until it stays gone.
-      for (let i = 0; i < 5 && existsSync(dir); i++) {
-        if (i) await Bun.sleep(400);
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      }
+      // Hook commands of the dying agents may still write under HOME (= dir) for a moment: removed once they are gone.
+      await temp.cleanup();
     },
   };
-  options.before?.(d);
-  d.start();
-  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status === 200, 30_000);
+  try {
+    options.before?.(d);
+    d.start();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.status === 200, 30_000);
+  } catch (error) {
+    await d.cleanup();
+    throw error;
+  }
   return d;
 }
 

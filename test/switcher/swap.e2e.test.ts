@@ -7,6 +7,7 @@ import { readLogin } from "../../internal/claude/login.ts";
 import { eventually, privateTmux, tempDir } from "../support/tmux.ts";
 import { transcriptPath } from "../../internal/claude/home.ts";
 import type { SwapStep } from "../../internal/state/state.ts";
+import { spawnTied } from "../support/linger.ts";
 
 // The restart swap end to end (the fallback path, `switcher.mode: restart`): real tmux on a private socket, the
 // simulated Claude Code, the whole daemon. The in-place swap has its own file (hot-swap.e2e.test.ts).
@@ -82,7 +83,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
   seedAccountHomes(dir.path);
   const fleet = join(dir.path, "state", "homes", "fleet");
   const env = { ...process.env, CF_TEST_TOKEN: TOKEN, TMUX: "", TMUX_PANE: "", HOME: dir.path };
-  const start = () => Bun.spawn([process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts"), "run", "--config", configPath], { env, stdout: "ignore", stderr: "ignore" });
+  const start = () => spawnTied([process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts"), "run", "--config", configPath], { env, stdout: "ignore", stderr: "ignore" });
   const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init).then((r) => r.json() as Promise<any>);
   let proc = start();
   try {
@@ -116,7 +117,7 @@ test("a real SIGKILL mid-relaunch, then a restart, ends in the same state", asyn
     proc.kill("SIGTERM");
     await proc.exited;
     await server.kill();
-    dir.cleanup();
+    await dir.cleanup();
   }
 }, 120_000);
 

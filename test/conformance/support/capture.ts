@@ -99,6 +99,6 @@ if (import.meta.main) {
     await Promise.all(CASES.filter((c) => only.length === 0 || only.includes(c.name)).map((c) => runCase(temp.path, out, server, c)));
   } finally {
     await server.kill();
-    temp.cleanup();
+    await temp.cleanup();
   }
 }
