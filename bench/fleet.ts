@@ -1,13 +1,17 @@
 /**
  * @module bench/fleet
  * The fleet store (issue 14, docs/fleet.md) on its own, printed (not a test): `bun bench/fleet.ts [--tasks N]
- * [--changes N]`. No daemon: the bridge that makes the daemon use the store comes later.
+ * [--changes N] [--rounds N]`.
  * 1. Claims: N tasks (default 1,000) enqueued (timed apart), then 2 hosts, each its own store object (PostgreSQL: its
  *    own connection pool), claim at once in a loop, each claim asking for 1 to 5 tasks (seeded random), and finish
  *    every task they get, until the queue is empty. Figures: tasks/s over the claiming, doubles (a task claimed twice
  *    or a finish refused: must be 0; every task must end `done`), the split between the hosts.
  * 2. Account change on host A → seen by host B's watch (LISTEN/NOTIFY, the committed row re-read): M changes
  *    (default 50), one at a time, from before A's `setAccountState` to B's `onChange` with that row: p50, p95, max.
+ * 3. Two whole daemons (test/support/fleet-case.ts: two processes, two private tmux sockets, the simulated Claude Code,
+ *    one PostgreSQL database), R rounds (default 5, `--rounds N`), each a fresh pair: host A's session hits a 5-hour
+ *    limit on account a; from A's `quota hit` log line to B's `swap requested` (B's own sessions never saw a limit),
+ *    by the daemons' log timestamps: p50, p95, max.
  * PostgreSQL runs on a private cluster (scripts/postgres.sh, in a temp dir, stopped at the end); when it cannot be
  * installed or started its figures are skipped with a line saying why. SQLite (the single-host backend: two store
  * objects on one file) runs the claims only: one host has nothing to watch.
@@ -16,6 +20,12 @@ import { join } from "node:path";
 import { openPostgresFleet } from "../internal/fleet/postgres.ts";
 import { openSqliteFleet } from "../internal/fleet/sqlite.ts";
 import type { FleetStore } from "../internal/fleet/store.ts";
+import { SQL } from "bun";
+import { writeFileSync } from "node:fs";
+import { startFleetCase } from "../test/support/fleet-case.ts";
+import { makeTask } from "../test/support/ledger.ts";
+import type { PrivatePostgres } from "../test/support/postgres.ts";
+import { eventually } from "../test/support/tmux.ts";
 import { ROOT, defer, main, ms, say, stats, summary, tempDir, type SummaryRow } from "./support.ts";
 
 /** `--name N` from the command line, else `fallback`. */
@@ -28,6 +38,7 @@ function flag(name: string, fallback: number): number {
 
 const TASKS = flag("tasks", 1_000);
 const CHANGES = flag("changes", 50);
+const ROUNDS = flag("rounds", 5);
 const HOSTS = ["host-a", "host-b"] as const;
 const WORKDIR = "/srv/bench";
 const LEASE_MS = 60_000;
@@ -143,6 +154,54 @@ function startPostgres(): { url: string } | { skipped: string } {
   return { skipped: `sh scripts/postgres.sh start exited ${out.exitCode}: ${out.stderr.toString().trim().split("\n").pop() ?? ""}` };
 }
 
+/** The running cluster as the fleet case wants it: a fresh database per round. */
+function clusterFor(url: string): PrivatePostgres {
+  const admin = new SQL(url, { max: 1 });
+  defer(() => admin.close({ timeout: 1 }));
+  let n = 0;
+  return {
+    url,
+    async freshDatabase() {
+      const name = `fleet_bench_${++n}`;
+      await admin.unsafe(`CREATE DATABASE ${name}`);
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
+    halt() { throw new Error("not used by the bench"); },
+    resume() { throw new Error("not used by the bench"); },
+    async stop() {},
+  };
+}
+
+/** The epoch ms of the first log line of `logs` with `msg` (and `fields`), or null. */
+function logTime(logs: Array<Record<string, unknown>>, msg: string, fields: Record<string, unknown> = {}): number | null {
+  const line = logs.find((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
+  return line ? Date.parse(String(line.ts)) : null;
+}
+
+/** {@link ROUNDS} fresh pairs of daemons: A's limit on account a → B's swap requested; the latencies in ms. */
+async function hostsLatency(pg: PrivatePostgres): Promise<number[]> {
+  const samples: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const fc = await startFleetCase(pg, { pool: 1 });
+    try {
+      await eventually(async () => (await fc.a.status()).fleet?.hosts.length === 2 && (await fc.b.status()).fleet?.hosts.length === 2, 30_000);
+      // Only host A's login of account a is out of quota: B learns it from the fleet, not from its own sessions.
+      writeFileSync(join(fc.a.d.home("a"), "sim-quota"), "You've hit your 5-hour limit · resets 11pm (UTC)\n");
+      fc.a.dropPinned("a", makeTask(`hit-${round}`, { work: "0s" }));
+      const times = await eventually(() => {
+        const hit = logTime(fc.a.d.logs(), "quota hit", { account: "a" });
+        const moved = logTime(fc.b.d.logs(), "swap requested", { from: "a" });
+        return hit !== null && moved !== null ? { hit, moved } : null;
+      }, 60_000, 100);
+      samples.push(times.moved - times.hit);
+      say(`  round ${round}: A's quota hit → B's swap requested ${ms(times.moved - times.hit)}`);
+    } finally {
+      await fc.cleanup();
+    }
+  }
+  return samples;
+}
+
 async function postgres(): Promise<SummaryRow[]> {
   const cluster = startPostgres();
   if ("skipped" in cluster) {
@@ -155,6 +214,10 @@ async function postgres(): Promise<SummaryRow[]> {
   const s = stats(await watchLatency(stores[0]!, stores[1]!));
   say(`PostgreSQL account change on host A → host B's watch, ${s.n} changes: p50 ${ms(s.median)}, p95 ${ms(s.p95)}, max ${ms(s.max)}`);
   rows.push({ figure: `account change on host A → seen by host B's watch (LISTEN/NOTIFY + re-read), PostgreSQL, max ${ms(s.max)}`, median: ms(s.median), p95: ms(s.p95), runs: s.n, target: "p95 < 1 s", met: s.p95 < 1000 });
+  say(`two daemons on PostgreSQL, ${ROUNDS} rounds: host A's limit → host B's swap requested`);
+  const h = stats(await hostsLatency(clusterFor(cluster.url)));
+  say(`  p50 ${ms(h.median)}, p95 ${ms(h.p95)}, max ${ms(h.max)}`);
+  rows.push({ figure: `limit on host A (quota hit) → host B's swap requested, two daemons, PostgreSQL, max ${ms(h.max)}`, median: ms(h.median), p95: ms(h.p95), runs: h.n, target: "p95 < 1 s", met: h.p95 < 1000 });
   return rows;
 }
 
