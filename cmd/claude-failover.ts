@@ -168,7 +168,7 @@ export function wire(config: Readonly<Config>, deps: WireDeps): Daemon {
       return read?.ok ? read.frontMatter.host ?? null : null;
     }, (project, own) => taskWorkdir({ defaultWorkdir: config.autonomous.workdir, projects: config.dispatcher.projects }, project, own)),
     local: {
-      freeSessions: () => sessions.freeSessions().length, gate: () => gate(),
+      freeSessions: () => sessions.freeSessions().length, gate: () => gate(), paused: () => runtime.paused(),
       workdirs: () => [...new Set([config.autonomous.workdir, ...Object.values(config.dispatcher.projects).map((p) => p.workdir)])],
       // A single host claims every task, so one whose workdir is missing fails with that reason, as without a fleet;
       // in a fleet such a task waits for a host that has its workdir.

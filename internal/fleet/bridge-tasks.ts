@@ -45,6 +45,8 @@ export interface BridgeLocal {
   freeSessions(): number;
   /** The dispatch gate (dispatcher/gate.ts): no claims while closed. */
   gate(): { open: true } | { open: false; reason: string };
+  /** Paused by the operator: this host's inbox stays here (nothing exported), as without a fleet. */
+  paused(): boolean;
   /** The workdirs this host's projects use; claimed by even when no queued task is sampled with them. */
   workdirs(): string[];
   workdirExists(path: string): boolean;
@@ -144,8 +146,9 @@ export function createTaskSync(deps: TaskSyncDeps) {
   }
 
   return {
-    /** Enqueues every local queued row not in the fleet yet. */
+    /** Enqueues every local queued row not in the fleet yet (none while this host is paused: its files stay in inbox/). */
     async exportQueued(): Promise<number> {
+      if (local.paused()) return 0;
       let n = 0;
       for (const task of store.bridge.unexported()) {
         try {

@@ -72,6 +72,8 @@ export interface TestHost {
   /** Free sessions the dispatcher reports. */
   free: number;
   gate: { open: true } | { open: false; reason: string };
+  /** Paused by the operator (no export). */
+  paused: boolean;
   /** Workdirs that exist on this host (default: the shared workdir). */
   existing: Set<string>;
   /** Front matter `host:` by file name. */
@@ -135,7 +137,7 @@ export function createTestFleet(names: string[]): Fleet {
       const queue = createTaskQueue({ queueDir, maxTaskBytes: 64 * 1024, log, clock, settleMs: 0 });
       queue.ensureProject(PROJECT);
       const host: TestHost = {
-        name, store, sw, queueDir, workdir, events: [], changes: [], free: 0, gate: { open: true },
+        name, store, sw, queueDir, workdir, events: [], changes: [], free: 0, gate: { open: true }, paused: false,
         existing: new Set([workdir]), pins: new Map(),
         bridge: undefined as unknown as FleetBridge,
         drop(file, extra = {}) {
@@ -160,6 +162,7 @@ export function createTestFleet(names: string[]): Fleet {
         local: {
           freeSessions: () => host.free,
           gate: () => host.gate,
+          paused: () => host.paused,
           workdirs: () => [workdir],
           workdirExists: (path) => host.existing.has(path) && existsSync(path),
         },

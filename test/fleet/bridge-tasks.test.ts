@@ -44,6 +44,24 @@ describe("fleet bridge: tasks", () => {
     expect(a.events).toEqual([]);
   });
 
+  test("a paused host exports nothing: its inbox files stay in inbox/ until it resumes, then go to the shared queue", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    a.paused = true;
+    a.drop("held.md");
+    await a.bridge.tick();
+    expect(a.files("inbox")).toEqual(["held.md"]);
+    expect(a.store.tasks()[0]).toMatchObject({ state: "queued", fleetState: null, fleetId: null });
+    b.free = 1;
+    await b.bridge.tick();
+    expect(b.claimed()).toEqual([]);
+    a.paused = false;
+    await a.bridge.tick();
+    expect(a.files("inbox")).toEqual([]);
+    await b.bridge.tick();
+    expect(b.claimed().map((t) => t.file)).toEqual(["held.md"]);
+  });
+
   test("status() shows every host with its sessions (shared task ids) and heartbeat age", async () => {
     fleet = createTestFleet(["a", "b"]);
     const [a, b] = fleet.pair();

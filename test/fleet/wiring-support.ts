@@ -104,7 +104,7 @@ export function createWiredFleet(): WiredFleet {
           const read = queue.readTaskSync(project, "processing", file);
           return read?.ok ? read.frontMatter.host ?? null : null;
         }, (project, own) => taskWorkdir({ defaultWorkdir: workdir, projects: {} }, project, own)),
-        local: { freeSessions: () => host.sessions.filter((s) => !busy().has(s)).length, gate: () => ({ open: true }), workdirs: () => [workdir], workdirExists: () => true },
+        local: { freeSessions: () => host.sessions.filter((s) => !busy().has(s)).length, gate: () => ({ open: true }), paused: () => false, workdirs: () => [workdir], workdirExists: () => true },
         info: () => ({ startedAt: 0, version: "test", url: null }),
         onAccountChanged: () => {},
       }, { heartbeatMs: HEARTBEAT_MS, leaseMs: LEASE_MS });
