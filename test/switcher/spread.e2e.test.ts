@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { freezeAtStep, listPanes, startTestDaemon, typePrompt, type TestDaemon } from "../support/daemon.ts";
@@ -44,6 +44,15 @@ const requests = (t: TestDaemon, session: string) => {
   return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; token: string }) : [];
 };
 
+/** How many usage-limit error records the transcripts in `session`'s home hold: the turns the limit cut there. */
+const limitRecords = (t: TestDaemon, session: string) => {
+  const projects = join(sessionHome(t, session), "projects");
+  if (!existsSync(projects)) return 0;
+  return readdirSync(projects, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".jsonl"))
+    .flatMap((f) => readFileSync(join(projects, f), "utf8").split("\n"))
+    .filter((line) => line.includes('"apiError":"usage_limit_reached"')).length;
+};
+
 /** The end state of a limit on a: its two sessions moved in place, one to b and one to c; nothing else moved. */
 async function expectAMovedInPlace(t: TestDaemon, pids: Map<string, number>, onA: string[]) {
   await eventually(() => t.daemon.control.status().last_swap?.step === "done", 30_000);
@@ -81,11 +90,17 @@ describe("spread placement over three accounts", () => {
     for (const [name, account] of before) if (account !== "a") expect(t.daemon.control.status().sessions.find((s) => s.name === name)!.account).toBe(account);
     await eventually(() => t.daemon.control.tasks().filter((task) => task.state === "done").length === 6, 90_000);
     const sent = POOL.flatMap((name) => requests(t, name).map((r) => ({ ...r, session: name })));
-    // Every task went out once; the two cut on a each got one continue, sent as the account it moved to.
+    // Every task went out once. Each turn on a that the limit cut got one continue, sent as the account its session
+    // moved to; a turn on a still running when its session moved sent its last request as that account, was not cut
+    // and got none (which of a's two turns end before the move depends on how far apart they were typed).
     for (const prompt of prompts) expect(sent.filter((r) => r.prompt === prompt)).toHaveLength(1);
+    const cut = POOL.filter((name) => limitRecords(t, name) > 0);
+    expect(cut.length).toBeGreaterThanOrEqual(1);
+    expect(onA).toEqual(expect.arrayContaining(cut));
     const continues = sent.filter((r) => r.prompt === CONTINUE);
-    expect(continues.map((r) => r.session).sort()).toEqual(onA);
-    expect(continues.map((r) => r.token).sort()).toEqual(["sk-ant-oat01-SIM-b", "sk-ant-oat01-SIM-c"]);
+    expect(continues.map((r) => r.session).sort()).toEqual(cut);
+    const accountOf = (name: string) => t.daemon.control.status().sessions.find((s) => s.name === name)!.account;
+    for (const c of continues) expect(c.token).toBe(`sk-ant-oat01-SIM-${accountOf(c.session)}`);
     expect(t.daemon.control.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"], ["c", "available"]]);
   }, 180_000);
 });
