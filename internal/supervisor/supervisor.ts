@@ -262,7 +262,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       case "transcript": {
         const verdict = classifyTranscriptRecord(obs.record, classifyOptions(obs.at));
         // A record written before an in-place swap moved the session belongs to the account it left.
-        const written = Date.parse(String((obs.record as { timestamp?: unknown } | null)?.timestamp));
+        const written = recordTime(obs.record) ?? undefined;
         const late = verdict.kind === "quota" || verdict.kind === "login" ? accountOfLateEvent(store, obs.session, verdict.line, obs.at, written) : null;
         // A prompt in the transcript is a turn of the account the session runs on (each record is read once).
         if (ledgerEntry(obs.record)?.kind === "prompt") deps.usage?.turn(obs.account, obs.at);
