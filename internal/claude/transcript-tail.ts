@@ -24,6 +24,9 @@ export interface TailRead {
   missed: unknown[];
 }
 
+/** A read that found nothing new. */
+const NOTHING: TailRead = { records: [], missed: [] };
+
 /** Where each followed transcript was read up to, kept across restarts. */
 export interface OffsetMemory {
   load(): Record<string, number>;
@@ -67,7 +70,6 @@ export function createTranscriptTail(log: Logger, memory?: OffsetMemory): Transc
   const saved = new Map(Object.entries(memory?.load() ?? {}));
   // Written as soon as an offset moves, before the records are handed out: a crash then never counts a turn twice.
   const remember = () => memory?.save(Object.fromEntries(offsets));
-  const none: TailRead = { records: [], missed: [] };
   /** The complete records from `from` on, and the offset after the last one (a line still being written is left). */
   const readFrom = (path: string, from: number, size: number): { missed: unknown[]; end: number } => {
     const missed: unknown[] = [];
@@ -96,16 +98,16 @@ export function createTranscriptTail(log: Logger, memory?: OffsetMemory): Transc
         if (was !== undefined && size - was > MISSED_READ_MAX_BYTES) log.warn("transcript backlog skipped", { path, bytes: size - was });
         offsets.set(path, size);
         remember();
-        return none;
+        return NOTHING;
       }
-      if (size === offset) return none;
+      if (size === offset) return NOTHING;
       const read = readRecords(path, offset, TRANSCRIPT_READ_MAX_BYTES);
       if (read.end === offset && size - offset >= TRANSCRIPT_READ_MAX_BYTES) {
         // One line longer than a whole read: skip it rather than stall on it forever.
         log.debug("transcript line skipped", { path });
         offsets.set(path, size);
         remember();
-        return none;
+        return NOTHING;
       }
       offsets.set(path, read.end);
       if (read.end !== offset) remember();
@@ -130,7 +132,7 @@ export function createTranscriptFollower(homeOf: (account: string, session: stri
   return {
     read(session, row) {
       const home = row.account ? homeOf(row.account, session) : undefined;
-      if (!home || !isValidUuid(row.sessionId)) return { records: [], missed: [] };
+      if (!home || !isValidUuid(row.sessionId)) return NOTHING;
       const path = transcriptPath(home, row.workdir, row.sessionId);
       const previous = following.get(session);
       if (previous !== path) {
