@@ -20,11 +20,10 @@ import { join } from "node:path";
 import { openPostgresFleet } from "../internal/fleet/postgres.ts";
 import { openSqliteFleet } from "../internal/fleet/sqlite.ts";
 import type { FleetStore } from "../internal/fleet/store.ts";
-import { SQL } from "bun";
 import { writeFileSync } from "node:fs";
 import { startFleetCase } from "../test/support/fleet-case.ts";
 import { makeTask } from "../test/support/ledger.ts";
-import type { PrivatePostgres } from "../test/support/postgres.ts";
+import { clusterAt, type PrivatePostgres } from "../test/support/postgres.ts";
 import { eventually } from "../test/support/tmux.ts";
 import { ROOT, defer, main, ms, say, stats, summary, tempDir, type SummaryRow } from "./support.ts";
 
@@ -144,32 +143,14 @@ async function watchLatency(a: FleetStore, b: FleetStore): Promise<number[]> {
 }
 
 /** A private cluster's URL, or why there is none. */
-function startPostgres(): { url: string } | { skipped: string } {
+function startPostgres(): { url: string; dir: string } | { skipped: string } {
   const dir = tempDir("pg");
   const script = join(ROOT, "scripts", "postgres.sh");
   const out = Bun.spawnSync(["sh", script, "start", dir], { stdout: "pipe", stderr: "pipe" });
   defer(() => Bun.spawnSync(["sh", script, "stop", dir]));
   const url = out.stdout.toString().trim().split("\n").pop() ?? "";
-  if (out.exitCode === 0 && url.startsWith("postgres://")) return { url };
+  if (out.exitCode === 0 && url.startsWith("postgres://")) return { url, dir };
   return { skipped: `sh scripts/postgres.sh start exited ${out.exitCode}: ${out.stderr.toString().trim().split("\n").pop() ?? ""}` };
-}
-
-/** The running cluster as the fleet case wants it: a fresh database per round. */
-function clusterFor(url: string): PrivatePostgres {
-  const admin = new SQL(url, { max: 1 });
-  defer(() => admin.close({ timeout: 1 }));
-  let n = 0;
-  return {
-    url,
-    async freshDatabase() {
-      const name = `fleet_bench_${++n}`;
-      await admin.unsafe(`CREATE DATABASE ${name}`);
-      return url.replace(/\/postgres$/, `/${name}`);
-    },
-    halt() { throw new Error("not used by the bench"); },
-    resume() { throw new Error("not used by the bench"); },
-    async stop() {},
-  };
 }
 
 /** The epoch ms of the first log line of `logs` with `msg` (and `fields`), or null. */
@@ -215,7 +196,9 @@ async function postgres(): Promise<SummaryRow[]> {
   say(`PostgreSQL account change on host A → host B's watch, ${s.n} changes: p50 ${ms(s.median)}, p95 ${ms(s.p95)}, max ${ms(s.max)}`);
   rows.push({ figure: `account change on host A → seen by host B's watch (LISTEN/NOTIFY + re-read), PostgreSQL, max ${ms(s.max)}`, median: ms(s.median), p95: ms(s.p95), runs: s.n, target: "p95 < 1 s", met: s.p95 < 1000 });
   say(`two daemons on PostgreSQL, ${ROUNDS} rounds: host A's limit → host B's swap requested`);
-  const h = stats(await hostsLatency(clusterFor(cluster.url)));
+  const handle = clusterAt(cluster.url, cluster.dir);
+  defer(() => handle.stop());
+  const h = stats(await hostsLatency(handle));
   say(`  p50 ${ms(h.median)}, p95 ${ms(h.p95)}, max ${ms(h.max)}`);
   rows.push({ figure: `limit on host A (quota hit) → host B's swap requested, two daemons, PostgreSQL, max ${ms(h.max)}`, median: ms(h.median), p95: ms(h.p95), runs: h.n, target: "p95 < 1 s", met: h.p95 < 1000 });
   return rows;

@@ -52,6 +52,11 @@ function start(): PrivatePostgres | string {
     Bun.spawnSync(["sh", SCRIPT, "stop", dir]);
     return `sh scripts/postgres.sh start exited ${out.exitCode}: ${out.stderr.toString().trim().split("\n").pop() ?? ""}`;
   }
+  return clusterAt(url, dir);
+}
+
+/** The cluster running in `dir` (scripts/postgres.sh) at `url`, as a {@link PrivatePostgres}; the bench uses it too. */
+export function clusterAt(url: string, dir: string): PrivatePostgres {
   const admin = new SQL(url, { max: 1 });
   let n = 0;
   return {
