@@ -157,9 +157,9 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
   const finishFailed = (task: TaskRow, reason: string) => {
     const now = clock.now();
     if (inFleet(task, deps.fleet)) {
+      void deps.fleet.finished(task.id, { state: "failed", at: now, error: reason });
       deps.usage?.taskFinished(accountOf(task), false, now);
       log.warn("task failed", { task_id: task.id, fleet_id: task.fleetId, project: task.project, file: task.file, reason });
-      void deps.fleet.finished(task.id, { state: "failed", at: now, error: reason });
       return;
     }
     store.updateTask(task.id, { state: "failed", error: reason, finishedAt: now });
@@ -347,9 +347,10 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       const now = clock.now();
       const durationMs = now - (task.startedAt ?? now);
       if (inFleet(task, deps.fleet)) {
+        // The bridge stores the local end and its finish before it returns (one transaction); the send is async.
+        void deps.fleet.finished(taskId, { state: "done", at: now, result });
         deps.usage?.taskFinished(accountOf(task), true, now);
         log.info("task done", { task_id: taskId, fleet_id: task.fleetId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });
-        void deps.fleet.finished(taskId, { state: "done", at: now, result });
         kick();
         return;
       }

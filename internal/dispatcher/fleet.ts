@@ -13,7 +13,10 @@ import type { Store, TaskRow } from "../state/state.ts";
 export interface DispatcherFleet {
   /** `fleet.host`: rows whose `originHost` is another host have no file here. */
   host: string;
-  /** A fleet row run here ended: the bridge ends the local row and sends the finish (and, once accepted, moves the file and notifies). */
+  /**
+   * A fleet row run here ended: the bridge ends the local row and stores the finish together before it returns (a kill
+   * after that loses nothing), then sends it (and, once accepted, moves the file and notifies).
+   */
   finished(taskId: number, outcome: TaskOutcome): Promise<void>;
   /** A claimed row was never typed: back to the shared queue. */
   release(taskId: number, reason: string): Promise<void>;

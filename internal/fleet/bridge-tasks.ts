@@ -123,7 +123,8 @@ export function createTaskSync(deps: TaskSyncDeps) {
     store.updateTask(task.id, { state: outcome.state, finishedAt: outcome.at, error: outcome.error, fleetState: "ended", fleetClaim: null });
   }
 
-  function finishAnswered(w: Extract<OutboxWrite, { kind: "finish" }>, accepted: boolean): void {
+  /** Ends the local row as the finish's answer says; returns its notification, sent once the answer is committed. */
+  function finishAnswered(w: Extract<OutboxWrite, { kind: "finish" }>, accepted: boolean): (() => void) | undefined {
     const task = store.task(w.taskId);
     if (!task || task.fleetClaim !== w.claim) {
       log.warn("fleet finish answer ignored: the row holds another claim now", { task_id: w.taskId, claim: w.claim, holds: task?.fleetClaim ?? null });
@@ -138,10 +139,26 @@ export function createTaskSync(deps: TaskSyncDeps) {
     ended(task, { state: o.state, at: o.at, result: o.result ?? null, error: o.error ?? null });
     log.info("fleet task finished", { task_id: task.id, fleet_id: w.fleetId, state: o.state });
     if (o.state === "done") {
-      deps.notify({ kind: "task_done", level: "info", at: o.at, project: task.project, file: task.file, session: task.session ?? "none",
+      return () => deps.notify({ kind: "task_done", level: "info", at: o.at, project: task.project, file: task.file, session: task.session ?? "none",
         duration_ms: Math.max(0, o.at - (task.startedAt ?? o.at)) });
-    } else {
-      deps.notify({ kind: "task_failed", level: "warning", at: o.at, project: task.project, file: task.file, reason: o.error ?? "failed" });
+    }
+    return () => deps.notify({ kind: "task_failed", level: "warning", at: o.at, project: task.project, file: task.file, reason: o.error ?? "failed" });
+  }
+
+  /**
+   * Rows left `finishing` with no finish in the outbox (0.4 stored the two apart; a kill between them lost the entry):
+   * the finish is written again from the row, so the shared row and the task file still end. Its result text was only
+   * in the lost entry.
+   */
+  function resendLostFinishes(): void {
+    const waiting = new Set([...store.bridge.pending(), ...store.bridge.parked()].filter((e) => e.kind === "finish")
+      .map((e) => (JSON.parse(e.payload) as { taskId: number }).taskId));
+    for (const task of store.bridge.tasksInFleetState(["finishing"])) {
+      if (waiting.has(task.id) || task.fleetId == null || task.fleetClaim == null) continue;
+      const state = task.state === "failed" ? "failed" : "done";
+      outbox.push({ kind: "finish", taskId: task.id, fleetId: task.fleetId, claim: task.fleetClaim,
+        outcome: { state, at: task.finishedAt ?? clock.now(), result: null, error: state === "failed" ? task.error ?? "failed" : null } });
+      log.warn("fleet finish written again: its outbox entry was lost, with its result text", { task_id: task.id, fleet_id: task.fleetId, state });
     }
   }
 
@@ -198,15 +215,18 @@ export function createTaskSync(deps: TaskSyncDeps) {
       return rows.length - stale.length;
     },
 
-    /** A task run here ended: the local row ends now, the shared row through the outbox. */
+    /** A task run here ended: the local row ends now, the shared row through the outbox (both in one transaction). */
     finished(taskId: number, outcome: TaskOutcome): void {
       const task = store.task(taskId);
       if (!task || task.fleetId == null || task.fleetClaim == null || task.fleetState !== "claimed") {
         log.warn("fleet finish ignored: not held here", { task_id: taskId, fleet_state: task?.fleetState ?? null });
         return;
       }
-      store.updateTask(taskId, { state: outcome.state, finishedAt: outcome.at, error: outcome.error ?? null, fleetState: "finishing" });
-      outbox.push({ kind: "finish", taskId, fleetId: task.fleetId, claim: task.fleetClaim, outcome });
+      const finish = { kind: "finish" as const, taskId, fleetId: task.fleetId, claim: task.fleetClaim, outcome };
+      store.bridge.atomically(() => {
+        store.updateTask(taskId, { state: outcome.state, finishedAt: outcome.at, error: outcome.error ?? null, fleetState: "finishing" });
+        outbox.push(finish);
+      });
     },
 
     /** Gives back a claim never typed (a swap started, the session died first): the shared row goes back to the queue. */
@@ -216,15 +236,19 @@ export function createTaskSync(deps: TaskSyncDeps) {
         log.warn("fleet release ignored: not a claim waiting here", { task_id: taskId, fleet_state: task?.fleetState ?? null });
         return;
       }
-      store.updateTask(taskId, { state: "queued", session: null, fleetState: "released", fleetClaim: null });
-      outbox.push({ kind: "release", taskId, fleetId: task.fleetId, claim: task.fleetClaim, reason, at: clock.now() });
+      const release = { kind: "release" as const, taskId, fleetId: task.fleetId, claim: task.fleetClaim, reason, at: clock.now() };
+      store.bridge.atomically(() => {
+        store.updateTask(taskId, { state: "queued", session: null, fleetState: "released", fleetClaim: null });
+        outbox.push(release);
+      });
       log.info("task released", { task_id: taskId, fleet_id: task.fleetId, reason });
     },
 
     /** What the outbox's task writes were answered. */
-    onSent(w: OutboxWrite, accepted: boolean): void {
-      if (w.kind === "finish") finishAnswered(w, accepted);
-      else if (w.kind === "release" && !accepted) log.info("fleet release refused: claim already stale", { task_id: w.taskId, fleet_id: w.fleetId });
+    onSent(w: OutboxWrite, accepted: boolean): (() => void) | undefined {
+      if (w.kind === "finish") return finishAnswered(w, accepted);
+      if (w.kind === "release" && !accepted) log.info("fleet release refused: claim already stale", { task_id: w.taskId, fleet_id: w.fleetId });
+      return undefined;
     },
 
     /** This host's own tasks whose shared row ended elsewhere (or after this host was superseded): files and rows follow. */
@@ -245,9 +269,11 @@ export function createTaskSync(deps: TaskSyncDeps) {
 
     /**
      * At start: shared tasks running under this host's name that no local row holds (a crash between the claim and the
-     * local row) go back to the queue, so no lease is renewed for work nobody runs.
+     * local row) go back to the queue, so no lease is renewed for work nobody runs; a finish whose outbox entry was
+     * lost is written again.
      */
     async reconcile(): Promise<number> {
+      resendLostFinishes();
       const held = new Set(store.bridge.tasksInFleetState(["claimed", "finishing"]).map((t) => `${t.fleetId}:${t.fleetClaim}`));
       let n = 0;
       for (const row of await fleet.tasks({ state: "running", host, limit: 10_000 })) {

@@ -38,8 +38,12 @@ export interface OutboxDeps {
   host: string;
   clock: Clock;
   log: Logger;
-  /** Called once a write was taken, with what the store answered (`finish`/`release`: false for a stale claim). */
-  onSent(write: OutboxWrite, accepted: boolean): void;
+  /**
+   * Called once a write was taken, with what the store answered (`finish`/`release`: false for a stale claim), inside
+   * the transaction that removes the entry. What it returns runs after that commit (notifications: none for an
+   * answer a crash then undoes).
+   */
+  onSent(write: OutboxWrite, accepted: boolean): (() => void) | void;
 }
 
 export interface Outbox {
@@ -91,8 +95,13 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       log.error(park ? "fleet write parked" : "fleet write failed", { entry: entry.id, kind: entry.kind, attempts: entry.attempts + 1, error });
       return park ? "parked" : "retry";
     }
-    deps.onSent(write, accepted);
-    store.done(entry.id);
+    // The answer's effect on the local row and the entry's removal commit together: a crash leaves both or neither.
+    const afterCommit = store.atomically(() => {
+      const then = deps.onSent(write, accepted);
+      store.done(entry.id);
+      return then;
+    });
+    afterCommit?.();
     return "sent";
   }
 

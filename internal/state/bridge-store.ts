@@ -59,6 +59,11 @@ export interface BridgeStore {
   /** Rows in any of `states`, oldest first. */
   tasksInFleetState(states: FleetLocalState[]): TaskRow[];
 
+  /**
+   * Runs `fn` in one transaction: a local row's change and the outbox write that tells the fleet of it are both
+   * stored or neither (a `kill -9` between two statements left a row `finishing` with no finish to send).
+   */
+  atomically<T>(fn: () => T): T;
   /** Appends a write; returns its id. */
   push(kind: OutboxKind, payload: unknown, now: number): number;
   /** Entries not parked, in order. */
@@ -95,6 +100,7 @@ export function createBridgeStore(db: Database, taskRow: (r: Record<string, unkn
       const list = states.map((s) => `'${s}'`).join(",");
       return rows(`SELECT * FROM tasks WHERE fleet_state IN (${list}) ORDER BY created_at, id`).map(taskRow);
     },
+    atomically: (fn) => db.transaction(fn)(),
     push(kind, payload, now) {
       const row = db.query(`INSERT INTO bridge_outbox (kind, payload, created_at, next_at) VALUES ($kind, $payload, $now, $now) RETURNING id`)
         .get({ kind, payload: JSON.stringify(payload), now }) as { id: number };

@@ -174,6 +174,58 @@ describe("fleet bridge: database away", () => {
     expect((await b.sw.fleet.tasks())[0]).toMatchObject({ state: "done", host: "b", result: "kept" });
   });
 
+  test("a task's local end and its finish in the outbox are stored together: a crash between them leaves neither", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    const push = b.store.bridge.push;
+    b.store.bridge.push = () => { throw new Error("killed before the outbox write"); };
+    expect(() => b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "kept" })).toThrow("killed before the outbox write");
+    b.store.bridge.push = push;
+    expect(b.store.task(held.id)).toMatchObject({ state: "running", fleetState: "claimed" });
+    expect(b.bridge.status().outbox).toBe(0);
+
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "kept" });
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect((await b.sw.fleet.tasks())[0]).toMatchObject({ state: "done", host: "b", result: "kept" });
+  });
+
+  test("a row left finishing with no finish in the outbox (stored apart by 0.4) is finished again after a restart", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    b.sw.down = true;
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "lost with the entry" });
+    for (const entry of b.store.bridge.pending()) b.store.bridge.done(entry.id);
+    await b.restart();
+    b.sw.down = false;
+    await b.bridge.tick();
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect((await b.sw.fleet.tasks())[0]).toMatchObject({ state: "done", host: "b" });
+    expect(b.events.map((e) => e.kind)).toEqual(["task_done"]);
+    await a.bridge.tick();
+    expect(a.files("done")).toEqual(["job.md"]);
+  });
+
+  test("a crash after the finish was answered, before its entry was removed, sends it again once: the task ends once", async () => {
+    fleet = createTestFleet(["a", "b"]);
+    const [a, b] = fleet.pair();
+    const held = await fleet.handOver(a, b, ["job.md"]);
+    const done = b.store.bridge.done;
+    b.store.bridge.done = () => { throw new Error("killed before the entry was removed"); };
+    await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "once" });
+    b.store.bridge.done = done;
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "finishing" });
+    expect(b.bridge.status().outbox).toBe(1);
+    expect(b.events).toEqual([]);
+
+    await b.restart();
+    await b.bridge.tick();
+    expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "ended" });
+    expect(b.bridge.status().outbox).toBe(0);
+    expect(b.events.map((e) => e.kind)).toEqual(["task_done"]);
+  });
+
   test("a finish the database already took (sent again after a crash) counts as accepted, not superseded", async () => {
     fleet = createTestFleet(["a", "b"]);
     const [a, b] = fleet.pair();
