@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { createTmux, type RunCommand, type Tmux } from "../internal/tmux/tmux.ts";
 import { childEnv, createBunRun } from "../internal/tmux/runner.ts";
 import { parseConfig } from "../internal/config/config.ts";
-import { createLog } from "../internal/log.ts";
+import { createLog, type LogLevel } from "../internal/log.ts";
 import { systemClock, type Clock } from "../internal/clock.ts";
 import { wire, type Daemon } from "../cmd/claude-failover.ts";
 import { freePort } from "../internal/demo/demo.ts";
@@ -229,7 +229,8 @@ watcher: ${spec.watcher ?? "{}"}
 /** A daemon wired in this process (as test/support/daemon.ts does), on `server`, stopped at cleanup. */
 export async function startInProcess(text: string, dir: string, server: BenchTmux, opts: { run?: RunCommand; clock?: Clock; self: string[] }): Promise<Daemon> {
   const config = parseConfig(text, join(dir, "config.yaml"), { env: { [TOKEN_ENV]: TOKEN }, home: dir });
-  const log = createLog({ level: "error", write: (line) => process.stderr.write(`  [daemon] ${line}\n`) });
+  // `BENCH_DAEMON_LOG=info` prints the daemon's log too (e.g. to see where a swap's time goes). @default error
+  const log = createLog({ level: (process.env.BENCH_DAEMON_LOG ?? "error") as LogLevel, write: (line) => process.stderr.write(`  [daemon] ${line}\n`) });
   const daemon = wire(config, { run: opts.run ?? server.run, clock: opts.clock ?? systemClock, fetch, log, self: opts.self, tmuxArgs: ["-f", "/dev/null"] });
   const realStop = daemon.stop.bind(daemon);
   let stopped = false;
