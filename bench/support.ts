@@ -361,6 +361,8 @@ export { freePort };
 /** A daemon whose pool sessions each run a bench task, every turn ending at the same moment (see {@link fleetWithCutTasks}). */
 export interface CutFleet {
   dir: string; server: BenchTmux; daemon: Daemon; pids: Map<string, number>;
+  /** When every task's turn ends (epoch ms): the moment of the limit. */
+  cutAt: number;
   /** Whether every pane still runs the process it ran before the tasks (no restart). */
   samePids(): Promise<boolean>;
   /** Stops the daemon and the tmux server. */
@@ -390,7 +392,7 @@ export async function fleetWithCutTasks(binary: string, label: string, pool: num
   }
   await until("every task typed", () => daemon.control.status().queue.filter((t) => t.state === "running").length === pool, cutAfterMs, 20);
   return {
-    dir, server, daemon, pids,
+    dir, server, daemon, pids, cutAt,
     samePids: async () => (await server.tmux.listPanes()).every((p) => pids.get(p.session) === p.pid),
     async stop() {
       await daemon.stop("run done");
