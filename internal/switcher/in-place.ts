@@ -154,7 +154,9 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
  */
 export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], target: string, triggerLine: string | null = null): Promise<void> {
   const now = deps.clock.now();
-  const screens = await deps.tmux.capture(sessions.map((s) => s.name));
+  // `closing` already read the limit line of every session it handled (null: none on screen): only the others are looked at.
+  const unread = sessions.filter((s) => s.limitLine === undefined);
+  const screens = unread.length ? await deps.tmux.capture(unread.map((s) => s.name)) : new Map<string, string[]>();
   for (const s of sessions) {
     const lines = screens.get(s.name) ?? [];
     const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now, defaultZone: "UTC" }) : null;
