@@ -66,10 +66,14 @@ const needsEsc = (lines: string[], now: number) => {
   return activity === "dialog" || (activity === "waiting" && classifyPane(lines, { now, defaultZone: "UTC" }).kind === "quota");
 };
 
-/** Records each session's pane process (the `saving` step of an in-place swap). */
-export async function recordPids(tmux: Tmux, sessions: InPlaceSession[]): Promise<void> {
-  const panes = new Map((await tmux.listPanes()).filter((p) => !p.dead).map((p) => [p.session, p.pid]));
-  for (const s of sessions) s.pid = panes.get(s.name) ?? null;
+/** Each session's pane process, read when the swap starts (`saving`) and recorded in the plan at `closing`. */
+export async function readPids(tmux: Tmux): Promise<Map<string, number>> {
+  return new Map((await tmux.listPanes()).filter((p) => !p.dead).map((p) => [p.session, p.pid]));
+}
+
+/** Records each session's pane process unless the plan already has it (a swap resumed after a restart keeps its own). */
+export function recordPids(sessions: InPlaceSession[], pids: ReadonlyMap<string, number>): void {
+  for (const s of sessions) if (s.pid === undefined) s.pid = pids.get(s.name) ?? null;
 }
 
 /**
