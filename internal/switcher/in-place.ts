@@ -48,6 +48,8 @@ export interface InPlaceSession {
    * armed automatic continue (§14), and closes a limit dialog first (watcher/follow.ts); `closing` leaves it alone.
    */
   midTask?: boolean;
+  /** The task it runs (pool sessions; null or absent when none). */
+  taskId?: number | null;
   outcome?: "kept" | "resumed" | "fresh" | "dead";
 }
 
@@ -168,8 +170,9 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
     const line = s.limitLine ?? (verdict?.kind === "quota" || verdict?.kind === "login" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
     if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
-    // A session running a task may still be drawing the limit line of the turn it cut: old news until its next turn.
-    deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null || s.midTask === true });
+    // A session whose task's turn was cut may still be drawing the limit line of that turn: old news until its next turn.
+    const cut = s.midTask === true && s.taskId != null && deps.store.task(s.taskId)?.delivery === "ended";
+    deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null || cut });
   }
   deps.log.info("sessions moved in place", { account: target, sessions: sessions.map((s) => s.name) });
 }

@@ -130,11 +130,16 @@ describe("moveRows()", () => {
     expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() + 1)).toBeNull();
   });
 
-  test("a session running a task gets a new launchedAt even before its limit line is drawn: that line is old news on b", async () => {
-    const { deps, sessions, store, clock } = setup({ task: IDLE, idle: IDLE });
-    sessions[0]!.midTask = true;
+  test("a session whose task's turn was cut gets a new launchedAt even before its limit line is drawn: that line is old news on b", async () => {
+    const { deps, sessions, store, clock } = setup({ cut: IDLE, running: IDLE, idle: IDLE });
+    for (const [i, name] of ["cut", "running"].entries()) {
+      const task = store.addTask({ project: "p", file: `${name}.md`, priority: 0, workdir: "/w", timeoutMs: null, prompt: name, createdAt: i });
+      store.updateTask(task.id, { state: "running", session: name, delivery: name === "cut" ? "ended" : "confirmed" });
+      Object.assign(sessions.find((s) => s.name === name)!, { midTask: true, taskId: task.id });
+    }
     await moveRows(deps, sessions, "b", LIMIT_LINE);
-    expect(store.sessions().map((s) => [s.name, s.launchedAt === clock.now()])).toEqual([["idle", false], ["task", true]].sort());
+    // A turn still running (a warning swap moves it before any limit) keeps its pane a witness of what comes next.
+    expect(store.sessions().map((s) => [s.name, s.launchedAt === clock.now()])).toEqual([["cut", true], ["idle", false], ["running", false]]);
   });
 
   test("a session busy during the move takes the swap's limit line: a request it sent before, answered after, counts for a", async () => {
