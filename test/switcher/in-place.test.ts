@@ -128,6 +128,8 @@ describe("moveRows()", () => {
     // A transcript record written before the move is the old account's, whatever it says.
     expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() - 1)).toBe("a");
     expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() + 1)).toBeNull();
+    // Received before the move, handled after it (queued behind other events while the swap moved the row): the old account's.
+    expect(accountOfLateEvent(store, "idle", "anything", clock.now() - 200)).toBe("a");
   });
 
   test("a session whose task's turn was cut gets a new launchedAt even before its limit line is drawn: that line is old news on b", async () => {
