@@ -23,9 +23,9 @@ import type { FleetStore } from "../internal/fleet/store.ts";
 import { writeFileSync } from "node:fs";
 import { startFleetCase } from "../test/support/fleet-case.ts";
 import { makeTask } from "../test/support/ledger.ts";
-import { clusterAt, type PrivatePostgres } from "../test/support/postgres.ts";
+import { startCluster, type PrivatePostgres } from "../test/support/postgres.ts";
 import { eventually } from "../test/support/tmux.ts";
-import { ROOT, defer, main, ms, say, stats, summary, tempDir, type SummaryRow } from "./support.ts";
+import { defer, main, ms, say, stats, summary, tempDir, type SummaryRow } from "./support.ts";
 
 /** `--name N` from the command line, else `fallback`. */
 function flag(name: string, fallback: number): number {
@@ -142,17 +142,6 @@ async function watchLatency(a: FleetStore, b: FleetStore): Promise<number[]> {
   }
 }
 
-/** A private cluster's URL, or why there is none. */
-function startPostgres(): { url: string; dir: string } | { skipped: string } {
-  const dir = tempDir("pg");
-  const script = join(ROOT, "scripts", "postgres.sh");
-  const out = Bun.spawnSync(["sh", script, "start", dir], { stdout: "pipe", stderr: "pipe" });
-  defer(() => Bun.spawnSync(["sh", script, "stop", dir]));
-  const url = out.stdout.toString().trim().split("\n").pop() ?? "";
-  if (out.exitCode === 0 && url.startsWith("postgres://")) return { url, dir };
-  return { skipped: `sh scripts/postgres.sh start exited ${out.exitCode}: ${out.stderr.toString().trim().split("\n").pop() ?? ""}` };
-}
-
 /** The epoch ms of the first log line of `logs` with `msg` (and `fields`), or null. */
 function logTime(logs: Array<Record<string, unknown>>, msg: string, fields: Record<string, unknown> = {}): number | null {
   const line = logs.find((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
@@ -184,11 +173,12 @@ async function hostsLatency(pg: PrivatePostgres): Promise<number[]> {
 }
 
 async function postgres(): Promise<SummaryRow[]> {
-  const cluster = startPostgres();
-  if ("skipped" in cluster) {
-    say(`postgres: SKIPPED, no private PostgreSQL (${cluster.skipped})`);
+  const cluster = startCluster(tempDir("pg"));
+  if (typeof cluster === "string") {
+    say(`postgres: SKIPPED, no private PostgreSQL (${cluster})`);
     return [{ figure: "claims and account watch, PostgreSQL: SKIPPED (no private cluster could be started)", median: "–", runs: 0 }];
   }
+  defer(() => cluster.stop());
   const stores = await Promise.all(HOSTS.map(() => openPostgresFleet(cluster.url)));
   for (const store of stores) defer(() => store.close());
   const rows = claimRows("PostgreSQL", await claims(stores));
@@ -196,9 +186,7 @@ async function postgres(): Promise<SummaryRow[]> {
   say(`PostgreSQL account change on host A → host B's watch, ${s.n} changes: p50 ${ms(s.median)}, p95 ${ms(s.p95)}, max ${ms(s.max)}`);
   rows.push({ figure: `account change on host A → seen by host B's watch (LISTEN/NOTIFY + re-read), PostgreSQL, max ${ms(s.max)}`, median: ms(s.median), p95: ms(s.p95), runs: s.n, target: "p95 < 1 s", met: s.p95 < 1000 });
   say(`two daemons on PostgreSQL, ${ROUNDS} rounds: host A's limit → host B's swap requested`);
-  const handle = clusterAt(cluster.url, cluster.dir);
-  defer(() => handle.stop());
-  const h = stats(await hostsLatency(handle));
+  const h = stats(await hostsLatency(cluster));
   say(`  p50 ${ms(h.median)}, p95 ${ms(h.p95)}, max ${ms(h.max)}`);
   rows.push({ figure: `limit on host A (quota hit) → host B's swap requested, two daemons, PostgreSQL, max ${ms(h.max)}`, median: ms(h.median), p95: ms(h.p95), runs: h.n, target: "p95 < 1 s", met: h.p95 < 1000 });
   return rows;

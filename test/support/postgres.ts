@@ -45,7 +45,11 @@ function reapOrphans(): void {
 
 function start(): PrivatePostgres | string {
   reapOrphans();
-  const dir = mkdtempSync(join(tmpdir(), `cf-test-pg-${process.pid}-`));
+  return startCluster(mkdtempSync(join(tmpdir(), `cf-test-pg-${process.pid}-`)));
+}
+
+/** Starts a cluster in `dir` (scripts/postgres.sh); why not when it cannot (then nothing is left running). The bench uses it too. */
+export function startCluster(dir: string): PrivatePostgres | string {
   const out = Bun.spawnSync(["sh", SCRIPT, "start", dir], { stdout: "pipe", stderr: "pipe" });
   const url = out.stdout.toString().trim().split("\n").pop() ?? "";
   if (out.exitCode !== 0 || !url.startsWith("postgres://")) {
@@ -55,8 +59,8 @@ function start(): PrivatePostgres | string {
   return clusterAt(url, dir);
 }
 
-/** The cluster running in `dir` (scripts/postgres.sh) at `url`, as a {@link PrivatePostgres}; the bench uses it too. */
-export function clusterAt(url: string, dir: string): PrivatePostgres {
+/** The cluster running in `dir` (scripts/postgres.sh) at `url`, as a {@link PrivatePostgres}. */
+function clusterAt(url: string, dir: string): PrivatePostgres {
   const admin = new SQL(url, { max: 1 });
   let n = 0;
   return {
