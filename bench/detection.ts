@@ -11,12 +11,12 @@
  *       `clear; cat limit.txt` and measures until the swap row exists.
  * Each run waits for the previous swap to finish, the 1 s cooldown to pass, and sets the account it left back to
  * available (disable then enable: enabling an account that is cooling is a no-op). 20 runs each (`BENCH_DETECTION_RUNS`).
- * The swap row is read through the in-process control (`status().last_swap`) every 5 ms.
+ * The swap row is read from state.db (one row, read-only) every 5 ms.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Daemon } from "../cmd/claude-failover.ts";
-import { afterLastSwap, configText, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
+import { afterLastSwap, configText, ensureBinary, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, swapReader, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
 
 const RUNS = Number(process.env.BENCH_DETECTION_RUNS ?? 20);
 const SESSION = "ccl-auto-11";
@@ -53,10 +53,11 @@ async function readyForNext(d: Daemon): Promise<number> {
 
 /** Milliseconds from `t0` until a swap newer than `previous` exists; also its signal. */
 async function swapAfter(d: Daemon, previous: number, t0: number) {
+  const swaps = swapReader(d.config.state_dir);
   const swap = await until("the swap request", () => {
-    const last = d.control.status().last_swap;
+    const last = swaps.last();
     return last && last.id > previous ? last : null;
-  }, 10_000, 5);
+  }, 10_000, 5).finally(() => swaps.close());
   return { ms: performance.now() - t0, signal: swap.signal ?? "?", to: swap.to };
 }
 

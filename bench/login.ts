@@ -16,7 +16,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { continuesOf, fleetWithCutTasks, main, ms, repeatRuns, simRequests, stats, summary, until, type SummaryRow } from "./support.ts";
+import { continuesOf, fleetWithCutTasks, main, ms, repeatRuns, simRequests, stats, summary, swapReader, until, type SummaryRow } from "./support.ts";
 
 const POOL = 6;
 const DEDICATED = 1;
@@ -46,10 +46,11 @@ async function runOnce(binary: string, run: number): Promise<Sample> {
   const fleet = await fleetWithCutTasks(binary, `login-${run}`, POOL, DEDICATED, CUT_AFTER_MS);
   const { dir, daemon: d } = fleet;
   writeFileSync(join(dir, "homes", "a", "sim-auth"), "revoked\n");
+  const swaps = swapReader(d.config.state_dir);
   const swap = await until("the login swap to finish", () => {
-    const s = d.control.status().last_swap;
+    const s = swaps.last();
     return s && s.reason === "login" && (s.step === "done" || s.step === "failed") ? s : null;
-  }, 60_000, 5);
+  }, 60_000, 5).finally(() => swaps.close());
   if (swap.step === "failed") throw new Error(`swap failed: ${swap.error}`);
   const seen = firstRefusal(join(dir, "state", "homes", "fleet"));
   if (seen === null) throw new Error("no authentication_failed record in the transcripts");

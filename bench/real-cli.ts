@@ -10,8 +10,9 @@
  *    at the same moment (the stand-in holds the twelve requests, then answers them all), with `relaunch_stagger` 0
  *    and the default 2 s: from the first 429 to each cut session's first request on account b (p50/p95/max; the last
  *    session is the max), with the daemon's milestones (swap requested, swap done, each continue typed).
- *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts, so the whole figure is the
- *    daemon's share. With `switcher.mode: restart` it is split into the CLI's own start-up (relaunch → its prompt box
+ *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts; the figure is split into the
+ *    CLI's own first part (the 429 → its limit record in the transcript, the earliest the daemon can know) and the
+ *    daemon's share (that record → the session's continue typed), then Claude Code taking the typed prompt. With `switcher.mode: restart` it is split into the CLI's own start-up (relaunch → its prompt box
  *    on screen) and the daemon's share (prompt box → the continue prompt reaching the API), itself split into the
  *    daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
  *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
@@ -23,7 +24,9 @@ import { claudeInstalled, CLAUDE_BIN } from "../test/conformance/support/claude.
 import { startConformance, type Conformance } from "../test/conformance/support/harness.ts";
 import { eventually } from "../test/support/tmux.ts";
 import { paneActivity } from "../internal/quota/classify.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { transcriptPath } from "../internal/claude/home.ts";
+import { recordTime } from "../internal/claude/transcript-tail.ts";
 import { ensureBinary } from "./support.ts";
 import { join } from "node:path";
 
@@ -82,8 +85,23 @@ async function limitToSwapRequested(): Promise<number[]> {
 
 type SwapMode = "in-place" | "restart";
 
-/** One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart). */
-interface FleetRow { total: number; requested: number; done: number; typed: number; startup?: number; back?: number }
+/**
+ * One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart); `recorded`: its CLI wrote the
+ * limit's record into its transcript (the CLI's own share before the daemon can know).
+ */
+interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; startup?: number; back?: number }
+
+/** When the CLI wrote the limit (`usage_limit_reached`) record of this conversation (epoch ms), NaN when none. */
+function limitRecordedAt(c: Conformance, workdir: string, sessionId: string): number {
+  const path = transcriptPath(join(c.t.config.state_dir, "homes", "fleet"), workdir, sessionId);
+  if (!existsSync(path)) return NaN;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (!line.includes('"usage_limit_reached"')) continue;
+    const at = recordTime(JSON.parse(line));
+    if (at !== null) return at;
+  }
+  return NaN;
+}
 
 /**
  * One fleet failover: every session's turn cut by the same limit. Each task's request to account a is held by the
@@ -127,7 +145,11 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
     }
     return names.filter(typed).map((name) => {
       const onB = c.api.b.turns().find((r) => r.sessionId === idOf(name))!.at;
-      const row: FleetRow = { total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit };
+      const session = c.status().sessions.find((s) => s.name === name)!;
+      const row: FleetRow = {
+        total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit,
+        recorded: limitRecordedAt(c, session.workdir, session.session_id!) - firstHit,
+      };
       if (mode === "restart") {
         const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
         row.startup = ready.get(name)! - launchedAt;
@@ -157,6 +179,7 @@ function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
   console.log(`[${mode}, stagger ${stagger}] limit → ${rows.length} of ${FLEET} cut sessions typing again on b: last ${ms(total.max)}; ${f(rows.map((r) => r.total))}`
     + (mode === "in-place" ? " (no CLI start-up: all of it is the daemon's share)" : ""));
   console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
+  console.log(`  the CLI's own, first: 429 → its limit record in the transcript ${f(rows.map((r) => r.recorded))}; the daemon's share: that record → its continue typed ${f(rows.map((r) => r.typed - r.recorded))}`);
   console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
   if (mode === "restart") {
     console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);

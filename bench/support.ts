@@ -6,13 +6,14 @@
  * on signals, and the summary rows `bench/run.ts` collects (JSON lines in the file named by `BENCH_SUMMARY`).
  */
 import { SIM_REQUEST_LOG, writeSimAccountLogin } from "../internal/demo/sim-login.ts";
+import { Database } from "bun:sqlite";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createTmux, type RunCommand, type Tmux } from "../internal/tmux/tmux.ts";
 import { childEnv, createBunRun } from "../internal/tmux/runner.ts";
 import { parseConfig } from "../internal/config/config.ts";
-import { createLog } from "../internal/log.ts";
+import { createLog, type LogLevel } from "../internal/log.ts";
 import { systemClock, type Clock } from "../internal/clock.ts";
 import { wire, type Daemon } from "../cmd/claude-failover.ts";
 import { freePort } from "../internal/demo/demo.ts";
@@ -227,10 +228,28 @@ watcher: ${spec.watcher ?? "{}"}
 
 
 /** A daemon wired in this process (as test/support/daemon.ts does), on `server`, stopped at cleanup. */
-export async function startInProcess(text: string, dir: string, server: BenchTmux, opts: { run?: RunCommand; clock?: Clock; self: string[] }): Promise<Daemon> {
+export async function startInProcess(text: string, dir: string, server: BenchTmux, opts: { run?: RunCommand; clock?: Clock; self: string[]; onLog?: (line: string) => void }): Promise<Daemon> {
   const config = parseConfig(text, join(dir, "config.yaml"), { env: { [TOKEN_ENV]: TOKEN }, home: dir });
-  const log = createLog({ level: "error", write: (line) => process.stderr.write(`  [daemon] ${line}\n`) });
-  const daemon = wire(config, { run: opts.run ?? server.run, clock: opts.clock ?? systemClock, fetch, log, self: opts.self, tmuxArgs: ["-f", "/dev/null"] });
+  // `BENCH_DAEMON_LOG=info` prints the daemon's log too (e.g. to see where a swap's time goes). @default error
+  // `onLog` gets every line from info up (a bench times a swap's steps from its log, with no polling in between).
+  const printed = process.env.BENCH_DAEMON_LOG;
+  const level = (printed === "debug" ? "debug" : opts.onLog ? "info" : printed ?? "error") as LogLevel;
+  const log = createLog({
+    level,
+    write: (line) => {
+      opts.onLog?.(line);
+      if (printed) process.stderr.write(`  [daemon] ${line}\n`);
+    },
+  });
+  const baseRun = opts.run ?? server.run;
+  // `BENCH_TMUX_TIMES=1` prints each tmux invocation's start and duration (to see where a swap's time goes).
+  const run: RunCommand = process.env.BENCH_TMUX_TIMES ? async (argv, o) => {
+    const start = performance.now();
+    const r = await baseRun(argv, o);
+    process.stderr.write(`  [tmux] ${new Date(Date.now() - (performance.now() - start)).toISOString()} +${(performance.now() - start).toFixed(0)} ms ${argv.slice(argv.indexOf("/dev/null") + 1).join(" ").slice(0, 80)}\n`);
+    return r;
+  } : baseRun;
+  const daemon = wire(config, { run, clock: opts.clock ?? systemClock, fetch, log, self: opts.self, tmuxArgs: ["-f", "/dev/null"] });
   const realStop = daemon.stop.bind(daemon);
   let stopped = false;
   const stop = async (reason = "bench done") => {
@@ -283,6 +302,20 @@ export async function until<T>(what: string, probe: () => Promise<T> | T, timeou
     await Bun.sleep(stepMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/** The newest swap row as a bench reads it: the fields the benches look at. */
+export interface SwapSeen { id: number; step: string; reason: string; from: string | null; to: string | null; signal: string | null; error: string | null; at: number }
+
+/**
+ * A reader of the daemon's newest swap row straight from its state.db (read-only, one indexed row). The benches poll
+ * it every few milliseconds: polling `control.status()` that often (every account's usage, every session, 20 swaps)
+ * took a third of the in-process daemon's CPU and slowed the very swap being timed.
+ */
+export function swapReader(stateDir: string): { last(): SwapSeen | null; close(): void } {
+  const db = new Database(join(stateDir, "state.db"), { readonly: true });
+  const query = db.query("SELECT id, step, reason, from_account AS \"from\", to_account AS \"to\", signal, error, requested_at AS at FROM swaps ORDER BY id DESC LIMIT 1");
+  return { last: () => (query.get() as SwapSeen | null) ?? null, close: () => db.close() };
 }
 
 // ---- /proc -------------------------------------------------------------------------------------------------------
@@ -360,6 +393,8 @@ export { freePort };
 /** A daemon whose pool sessions each run a bench task, every turn ending at the same moment (see {@link fleetWithCutTasks}). */
 export interface CutFleet {
   dir: string; server: BenchTmux; daemon: Daemon; pids: Map<string, number>;
+  /** When every task's turn ends (epoch ms): the moment of the limit. */
+  cutAt: number;
   /** Whether every pane still runs the process it ran before the tasks (no restart). */
   samePids(): Promise<boolean>;
   /** Stops the daemon and the tmux server. */
@@ -371,7 +406,7 @@ export interface CutFleet {
  * task per pool session (`bench task <i>`), each told to end its turn `cutAfterMs` from now (`[sim:until=…]`); resolves
  * once every task was typed, before the turns end. `pids` are the panes' processes then.
  */
-export async function fleetWithCutTasks(binary: string, label: string, pool: number, dedicated: number, cutAfterMs: number): Promise<CutFleet> {
+export async function fleetWithCutTasks(binary: string, label: string, pool: number, dedicated: number, cutAfterMs: number, onLog?: (line: string) => void): Promise<CutFleet> {
   const dir = tempDir(label);
   const server = privateTmux(dir);
   const port = await freePort();
@@ -379,7 +414,7 @@ export async function fleetWithCutTasks(binary: string, label: string, pool: num
     dir, socket: server.socket, port, command: binary, args: ["sim-claude"], pool: { min: pool, max: pool }, dedicated,
     quota: "{ poll_interval: 250ms, reactivate_cooldown: 1h }", watcher: "{ poll_interval: 250ms }",
   }) + "dispatcher: { rescan_interval: 1s }\n";
-  const daemon = await startInProcess(text, dir, server, { self: [binary] });
+  const daemon = await startInProcess(text, dir, server, { self: [binary], onLog });
   await until(`${pool + dedicated} idle sessions`, () => daemon.control.status().sessions.filter((s) => s.state === "idle").length === pool + dedicated, 60_000);
   const pids = new Map((await server.tmux.listPanes()).map((p) => [p.session, p.pid]));
   const cutAt = Date.now() + cutAfterMs;
@@ -389,7 +424,7 @@ export async function fleetWithCutTasks(binary: string, label: string, pool: num
   }
   await until("every task typed", () => daemon.control.status().queue.filter((t) => t.state === "running").length === pool, cutAfterMs, 20);
   return {
-    dir, server, daemon, pids,
+    dir, server, daemon, pids, cutAt,
     samePids: async () => (await server.tmux.listPanes()).every((p) => pids.get(p.session) === p.pid),
     async stop() {
       await daemon.stop("run done");

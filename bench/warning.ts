@@ -17,7 +17,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Daemon } from "../cmd/claude-failover.ts";
-import { ROOT, afterLastSwap, configText, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
+import { ROOT, afterLastSwap, configText, freePort, main, ms, privateTmux, say, startInProcess, stats, summary, swapReader, tempDir, until, type BenchTmux, type SummaryRow } from "./support.ts";
 import { usageWarningText } from "../internal/demo/sim-screen.ts";
 import { paneActivity } from "../internal/quota/classify.ts";
 
@@ -44,6 +44,7 @@ async function runAll() {
   await until("5 idle sessions", () => d.control.status().sessions.filter((s) => s.state === "idle").length === 5, 60_000);
   const detect: number[] = [];
   const moved: number[] = [];
+  const swaps = swapReader(d.config.state_dir);
   for (let i = 0; i < RUNS; i++) {
     const { previous, active } = await readyForNext(d);
     const other = active === "a" ? "b" : "a";
@@ -59,20 +60,22 @@ async function runAll() {
     await until("the warning on screen", async () => (await screenOf(server, SESSION)).includes(`You've used ${percent}% of your 5-hour limit`), 20_000, 20);
     const t0 = performance.now();
     const requested = await until("the swap request", () => {
-      const last = d.control.status().last_swap;
+      const last = swaps.last();
       return last && last.id > previous ? last : null;
     }, 15_000, 5);
     detect.push(performance.now() - t0);
     if (requested.reason !== "warning" || requested.from !== active) throw new Error(`unexpected swap: ${JSON.stringify(requested)}`);
+    // The swap row first (cheap, every 5 ms), then the sessions once it is done.
     await until("the sessions moved", () => {
-      const st = d.control.status();
-      return st.last_swap?.id === requested.id && st.last_swap.step === "done" && st.sessions.every((s) => s.account === other);
+      const last = swaps.last();
+      return last?.id === requested.id && last.step === "done" && d.control.status().sessions.every((s) => s.account === other);
     }, 30_000, 5);
     moved.push(performance.now() - t0);
     // The warning stays on screen for its 8 s: the next run re-enables the account it named only once it is gone.
     await until("the warning gone", async () => !(await screenOf(server, SESSION)).includes(`You've used ${percent}%`), 20_000, 100);
     say(`  run ${i + 1}: ${active} → ${other}, seen → requested ${ms(detect.at(-1)!)}, seen → moved ${ms(moved.at(-1)!)}`);
   }
+  swaps.close();
   await d.stop("bench done");
   return { detect: stats(detect), moved: stats(moved) };
 }

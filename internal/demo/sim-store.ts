@@ -175,8 +175,10 @@ export function createSimStore(o: SimStoreOptions): SimStore {
           const ownTimeout = typeof hook.timeout === "number" && hook.timeout > 0 ? hook.timeout * 1000 : HOOK_TIMEOUT_MS;
           const command = hook.command;
           attempt(() => {
+            // In a session of its own: a hook still running when the agent exits (e.g. SessionEnd after its pane was
+            // killed) is not killed with the terminal's process group when the agent, its session leader, exits.
             const child = Bun.spawn(["sh", "-c", command], { cwd: o.cwd, env, stdin: new Blob([payload]), stdout: "ignore",
-              stderr: "ignore", timeout: Math.min(HOOK_TIMEOUT_MS, ownTimeout), killSignal: "SIGKILL" });
+              stderr: "ignore", timeout: Math.min(HOOK_TIMEOUT_MS, ownTimeout), killSignal: "SIGKILL", detached: true });
             const done = child.exited.then(() => {}, () => {});
             commands.push(command);
             runs.push(done);

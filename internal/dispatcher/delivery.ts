@@ -5,6 +5,7 @@
  * own record will come after that offset). Then the prompt is pasted (bracketed paste, so text never acts as keys)
  * and Enter pressed. Whether it arrived is not decided here: the task follower reads the transcript
  * (watcher/follow.ts). Never types into a pane that is not idle with an empty input box (a dialog, a person's text).
+ * Continue prompts asked for together (a swap releases a fleet's cut tasks at once) are typed as one batch.
  */
 import type { SessionWriter } from "../watcher/session-state.ts";
 import type { Clock } from "../clock.ts";
@@ -51,20 +52,29 @@ export type DeliveryOutcome =
 export interface Delivery {
   /** Types a claimed task (state running, `session` set) into its session. */
   deliver(task: TaskRow): Promise<DeliveryOutcome>;
-  /** Types the continue prompt for a running task whose turn was cut; counted in `continues`. */
+  /**
+   * Types the continue prompt for a running task whose turn was cut; counted in `continues`. Calls made in the same
+   * turn of the event loop are typed together (one capture, one paste, one pause, one Enter for all their sessions).
+   */
   typeContinue(task: TaskRow, reason: string): Promise<DeliveryOutcome>;
 }
 
 const PANE_POLL_MS = 200;
+
+/** One continue prompt asked for, waiting for its batch. */
+interface ContinueAsk {
+  task: TaskRow;
+  reason: string;
+  resolve(outcome: DeliveryOutcome): void;
+}
 
 /** Creates the {@link Delivery}. */
 export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): Delivery {
   const { store, tmux, lifecycle, clock, log } = deps;
   const settleMs = options.pasteSettleMs ?? 150;
 
-  /** The pane right now: typing is allowed only into an idle prompt with an empty input box. */
-  const readiness = async (session: string): Promise<string | null> => {
-    const screen = (await tmux.capture([session])).get(session);
+  /** Why nothing may be typed into a pane showing `screen` (null: an idle prompt with an empty input box). */
+  const readinessOf = (screen: string[] | undefined): string | null => {
     if (!screen) return "the pane could not be read";
     const activity = paneActivity(screen);
     if (activity !== "idle") return activity === "waiting" || activity === "dialog" ? "a dialog is open" : `the session is ${activity}`;
@@ -72,6 +82,9 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     if (input) return "its input box holds text";
     return null;
   };
+
+  /** The pane right now: typing is allowed only into an idle prompt with an empty input box. */
+  const readiness = async (session: string): Promise<string | null> => readinessOf((await tmux.capture([session])).get(session));
 
   const waitReady = async (session: string, timeoutMs: number) => {
     const deadline = clock.now() + timeoutMs;
@@ -82,8 +95,8 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     return false;
   };
 
-  /** Writes the intent, types `text`, and marks it typed unless a hook already confirmed it. */
-  const type = async (task: TaskRow, row: SessionRow, text: string, patch: Partial<TaskRow>): Promise<DeliveryOutcome> => {
+  /** Writes the delivery intent of `text` into `row`'s conversation: the step before any key is sent. */
+  const writeIntent = (task: TaskRow, row: SessionRow, text: string, patch: Partial<TaskRow>) => {
     const home = deps.homeOf(row);
     const path = home && isValidUuid(row.sessionId) ? transcriptPath(home, row.workdir, row.sessionId) : null;
     const now = clock.now();
@@ -94,6 +107,16 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     // `turnAt` is left to the turn itself (its UserPromptSubmit or a busy screen): set at typing, it would make the
     // limit line still on screen count as a new hit before Claude Code has redrawn.
     deps.sessions.apply(row.name, { kind: "task-typed", at: now, taskId: task.id });
+  };
+
+  /** After the keys: `typed`, unless a hook already confirmed it. */
+  const markTyped = (taskId: number) => {
+    if (store.task(taskId)?.delivery === "intent") store.updateTask(taskId, { delivery: "typed" });
+  };
+
+  /** Writes the intent, types `text`, and marks it typed unless a hook already confirmed it. */
+  const type = async (task: TaskRow, row: SessionRow, text: string, patch: Partial<TaskRow>): Promise<DeliveryOutcome> => {
+    writeIntent(task, row, text, patch);
     try {
       await tmux.paste(row.name, text);
       await clock.sleep(settleMs);
@@ -102,8 +125,59 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
       // Whether any key arrived is unknown: the follower reads the transcript and decides; nothing is retyped here.
       log.warn("typing failed", { session: row.name, task_id: task.id, error });
     }
-    if (store.task(task.id)?.delivery === "intent") store.updateTask(task.id, { delivery: "typed" });
+    markTyped(task.id);
     return { kind: "typed" };
+  };
+
+  /**
+   * Types the continue prompt into every session of `asks` that is ready, together: one capture, one paste
+   * invocation, one pause, one Enter invocation (four tmux processes per session before; a swap releases a fleet's
+   * cut tasks at once). Each ask resolves to its own outcome.
+   */
+  const typeContinues = async (asks: ContinueAsk[]) => {
+    const ready: Array<{ ask: ContinueAsk; row: SessionRow }> = [];
+    const sessionsSeen = new Set<string>();
+    const rows = asks.map((ask) => (ask.task.session ? store.session(ask.task.session) : null));
+    const names = [...new Set(rows.flatMap((row) => (row ? [row.name] : [])))];
+    const screens = names.length ? await tmux.capture(names) : new Map<string, string[]>();
+    asks.forEach((ask, i) => {
+      const row = rows[i];
+      if (!row) return ask.resolve({ kind: "not-ready", reason: "the session is gone" });
+      const notReady = sessionsSeen.has(row.name) ? "a continue is being typed into it" : readinessOf(screens.get(row.name));
+      if (notReady) return ask.resolve({ kind: "not-ready", reason: notReady });
+      sessionsSeen.add(row.name);
+      log.info("task continues", { session: row.name, task_id: ask.task.id, reason: ask.reason, continues: ask.task.continues + 1 });
+      writeIntent(ask.task, row, options.continuePrompt, { continues: ask.task.continues + 1 });
+      ready.push({ ask, row });
+    });
+    if (!ready.length) return;
+    let entered = new Set<string>();
+    let failure: unknown = "the pane vanished";
+    try {
+      const pasted = await tmux.pasteEach(ready.map((r) => r.row.name), options.continuePrompt);
+      if (pasted.size) {
+        await clock.sleep(settleMs);
+        entered = await tmux.sendKeysEach([...pasted], "Enter");
+      }
+    } catch (error) {
+      failure = error;
+    }
+    for (const { ask, row } of ready) {
+      // Whether any key arrived is unknown: the follower reads the transcript and decides; nothing is retyped here.
+      if (!entered.has(row.name)) log.warn("typing failed", { session: row.name, task_id: ask.task.id, error: failure });
+      markTyped(ask.task.id);
+      ask.resolve({ kind: "typed" });
+    }
+  };
+
+  let pendingContinues: ContinueAsk[] | null = null;
+  const flushContinues = () => {
+    const asks = pendingContinues ?? [];
+    pendingContinues = null;
+    typeContinues(asks).catch((error) => {
+      log.error("continue prompts not typed", { error });
+      for (const ask of asks) ask.resolve({ kind: "not-ready", reason: `typing failed: ${(error as Error).message}` });
+    });
   };
 
   return {
@@ -122,13 +196,15 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
       return type(task, store.session(row.name) ?? current, task.prompt, { attempts: task.attempts + 1 });
     },
 
-    async typeContinue(task, reason) {
-      const row = task.session ? store.session(task.session) : null;
-      if (!row) return { kind: "not-ready", reason: "the session is gone" };
-      const notReady = await readiness(row.name);
-      if (notReady) return { kind: "not-ready", reason: notReady };
-      log.info("task continues", { session: row.name, task_id: task.id, reason, continues: task.continues + 1 });
-      return type(task, row, options.continuePrompt, { continues: task.continues + 1 });
+    typeContinue(task, reason) {
+      // Asked in the same turn of the event loop (the follower asks for every cut task at once): typed together.
+      return new Promise<DeliveryOutcome>((resolve) => {
+        if (!pendingContinues) {
+          pendingContinues = [];
+          setImmediate(flushContinues);
+        }
+        pendingContinues.push({ task, reason, resolve });
+      });
     },
   };
 }

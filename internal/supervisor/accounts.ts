@@ -244,6 +244,9 @@ export function createAccountDecisions(deps: AccountDecisionsDeps): AccountDecis
       deps.swapStarted?.();
     } else if (result.exhausted) {
       setExhausted(result.exhausted.wakeAt ?? clock.now() + UNKNOWN_WAKE_MS);
+    } else if (switcher.running()) {
+      // Every session the limit cut reports it: the swap they all ask for is already under way.
+      log.debug("swap not started", { reason: result.message });
     } else {
       log.warn("swap not started", { reason: result.message });
     }

@@ -115,6 +115,9 @@ export const GLANCE_WINDOW_MS = 20_000;
 const START_LOOKS = 8;
 /** … this far apart. */
 const START_LOOK_MS = 250;
+/** After a swap, how often and how many times the cut sessions' screens are looked at until their continues are typed. */
+const SETTLE_LOOK_MS = 50;
+const SETTLE_LOOKS = 60;
 
 /** Creates the {@link Supervisor}. */
 export function createSupervisor(deps: SupervisorDeps): Supervisor {
@@ -158,12 +161,25 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     config, store, lifecycle, quota, sessions, log, now: () => clock.now(), swapRunning: () => switcher.running() || store.openSwap() !== null,
     events, usage: deps.usage,
   });
-  // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later).
+  // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later): their
+  // screens are looked at again every SETTLE_LOOK_MS (Claude Code still draws the spinner while its StopFailure hooks
+  // run) until every cut task's continue is typed, bounded by SETTLE_LOOKS; the poll does the rest.
   let followAfterSwap: Promise<void> | null = null;
   let stopping = false;
   const followWhenSwapEnds = () => {
     followAfterSwap ??= switcher.idle()
-      .then(() => (stopping ? undefined : serial(() => work.follow())))
+      .then(async () => {
+        for (let i = 0; i < SETTLE_LOOKS && !stopping; i++) {
+          if (i > 0) await clock.sleep(SETTLE_LOOK_MS);
+          const waiting = await serial(async () => {
+            if (stopping) return false;
+            await lookAtCutSessions();
+            await work.follow();
+            return cutSessions().length > 0;
+          });
+          if (!waiting) return;
+        }
+      })
       .catch((error) => log.error("follow after the swap failed", { error }))
       .finally(() => {
         followAfterSwap = null;
@@ -311,6 +327,25 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     const lines = pane.dead ? [] : (await tmux.capture([pane.paneId])).get(pane.paneId);
     if (lines || pane.dead) await handleNow({ kind: "pane", session: name, pane, lines: lines ?? [], at: clock.now() });
     return true;
+  };
+
+  /** Sessions whose running task's turn was cut and waits for its continue, on an account that can take it now. */
+  const cutSessions = () => store.tasks(["running"])
+    .filter((t) => t.delivery === "ended" && t.session !== null && !swapHolds(store.openSwap(), t.session))
+    .map((t) => t.session!)
+    .filter((name) => store.accounts().find((a) => a.name === store.session(name)?.account)?.state === "available");
+
+  /** The panes of {@link cutSessions}, observed as a poll would (one listing, one capture), inside the serial queue. */
+  const lookAtCutSessions = async () => {
+    const names = new Set(cutSessions());
+    if (!names.size) return;
+    const panes = (await tmux.listPanes()).filter((p) => names.has(p.session) && !p.dead);
+    const screens = await tmux.capture(panes.map((p) => p.paneId));
+    const now = clock.now();
+    for (const pane of panes) {
+      const lines = screens.get(pane.paneId);
+      if (lines) await handleNow({ kind: "pane", session: pane.session, pane, lines, at: now });
+    }
   };
 
   /** Looks at a session that just started until its screen made it leave `starting` (bounded; the poll does the rest). */

@@ -2,7 +2,8 @@
  * @module switcher/in-place
  * The steps of an in-place swap (DESIGN.md "The swap", preferred path), run by the switcher's persisted machine:
  * `writing` (the target's login into the session homes), `closing` (Esc for what the limit left on screen: an armed
- * automatic continue or a dialog — reference/real-claude.md §9, §14; nothing is ever typed), `moving` (the session
+ * automatic continue or a dialog — reference/real-claude.md §9, §14; nothing is ever typed; a session running a task
+ * is left to its continue), `moving` (the session
  * rows' account) and `verifying` (every pane still runs the same process). No process is restarted, so a session
  * keeps its history, background shells and MCP servers. Each step is safe to run twice. The continue prompt of a cut
  * task is not typed here: the task follower types it once the session's account is usable and its pane is idle.
@@ -42,6 +43,13 @@ export interface InPlaceSession {
   closed?: boolean;
   /** The limit line its screen showed before anything was closed (the Esc adds a line below it). */
   limitLine?: string | null;
+  /**
+   * A pool session running a task: if the limit cut its turn, the task follower types the continue, which disarms an
+   * armed automatic continue (§14), and closes a limit dialog first (watcher/follow.ts); `closing` leaves it alone.
+   */
+  midTask?: boolean;
+  /** The task it runs (pool sessions; null or absent when none). */
+  taskId?: number | null;
   outcome?: "kept" | "resumed" | "fresh" | "dead";
 }
 
@@ -60,10 +68,14 @@ const needsEsc = (lines: string[], now: number) => {
   return activity === "dialog" || (activity === "waiting" && classifyPane(lines, { now, defaultZone: "UTC" }).kind === "quota");
 };
 
-/** Records each session's pane process (the `saving` step of an in-place swap). */
-export async function recordPids(tmux: Tmux, sessions: InPlaceSession[]): Promise<void> {
-  const panes = new Map((await tmux.listPanes()).filter((p) => !p.dead).map((p) => [p.session, p.pid]));
-  for (const s of sessions) s.pid = panes.get(s.name) ?? null;
+/** Each session's pane process, read when the swap starts (`saving`) and recorded in the plan at `closing`. */
+export async function readPids(tmux: Tmux): Promise<Map<string, number>> {
+  return new Map((await tmux.listPanes()).filter((p) => !p.dead).map((p) => [p.session, p.pid]));
+}
+
+/** Records each session's pane process unless the plan already has it (a swap resumed after a restart keeps its own). */
+export function recordPids(sessions: InPlaceSession[], pids: ReadonlyMap<string, number>): void {
+  for (const s of sessions) if (s.pid === undefined) s.pid = pids.get(s.name) ?? null;
 }
 
 /**
@@ -83,17 +95,24 @@ export function writeTargetLogin(deps: InPlaceDeps, target: string, spread?: { s
  * `closing`: once the turns the limit cut have settled (bounded wait), for every session whose screen shows an armed
  * automatic continue or the limit dialog, one `Escape`, then a short wait for the screen to change. Each session's
  * limit line is kept for `moving`. A screen that shows nothing to close gets no key at all (an Esc on an idle prompt
- * is not harmless: two in a row open Claude Code's rewind menu).
+ * is not harmless: two in a row open Claude Code's rewind menu). A session running a task is not waited for and gets
+ * no key here: its continue, typed as soon as the swap ends, is what closes its limit screen ({@link InPlaceSession.midTask}).
  */
 export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void): Promise<void> {
-  const open = sessions.filter((s) => !s.closed && s.pid);
-  if (!open.length) return;
+  const unclosed = sessions.filter((s) => !s.closed && s.pid);
+  if (!unclosed.length) return;
   // The limit (or lost-login) line of a turn it ended, also while its screen still shows the spinner (its hooks are running).
   const limitOf = (lines: string[]) => {
     const verdict = classifyPane(lines.filter((l) => !isBusyStatus(l) && !BUSY_FOOTER_RE.test(l)), { now: deps.clock.now(), defaultZone: "UTC" });
     return verdict.kind === "quota" || verdict.kind === "login" ? verdict.line : null;
   };
-  let screens = await deps.tmux.capture(open.map((s) => s.name));
+  let screens = await deps.tmux.capture(unclosed.map((s) => s.name));
+  for (const s of unclosed.filter((u) => u.midTask)) {
+    s.limitLine = limitOf(screens.get(s.name) ?? []);
+    s.closed = true;
+  }
+  const open = unclosed.filter((s) => !s.midTask);
+  if (!open.length) return;
   // A turn the limit cut can look busy a moment longer (Claude Code runs its StopFailure hooks): let it settle, bounded.
   const settling = () => open.filter((s) => paneActivity(screens.get(s.name) ?? []) === "busy" && limitOf(screens.get(s.name) ?? []) !== null);
   const settleBy = deps.clock.now() + CLOSE_WAIT_MS;
@@ -108,11 +127,17 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
     s.limitLine = limitOf(lines);
     return needsEsc(lines, deps.clock.now());
   });
-  // One Esc per session, all sessions at once: a fleet's screens close in one round of tmux calls.
-  await Promise.all(toClose.map(async (s) => {
-    await deps.tmux.sendKeys(s.name, "Escape").catch((error) => deps.log.warn("cannot close limit screen", { session: s.name, error }));
-    deps.log.info("limit screen closed", { session: s.name });
-  }));
+  // One Esc per session, all sessions in one tmux invocation.
+  if (toClose.length) {
+    const escaped = await deps.tmux.sendKeysEach(toClose.map((s) => s.name), "Escape").catch((error) => {
+      deps.log.warn("cannot close limit screens", { error });
+      return new Set<string>();
+    });
+    for (const s of toClose) {
+      if (escaped.has(s.name)) deps.log.info("limit screen closed", { session: s.name });
+      else deps.log.warn("cannot close limit screen", { session: s.name });
+    }
+  }
   for (const s of open) s.closed = true;
   // Only a dialog is waited for; an armed footer leaves the prompt idle, and the continue typed after this Esc
   // (keys stay in order) disarms it as well.
@@ -135,7 +160,9 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
  */
 export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], target: string, triggerLine: string | null = null): Promise<void> {
   const now = deps.clock.now();
-  const screens = await deps.tmux.capture(sessions.map((s) => s.name));
+  // `closing` already read the limit line of every session it handled (null: none on screen): only the others are looked at.
+  const unread = sessions.filter((s) => s.limitLine === undefined);
+  const screens = unread.length ? await deps.tmux.capture(unread.map((s) => s.name)) : new Map<string, string[]>();
   for (const s of sessions) {
     const lines = screens.get(s.name) ?? [];
     const verdict = paneActivity(lines) !== "busy" ? classifyPane(lines, { now, defaultZone: "UTC" }) : null;
@@ -143,7 +170,9 @@ export async function moveRows(deps: InPlaceDeps, sessions: InPlaceSession[], ta
     const line = s.limitLine ?? (verdict?.kind === "quota" || verdict?.kind === "login" ? verdict.line : null);
     const from = deps.store.session(s.name)?.account ?? null;
     if (from && from !== target) recordMove(deps.store, s.name, { from, line: line ?? triggerLine, at: now });
-    deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null });
+    // A session whose task's turn was cut may still be drawing the limit line of that turn: old news until its next turn.
+    const cut = s.midTask === true && s.taskId != null && deps.store.task(s.taskId)?.delivery === "ended";
+    deps.sessions.apply(s.name, { kind: "moved", at: now, account: target, stale: line !== null || cut });
   }
   deps.log.info("sessions moved in place", { account: target, sessions: sessions.map((s) => s.name) });
 }

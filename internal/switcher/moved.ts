@@ -6,7 +6,8 @@
  * record of a request sent before the move, can arrive after the session row already says the new account. The
  * `moving` step records, per session, the account it left and the old account's limit line (store flag
  * `moved_in_place`); a limit event soon after that was written before the move, or carries that line, is the old
- * account's. A restart swap records its relaunches the same way, so a late prompt of the replaced process is told
+ * account's, and so is any limit event received before the move but handled after it. A restart swap records its
+ * relaunches the same way, so a late prompt of the replaced process is told
  * apart too. Decides nothing else.
  */
 import type { Store } from "../state/state.ts";
@@ -51,7 +52,9 @@ export function accountOfLateEvent(store: Store, session: string, text: unknown,
   if (!move || at - move.at > LATE_EVENT_MS) return null;
   // Written before the move: the old account's, also when the poll reading it began before the move was recorded.
   if (writtenAt !== undefined && Number.isFinite(writtenAt) && writtenAt < move.at) return move.from;
-  if (at < move.at) return null;
+  // Received before the move but handled after it (a hook queued behind others while the swap moved the row): the
+  // session was still on the old account then.
+  if (at < move.at) return move.from;
   return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
 }
 

@@ -25,7 +25,7 @@ import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
 import { flipLink, LinkError, linkFlipProblem } from "../lifecycle/link.ts";
 import type { SessionHomes } from "../claude/session-homes.ts";
-import { closeLimitScreens, moveRows, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
+import { closeLimitScreens, moveRows, readPids, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
 import type { SwapModeChoice } from "./mode.ts";
 import { recordMove } from "./moved.ts";
 import type { Placement } from "./placement.ts";
@@ -159,6 +159,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount, sessions: deps.sessions }
     : null;
   let current: Promise<void> | null = null;
+  /** The pane processes an in-place swap's `saving` started reading (awaited at `closing`). */
+  let pidsAtStart: { id: number; pids: Promise<Map<string, number>> } | null = null;
   const spread = options.placement === "spread";
   const pins = options.pins ?? new Map<string, string>();
   const halting = new AbortController();
@@ -206,7 +208,14 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             // A config swap moves only the sessions not already running in the target home.
             const sessions = plan.placement === "spread" ? spreadPlan(swap, plan, saved)
               : swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
-            if (choice.mode === "in-place") await recordPids(tmux, sessions);
+            // In place, the panes' processes are read while the login is written (one tmux round-trip less before it);
+            // `closing` records them in the plan (read again there after a restart).
+            if (choice.mode === "in-place") {
+              const pids = readPids(tmux);
+              // Awaited at `closing`; a swap halted before it must not leave an unhandled rejection behind.
+              pids.catch(() => undefined);
+              pidsAtStart = { id, pids };
+            }
             savePlan(id, { ...plan, sessions, mode: choice.mode });
             log.info("swap mode", { swap: id, mode: choice.mode, why: choice.why });
             enter(id, choice.mode === "in-place" ? "writing" : "stopping");
@@ -216,11 +225,15 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             writeTargetLogin(inPlace!, target.name, plan.placement === "spread" ? { sessions: plan.sessions, linkAccount: linkAccount(swap) } : undefined);
             enter(id, "closing");
             break;
-          case "closing":
+          case "closing": {
+            const pids = pidsAtStart?.id === id ? await pidsAtStart.pids : await readPids(tmux);
+            pidsAtStart = null;
+            recordPids(plan.sessions, pids);
             await closeLimitScreens(inPlace!, plan.sessions, checkHalt);
             savePlan(id, plan);
             enter(id, "moving");
             break;
+          }
           case "moving":
             for (const [to, group] of groupByTarget(plan.sessions, target.name)) await moveRows(inPlace!, group, to, swap.snippet);
             enter(id, "verifying");

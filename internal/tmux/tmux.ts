@@ -1,8 +1,9 @@
 /**
  * @module tmux
  * The only place that speaks to tmux. Builds argv arrays (never a shell string), targets one server
- * (`-L <socket>`, or the default server when the socket is empty), batches the capture of many panes into one
- * tmux invocation, sends text literally (`send-keys -l`) and multi-line prompts as a bracketed paste.
+ * (`-L <socket>`, or the default server when the socket is empty), batches the capture of many panes (and the same
+ * keys or paste to many panes) into one tmux invocation, sends text literally (`send-keys -l`) and multi-line prompts
+ * as a bracketed paste.
  * It knows nothing about which sessions are owned: callers pass names and pane ids.
  * The process runner is injected ({@link RunCommand}); `runner.ts` holds the real one.
  */
@@ -69,6 +70,13 @@ export interface Tmux {
   sendKeys(target: string, ...keys: string[]): Promise<void>;
   /** Pastes `text` as one bracketed paste (multi-line safe), without pressing Enter. */
   paste(target: string, text: string): Promise<void>;
+  /**
+   * Sends the same named keys to many panes in one tmux invocation. Resolves to the targets that got them; a pane
+   * that vanished is skipped and the others still get their keys. Throws only when no tmux server answers.
+   */
+  sendKeysEach(targets: string[], ...keys: string[]): Promise<Set<string>>;
+  /** Pastes `text` into many panes, one bracketed paste each, in one tmux invocation; resolves like {@link Tmux.sendKeysEach}. */
+  pasteEach(targets: string[], text: string): Promise<Set<string>>;
   /** True when a tmux server answers on the socket. */
   ping(): Promise<boolean>;
 }
@@ -88,6 +96,7 @@ const LIST_FORMAT = [
   "#{pane_dead}", "#{pane_dead_status}", "#{window_activity}", "#{pane_width}", "#{pane_height}",
 ].join("\t");
 const CAPTURE_MARKER = "@@cf-capture@@";
+const DONE_MARKER = "@@cf-done@@";
 const NO_SERVER = /no server running|error connecting to|failed to connect to server/i;
 const DEFAULT_SIZE = { width: 200, height: 50 };
 let pasteCounter = 0;
@@ -100,6 +109,38 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
     const result = await run(argv, { stdin, timeoutMs: 10_000 });
     if (result.code !== 0) throw new TmuxError(argv, result.code, result.stderr);
     return result;
+  };
+
+  /**
+   * Runs `each(target)` for every target in one chained invocation (`before` first, `after` last), each followed by a
+   * marker line, so a chain that stops at a vanished pane tells which targets were done; the rest run again without it.
+   */
+  const forEachTarget = async (targets: string[], each: (target: string) => string[], chain: { before?: string[]; after?: string[]; stdin?: string } = {}) => {
+    const done = new Set<string>();
+    let remaining = [...targets];
+    let clean = true;
+    while (remaining.length) {
+      const argv: string[] = [...(chain.before ?? [])];
+      remaining.forEach((target, i) => {
+        if (argv.length) argv.push(";");
+        argv.push(...each(target), ";", "display-message", "-p", "-t", exactTarget(target), `${DONE_MARKER}${i}`);
+      });
+      if (chain.after) argv.push(";", ...chain.after);
+      const full = [...base, ...argv];
+      const result = await run(full, { stdin: chain.stdin, timeoutMs: 10_000 });
+      let last = -1;
+      for (const line of result.stdout.split("\n")) {
+        if (!line.startsWith(DONE_MARKER)) continue;
+        last = Number(line.slice(DONE_MARKER.length));
+        done.add(remaining[last]!);
+      }
+      clean = result.code === 0;
+      if (clean) break;
+      if (NO_SERVER.test(result.stderr)) throw new TmuxError(full, result.code, result.stderr);
+      // The command after the last marker failed (a pane that vanished): its target is skipped, the rest run again.
+      remaining = remaining.slice(last + 2);
+    }
+    return { done, clean };
   };
 
   return {
@@ -160,8 +201,23 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
 
     async paste(target, text) {
       const buffer = `cf-${process.pid}-${++pasteCounter}`;
-      await exec(["load-buffer", "-b", buffer, "-"], pasteSafe(text));
-      await exec(["paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", exactTarget(target)]);
+      // One invocation: the buffer is loaded from stdin and pasted (then deleted, `-d`) by the same tmux client.
+      await exec(["load-buffer", "-b", buffer, "-", ";", "paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", exactTarget(target)], pasteSafe(text));
+    },
+
+    async sendKeysEach(targets, ...keys) {
+      return (await forEachTarget(targets, (target) => ["send-keys", "-t", exactTarget(target), ...keys])).done;
+    },
+
+    async pasteEach(targets, text) {
+      if (!targets.length) return new Set<string>();
+      const buffer = `cf-${process.pid}-${++pasteCounter}`;
+      const { done, clean } = await forEachTarget(targets, (target) => ["paste-buffer", "-p", "-r", "-b", buffer, "-t", exactTarget(target)], {
+        before: ["load-buffer", "-b", buffer, "-"], after: ["delete-buffer", "-b", buffer], stdin: pasteSafe(text),
+      });
+      // A chain that stopped early never reached its delete-buffer.
+      if (!clean) await run([...base, "delete-buffer", "-b", buffer], { timeoutMs: 10_000 }).catch(() => undefined);
+      return done;
     },
 
     async ping() {

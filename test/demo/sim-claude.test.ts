@@ -268,7 +268,7 @@ function tmux(...args: string[]): string {
   return r.stdout.toString();
 }
 const screen = (target: string) => tmux("capture-pane", "-p", "-J", "-t", target);
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = probe();
@@ -416,6 +416,20 @@ describe("sim-claude in tmux", () => {
     const after = records(id);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after[before.length]).toMatchObject({ type: "user", parentUuid: before.at(-1).uuid, message: { content: "bye [sim:work=100ms] [sim:exit=3]" } });
+  }, 15_000);
+
+  test("a hook still running when its pane is killed outlives the agent (it is not killed with the terminal's process group)", async () => {
+    // The agent waits up to 1 s for its hooks as it ends; this SessionEnd hook takes 1.5 s.
+    const slowHome = join(root, "acct-slow-hook");
+    const marks = join(root, "slow-hook");
+    mkdirSync(slowHome, { recursive: true });
+    writeFileSync(join(slowHome, "settings.json"), JSON.stringify({ hooks: { SessionEnd: [{ hooks: [{ type: "command",
+      command: `sleep 1.5; mkdir -p '${marks}' && cat > '${marks}/end.tmp' && mv '${marks}/end.tmp' '${marks}/end.json'` }] }] } }));
+    launch("s9", ["--session-id", randomUUID()], { CLAUDE_CONFIG_DIR: slowHome });
+    await waitScreen("s9", "the idle screen", idle);
+    tmux("kill-session", "-t", "s9");
+    const end = await until("the slow SessionEnd hook's record", () => existsSync(join(marks, "end.json")) && JSON.parse(readFileSync(join(marks, "end.json"), "utf8")));
+    expect(end).toMatchObject({ hook_event_name: "SessionEnd", reason: "other" });
   }, 15_000);
 
   test("takes a multi-line bracketed paste as one prompt, and shows SIM_CLAUDE_START_LINE at startup", async () => {

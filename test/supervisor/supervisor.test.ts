@@ -190,6 +190,24 @@ describe("the dispatch gate", () => {
   });
 });
 
+describe("the dispatch gate after an in-place swap", () => {
+  test("opens as soon as the swap is done (no process restarted); a restart swap still holds new tasks for the cooldown", () => {
+    const swap = (mode: string | null) => {
+      const row = store.createSwap({ fromAccount: "a", toAccount: "b", reason: "quota", triggerSession: null, signal: null, pattern: null, snippet: null, resetAt: null, requestedAt: clock.now() });
+      store.updateSwap(row.id, { step: "verifying", plan: JSON.stringify({ sessions: [], ...(mode ? { mode } : {}) }) }, clock.now());
+      expect(gate()).toEqual({ open: false, reason: "a swap is running" });
+      store.updateSwap(row.id, { step: "done" }, clock.now());
+    };
+    swap("in-place");
+    expect(gate()).toEqual({ open: true });
+    swap("restart");
+    expect(gate()).toEqual({ open: false, reason: "cooldown after a swap" });
+    // A plan written before swap modes existed was a restart.
+    store.updateSwap(store.lastDoneSwap()!.id, { plan: JSON.stringify({ sessions: [] }) }, clock.now());
+    expect(gate()).toEqual({ open: false, reason: "cooldown after a swap" });
+  });
+});
+
 describe("typing during a swap", () => {
   test("holds every session until the swap only verifies, except those a restart swap has already relaunched", () => {
     const plan = JSON.stringify({ sessions: [{ name: "ccl-auto-11", relaunchedAt: 1 }, { name: "ccl-auto-12" }] });

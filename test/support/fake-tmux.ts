@@ -1,7 +1,7 @@
 /**
  * @module test/support/fake-tmux
  * A small in-memory tmux behind a {@link RunCommand}: the argv the daemon's tmux client builds (list-panes, chained
- * capture-pane, load-buffer/paste-buffer, send-keys, new-session, respawn-pane, kill-session, list-sessions) is
+ * capture-pane, load-buffer/paste-buffer/delete-buffer, send-keys, new-session, respawn-pane, kill-session, list-sessions) is
  * answered from a table of panes, with no process started. Each pane plays a Claude Code that writes the real ledger
  * records through the simulator's store (internal/demo/sim-store.ts): Enter on a non-empty input box appends the
  * prompt's `user` record (with a fresh `promptId`) and turns the pane busy; {@link FakeTmux.endTurn} appends the reply
@@ -177,9 +177,11 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
         const name = flag(rest, "-b")!;
         if (!pane || !buffers.has(name)) return fail("no buffer or pane");
         if (!options.dropPaste?.(pane)) pane.input += buffers.get(name);
-        buffers.delete(name);
+        if (rest.includes("-d")) buffers.delete(name);
         return ok();
       }
+      case "delete-buffer":
+        return buffers.delete(flag(rest, "-b")!) ? ok() : fail(`no buffer ${flag(rest, "-b")}`);
       case "send-keys": {
         const pane = target(flag(rest, "-t"));
         if (!pane) return fail(`can't find pane: ${flag(rest, "-t")}`);

@@ -35,6 +35,13 @@ function fakeTmux(screens: Map<string, string[]>, pids: Map<string, number>) {
       keys.push([target, key]);
       if (key === "Escape") screens.set(target, LIMIT);
     },
+    sendKeysEach: async (targets: string[], key: string) => {
+      for (const target of targets) {
+        keys.push([target, key]);
+        if (key === "Escape") screens.set(target, LIMIT);
+      }
+      return new Set(targets);
+    },
     listPanes: async () => [...pids].map(([session, pid]) => ({ session, pid, dead: false })),
   } as unknown as Tmux;
   return { tmux, keys };
@@ -62,6 +69,21 @@ describe("closeLimitScreens()", () => {
     expect(keys).toEqual([["armed", "Escape"], ["dialog", "Escape"]]);
     expect(sessions.map((s) => [s.name, s.limitLine])).toEqual([
       ["armed", LIMIT_LINE], ["dialog", "You've hit your session limit · resets 3pm (Europe/Paris)"], ["permission", null], ["limit", LIMIT_LINE], ["idle", null],
+    ]);
+  });
+
+  test("leaves a session running a task to its continue: no key, no wait, its limit line kept even while busy", async () => {
+    const rule = LIMIT.findIndex((l) => l.startsWith("────"));
+    const busyCut = [...LIMIT.slice(0, rule), "✽ Working… (0s · esc to interrupt)", "", ...LIMIT.slice(rule)]
+      .map((l) => (l.includes("bypass permissions on") ? "  ⏵⏵ bypass permissions on · esc to interrupt" : l));
+    const { deps, sessions, keys, halt, clock } = setup({ armed: ARMED, dialog: LIMIT_DIALOG, cut: busyCut, other: ARMED });
+    for (const s of sessions) s.midTask = s.name !== "other";
+    const before = clock.now();
+    await closeLimitScreens(deps, sessions, halt);
+    expect(keys).toEqual([["other", "Escape"]]);
+    expect(clock.now()).toBe(before);
+    expect(sessions.map((s) => [s.name, s.closed, s.limitLine])).toEqual([
+      ["armed", true, LIMIT_LINE], ["dialog", true, "You've hit your session limit · resets 3pm (Europe/Paris)"], ["cut", true, LIMIT_LINE], ["other", true, LIMIT_LINE],
     ]);
   });
 
@@ -106,6 +128,20 @@ describe("moveRows()", () => {
     // A transcript record written before the move is the old account's, whatever it says.
     expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() - 1)).toBe("a");
     expect(accountOfLateEvent(store, "idle", "anything", at, clock.now() + 1)).toBeNull();
+    // Received before the move, handled after it (queued behind other events while the swap moved the row): the old account's.
+    expect(accountOfLateEvent(store, "idle", "anything", clock.now() - 200)).toBe("a");
+  });
+
+  test("a session whose task's turn was cut gets a new launchedAt even before its limit line is drawn: that line is old news on b", async () => {
+    const { deps, sessions, store, clock } = setup({ cut: IDLE, running: IDLE, idle: IDLE });
+    for (const [i, name] of ["cut", "running"].entries()) {
+      const task = store.addTask({ project: "p", file: `${name}.md`, priority: 0, workdir: "/w", timeoutMs: null, prompt: name, createdAt: i });
+      store.updateTask(task.id, { state: "running", session: name, delivery: name === "cut" ? "ended" : "confirmed" });
+      Object.assign(sessions.find((s) => s.name === name)!, { midTask: true, taskId: task.id });
+    }
+    await moveRows(deps, sessions, "b", LIMIT_LINE);
+    // A turn still running (a warning swap moves it before any limit) keeps its pane a witness of what comes next.
+    expect(store.sessions().map((s) => [s.name, s.launchedAt === clock.now()])).toEqual([["cut", true], ["idle", false], ["running", false]]);
   });
 
   test("a session busy during the move takes the swap's limit line: a request it sent before, answered after, counts for a", async () => {

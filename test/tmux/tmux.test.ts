@@ -35,13 +35,56 @@ describe("createTmux() argv", () => {
     expect(calls[0]!.argv).toEqual(["tmux", "-L", "cf", "send-keys", "-t", "=ccl-auto-11:", "-l", "--", "C-c Enter; rm -rf /"]);
   });
 
-  test("pastes multi-line text as one bracketed paste through a named buffer it deletes", async () => {
-    const { run, calls } = fakeRun([[/load-buffer/, {}], [/paste-buffer/, {}]]);
+  test("pastes multi-line text as one bracketed paste through a named buffer it deletes, in one invocation", async () => {
+    const { run, calls } = fakeRun([[/load-buffer/, {}]]);
     await createTmux(run, { socket: "cf" }).paste("%3", "line 1\nline 2");
+    expect(calls).toHaveLength(1);
     expect(calls[0]!.argv.slice(3, 5)).toEqual(["load-buffer", "-b"]);
     expect(calls[0]!.stdin).toBe("line 1\nline 2");
     const buffer = calls[0]!.argv[5]!;
-    expect(calls[1]!.argv).toEqual(["tmux", "-L", "cf", "paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", "%3"]);
+    expect(calls[0]!.argv.slice(6)).toEqual(["-", ";", "paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", "%3"]);
+  });
+
+  test("sends the same keys to many panes in one invocation, each followed by its marker", async () => {
+    const { run, calls } = fakeRun([[/send-keys/, { stdout: "@@cf-done@@0\n@@cf-done@@1\n" }]]);
+    const done = await createTmux(run, { socket: "cf" }).sendKeysEach(["a", "%2"], "Enter");
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.argv.slice(3)).toEqual([
+      "send-keys", "-t", "=a:", "Enter", ";", "display-message", "-p", "-t", "=a:", "@@cf-done@@0", ";",
+      "send-keys", "-t", "%2", "Enter", ";", "display-message", "-p", "-t", "%2", "@@cf-done@@1",
+    ]);
+    expect([...done]).toEqual(["a", "%2"]);
+  });
+
+  test("pastes into many panes from one loaded buffer, then deletes it, in one invocation", async () => {
+    const { run, calls } = fakeRun([[/load-buffer/, { stdout: "@@cf-done@@0\n@@cf-done@@1\n" }]]);
+    const done = await createTmux(run, { socket: "cf" }).pasteEach(["a", "b"], "go on");
+    expect(calls).toHaveLength(1);
+    const argv = calls[0]!.argv;
+    const buffer = argv[5]!;
+    expect(calls[0]!.stdin).toBe("go on");
+    expect(argv.filter((a) => a === "paste-buffer")).toHaveLength(2);
+    expect(argv.slice(-3)).toEqual(["delete-buffer", "-b", buffer]);
+    expect(argv).not.toContain("-d");
+    expect([...done]).toEqual(["a", "b"]);
+  });
+
+  test("a batch that stopped at a vanished pane runs the rest again without it", async () => {
+    let call = 0;
+    const calls: string[][] = [];
+    const run: RunCommand = async (argv) => {
+      calls.push(argv);
+      // First call: a done, b vanished (the chain stops); second call: c done.
+      return ++call === 1 ? { code: 1, stdout: "@@cf-done@@0\n", stderr: "can't find pane: b" } : { code: 0, stdout: "@@cf-done@@0\n", stderr: "" };
+    };
+    const done = await createTmux(run, { socket: "cf" }).sendKeysEach(["a", "b", "c"], "Escape");
+    expect([...done]).toEqual(["a", "c"]);
+    expect(calls[1]!.filter((a) => a.startsWith("="))).toEqual(["=c:", "=c:"]);
+  });
+
+  test("a batch with no server answering is an error, not an empty result", async () => {
+    const { run } = fakeRun([[/send-keys/, { code: 1, stderr: "no server running on /tmp/tmux-0/cf" }]]);
+    await expect(createTmux(run, { socket: "cf" }).sendKeysEach(["a"], "Enter")).rejects.toBeInstanceOf(TmuxError);
   });
 
   test("captures many panes in one invocation", async () => {
@@ -80,6 +123,15 @@ describe("createTmux() on a real private server", () => {
       return s.size === 2 && [...s.values()].every((l) => l.length) ? s : null;
     });
     expect([...screens.values()].map((l) => l[0]).sort()).toEqual(["screen-p1", "screen-p3"]);
+  });
+
+  test("batched keys and pastes skip a vanished pane and reach the others", async () => {
+    for (const name of ["k1", "k2", "k3"]) await server.raw("new-session", "-d", "-s", name, "cat");
+    await server.raw("kill-session", "-t", "=k2");
+    expect([...(await server.tmux.pasteEach(["k1", "k2", "k3"], "pasted"))]).toEqual(["k1", "k3"]);
+    expect([...(await server.tmux.sendKeysEach(["k1", "k2", "k3"], "Enter"))]).toEqual(["k1", "k3"]);
+    for (const name of ["k1", "k3"]) await eventually(async () => ((await server.tmux.capture([name])).get(name) ?? []).filter((l) => l === "pasted").length === 2 || null);
+    expect((await server.raw("list-buffers")).stdout).not.toContain("cf-");
   });
 
   test("an exact target never matches another session by prefix", async () => {

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestDaemon, type TestDaemon } from "../../support/daemon.ts";
+import type { WireDeps } from "../../../cmd/claude-failover.ts";
 import { eventually } from "../../support/tmux.ts";
 import { prepareHome, writeWrapper } from "./claude.ts";
 import { startStandIn, type StandIn } from "./standin.ts";
@@ -34,6 +35,8 @@ export interface ConformanceOptions {
   self?: string[];
   /** The `accounts:` entries (YAML lines), e.g. to give `a` a `switch_at`. @default a and b, nothing else */
   accounts?: (dir: string) => string;
+  /** Test seams of the daemon (e.g. `beforeSwapStep` to stop it inside a swap). */
+  deps?: Partial<WireDeps>;
 }
 
 /** A daemon on the real CLI and its stand-ins. */
@@ -59,7 +62,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
   const dedicated = options.dedicated ?? [];
   const router = routeByToken(api);
   const t = await startTestDaemon({
-    deps: options.self ? { self: options.self } : undefined,
+    deps: { ...(options.self ? { self: options.self } : {}), ...options.deps },
     async before(dir) {
       const workdirs = [join(dir, "work"), ...dedicated.map((d) => join(dir, "work", d))];
       for (const name of ["a", "b"] as const) prepareHome(join(dir, "homes", name), { url: api[name].url, account: name, workdirs, settings: options.settings });
