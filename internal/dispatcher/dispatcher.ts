@@ -356,8 +356,7 @@ export function createDispatcher(deps: DispatcherDeps, options: DispatcherOption
       }
       // The file and its result first: a kill -9 before the end is recorded leaves a running task that the follower
       // ends again after the restart (its file then already in done/), never a done task whose result was lost.
-      const movedBefore = !queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "done", task.file);
-      if (!movedBefore) moveFile(task, "processing", "done", result === null ? undefined : { result });
+      if (!queue.onlyIn(task.project, task.file, "done", "processing")) moveFile(task, "processing", "done", result === null ? undefined : { result });
       store.updateTask(taskId, { state: "done", finishedAt: now, error: null });
       deps.usage?.taskFinished(accountOf(task), true, now);
       log.info("task done", { task_id: taskId, project: task.project, file: task.file, session: task.session, duration_ms: durationMs });

@@ -78,6 +78,8 @@ export interface TaskQueue {
   readTaskSync(project: string, folder: QueueFolder, file: string): TaskFileResult | null;
   /** Whether `<project>/<folder>/<file>` exists (a dangling symlink counts). */
   exists(project: string, folder: QueueFolder, file: string): boolean;
+  /** Whether the file is in `folder` and not in `other`: a move between the two that a crash may have cut is done. */
+  onlyIn(project: string, file: string, folder: QueueFolder, other: QueueFolder): boolean;
   /** Names in `<project>/<folder>/`, dotfiles excluded. */
   list(project: string, folder: QueueFolder): string[];
   /**
@@ -143,6 +145,9 @@ export function createTaskQueue(deps: TaskQueueDeps): TaskQueue {
     },
     exists(project, f, file) {
       return present(join(folder(project, f), file));
+    },
+    onlyIn(project, file, f, other) {
+      return present(join(folder(project, f), file)) && !present(join(folder(project, other), file));
     },
     list(project, f) {
       try { return readdirSync(folder(project, f)).filter((n) => !n.startsWith(".")).sort(); } catch { return []; }

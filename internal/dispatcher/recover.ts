@@ -77,8 +77,7 @@ export function recoverQueue(deps: RecoverDeps): RecoveryCounts {
   const active = store.tasks([...ACTIVE], ALL_ROWS);
   for (const task of active.filter((t) => inProcessing(t) && !inFleet(t, fleet))) {
     // A crash between "store: running" and the rename leaves the file in inbox/; finish the move.
-    if (!queue.exists(task.project, "processing", task.file) && queue.exists(task.project, "inbox", task.file)
-        && byFile(task.project, task.file)?.id === task.id) {
+    if (queue.onlyIn(task.project, task.file, "inbox", "processing") && byFile(task.project, task.file)?.id === task.id) {
       if (moveFile(task, "inbox", "processing")) counts.moved++;
     }
   }

@@ -8,7 +8,7 @@
  * local row, as for any task.
  */
 import type { NotifyEvent } from "../notify/events.ts";
-import { NO_DELIVERY, type TaskRow } from "../state/state.ts";
+import { NO_DELIVERY, type TaskPatch, type TaskRow } from "../state/state.ts";
 import type { BridgeDeps } from "./bridge.ts";
 import type { Outbox, OutboxWrite } from "./outbox.ts";
 import { FleetUnavailable, type FleetTaskRow, type TaskOutcome } from "./store.ts";
@@ -75,6 +75,15 @@ export function createTaskSync(deps: TaskSyncDeps) {
     log.warn("task failed", { task_id: task.id, project: task.project, file: task.file, reason });
     deps.notify({ kind: "task_failed", level: "warning", at: now, project: task.project, file: task.file, reason });
   };
+
+  /**
+   * A local row's change and the outbox write that tells the fleet of it, in one transaction: both stored or neither
+   * (a `kill -9` between two statements left a row `finishing` with no finish to send).
+   */
+  const storeWithWrite = (taskId: number, patch: TaskPatch, write: OutboxWrite) => store.bridge.atomically(() => {
+    store.updateTask(taskId, patch);
+    outbox.push(write);
+  });
 
   /** Enqueues one inbox task; its file goes to processing/ first (`originHost` set records that it did). */
   async function exportOne(task: TaskRow): Promise<void> {
@@ -222,11 +231,8 @@ export function createTaskSync(deps: TaskSyncDeps) {
         log.warn("fleet finish ignored: not held here", { task_id: taskId, fleet_state: task?.fleetState ?? null });
         return;
       }
-      const finish = { kind: "finish" as const, taskId, fleetId: task.fleetId, claim: task.fleetClaim, outcome };
-      store.bridge.atomically(() => {
-        store.updateTask(taskId, { state: outcome.state, finishedAt: outcome.at, error: outcome.error ?? null, fleetState: "finishing" });
-        outbox.push(finish);
-      });
+      storeWithWrite(taskId, { state: outcome.state, finishedAt: outcome.at, error: outcome.error ?? null, fleetState: "finishing" },
+        { kind: "finish", taskId, fleetId: task.fleetId, claim: task.fleetClaim, outcome });
     },
 
     /** Gives back a claim never typed (a swap started, the session died first): the shared row goes back to the queue. */
@@ -236,11 +242,8 @@ export function createTaskSync(deps: TaskSyncDeps) {
         log.warn("fleet release ignored: not a claim waiting here", { task_id: taskId, fleet_state: task?.fleetState ?? null });
         return;
       }
-      const release = { kind: "release" as const, taskId, fleetId: task.fleetId, claim: task.fleetClaim, reason, at: clock.now() };
-      store.bridge.atomically(() => {
-        store.updateTask(taskId, { state: "queued", session: null, fleetState: "released", fleetClaim: null });
-        outbox.push(release);
-      });
+      storeWithWrite(taskId, { state: "queued", session: null, fleetState: "released", fleetClaim: null },
+        { kind: "release", taskId, fleetId: task.fleetId, claim: task.fleetClaim, reason, at: clock.now() });
       log.info("task released", { task_id: taskId, fleet_id: task.fleetId, reason });
     },
 

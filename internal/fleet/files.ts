@@ -39,7 +39,7 @@ export function queueFiles(
     end(project, file, outcome) {
       const extra = outcome.state === "done" ? (outcome.result === null ? undefined : { result: outcome.result }) : { error: outcome.error ?? "failed" };
       // Already there: the move was done before a crash, and the finish it answered is being handled again.
-      if (!queue.exists(project, "processing", file) && queue.exists(project, outcome.state, file)) return true;
+      if (queue.onlyIn(project, file, outcome.state, "processing")) return true;
       try {
         return move(project, file, "processing", outcome.state, extra) !== null;
       } catch (error) {

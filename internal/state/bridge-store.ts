@@ -59,10 +59,7 @@ export interface BridgeStore {
   /** Rows in any of `states`, oldest first. */
   tasksInFleetState(states: FleetLocalState[]): TaskRow[];
 
-  /**
-   * Runs `fn` in one transaction: a local row's change and the outbox write that tells the fleet of it are both
-   * stored or neither (a `kill -9` between two statements left a row `finishing` with no finish to send).
-   */
+  /** Runs `fn` in one transaction: every write in it is stored, or none (a `kill -9` inside it leaves none). */
   atomically<T>(fn: () => T): T;
   /** Appends a write; returns its id. */
   push(kind: OutboxKind, payload: unknown, now: number): number;

@@ -50,11 +50,10 @@ export function recordMove(store: Store, session: string, move: Move): void {
 export function accountOfLateEvent(store: Store, session: string, text: unknown, at: number, writtenAt?: number): string | null {
   const move = read(store)[session];
   if (!move || at - move.at > LATE_EVENT_MS) return null;
-  // Written before the move: the old account's, also when the poll reading it began before the move was recorded.
-  if (writtenAt !== undefined && Number.isFinite(writtenAt) && writtenAt < move.at) return move.from;
-  // Received before the move but handled after it (a hook queued behind others while the swap moved the row): the
-  // session was still on the old account then.
-  if (at < move.at) return move.from;
+  // Written before the move (also when the poll reading it began before the move was recorded), or received before it
+  // and handled after it (a hook queued behind others while the swap moved the row): the old account's.
+  const written = writtenAt !== undefined && Number.isFinite(writtenAt) ? writtenAt : at;
+  if (Math.min(written, at) < move.at) return move.from;
   return typeof text === "string" && move.line && normalize(text).includes(move.line) ? move.from : null;
 }
 

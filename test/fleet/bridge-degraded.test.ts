@@ -5,7 +5,7 @@
  * 30 s), then the outbox flushed in order, the accounts re-read and the leases renewed. Also the outbox's own rules
  * (an entry that fails for another reason is retried, then parked without blocking the rest).
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { createTestFleet, HEARTBEAT_MS, LEASE_MS, type Fleet } from "./bridge-support.ts";
 
 let fleet: Fleet;
@@ -178,10 +178,9 @@ describe("fleet bridge: database away", () => {
     fleet = createTestFleet(["a", "b"]);
     const [a, b] = fleet.pair();
     const held = await fleet.handOver(a, b, ["job.md"]);
-    const push = b.store.bridge.push;
-    b.store.bridge.push = () => { throw new Error("killed before the outbox write"); };
+    const killed = spyOn(b.store.bridge, "push").mockImplementation(() => { throw new Error("killed before the outbox write"); });
     expect(() => b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "kept" })).toThrow("killed before the outbox write");
-    b.store.bridge.push = push;
+    killed.mockRestore();
     expect(b.store.task(held.id)).toMatchObject({ state: "running", fleetState: "claimed" });
     expect(b.bridge.status().outbox).toBe(0);
 
@@ -211,10 +210,9 @@ describe("fleet bridge: database away", () => {
     fleet = createTestFleet(["a", "b"]);
     const [a, b] = fleet.pair();
     const held = await fleet.handOver(a, b, ["job.md"]);
-    const done = b.store.bridge.done;
-    b.store.bridge.done = () => { throw new Error("killed before the entry was removed"); };
+    const killed = spyOn(b.store.bridge, "done").mockImplementation(() => { throw new Error("killed before the entry was removed"); });
     await b.bridge.finished(held.id, { state: "done", at: fleet.clock.now(), result: "once" });
-    b.store.bridge.done = done;
+    killed.mockRestore();
     expect(b.store.task(held.id)).toMatchObject({ state: "done", fleetState: "finishing" });
     expect(b.bridge.status().outbox).toBe(1);
     expect(b.events).toEqual([]);
