@@ -3,7 +3,8 @@
  * The one place that decides. Every signal becomes an {@link Observation} handled by one `switch` in
  * {@link Supervisor.handle}: hook events, pane captures and transcript records turn into verdicts, verdicts into
  * actions (cool an account, swap, follow a task to its end, notify), and actions into store writes that HTTP and the
- * notifications read. Every observation runs through one serial queue: an HTTP hook and the poll never interleave.
+ * notifications read. Every observation runs through one serial queue (supervisor/serial-queue.ts): an HTTP hook and
+ * the poll never interleave, and hooks and transcript writes run before a waiting poll.
  * One poll pass (`poll`), one reconcile pass (`reconcile`) and the warning glance (`glance`) are called by the daemon's loops.
  * Owns no tmux, file or network code itself: it calls lifecycle, switcher, dispatcher, the task follower and notify.
  */
@@ -27,6 +28,7 @@ import type { EventBus } from "../notify/feed.ts";
 import { createTaskWork, type TaskWork } from "../watcher/tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
 import { createModelFallback } from "./models.ts";
+import { createSerialQueue } from "./serial-queue.ts";
 import type { Runtime } from "../state/runtime.ts";
 import type { SessionTracker } from "../watcher/sessions.ts";
 import type { Delivery } from "../dispatcher/delivery.ts";
@@ -127,13 +129,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const spoolDir = join(config.state_dir, "spool");
   let dispatching: Promise<void> | null = null;
 
-  /** One observation at a time: hooks (HTTP) and the poll are queued here and never interleave. */
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  /** One observation at a time: hooks (HTTP) and the poll never interleave; hooks and transcript writes go first. */
+  const queue = createSerialQueue(log);
 
   // Compiled once: classification runs for every pane on every poll.
   const extraQuotaPatterns = config.quota.extra_quota_patterns.map((p) => new RegExp(p));
@@ -171,7 +168,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       .then(async () => {
         for (let i = 0; i < SETTLE_LOOKS && !stopping; i++) {
           if (i > 0) await clock.sleep(SETTLE_LOOK_MS);
-          const waiting = await serial(async () => {
+          const waiting = await queue.run("urgent", "follow after the swap", async () => {
             if (stopping) return false;
             await lookAtCutSessions();
             await work.follow();
@@ -352,7 +349,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const lookAtStarted = async (name: string) => {
     for (let i = 0; i < START_LOOKS && !stopping; i++) {
       if (i > 0) await clock.sleep(START_LOOK_MS);
-      const found = await serial(async () => (stopping || store.session(name)?.state !== "starting" ? false : lookAt(name)))
+      const found = await queue.run("urgent", "look at a started session", async () => (stopping || store.session(name)?.state !== "starting" ? false : lookAt(name)))
         .catch((error) => void log.warn("started session not looked at", { session: name, error }));
       if (!found) return;
     }
@@ -405,10 +402,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   };
 
   const supervisor: Supervisor = {
-    handle: (obs) => serial(() => handleNow(obs)),
+    handle: (obs) => queue.run("urgent", obs.kind === "hook" ? `hook ${obs.event.kind}` : obs.kind, () => handleNow(obs)),
 
     async poll() {
-      await serial(observeAll);
+      await queue.run("routine", "poll", observeAll);
       await dispatcher.ingest();
       // Typing runs beside the poll so detection is never held up; the follower confirms deliveries on later passes.
       dispatching ??= dispatcher.dispatch().then(() => work.growIfNeeded()).catch((error) => log.error("dispatch failed", { error })).finally(() => {
@@ -430,7 +427,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
 
     requestSwap: (input) => requestSwap(input),
 
-    accountChanged: (change) => serial(async () => {
+    accountChanged: (change) => queue.run("urgent", "fleet account change", async () => {
       if (stopping || (change.state !== "cooling" && change.state !== "needs_login")) return;
       const onIt = runtime.activeAccount() === change.name || store.sessions().some((s) => observed(s.name) && s.account === change.name);
       if (!onIt) return;
@@ -439,9 +436,10 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       await requestSwap({ reason, from: change.name, ...(change.resetAt !== null ? { resetAt: change.resetAt } : {}) });
     }),
 
-    glance: () => serial(glanceAll),
+    glance: () => queue.run("routine", "glance", glanceAll),
 
-    transcriptWritten: (path) => serial(async () => {
+    // One read takes every record written before it starts: reports of a transcript whose read still waits join it.
+    transcriptWritten: (path) => queue.once("urgent", `transcript ${path}`, async () => {
       if (stopping) return;
       const row = store.sessions().find((r) => observed(r.name) && transcriptOf(r) === path);
       if (!row) return;
@@ -452,7 +450,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       // The daemon is stopping: a swap that ends from now on (halted) starts no follow pass.
       stopping = true;
       watch?.close();
-      await queue;
+      await queue.idle();
       await dispatching;
     },
   };
