@@ -3,7 +3,8 @@
  * The supervisor's one-job-at-a-time runner ({@link createSerialQueue}): observations never interleave. Jobs wait in
  * two lanes, each first in, first out: `urgent` (a hook, a transcript written, the looks a swap's cut tasks wait on)
  * runs before `routine` (the poll's pass, the warning glance) whenever both wait, so a limit record Claude Code just
- * wrote is not read after a poll queued behind a busy one. A keyed job is queued once: while one for its key still
+ * wrote is not read after a poll queued behind a busy one; a routine job that waited {@link ROUTINE_MAX_WAIT_MS} goes
+ * next, whatever waits. A keyed job is queued once: while one for its key still
  * waits, asking again joins it (one transcript read takes every record written before it starts). A job that waited
  * long is logged at debug with what it was, so a slow swap can be traced to the queue.
  */
@@ -11,6 +12,8 @@ import type { Logger } from "../log.ts";
 
 export type Lane = "urgent" | "routine";
 
+/** A routine job that waited this long runs next even while urgent ones wait: a flood of hooks never starves the poll. */
+export const ROUTINE_MAX_WAIT_MS = 2_000;
 /** A job that waited at least this long before it ran is logged (debug). */
 export const SLOW_WAIT_MS = 250;
 
@@ -38,11 +41,18 @@ export function createSerialQueue(log: Logger, now: () => number = () => perform
   let running = false;
   let drained: Array<() => void> = [];
 
+  /** The next job: urgent first, unless the routine one at the head has waited {@link ROUTINE_MAX_WAIT_MS}. */
+  const next = (): Job | undefined => {
+    const routine = lanes.routine[0];
+    if (routine && now() - routine.queuedAt >= ROUTINE_MAX_WAIT_MS) return lanes.routine.shift();
+    return lanes.urgent.shift() ?? lanes.routine.shift();
+  };
+
   const pump = async () => {
     if (running) return;
     running = true;
     try {
-      for (let job = lanes.urgent.shift() ?? lanes.routine.shift(); job; job = lanes.urgent.shift() ?? lanes.routine.shift()) {
+      for (let job = next(); job; job = next()) {
         if (job.key !== null) waitingByKey.delete(job.key);
         const waited = now() - job.queuedAt;
         const began = now();

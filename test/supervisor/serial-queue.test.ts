@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { memoryLog } from "../../internal/log.ts";
-import { createSerialQueue, SLOW_WAIT_MS } from "../../internal/supervisor/serial-queue.ts";
+import { createSerialQueue, ROUTINE_MAX_WAIT_MS, SLOW_WAIT_MS } from "../../internal/supervisor/serial-queue.ts";
 
 /** A job that records its start and end, and ends when `release` is called. */
 function gate() {
@@ -36,6 +36,21 @@ describe("supervisor serial queue", () => {
     first.release();
     await Promise.all(jobs);
     expect(seen).toEqual(["hook 1", "hook 2", "poll 1", "poll 2"]);
+  });
+
+  test(`a routine job that waited ${ROUTINE_MAX_WAIT_MS} ms runs before the urgent ones waiting: hooks never starve the poll`, async () => {
+    let t = 0;
+    const q = createSerialQueue(memoryLog(), () => t);
+    const seen: string[] = [];
+    const first = gate();
+    const jobs = [q.run("urgent", "running", async () => { await first.done; })];
+    await Bun.sleep(0);
+    jobs.push(q.run("routine", "poll", async () => { seen.push("poll"); }));
+    t += ROUTINE_MAX_WAIT_MS;
+    for (const name of ["hook 1", "hook 2"]) jobs.push(q.run("urgent", name, async () => { seen.push(name); }));
+    first.release();
+    await Promise.all(jobs);
+    expect(seen).toEqual(["poll", "hook 1", "hook 2"]);
   });
 
   test("a keyed job still waiting is joined, not queued again; once it runs, a new report queues a new job", async () => {
