@@ -57,6 +57,8 @@ export interface Delivery {
    * turn of the event loop are typed together (one capture, one paste, one pause, one Enter for all their sessions).
    */
   typeContinue(task: TaskRow, reason: string): Promise<DeliveryOutcome>;
+  /** Resolves once no continue prompt is being typed (the daemon stops after it). */
+  idle(): Promise<void>;
 }
 
 const PANE_POLL_MS = 200;
@@ -143,6 +145,11 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     asks.forEach((ask, i) => {
       const row = rows[i];
       if (!row) return ask.resolve({ kind: "not-ready", reason: "the session is gone" });
+      // The follower does not wait for the keys: a hook or a transcript record may have moved the task on meanwhile.
+      const now = store.task(ask.task.id);
+      if (!now || (now.state !== "running" && now.state !== "stalled") || now.delivery !== "ended" || now.continues !== ask.task.continues) {
+        return ask.resolve({ kind: "not-ready", reason: "the task moved on while its screen was read" });
+      }
       const notReady = sessionsSeen.has(row.name) ? "a continue is being typed into it" : readinessOf(screens.get(row.name));
       if (notReady) return ask.resolve({ kind: "not-ready", reason: notReady });
       sessionsSeen.add(row.name);
@@ -171,6 +178,8 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
   };
 
   let pendingContinues: ContinueAsk[] | null = null;
+  /** Continues asked for and not typed yet, by task id. */
+  const continuing = new Map<number, Promise<DeliveryOutcome>>();
   const flushContinues = () => {
     const asks = pendingContinues ?? [];
     pendingContinues = null;
@@ -197,14 +206,24 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     },
 
     typeContinue(task, reason) {
+      // One continue per task at a time: the follower asks again on every pass until the intent is written.
+      const inFlight = continuing.get(task.id);
+      if (inFlight) return inFlight;
       // Asked in the same turn of the event loop (the follower asks for every cut task at once): typed together.
-      return new Promise<DeliveryOutcome>((resolve) => {
+      const outcome = new Promise<DeliveryOutcome>((resolve) => {
         if (!pendingContinues) {
           pendingContinues = [];
           setImmediate(flushContinues);
         }
         pendingContinues.push({ task, reason, resolve });
       });
+      continuing.set(task.id, outcome);
+      void outcome.finally(() => continuing.delete(task.id));
+      return outcome;
+    },
+
+    async idle() {
+      while (continuing.size) await Promise.all(continuing.values());
     },
   };
 }

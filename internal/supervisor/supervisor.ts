@@ -452,6 +452,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       watch?.close();
       await queue.idle();
       await dispatching;
+      await deps.delivery.idle();
     },
   };
 

@@ -111,7 +111,9 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
         if (step.resetsAt) deps.limitRecorded(task.transcript, step.resetsAt, session ? { session, line: step.line, at: now } : null);
         return true;
       case "continue":
-        await delivery.typeContinue(task, step.reason);
+        // Typed beside the serial queue (capture, paste, pause, Enter: most of a second on a loaded machine), so hooks
+        // and transcript records are read meanwhile; the intent it writes is what the next pass sees.
+        void delivery.typeContinue(task, step.reason);
         return false;
       case "retype-continue":
         log.warn("continue prompt not delivered", { task_id: task.id, session, reason: step.reason });

@@ -83,7 +83,7 @@ function setup(quota: string) {
     tmux: { listPanes: async () => [], capture: async () => new Map() } as unknown as Tmux,
     gate: createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown),
     events: createEventBus({ store, log, send: () => undefined, describe: (e) => ({ level: "info", message: e.kind }) }),
-    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
+    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }), idle: async () => {} },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: 3_600_000 }),
     usage: createUsageRecorder({ store }),

@@ -82,7 +82,7 @@ beforeEach(() => {
   build = (extra = {}) => createSupervisor({
     config, store, tmux, lifecycle, dispatcher, events, clock, log, runtime, gate,
     sessions: createSessionTracker({ store, names: extra.lifecycle ?? lifecycle }),
-    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
+    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }), idle: async () => {} },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: HOUR }),

@@ -104,7 +104,7 @@ function setup(config: Config, keep?: Store) {
     config, store, tmux, lifecycle, dispatcher, events, clock, log, runtime,
     gate: createDispatchGate({ store, runtime, clock }, config.quota.reactivate_cooldown),
     sessions: createSessionTracker({ store, names: lifecycle }),
-    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }) },
+    delivery: { deliver: async () => ({ kind: "typed" }), typeContinue: async () => ({ kind: "typed" }), idle: async () => {} },
     quota: createQuotaMonitor({ confirmPolls: 2, reactivateCooldownMs: 5 * 60_000 }),
     switcher: fakeSwitcher(),
     watcher: createWatcher({ idlePolls: 3, taskTimeoutMs: 3_600_000 }),
