@@ -46,13 +46,18 @@ function setup() {
     while (!settled) { await clock.advance(1); await Bun.sleep(0); }
     return p;
   };
-  return { delivery, pasted, task, drive, hold(p: Promise<void>) { held = p; } };
+  /** Holds every capture until the returned function is called (the screen being read while the follower goes on). */
+  const holdCaptures = () => {
+    let release!: () => void;
+    held = new Promise((r) => { release = r; });
+    return release;
+  };
+  return { delivery, pasted, task, drive, holdCaptures };
 }
 
 test("a continue asked for again while it is being typed is the same one: typed once, counted once", async () => {
   const s = setup();
-  let release!: () => void;
-  s.hold(new Promise((r) => { release = r; }));
+  const release = s.holdCaptures();
   const first = s.delivery.typeContinue(s.task(), "after a usage limit");
   await Bun.sleep(5);
   const again = s.delivery.typeContinue(s.task(), "after a usage limit");
@@ -71,8 +76,7 @@ test("a continue asked for again while it is being typed is the same one: typed 
 
 test("a task that moved on while its screen was read (done by a hook meanwhile) gets no continue and no intent", async () => {
   const s = setup();
-  let release!: () => void;
-  s.hold(new Promise((r) => { release = r; }));
+  const release = s.holdCaptures();
   const asked = s.delivery.typeContinue(s.task(), "after a usage limit");
   await Bun.sleep(5);
   store!.updateTask(s.task().id, { state: "done" });
@@ -84,8 +88,7 @@ test("a task that moved on while its screen was read (done by a hook meanwhile) 
 
 test("idle() waits for a continue still being typed", async () => {
   const s = setup();
-  let release!: () => void;
-  s.hold(new Promise((r) => { release = r; }));
+  const release = s.holdCaptures();
   void s.delivery.typeContinue(s.task(), "after a usage limit");
   let idle = false;
   const waiting = s.delivery.idle().then(() => { idle = true; });
