@@ -158,13 +158,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     config, store, lifecycle, quota, sessions, log, now: () => clock.now(), swapRunning: () => switcher.running() || store.openSwap() !== null,
     events, usage: deps.usage,
   });
-  // The tasks a swap cut are continued as soon as it ends, not at the next poll (up to `poll_interval` later): their
-  // screens are looked at again every SETTLE_LOOK_MS (Claude Code still draws the spinner while its StopFailure hooks
-  // run) until every cut task's continue is typed, bounded by SETTLE_LOOKS; the poll does the rest.
+  // The tasks a swap cut are continued as soon as it verifies (every session is on its target then), not at the next
+  // poll (up to `poll_interval` later): their screens are looked at again every SETTLE_LOOK_MS (Claude Code still draws
+  // the spinner while its StopFailure hooks run) until every cut task's continue is typed, bounded by SETTLE_LOOKS; the
+  // poll does the rest.
   let followAfterSwap: Promise<void> | null = null;
   let stopping = false;
   const followWhenSwapEnds = () => {
-    followAfterSwap ??= switcher.idle()
+    followAfterSwap ??= switcher.settled()
       .then(async () => {
         for (let i = 0; i < SETTLE_LOOKS && !stopping; i++) {
           if (i > 0) await clock.sleep(SETTLE_LOOK_MS);

@@ -109,6 +109,11 @@ export interface Switcher {
   running(): boolean;
   /** Resolves when the current swap (if any) has ended. */
   idle(): Promise<void>;
+  /**
+   * Resolves once no swap holds its sessions any more: the current swap (if any) has reached `verifying` (every session
+   * is on its target account, supervisor `swapHolds`) or has ended. A cut task can be continued from then on.
+   */
+  settled(): Promise<void>;
   /** Stops working on the current swap between two actions, leaving it open in the store for the next start. */
   halt(): Promise<void>;
 }
@@ -159,6 +164,13 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     ? { store, tmux, clock, log, homes: deps.homes, link: options.link, setActiveAccount: deps.setActiveAccount, sessions: deps.sessions }
     : null;
   let current: Promise<void> | null = null;
+  /** Callers of `settled()` waiting for the current swap to reach `verifying` or end. */
+  let settledWaiters: Array<() => void> = [];
+  const releaseSettled = () => {
+    const waiters = settledWaiters;
+    settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  };
   /** The pane processes an in-place swap's `saving` started reading (awaited at `closing`). */
   let pidsAtStart: { id: number; pids: Promise<Map<string, number>> } | null = null;
   const spread = options.placement === "spread";
@@ -181,6 +193,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   const enter = (id: number, step: SwapStep) => {
     store.updateSwap(id, { step }, clock.now());
     log.info("swap step", { swap: id, step });
+    if (step === "verifying") releaseSettled();
   };
 
   const run = async (id: number): Promise<void> => {
@@ -419,6 +432,7 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
   const start = (id: number) => {
     current = run(id).finally(() => {
       current = null;
+      releaseSettled();
     });
   };
 
@@ -486,5 +500,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     idle: async () => {
       while (current) await current;
     },
+    settled: () => (!current || store.openSwap()?.step === "verifying"
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => settledWaiters.push(resolve))),
   };
 }

@@ -65,7 +65,7 @@ beforeEach(() => {
       runtime.setActiveAccount(choice.account.name);
       return { ok: true, swapId: swap.id, message: "ok" };
     },
-    resumeOpen: async () => undefined, running: () => false, idle: async () => undefined, halt: async () => undefined,
+    resumeOpen: async () => undefined, running: () => false, idle: async () => undefined, settled: async () => undefined, halt: async () => undefined,
   };
   const events = createEventBus({ store, log: memoryLog(), send: (e) => notified.push(e), describe: (e) => ({ level: "info", message: e.kind }) });
   accounts = createAccountDecisions({

@@ -60,6 +60,7 @@ function fakeSwitcher(): Switcher {
     resumeOpen: async () => undefined,
     running: () => swapRunning,
     idle: async () => undefined,
+    settled: async () => undefined,
     halt: async () => undefined,
   };
 }

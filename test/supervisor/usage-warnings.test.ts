@@ -75,6 +75,7 @@ function fakeSwitcher(): Switcher {
     resumeOpen: async () => undefined,
     running: () => false,
     idle: async () => undefined,
+    settled: async () => undefined,
     halt: async () => undefined,
   };
 }

@@ -23,8 +23,8 @@ afterEach(async () => {
 });
 
 /** A daemon whose owned sessions are idle, with the pid of every pane (owned and foreign). */
-async function fleet(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"]) {
-  const t = await startTestDaemon({ foreign: FOREIGN, deps });
+async function fleet(deps?: NonNullable<Parameters<typeof startTestDaemon>[0]>["deps"], extra?: NonNullable<Parameters<typeof startTestDaemon>[0]>["extra"]) {
+  const t = await startTestDaemon({ foreign: FOREIGN, deps, extra });
   current = t;
   await eventually(() => t.daemon.control.status().sessions.filter((s) => s.state === "idle").length === 3, 20_000);
   const pids = new Map((await listPanes(t.server)).map((p) => [p.name, p.pid]));
@@ -70,6 +70,30 @@ describe("a limit moves every session to the next account in place", () => {
     expect(screen).not.toContain("Continuing automatically");
     expect(t.daemon.control.status().accounts.map((a) => [a.name, a.state])).toEqual([["a", "cooling"], ["b", "available"]]);
   }, 90_000);
+});
+
+describe("a cut task does not wait for the swap's last step", () => {
+  test("its continue goes out on b while the swap still verifies, once, and the swap then ends", async () => {
+    // The swap is held before `moving` until every signal of the cut turn was handled, then at `verifying`: with no
+    // poll, nothing but the look after the swap can type the continue, and it must not wait for `done`.
+    const gates = { moving: Promise.withResolvers<void>(), verifying: Promise.withResolvers<void>() };
+    const hold = (_id: number, step: string) => (step === "moving" || step === "verifying" ? gates[step].promise : undefined);
+    const { t, pids } = await fleet({ beforeSwapStep: hold },
+      { quota: "{ poll_interval: 1h, reactivate_cooldown: 1h, confirm_polls: 2 }", watcher: "{ poll_interval: 1h, task_timeout: 10m }" });
+    writeFileSync(join(t.home("a"), "sim-quota"), `${LIMIT}\n`);
+    const prompt = "[sim:work=500ms] Write the changelog";
+    expect((await t.daemon.control.addTask({ project: "demo", name: "changelog.md", prompt })).ok).toBe(true);
+    const session = await eventually(() => t.daemon.control.tasks().find((row) => row.file === "changelog.md")?.session, 30_000);
+    const signals = () => new Set(t.log.records.filter((r) => r.msg === "quota hit" && r.session === session).map((r) => r.signal));
+    await eventually(() => signals().has("hook") && signals().has("transcript") && t.daemon.control.status().last_swap?.step === "moving", 30_000);
+    gates.moving.resolve();
+    await eventually(() => requests(t).some((r) => r.prompt === CONTINUE && r.token === "sk-ant-oat01-SIM-b"), 30_000);
+    expect(t.daemon.control.status().last_swap?.step).toBe("verifying");
+    gates.verifying.resolve();
+    await expectMovedInPlace(t, pids);
+    await eventually(() => t.daemon.control.tasks().find((row) => row.file === "changelog.md" && row.state === "done"), 30_000);
+    expect(requests(t).filter((r) => r.prompt === CONTINUE)).toHaveLength(1);
+  }, 120_000);
 });
 
 describe("a daemon killed during an in-place swap finishes it on its next start", () => {
