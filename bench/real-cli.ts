@@ -89,7 +89,41 @@ type SwapMode = "in-place" | "restart";
  * One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart); `recorded`: its CLI wrote the
  * limit's record into its transcript (the CLI's own share before the daemon can know).
  */
-interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; startup?: number; back?: number }
+interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; onDisk: number; startup?: number; back?: number }
+
+/**
+ * When each transcript under `projects` first held a limit record on disk (conversation id → epoch ms): the file's
+ * modification time read just before the read that first finds the record (a child process watches, so the daemon's
+ * priority does not change it; the time is the kernel's, so the watcher's own wait for a core does not either).
+ */
+function watchLimitWrites(projects: string): { stop(): Promise<Map<string, number>> } {
+  const script = `
+    const { watch, readFileSync, statSync } = require("node:fs");
+    const seen = new Set();
+    watch(${JSON.stringify(projects)}, { recursive: true }, (_e, f) => {
+      if (!f || !f.endsWith(".jsonl") || seen.has(f)) return;
+      try {
+        const path = ${JSON.stringify(projects)} + "/" + f;
+        const mtime = statSync(path).mtimeMs;
+        if (readFileSync(path, "utf8").includes('"usage_limit_reached"')) { seen.add(f); console.log(JSON.stringify({ f, at: mtime })); }
+      } catch {}
+    });
+    process.stdin.on("data", () => process.exit(0));`;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdin: "pipe", stdout: "pipe" });
+  return {
+    async stop() {
+      child.stdin.write("x");
+      await child.stdin.end();
+      const out = await new Response(child.stdout).text();
+      const map = new Map<string, number>();
+      for (const line of out.split("\n").filter(Boolean)) {
+        const { f, at } = JSON.parse(line) as { f: string; at: number };
+        map.set(f.split("/").at(-1)!.replace(/\.jsonl$/, ""), at);
+      }
+      return map;
+    },
+  };
+}
 
 /** When the CLI wrote the limit (`usage_limit_reached`) record of this conversation (epoch ms), NaN when none. */
 function limitRecordedAt(c: Conformance, workdir: string, sessionId: string): number {
@@ -113,6 +147,7 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
   const c = await startConformance({ pool: FLEET, self: HOOK_SELF, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
   try {
     await c.allIdle(240_000);
+    const onDisk = watchLimitWrites(join(c.t.config.state_dir, "homes", "fleet", "projects"));
     c.api.a.setMode({ mode: "five_hour" });
     const gate = c.api.a.hold();
     for (let i = 0; i < FLEET; i++) c.task(`t${i}`, `Task ${i}: count to three`);
@@ -143,12 +178,14 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
       const screens = Object.fromEntries(await c.t.server.tmux.capture(names));
       writeFileSync(join(DUMP, `fleet-${mode}-${stagger}.json`), JSON.stringify({ firstHit, names, sessions: c.status().sessions, ready: [...ready], log: c.t.log.records, requests, screens, queue: c.status().queue }, null, 1));
     }
+    const written = await onDisk.stop();
     return names.filter(typed).map((name) => {
       const onB = c.api.b.turns().find((r) => r.sessionId === idOf(name))!.at;
       const session = c.status().sessions.find((s) => s.name === name)!;
       const row: FleetRow = {
         total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit,
         recorded: limitRecordedAt(c, session.workdir, session.session_id!) - firstHit,
+        onDisk: (written.get(session.session_id!) ?? NaN) - firstHit,
       };
       if (mode === "restart") {
         const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
@@ -180,6 +217,7 @@ function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
     + (mode === "in-place" ? " (no CLI start-up: all of it is the daemon's share)" : ""));
   console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
   console.log(`  the CLI's own, first: 429 → its limit record in the transcript ${f(rows.map((r) => r.recorded))}; the daemon's share: that record → its continue typed ${f(rows.map((r) => r.typed - r.recorded))}`);
+  console.log(`  the limit record on disk (from the 429) ${f(rows.map((r) => r.onDisk))}; on disk → continue typed ${f(rows.map((r) => r.typed - r.onDisk))}`);
   console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
   if (mode === "restart") {
     console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);
