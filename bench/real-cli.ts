@@ -35,7 +35,7 @@ const LIMITS = Number(process.env.BENCH_REAL_LIMITS ?? 6);
 const FLEET = 12;
 /**
  * The program Claude Code's hooks run in the fleet runs: the compiled binary, as users run it (bench/support.ts
- * ensureBinary; `BENCH_REAL_HOOKS=source` keeps Bun on cmd/claude-failover.ts, about 0.2 s of CPU per hook event).
+ * ensureBinary; `BENCH_REAL_HOOKS=source` keeps Bun on cmd/main.ts, about 30 ms of CPU per hook event).
  */
 let HOOK_SELF: string[] | undefined;
 /** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */

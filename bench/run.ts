@@ -13,9 +13,9 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, ensureBinary, sizeMb, type SummaryRow } from "./support.ts";
 
-const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "hot-swap", "login", "warning", "dispatch", "core", "ledger", "fleet"];
+const BENCHES = ["startup", "rss", "capture", "poll", "detection", "swap", "hot-swap", "hook", "login", "warning", "dispatch", "core", "ledger", "fleet"];
 /** Benches that run the compiled binary (built once, when one of them runs). */
-const NEED_BINARY = new Set(["startup", "rss", "detection", "swap", "hot-swap", "login"]);
+const NEED_BINARY = new Set(["startup", "rss", "detection", "swap", "hot-swap", "hook", "login"]);
 /** A bench still running after this is stopped (SIGTERM: it cleans up), then killed. */
 const LIMIT_MS = 240_000;
 

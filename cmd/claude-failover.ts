@@ -370,9 +370,9 @@ function loadHookToken(stateDir: string): string {
   return token;
 }
 
-/** argv that runs this program again: the binary itself when compiled, `bun <this file>` from source. */
+/** argv that runs this program again: the binary itself when compiled, `bun cmd/main.ts` (its entry) from source. */
 export function selfArgv(): string[] {
-  return Bun.isStandaloneExecutable ? [process.execPath] : [process.execPath, resolve(import.meta.dir, "claude-failover.ts")];
+  return Bun.isStandaloneExecutable ? [process.execPath] : [process.execPath, resolve(import.meta.dir, "main.ts")];
 }
 
 /** Builds the real dependencies from the process environment. */

@@ -40,6 +40,11 @@ curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { say "/health never ans
 for _ in $(seq 1 100); do "$bin" status --config "$work/config.yaml" | grep -q "ccl-auto-11  pool  idle" && break; sleep 0.2; done
 "$bin" status --config "$work/config.yaml"
 "$bin" status --config "$work/config.yaml" | grep -q "ccl-auto-11  pool  idle" || { say "pool session not idle"; exit 1; }
+# A hook event as Claude Code runs it (the binary's light entry, cmd/main.ts): posted to the daemon, not spooled.
+echo '{"hook_event_name":"Notification","message":"smoke"}' | "$bin" hook Notification --session ccl-auto-11 \
+  --url "http://127.0.0.1:$port" --spool "$work/spool" --token-file "$work/state/hook-token"
+[ ! -e "$work/spool" ] || { say "the hook event was spooled, not posted"; ls -la "$work/spool"; exit 1; }
+say "hook ok (posted)"
 agent_pid=$(tmux -L "$socket" display-message -p -t "=ccl-auto-11:" "#{pane_pid}")
 kill -TERM "$pid"; wait "$pid"; code=$?; pid=""
 [ "$code" -eq 0 ] || { say "SIGTERM exit code $code"; exit 1; }

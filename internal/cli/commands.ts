@@ -12,7 +12,7 @@ import { renderProbe, testChannels } from "../notify/probe.ts";
 import { createApiClient, renderAccountUsage, renderStatus, renderTasks } from "./client.ts";
 import { renderDoctor, runDoctor } from "./doctor.ts";
 import { childEnv, createBunRun } from "../tmux/runner.ts";
-import { forwardHook, readHookToken } from "../hook/hook.ts";
+import { runHookCommand } from "../hook/hook.ts";
 import { runSimClaude } from "../demo/sim-claude.ts";
 import { runDemo, type DemoHost } from "../demo/demo.ts";
 
@@ -109,17 +109,9 @@ export async function runCli(argv: string[], host: CliHost): Promise<number> {
     }
     case "demo":
       return runDemo(host, { seconds: Number(args.flags.seconds) || 0, port: Number(args.flags.port) || 0, keep: args.flags.keep === true });
-    case "hook": {
-      const event = args.positional[0];
-      if (!event) return 0;
-      await forwardHook({
-        event, session: typeof args.flags.session === "string" ? args.flags.session : null,
-        url: typeof args.flags.url === "string" ? args.flags.url : "", spoolDir: typeof args.flags.spool === "string" ? args.flags.spool : "/tmp",
-        token: readHookToken(typeof args.flags["token-file"] === "string" ? args.flags["token-file"] : null, process.env),
-        stdin: Bun.stdin.stream(), fetch, now: Date.now,
-      });
-      return 0;
-    }
+    case "hook":
+      // The binary's entry (cmd/main.ts) runs this without loading the daemon; here for `bun cmd/claude-failover.ts hook`.
+      return runHookCommand(argv.slice(argv.indexOf("hook") + 1), process.env);
     case "notify": {
       const [action, only] = args.positional;
       if (action !== "test") throw new UsageError(`unknown notify action "${action ?? ""}" (use: notify test [channel])`);

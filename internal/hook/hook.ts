@@ -6,7 +6,8 @@
  * and never fails its turn: every outcome exits 0. The shared secret it sends is read from a file named on its
  * command line ({@link readHookToken}), never passed as an argument, so no other local user can read it in `ps`.
  * A rate-limit StopFailure gets the `rate_limit_info` of the limit record Claude Code has just written to the
- * transcript (exact reset and limit kind), which the hook JSON itself lacks.
+ * transcript (exact reset and limit kind), which the hook JSON itself lacks. It imports nothing of the daemon: the
+ * binary's entry (cmd/main.ts) loads only this module for `hook`, since Claude Code runs it for every event.
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,6 +37,49 @@ export function readHookToken(tokenFile: string | null, env: Readonly<Record<str
     }
   }
   return env[LEGACY_TOKEN_ENV] ?? "";
+}
+
+/** The hook command's words after `hook`: `<event> [--session S] [--url U] [--spool D] [--token-file F]`. */
+export interface HookArgs {
+  event: string | null;
+  session: string | null;
+  url: string;
+  spoolDir: string;
+  tokenFile: string | null;
+}
+
+/** Reads {@link HookArgs} from `argv` (`--flag value` or `--flag=value`; unknown words are ignored). Never throws. */
+export function parseHookArgs(argv: readonly string[]): HookArgs {
+  const flags = new Map<string, string>();
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      words.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf("=");
+    if (equals > 0) flags.set(arg.slice(2, equals), arg.slice(equals + 1));
+    else if (i + 1 < argv.length) flags.set(arg.slice(2), argv[++i]!);
+  }
+  return {
+    event: words[0] ?? null, session: flags.get("session") ?? null, url: flags.get("url") ?? "",
+    spoolDir: flags.get("spool") ?? "/tmp", tokenFile: flags.get("token-file") ?? null,
+  };
+}
+
+/**
+ * `claude-failover hook <event> …` as Claude Code runs it: forwards the event on stdin ({@link forwardHook}). Always
+ * exits 0 (an event with no name is ignored): a hook must never fail Claude Code's turn.
+ */
+export async function runHookCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const args = parseHookArgs(argv);
+  if (!args.event) return 0;
+  await forwardHook({
+    event: args.event, session: args.session, url: args.url, spoolDir: args.spoolDir,
+    token: readHookToken(args.tokenFile, env), stdin: Bun.stdin.stream(), fetch, now: Date.now,
+  });
+  return 0;
 }
 
 /** Inputs of {@link forwardHook}. */

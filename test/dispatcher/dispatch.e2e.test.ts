@@ -379,7 +379,7 @@ describe("daemon restart with tasks in processing/", () => {
 function slowHooks(log: string, delays: Record<string, number>): string[] {
   const cases = Object.entries(delays).map(([event, ms]) => `${event}) sleep ${ms / 1000};;`).join(" ");
   const script = `case "$3" in ${cases} esac; "$0" "$@"; rc=$?; echo "$3" >> ${log}; exit $rc`;
-  return ["/bin/sh", "-c", script, process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts")];
+  return ["/bin/sh", "-c", script, process.execPath, join(import.meta.dir, "../../cmd/main.ts")];
 }
 const landed = (log: string, event: string) => {
   try {

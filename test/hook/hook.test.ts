@@ -5,13 +5,13 @@
  * still authenticates to the daemon.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readHookToken } from "../../internal/hook/hook.ts";
+import { parseHookArgs, readHookToken } from "../../internal/hook/hook.ts";
 import { buildHookSettings, HOOK_EVENTS } from "../../internal/lifecycle/launch.ts";
 
-const ENTRY = join(import.meta.dir, "../../cmd/claude-failover.ts");
+const ENTRY = join(import.meta.dir, "../../cmd/main.ts");
 const TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f0123456789abcdef";
 let root: string;
 let tokenFile: string;
@@ -32,6 +32,36 @@ describe("readHookToken()", () => {
     expect(readHookToken(null, { CLAUDE_FAILOVER_HOOK_TOKEN: "legacy" })).toBe("legacy");
     expect(readHookToken(join(root, "missing"), { CLAUDE_FAILOVER_HOOK_TOKEN: "legacy" })).toBe("legacy");
     expect(readHookToken(join(root, "missing"), {})).toBe("");
+  });
+});
+
+describe("parseHookArgs()", () => {
+  test("reads the event and the flags the daemon writes, as separate words or with =", () => {
+    expect(parseHookArgs(["StopFailure", "--session", "ccl-auto-11", "--url", "http://127.0.0.1:8787", "--spool", "/s", "--token-file", "/t"]))
+      .toEqual({ event: "StopFailure", session: "ccl-auto-11", url: "http://127.0.0.1:8787", spoolDir: "/s", tokenFile: "/t" });
+    expect(parseHookArgs(["--url=http://h:1", "Stop", "--session=ccl-1-ded"]))
+      .toEqual({ event: "Stop", session: "ccl-1-ded", url: "http://h:1", spoolDir: "/tmp", tokenFile: null });
+  });
+
+  test("an event with no name or a flag with no value is not an error", () => {
+    expect(parseHookArgs([])).toEqual({ event: null, session: null, url: "", spoolDir: "/tmp", tokenFile: null });
+    expect(parseHookArgs(["Stop", "--session"]).session).toBeNull();
+  });
+});
+
+describe("the hook's entry", () => {
+  // Claude Code runs the hook for every event of every session: the binary's entry loads only internal/hook for it.
+  test("internal/hook/hook.ts imports only Node's built-in modules, nothing of the daemon", () => {
+    const source = readFileSync(join(import.meta.dir, "../../internal/hook/hook.ts"), "utf8");
+    const imports = [...source.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((from) => !from!.startsWith("node:"))).toEqual([]);
+  });
+
+  test("cmd/main.ts hands every other command to cmd/claude-failover.ts", () => {
+    const proc = Bun.spawnSync([process.execPath, ENTRY, "version"]);
+    expect(proc.exitCode).toBe(0);
+    expect(proc.stdout.toString()).toStartWith("claude-failover ");
   });
 });
 

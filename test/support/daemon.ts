@@ -90,7 +90,7 @@ export async function startTestDaemon(options: {
   const parse = (yaml: string) => parseConfig(yaml, join(dir, "config.yaml"), { env: { CF_TEST_TOKEN: TOKEN }, home: dir });
   const config = parse(text);
   const log = memoryLog();
-  const deps = (): WireDeps => ({ run: server.run, clock: systemClock, fetch, log, self: [process.execPath, join(import.meta.dir, "../../cmd/claude-failover.ts")], tmuxArgs: ["-f", "/dev/null"] });
+  const deps = (): WireDeps => ({ run: server.run, clock: systemClock, fetch, log, self: [process.execPath, join(import.meta.dir, "../../cmd/main.ts")], tmuxArgs: ["-f", "/dev/null"] });
   const daemon = wire(config, { ...deps(), ...options.deps });
   let cleaned = false;
   const cleanup = async () => {

@@ -30,7 +30,7 @@ export interface ConformanceOptions {
   switcherYaml?: string;
   /**
    * argv of the daemon's own program, which Claude Code's hooks run (`<self> hook <event> …`), e.g. the compiled
-   * binary. @default Bun running cmd/claude-failover.ts (about 0.2 s of CPU per hook event)
+   * binary. @default Bun running cmd/main.ts (about 30 ms of CPU per hook event)
    */
   self?: string[];
   /** The `accounts:` entries (YAML lines), e.g. to give `a` a `switch_at`. @default a and b, nothing else */
