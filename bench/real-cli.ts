@@ -11,10 +11,12 @@
  *    and the default 2 s: from the first 429 to each cut session's first request on account b (p50/p95/max; the last
  *    session is the max), with the daemon's milestones (swap requested, swap done, each continue typed).
  *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts; the figure is split into the
- *    CLI's own first part (the 429 → its limit record in the transcript, the earliest the daemon can know) and the
- *    daemon's share (that record → the session's continue typed), then Claude Code taking the typed prompt. With `switcher.mode: restart` it is split into the CLI's own start-up (relaunch → its prompt box
- *    on screen) and the daemon's share (prompt box → the continue prompt reaching the API), itself split into the
- *    daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
+ *    CLI's own first part (the 429 → its limit record in the transcript, by the record's own timestamp and by the
+ *    moment the file held it, seen by a watcher process) and the daemon's share (that record → the session's continue
+ *    typed), then Claude Code taking the typed prompt. With `BENCH_REAL_IDLE_WATCH=1`, also at the moment each pane
+ *    shows its prompt again (see IDLE_WATCH). With `switcher.mode: restart` it is split into the CLI's own start-up
+ *    (relaunch → its prompt box on screen) and the daemon's share (prompt box → the continue prompt reaching the API),
+ *    itself split into the daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
  *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
  *    `BENCH_REAL_FLEET_MODES` (default `in-place,restart`) picks the modes, `BENCH_REAL_STAGGERS` (default `0s,2s`)
  *    the staggers. The hooks run the compiled binary, as installed (`BENCH_REAL_HOOKS=source`: Bun on the sources).
@@ -38,6 +40,13 @@ const FLEET = 12;
  * ensureBinary; `BENCH_REAL_HOOKS=source` keeps Bun on cmd/main.ts, about 30 ms of CPU per hook event).
  */
 let HOOK_SELF: string[] | undefined;
+/**
+ * `BENCH_REAL_IDLE_WATCH=1`: in place, a process of its own captures the twelve panes every 50 ms to tell when each
+ * shows its prompt again after the cut (bench/idle-watch.ts), splitting the figure at that moment. Off by default: those
+ * captures load the tmux server the daemon's own captures and keys go through, and its swap took 1.8-2.6 s instead of
+ * 0.6-1.5 s with it on.
+ */
+const IDLE_WATCH = process.env.BENCH_REAL_IDLE_WATCH === "1";
 /** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */
 const DUMP = process.env.BENCH_REAL_DUMP ?? "";
 
@@ -89,7 +98,23 @@ type SwapMode = "in-place" | "restart";
  * One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart); `recorded`: its CLI wrote the
  * limit's record into its transcript (the CLI's own share before the daemon can know).
  */
-interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; onDisk: number; startup?: number; back?: number }
+interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; onDisk: number; idle: number; startup?: number; back?: number }
+
+/** When each of `names` first shows an idle prompt (bench/idle-watch.ts, a process of its own), as epoch ms. */
+function watchIdle(socket: string, names: string[]): { stop(): Promise<Map<string, number>> } {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "idle-watch.ts"), socket, names.join(",")], { stdin: "pipe", stdout: "pipe" });
+  return {
+    async stop() {
+      child.stdin.write("x");
+      await child.stdin.end();
+      const out = await new Response(child.stdout).text();
+      return new Map(out.split("\n").filter(Boolean).map((line) => {
+        const { name, at } = JSON.parse(line) as { name: string; at: number };
+        return [name, at];
+      }));
+    },
+  };
+}
 
 /**
  * When each transcript under `projects` first held a limit record on disk (conversation id → epoch ms): the file's
@@ -153,6 +178,8 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
     for (let i = 0; i < FLEET; i++) c.task(`t${i}`, `Task ${i}: count to three`);
     await eventually(() => gate.waiting() >= FLEET, 120_000, 20);
     gate.release();
+    // In place: when each pane shows its prompt again after the cut (the earliest a continue can be typed into it).
+    const idle = mode === "in-place" && IDLE_WATCH ? watchIdle(c.t.server.socket, c.status().sessions.map((s) => s.name)) : null;
     // After a restart: each pane's prompt box once it was relaunched on b, watched from now on (not after the swap).
     const ready = new Map<string, number>();
     const watching = mode === "restart" ? watchReady(c, ready) : Promise.resolve();
@@ -179,6 +206,7 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
       writeFileSync(join(DUMP, `fleet-${mode}-${stagger}.json`), JSON.stringify({ firstHit, names, sessions: c.status().sessions, ready: [...ready], log: c.t.log.records, requests, screens, queue: c.status().queue }, null, 1));
     }
     const written = await onDisk.stop();
+    const idleAt = (await idle?.stop()) ?? new Map<string, number>();
     return names.filter(typed).map((name) => {
       const onB = c.api.b.turns().find((r) => r.sessionId === idOf(name))!.at;
       const session = c.status().sessions.find((s) => s.name === name)!;
@@ -186,6 +214,7 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
         total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit,
         recorded: limitRecordedAt(c, session.workdir, session.session_id!) - firstHit,
         onDisk: (written.get(session.session_id!) ?? NaN) - firstHit,
+        idle: (idleAt.get(name) ?? NaN) - firstHit,
       };
       if (mode === "restart") {
         const launchedAt = logAt(c, "session launched", (r) => r.session === name && r.account === "b")[0]!;
@@ -218,6 +247,9 @@ function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
   console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
   console.log(`  the CLI's own, first: 429 → its limit record in the transcript ${f(rows.map((r) => r.recorded))}; the daemon's share: that record → its continue typed ${f(rows.map((r) => r.typed - r.recorded))}`);
   console.log(`  the limit record on disk (from the 429) ${f(rows.map((r) => r.onDisk))}; on disk → continue typed ${f(rows.map((r) => r.typed - r.onDisk))}`);
+  if (mode === "in-place" && IDLE_WATCH) {
+    console.log(`  the CLI's own, all of it: 429 → its prompt idle again on screen (turn ended, hooks run, redrawn) ${f(rows.map((r) => r.idle))}; the daemon's share: prompt idle → continue typed ${f(rows.map((r) => r.typed - r.idle))}`);
+  }
   console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
   if (mode === "restart") {
     console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);
