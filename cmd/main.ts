@@ -2,9 +2,9 @@
  * @module cmd/main
  * The binary's entry (`bun build --compile ./cmd/main.ts`, `bun cmd/main.ts` from the sources). Claude Code runs
  * `claude-failover hook <event>` for every hook event of every session, so that command loads only the hook
- * forwarder (internal/hook/hook.ts): about 10 ms of CPU per event instead of about 45 ms for loading the whole daemon
- * (30 ms instead of 250 ms from the sources), which matters most when a limit ends a dozen turns at once. Every other
- * command goes to cmd/claude-failover.ts, where the daemon is wired.
+ * forwarder (internal/hook/hook.ts): about 20 ms of CPU per event instead of about 55 ms for loading the whole daemon
+ * (25 ms instead of 230 ms from the sources; bench/hook.ts), which matters most when a limit ends a dozen turns at
+ * once. Every other command goes to cmd/claude-failover.ts, where the daemon is wired.
  */
 const argv = process.argv.slice(2);
 

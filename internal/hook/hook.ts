@@ -48,7 +48,10 @@ export interface HookArgs {
   tokenFile: string | null;
 }
 
-/** Reads {@link HookArgs} from `argv` (`--flag value` or `--flag=value`; unknown words are ignored). Never throws. */
+/** The hook command's flags that take a value; any other `--flag` is a switch, ignored. */
+const HOOK_VALUE_FLAGS = new Set(["session", "url", "spool", "token-file"]);
+
+/** Reads {@link HookArgs} from `argv` (`--flag value` or `--flag=value`; unknown flags are ignored). Never throws. */
 export function parseHookArgs(argv: readonly string[]): HookArgs {
   const flags = new Map<string, string>();
   const words: string[] = [];
@@ -60,7 +63,7 @@ export function parseHookArgs(argv: readonly string[]): HookArgs {
     }
     const equals = arg.indexOf("=");
     if (equals > 0) flags.set(arg.slice(2, equals), arg.slice(equals + 1));
-    else if (i + 1 < argv.length) flags.set(arg.slice(2), argv[++i]!);
+    else if (HOOK_VALUE_FLAGS.has(arg.slice(2)) && i + 1 < argv.length) flags.set(arg.slice(2), argv[++i]!);
   }
   return {
     event: words[0] ?? null, session: flags.get("session") ?? null, url: flags.get("url") ?? "",

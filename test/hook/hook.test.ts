@@ -43,9 +43,10 @@ describe("parseHookArgs()", () => {
       .toEqual({ event: "Stop", session: "ccl-1-ded", url: "http://h:1", spoolDir: "/tmp", tokenFile: null });
   });
 
-  test("an event with no name or a flag with no value is not an error", () => {
+  test("an event with no name, a flag with no value or an unknown switch is not an error", () => {
     expect(parseHookArgs([])).toEqual({ event: null, session: null, url: "", spoolDir: "/tmp", tokenFile: null });
     expect(parseHookArgs(["Stop", "--session"]).session).toBeNull();
+    expect(parseHookArgs(["--quiet", "Stop", "--session", "ccl-auto-12"])).toMatchObject({ event: "Stop", session: "ccl-auto-12" });
   });
 });
 
