@@ -1,3 +1,4 @@
+#!/usr/bin/env bun
 /**
  * @module cmd/main
  * The binary's entry (`bun build --compile ./cmd/main.ts`, `bun cmd/main.ts` from the sources). Claude Code runs
