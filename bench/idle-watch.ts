@@ -2,7 +2,7 @@
  * @module bench/idle-watch
  * A helper process of bench/real-cli.ts (not a bench): `bun bench/idle-watch.ts <tmux socket> <session,session,…>`
  * captures the named panes every 50 ms, in a process of its own so the daemon's event loop does not pay for it, and
- * prints one JSON line `{ "name", "at" }` when a pane first shows an idle prompt (its cut turn ended and Claude Code
+ * prints one JSON line `{ "key": <session name>, "at" }` when a pane first shows an idle prompt (its cut turn ended and Claude Code
  * drew its prompt again). `at` is the start of the previous capture: the pane was not seen idle before it, so the
  * moment is never later than the real one and the daemon's share measured from it is never understated. Exits when
  * every pane was seen idle or when anything arrives on stdin.
@@ -24,7 +24,7 @@ while (waiting.size) {
   for (const [name, lines] of screens) {
     if (paneActivity(lines) !== "idle") continue;
     waiting.delete(name);
-    console.log(JSON.stringify({ name, at: previous }));
+    console.log(JSON.stringify({ key: name, at: previous }));
   }
   previous = started;
   await Bun.sleep(Math.max(0, LOOK_MS - (Date.now() - started)));

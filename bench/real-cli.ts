@@ -101,21 +101,35 @@ type SwapMode = "in-place" | "restart";
  */
 interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; onDisk: number; idle: number; startup?: number; back?: number }
 
-/** When each of `names` first shows an idle prompt (bench/idle-watch.ts, a process of its own), as epoch ms. */
-function watchIdle(socket: string, names: string[]): { stop(): Promise<Map<string, number>> } {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "idle-watch.ts"), socket, names.join(",")], { stdin: "pipe", stdout: "pipe" });
+/**
+ * A watcher process of the bench's own: it prints one JSON line `{ "key", "at" }` per thing it saw (epoch ms) and exits
+ * when anything arrives on its stdin; `stop()` ends it and returns what it saw. `nice`: its priority, when allowed.
+ */
+function watcherProcess(argv: string[], what: string, nice?: number): { stop(): Promise<Map<string, number>> } {
+  const child = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe" });
+  if (nice !== undefined) {
+    try {
+      setPriority(child.pid, nice);
+    } catch {
+      console.log(`  (the ${what} watcher runs at the CLIs' priority: its times may be late)`);
+    }
+  }
   return {
     async stop() {
       child.stdin.write("x");
       await child.stdin.end();
       const out = await new Response(child.stdout).text();
       return new Map(out.split("\n").filter(Boolean).map((line) => {
-        const { name, at } = JSON.parse(line) as { name: string; at: number };
-        return [name, at];
+        const { key, at } = JSON.parse(line) as { key: string; at: number };
+        return [key, at];
       }));
     },
   };
 }
+
+/** When each of `names` first shows an idle prompt (bench/idle-watch.ts), as epoch ms by session name. */
+const watchIdle = (socket: string, names: string[]) =>
+  watcherProcess([process.execPath, join(import.meta.dir, "idle-watch.ts"), socket, names.join(",")], "idle prompt");
 
 /**
  * When each transcript under `projects` first held a limit record on disk (conversation id → epoch ms): the moment the
@@ -131,29 +145,13 @@ function watchLimitWrites(projects: string): { stop(): Promise<Map<string, numbe
       const at = Date.now();
       if (!f || !f.endsWith(".jsonl") || seen.has(f)) return;
       try {
-        if (readFileSync(${JSON.stringify(projects)} + "/" + f, "utf8").includes('"usage_limit_reached"')) { seen.add(f); console.log(JSON.stringify({ f, at })); }
+        if (!readFileSync(${JSON.stringify(projects)} + "/" + f, "utf8").includes('"usage_limit_reached"')) return;
+        seen.add(f);
+        console.log(JSON.stringify({ key: f.split("/").at(-1).replace(/\\.jsonl$/, ""), at }));
       } catch {}
     });
     process.stdin.on("data", () => process.exit(0));`;
-  const child = Bun.spawn([process.execPath, "-e", script], { stdin: "pipe", stdout: "pipe" });
-  try {
-    setPriority(child.pid, -10);
-  } catch {
-    console.log("  (the limit-record watcher runs at the CLIs' priority: its times may be late)");
-  }
-  return {
-    async stop() {
-      child.stdin.write("x");
-      await child.stdin.end();
-      const out = await new Response(child.stdout).text();
-      const map = new Map<string, number>();
-      for (const line of out.split("\n").filter(Boolean)) {
-        const { f, at } = JSON.parse(line) as { f: string; at: number };
-        map.set(f.split("/").at(-1)!.replace(/\.jsonl$/, ""), at);
-      }
-      return map;
-    },
-  };
+  return watcherProcess([process.execPath, "-e", script], "limit-record", -10);
 }
 
 /** When the CLI wrote the limit (`usage_limit_reached`) record of this conversation (epoch ms), NaN when none. */
