@@ -61,18 +61,45 @@ describe("inspectLink() and linkFlipProblem()", () => {
     expect(inspectLink(real, "/h/a")).toMatchObject({ kind: "blocked", reason: expect.stringContaining("real directory") });
   });
 
-  test.skipIf(asRoot)("names a folder the daemon cannot write as the reason", () => {
+  test("names a folder the daemon cannot write as the reason", () => {
     const locked = join(dir.path, "locked");
     mkdirSync(locked);
     chmodSync(locked, 0o500);
     try {
-      expect(linkFlipProblem(join(locked, "claude"))).toContain(`the folder ${locked} is not writable`);
-      expect(() => flipLink(join(locked, "claude"), "/h/a")).toThrow(LinkError);
+      const { problem, refused } = asRoot ? checkAsNobody(dir.path, join(locked, "claude")) : checkHere(join(locked, "claude"));
+      expect(problem).toContain(`the folder ${locked} is not writable`);
+      expect(refused).toBe(true);
     } finally {
       chmodSync(locked, 0o700);
     }
   });
 });
+
+/** What the daemon sees of a link path it may not manage: the problem named, and whether a flip is refused with LinkError. */
+function checkHere(link: string): { problem: string | null; refused: boolean } {
+  try {
+    flipLink(link, "/h/a");
+    return { problem: linkFlipProblem(link), refused: false };
+  } catch (error) {
+    return { problem: linkFlipProblem(link), refused: error instanceof LinkError };
+  }
+}
+
+/**
+ * {@link checkHere} as an unprivileged user (`setpriv` to nobody): root writes into any folder, so as root (as CI runs)
+ * the check only means something from another user. `dir` (the test's temp folder) is opened to others for it.
+ */
+function checkAsNobody(dir: string, link: string): { problem: string | null; refused: boolean } {
+  chmodSync(dir, 0o755);
+  const script = `import { flipLink, LinkError, linkFlipProblem } from ${JSON.stringify(join(import.meta.dir, "../../internal/lifecycle/link.ts"))};
+    const link = ${JSON.stringify(link)};
+    let refused = false;
+    try { flipLink(link, "/h/a"); } catch (error) { refused = error instanceof LinkError; }
+    console.log(JSON.stringify({ problem: linkFlipProblem(link), refused }));`;
+  const proc = Bun.spawnSync(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, "-e", script], { cwd: "/", env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } });
+  if (proc.exitCode !== 0) throw new Error(`setpriv failed (${proc.exitCode}): ${proc.stderr.toString().slice(0, 300)}`);
+  return JSON.parse(proc.stdout.toString()) as { problem: string | null; refused: boolean };
+}
 
 describe("reconcile keeps claude.link on the account it is given (real tmux)", () => {
   const server = privateTmux("link");
