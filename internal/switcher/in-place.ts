@@ -13,7 +13,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SessionHomes } from "../claude/session-homes.ts";
 import type { SessionKind, Store } from "../state/state.ts";
-import type { Tmux } from "../tmux/tmux.ts";
+import type { PaneInfo, Snapshot, Tmux } from "../tmux/tmux.ts";
 import { classifyPane, paneActivity } from "../quota/classify.ts";
 import { isBusyStatus } from "../quota/patterns.ts";
 import { flipLink } from "../lifecycle/link.ts";
@@ -68,13 +68,17 @@ const needsEsc = (lines: string[], now: number) => {
   return activity === "dialog" || (activity === "waiting" && classifyPane(lines, { now, defaultZone: "UTC" }).kind === "quota");
 };
 
-/** Each session's pane process, read when the swap starts (`saving`) and recorded in the plan at `closing`. */
-export async function readPids(tmux: Tmux): Promise<Map<string, number>> {
-  return new Map((await tmux.listPanes()).filter((p) => !p.dead).map((p) => [p.session, p.pid]));
+/**
+ * Every pane and the screens of the plan's sessions, read by one tmux client when the swap starts (`saving`, while the
+ * login is written) or at `closing` after a restart: `closing` records the processes and reads the screens from it.
+ */
+export function readSessions(tmux: Tmux, sessions: ReadonlyArray<{ name: string }>): Promise<Snapshot> {
+  return tmux.snapshot(sessions.map((s) => s.name));
 }
 
 /** Records each session's pane process unless the plan already has it (a swap resumed after a restart keeps its own). */
-export function recordPids(sessions: InPlaceSession[], pids: ReadonlyMap<string, number>): void {
+export function recordPids(sessions: InPlaceSession[], panes: ReadonlyArray<PaneInfo>): void {
+  const pids = new Map(panes.filter((p) => !p.dead).map((p) => [p.session, p.pid]));
   for (const s of sessions) if (s.pid === undefined) s.pid = pids.get(s.name) ?? null;
 }
 
@@ -98,7 +102,7 @@ export function writeTargetLogin(deps: InPlaceDeps, target: string, spread?: { s
  * is not harmless: two in a row open Claude Code's rewind menu). A session running a task is not waited for and gets
  * no key here: its continue, typed as soon as the swap ends, is what closes its limit screen ({@link InPlaceSession.midTask}).
  */
-export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void): Promise<void> {
+export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSession[], checkHalt: () => void, read?: ReadonlyMap<string, string[]>): Promise<void> {
   const unclosed = sessions.filter((s) => !s.closed && s.pid);
   if (!unclosed.length) return;
   // The limit (or lost-login) line of a turn it ended, also while its screen still shows the spinner (its hooks are running).
@@ -106,13 +110,17 @@ export async function closeLimitScreens(deps: InPlaceDeps, sessions: InPlaceSess
     const verdict = classifyPane(lines.filter((l) => !isBusyStatus(l) && !BUSY_FOOTER_RE.test(l)), { now: deps.clock.now(), defaultZone: "UTC" });
     return verdict.kind === "quota" || verdict.kind === "login" ? verdict.line : null;
   };
-  let screens = await deps.tmux.capture(unclosed.map((s) => s.name));
+  let screens = read ? new Map(read) : await deps.tmux.capture(unclosed.map((s) => s.name));
   for (const s of unclosed.filter((u) => u.midTask)) {
     s.limitLine = limitOf(screens.get(s.name) ?? []);
     s.closed = true;
   }
   const open = unclosed.filter((s) => !s.midTask);
   if (!open.length) return;
+  // A key is sent only on what the screen shows now: screens read when the swap started are read again first.
+  if (read && open.some((s) => needsEsc(screens.get(s.name) ?? [], deps.clock.now()) || paneActivity(screens.get(s.name) ?? []) === "busy")) {
+    screens = await deps.tmux.capture(open.map((s) => s.name));
+  }
   // A turn the limit cut can look busy a moment longer (Claude Code runs its StopFailure hooks): let it settle, bounded.
   const settling = () => open.filter((s) => paneActivity(screens.get(s.name) ?? []) === "busy" && limitOf(screens.get(s.name) ?? []) !== null);
   const settleBy = deps.clock.now() + CLOSE_WAIT_MS;

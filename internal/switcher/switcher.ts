@@ -20,12 +20,12 @@ import type { Logger } from "../log.ts";
 import type { Lifecycle } from "../lifecycle/lifecycle.ts";
 import { isValidUuid } from "../claude/home.ts";
 import type { SessionKind, Store, SwapRow, SwapStep } from "../state/state.ts";
-import type { PaneInfo, Tmux } from "../tmux/tmux.ts";
+import type { PaneInfo, Snapshot, Tmux } from "../tmux/tmux.ts";
 import { paneActivity } from "../quota/classify.ts";
 import { copyTranscript, pickNextAccount, type CopyOutcome } from "./accounts.ts";
 import { flipLink, LinkError, linkFlipProblem } from "../lifecycle/link.ts";
 import type { SessionHomes } from "../claude/session-homes.ts";
-import { closeLimitScreens, moveRows, readPids, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
+import { closeLimitScreens, moveRows, readSessions, recordPids, verifyInPlace, writeTargetLogin, type InPlaceDeps } from "./in-place.ts";
 import type { SwapModeChoice } from "./mode.ts";
 import { recordMove } from "./moved.ts";
 import type { Placement } from "./placement.ts";
@@ -171,8 +171,8 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
     settledWaiters = [];
     for (const resolve of waiters) resolve();
   };
-  /** The pane processes an in-place swap's `saving` started reading (awaited at `closing`). */
-  let pidsAtStart: { id: number; pids: Promise<Map<string, number>> } | null = null;
+  /** The panes and screens an in-place swap's `saving` started reading (awaited at `closing`). */
+  let readAtStart: { id: number; read: Promise<Snapshot> } | null = null;
   const spread = options.placement === "spread";
   const pins = options.pins ?? new Map<string, string>();
   const halting = new AbortController();
@@ -221,13 +221,13 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             // A config swap moves only the sessions not already running in the target home.
             const sessions = plan.placement === "spread" ? spreadPlan(swap, plan, saved)
               : swap.reason === "config" ? saved.filter((s) => (s.home ?? homeOf(s.account)) !== target.home) : saved;
-            // In place, the panes' processes are read while the login is written (one tmux round-trip less before it);
-            // `closing` records them in the plan (read again there after a restart).
+            // In place, the panes' processes and screens are read while the login is written (one tmux round trip
+            // before `closing` instead of two); `closing` records the processes in the plan (read again after a restart).
             if (choice.mode === "in-place") {
-              const pids = readPids(tmux);
+              const read = readSessions(tmux, sessions);
               // Awaited at `closing`; a swap halted before it must not leave an unhandled rejection behind.
-              pids.catch(() => undefined);
-              pidsAtStart = { id, pids };
+              read.catch(() => undefined);
+              readAtStart = { id, read };
             }
             savePlan(id, { ...plan, sessions, mode: choice.mode });
             log.info("swap mode", { swap: id, mode: choice.mode, why: choice.why });
@@ -239,10 +239,10 @@ export function createSwitcher(deps: SwitcherDeps, options: SwitcherOptions): Sw
             enter(id, "closing");
             break;
           case "closing": {
-            const pids = pidsAtStart?.id === id ? await pidsAtStart.pids : await readPids(tmux);
-            pidsAtStart = null;
-            recordPids(plan.sessions, pids);
-            await closeLimitScreens(inPlace!, plan.sessions, checkHalt);
+            const read = readAtStart?.id === id ? await readAtStart.read : await readSessions(tmux, plan.sessions);
+            readAtStart = null;
+            recordPids(plan.sessions, read.panes);
+            await closeLimitScreens(inPlace!, plan.sessions, checkHalt, read.screens);
             savePlan(id, plan);
             enter(id, "moving");
             break;

@@ -47,6 +47,12 @@ export interface PaneInfo {
   height: number;
 }
 
+/** Every pane and the screens of some, read by one tmux client ({@link Tmux.snapshot}). */
+export interface Snapshot {
+  panes: PaneInfo[];
+  screens: Map<string, string[]>;
+}
+
 /** What to run in a pane: argv executed directly by tmux (no shell), in `cwd`. */
 export interface PaneCommand {
   cwd: string;
@@ -64,6 +70,11 @@ export interface Tmux {
   killSession(name: string): Promise<void>;
   /** Captures the visible screen of many panes in one invocation. Panes that vanished are absent from the result. */
   capture(targets: string[]): Promise<Map<string, string[]>>;
+  /**
+   * {@link Tmux.listPanes} and {@link Tmux.capture} of `targets` in one invocation: one round trip to a server that
+   * many redrawing panes keep busy, where a swap and the look after it wait for both. Screens are keyed by target.
+   */
+  snapshot(targets: string[]): Promise<Snapshot>;
   /** Types `text` literally (key names such as `Enter` or `C-c` are not interpreted). */
   sendText(target: string, text: string): Promise<void>;
   /** Sends named keys (`Enter`, `Escape`, `C-c`). */
@@ -96,6 +107,8 @@ const LIST_FORMAT = [
   "#{pane_dead}", "#{pane_dead_status}", "#{window_activity}", "#{pane_width}", "#{pane_height}",
 ].join("\t");
 const CAPTURE_MARKER = "@@cf-capture@@";
+/** Starts each pane line of a {@link Tmux.snapshot}, to tell it from the screens after it. */
+const PANE_MARKER = "@@cf-pane@@";
 const DONE_MARKER = "@@cf-done@@";
 const NO_SERVER = /no server running|error connecting to|failed to connect to server/i;
 const DEFAULT_SIZE = { width: 200, height: 50 };
@@ -143,7 +156,7 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
     return { done, clean };
   };
 
-  return {
+  const client: Tmux = {
     async listPanes() {
       const argv = [...base, "list-panes", "-a", "-F", LIST_FORMAT];
       const result = await run(argv, { timeoutMs: 10_000 });
@@ -169,6 +182,24 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
 
     async killSession(name) {
       await exec(["kill-session", "-t", `=${name}`]);
+    },
+
+    async snapshot(targets) {
+      const argv = [...base, "list-panes", "-a", "-F", `${PANE_MARKER}${LIST_FORMAT}`];
+      targets.forEach((target, i) => {
+        argv.push(";", "capture-pane", "-p", "-J", "-t", exactTarget(target), ";", "display-message", "-p", "-t", exactTarget(target), `${CAPTURE_MARKER}${i}`);
+      });
+      const result = await run(argv, { timeoutMs: 10_000 });
+      if (result.code !== 0 && NO_SERVER.test(result.stderr)) return { panes: [], screens: new Map() };
+      const lines = result.stdout.split("\n");
+      const panes = lines.filter((l) => l.startsWith(PANE_MARKER)).map((l) => parsePaneLine(l.slice(PANE_MARKER.length)));
+      const screens = new Map<string, string[]>();
+      const lastDone = parseCaptures(lines.filter((l) => !l.startsWith(PANE_MARKER)).join("\n"), targets, screens);
+      if (result.code === 0) return { panes, screens };
+      // The listing failed, or a capture did (a pane that vanished stops the chain): the rest the usual way.
+      if (!panes.length) return { panes: await client.listPanes(), screens: await client.capture(targets) };
+      for (const [target, screen] of await client.capture(targets.slice(lastDone + 2))) screens.set(target, screen);
+      return { panes, screens };
     },
 
     async capture(targets) {
@@ -225,6 +256,7 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       return result.code === 0 || /no sessions/i.test(result.stderr);
     },
   };
+  return client;
 }
 
 /**

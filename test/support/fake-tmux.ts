@@ -137,8 +137,12 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
     commands.push(command);
     if (panes.size === 0 && command !== "new-session") return command === "list-sessions" ? fail("no server running on /tmp/tmux-0/fake") : NO_SERVER;
     switch (command) {
-      case "list-panes":
-        return ok([...panes.values()].map((p) => [p.session, p.paneId, p.pid, p.ledger ? "claude" : "sh", p.cwd, 0, "", Math.floor(now() / 1000), 200, 50].join("\t")).join("\n") + "\n");
+      case "list-panes": {
+        // The fields are fixed; only the format's literal text before its first field (a marker) is honoured.
+        const format = flag(rest, "-F") ?? "";
+        const prefix = format.slice(0, Math.max(0, format.indexOf("#{")));
+        return ok([...panes.values()].map((p) => prefix + [p.session, p.paneId, p.pid, p.ledger ? "claude" : "sh", p.cwd, 0, "", Math.floor(now() / 1000), 200, 50].join("\t")).join("\n") + "\n");
+      }
       case "list-sessions":
         return ok([...panes.keys()].join("\n") + "\n");
       case "new-session": {

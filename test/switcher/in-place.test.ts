@@ -87,6 +87,30 @@ describe("closeLimitScreens()", () => {
     ]);
   });
 
+  test("given the screens read when the swap started: no capture for the tasks' limit lines, a fresh one before any Esc", async () => {
+    const { deps, sessions, keys, halt } = setup({ cut: LIMIT, was: LIMIT_DIALOG, idle: IDLE });
+    sessions[0]!.midTask = true;
+    // "was" showed the limit dialog when the swap started; someone closed it since: its screen now is the idle prompt.
+    const read = new Map([["cut", LIMIT], ["was", LIMIT_DIALOG], ["idle", IDLE]]);
+    const captured: string[][] = [];
+    deps.tmux.capture = async (targets) => (captured.push(targets), new Map(targets.map((t) => [t, IDLE])));
+    await closeLimitScreens(deps, sessions, halt, read);
+    expect(captured).toEqual([["was", "idle"]]);
+    expect(keys).toEqual([]);
+    expect(sessions[0]!.limitLine).toBe(LIMIT_LINE);
+  });
+
+  test("given screens showing nothing to close, it sends nothing and captures nothing", async () => {
+    const { deps, sessions, keys, halt } = setup({ cut: LIMIT, idle: IDLE });
+    sessions[0]!.midTask = true;
+    let captures = 0;
+    deps.tmux.capture = async () => (captures++, new Map());
+    await closeLimitScreens(deps, sessions, halt, new Map([["cut", LIMIT], ["idle", IDLE]]));
+    expect(captures).toBe(0);
+    expect(keys).toEqual([]);
+    expect(sessions.map((s) => [s.name, s.closed, s.limitLine])).toEqual([["cut", true, LIMIT_LINE], ["idle", true, null]]);
+  });
+
   test("run again after a crash, it sends nothing to a session already handled", async () => {
     const { deps, sessions, keys, halt } = setup({ armed: ARMED });
     await closeLimitScreens(deps, sessions, halt);

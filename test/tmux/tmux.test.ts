@@ -95,6 +95,22 @@ describe("createTmux() argv", () => {
     expect(screens.get("%2")).toEqual(["b1"]);
   });
 
+  test("lists every pane and captures some in one invocation", async () => {
+    const pane = ["s1", "%1", "42", "claude", "/w", "0", "", "1700000000", "200", "50"].join("\t");
+    const { run, calls } = fakeRun([[/list-panes/, { stdout: `@@cf-pane@@${pane}\na1\n@@cf-capture@@0\n` }]]);
+    const { panes, screens } = await createTmux(run, { socket: "cf" }).snapshot(["s1"]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.argv.slice(3, 7)).toEqual(["list-panes", "-a", "-F", expect.stringMatching(/^@@cf-pane@@#\{session_name\}/)]);
+    expect(calls[0]!.argv).toContain("capture-pane");
+    expect(panes).toEqual([expect.objectContaining({ session: "s1", paneId: "%1", pid: 42, dead: false })]);
+    expect(screens).toEqual(new Map([["s1", ["a1"]]]));
+  });
+
+  test("a snapshot with no server answering is empty, not an error", async () => {
+    const { run } = fakeRun([[/list-panes/, { code: 1, stderr: "no server running on /tmp/tmux-0/cf" }]]);
+    expect(await createTmux(run, { socket: "cf" }).snapshot(["s1"])).toEqual({ panes: [], screens: new Map() });
+  });
+
   test("turns a failed command into a TmuxError with argv, code and stderr", async () => {
     const { run } = fakeRun([[/kill-session/, { code: 1, stderr: "can't find session: x" }]]);
     const error = await createTmux(run, { socket: "cf" }).killSession("x").catch((e) => e);
@@ -132,6 +148,21 @@ describe("createTmux() on a real private server", () => {
     expect([...(await server.tmux.sendKeysEach(["k1", "k2", "k3"], "Enter"))]).toEqual(["k1", "k3"]);
     for (const name of ["k1", "k3"]) await eventually(async () => ((await server.tmux.capture([name])).get(name) ?? []).filter((l) => l === "pasted").length === 2 || null);
     expect((await server.raw("list-buffers")).stdout).not.toContain("cf-");
+  });
+
+  test("a snapshot lists every pane and still captures the others when a target vanished", async () => {
+    for (const name of ["n1", "n2", "n3"]) await server.raw("new-session", "-d", "-s", name, "sh", "-c", `echo screen-${name}; exec sleep 60`);
+    await server.raw("kill-session", "-t", "=n2");
+    const { panes, screens } = await eventually(async () => {
+      const s = await server.tmux.snapshot(["n1", "n2", "n3"]);
+      return s.screens.size === 2 && [...s.screens.values()].every((l) => l.length) ? s : null;
+    });
+    expect(panes.map((p) => p.session)).toEqual(expect.arrayContaining(["n1", "n3"]));
+    expect(panes.map((p) => p.session)).not.toContain("n2");
+    expect(panes.find((p) => p.session === "n1")!.pid).toBeGreaterThan(0);
+    expect(screens.get("n1")?.[0]).toBe("screen-n1");
+    expect(screens.get("n3")?.[0]).toBe("screen-n3");
+    expect(screens.has("n2")).toBe(false);
   });
 
   test("an exact target never matches another session by prefix", async () => {
