@@ -55,8 +55,10 @@ export interface Delivery {
   /**
    * Types the continue prompt for a running task whose turn was cut; counted in `continues`. Calls made in the same
    * turn of the event loop are typed together (one capture, one paste, one pause, one Enter for all their sessions).
+   * `seen`: the session's screen as the observation pass that asks read it, nothing observed or typed since (the look
+   * after a swap): it is checked instead of a new capture.
    */
-  typeContinue(task: TaskRow, reason: string): Promise<DeliveryOutcome>;
+  typeContinue(task: TaskRow, reason: string, seen?: string[]): Promise<DeliveryOutcome>;
   /** Resolves once no continue prompt is being typed (the daemon stops after it). */
   idle(): Promise<void>;
 }
@@ -67,6 +69,8 @@ const PANE_POLL_MS = 200;
 interface ContinueAsk {
   task: TaskRow;
   reason: string;
+  /** The session's screen, read by the observation pass that asked (nothing else observed or typed since). */
+  seen?: string[];
   resolve(outcome: DeliveryOutcome): void;
 }
 
@@ -140,8 +144,10 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     const ready: Array<{ ask: ContinueAsk; row: SessionRow }> = [];
     const sessionsSeen = new Set<string>();
     const rows = asks.map((ask) => (ask.task.session ? store.session(ask.task.session) : null));
-    const names = [...new Set(rows.flatMap((row) => (row ? [row.name] : [])))];
-    const screens = names.length ? await tmux.capture(names) : new Map<string, string[]>();
+    // A screen the asking pass just read is not read again (one tmux round trip less; under load that is most of a second).
+    const screens = new Map(asks.flatMap((ask, i) => (ask.seen && rows[i] ? [[rows[i]!.name, ask.seen] as [string, string[]]] : [])));
+    const names = [...new Set(rows.flatMap((row) => (row && !screens.has(row.name) ? [row.name] : [])))];
+    if (names.length) for (const [name, lines] of await tmux.capture(names)) screens.set(name, lines);
     asks.forEach((ask, i) => {
       const row = rows[i];
       if (!row) return ask.resolve({ kind: "not-ready", reason: "the session is gone" });
@@ -169,6 +175,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     } catch (error) {
       failure = error;
     }
+    if (entered.size) log.debug("continue keys sent", { sessions: [...entered] });
     for (const { ask, row } of ready) {
       // Whether any key arrived is unknown: the follower reads the transcript and decides; nothing is retyped here.
       if (!entered.has(row.name)) log.warn("typing failed", { session: row.name, task_id: ask.task.id, error: failure });
@@ -205,7 +212,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
       return type(task, store.session(row.name) ?? current, task.prompt, { attempts: task.attempts + 1 });
     },
 
-    typeContinue(task, reason) {
+    typeContinue(task, reason, seen) {
       // One continue per task at a time: the follower asks again on every pass until the intent is written.
       const inFlight = continuing.get(task.id);
       if (inFlight) return inFlight;
@@ -215,7 +222,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
           pendingContinues = [];
           setImmediate(flushContinues);
         }
-        pendingContinues.push({ task, reason, resolve });
+        pendingContinues.push({ task, reason, seen, resolve });
       });
       continuing.set(task.id, outcome);
       void outcome.finally(() => continuing.delete(task.id));

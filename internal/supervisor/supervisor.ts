@@ -171,8 +171,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
           if (i > 0) await clock.sleep(SETTLE_LOOK_MS);
           const waiting = await queue.run("urgent", "follow after the swap", async () => {
             if (stopping) return false;
-            await lookAtCutSessions();
-            await work.follow();
+            await work.follow(await lookAtCutSessions());
             return cutSessions().length > 0;
           });
           if (!waiting) return;
@@ -333,17 +332,29 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     .map((t) => t.session!)
     .filter((name) => store.accounts().find((a) => a.name === store.session(name)?.account)?.state === "available");
 
-  /** The panes of {@link cutSessions}, observed as a poll would (one listing, one capture), inside the serial queue. */
-  const lookAtCutSessions = async () => {
+  /**
+   * The panes of {@link cutSessions}, observed as a poll would (listed and captured by one tmux client), inside the
+   * serial queue. Returns the screens it handled, by session, for the follower's continues.
+   */
+  const lookAtCutSessions = async (): Promise<Map<string, string[]>> => {
+    const handled = new Map<string, string[]>();
     const names = new Set(cutSessions());
-    if (!names.size) return;
-    const panes = (await tmux.listPanes()).filter((p) => names.has(p.session) && !p.dead);
-    const screens = await tmux.capture(panes.map((p) => p.paneId));
+    if (!names.size) return handled;
+    const read = await tmux.snapshot([...names]);
     const now = clock.now();
-    for (const pane of panes) {
-      const lines = screens.get(pane.paneId);
-      if (lines) await handleNow({ kind: "pane", session: pane.session, pane, lines, at: now });
+    const seen = new Set<string>();
+    for (const pane of read.panes) {
+      // The screen read is the session's: its first pane only, as a poll does.
+      if (!names.has(pane.session) || pane.dead || seen.has(pane.session)) continue;
+      seen.add(pane.session);
+      const lines = read.screens.get(pane.session);
+      if (!lines) continue;
+      const launched = store.session(pane.session)?.launchedAt;
+      await handleNow({ kind: "pane", session: pane.session, pane, lines, at: now });
+      // A session relaunched while handled (a per-model limit on screen) does not show this screen any more.
+      if (store.session(pane.session)?.launchedAt === launched) handled.set(pane.session, lines);
     }
+    return handled;
   };
 
   /** Looks at a session that just started until its screen made it leave `starting` (bounded; the poll does the rest). */

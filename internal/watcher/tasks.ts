@@ -47,8 +47,11 @@ export interface TaskWorkDeps {
 
 /** Task following for owned sessions. */
 export interface TaskWork {
-  /** Decides and acts for every running task. */
-  follow(): Promise<void>;
+  /**
+   * Decides and acts for every running task. `seen`: screens the calling pass just read, by session, with nothing
+   * observed or typed since; a continue typed into one of them does not read it again.
+   */
+  follow(seen?: ReadonlyMap<string, string[]>): Promise<void>;
   /** A UserPromptSubmit hook: confirms the delivery it belongs to at once. */
   promptSubmitted(session: string, promptId: string | null, prompt: string | null): Promise<void>;
   /** A Stop/StopFailure hook (or, with `null`, a transcript that grew): decides for the session's task at once. */
@@ -88,7 +91,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
   };
 
   /** Applies one step; returns true when it only recorded a fact (decide again). */
-  const apply = async (task: TaskRow, step: TaskStep): Promise<boolean> => {
+  const apply = async (task: TaskRow, step: TaskStep, seen?: ReadonlyMap<string, string[]>): Promise<boolean> => {
     const now = clock.now();
     const session = task.session;
     switch (step.kind) {
@@ -113,7 +116,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
       case "continue":
         // Typed beside the serial queue (capture, paste, pause, Enter: most of a second on a loaded machine), so hooks
         // and transcript records are read meanwhile; the intent it writes is what the next pass sees.
-        void delivery.typeContinue(task, step.reason);
+        void delivery.typeContinue(task, step.reason, session ? seen?.get(session) : undefined);
         return false;
       case "retype-continue":
         log.warn("continue prompt not delivered", { task_id: task.id, session, reason: step.reason });
@@ -143,20 +146,20 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
   };
 
   /** Decides and applies until a step acts or waits (at most a few recorded facts in a row). */
-  const settle = async (taskId: number, hook: HookEnd | null) => {
+  const settle = async (taskId: number, hook: HookEnd | null, seen?: ReadonlyMap<string, string[]>) => {
     for (let i = 0; i < 4; i++) {
       const task = store.task(taskId);
       if (!task || (task.state !== "running" && task.state !== "stalled") || task.delivery === null) return;
-      if (!(await apply(task, decide(task, i === 0 ? hook : null)))) return;
+      if (!(await apply(task, decide(task, i === 0 ? hook : null), seen))) return;
     }
   };
 
   return {
-    async follow() {
+    async follow(seen) {
       const running = store.tasks(["running", "stalled"]);
       ledger.retain(new Set(running.map((t) => t.id)));
       // Each task has its own session: after a swap, every cut session gets its continue at the same time.
-      await Promise.all(running.map((task) => settle(task.id, null).catch((error) => log.error("task follow failed", { task_id: task.id, error }))));
+      await Promise.all(running.map((task) => settle(task.id, null, seen).catch((error) => log.error("task follow failed", { task_id: task.id, error }))));
     },
 
     async promptSubmitted(session, promptId, prompt) {

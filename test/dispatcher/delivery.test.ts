@@ -28,9 +28,10 @@ function setup() {
     fleetId: null, fleetClaim: null, originHost: null, fleetState: null });
   store.updateTask(added.id, { state: "running", session: SESSION, delivery: "ended", endedKind: "quota" });
   const pasted: string[][] = [];
+  const captured: string[][] = [];
   let held: Promise<void> | null = null;
   const tmux = {
-    capture: async (names: string[]) => { await held; return new Map(names.map((n) => [n, IDLE])); },
+    capture: async (names: string[]) => { captured.push(names); await held; return new Map(names.map((n) => [n, IDLE])); },
     pasteEach: async (names: string[]) => { pasted.push(names); return new Set(names); },
     sendKeysEach: async (names: string[]) => new Set(names),
   } as unknown as Tmux;
@@ -52,7 +53,7 @@ function setup() {
     held = new Promise((r) => { release = r; });
     return release;
   };
-  return { delivery, pasted, task, drive, holdCaptures };
+  return { delivery, pasted, captured, task, drive, holdCaptures };
 }
 
 test("a continue asked for again while it is being typed is the same one: typed once, counted once", async () => {
@@ -97,4 +98,18 @@ test("idle() waits for a continue still being typed", async () => {
   release();
   await s.drive(waiting);
   expect(s.pasted).toEqual([[SESSION]]);
+});
+
+test("a screen the asking pass just read is checked, not captured again: idle, the continue is typed; a dialog, nothing is", async () => {
+  const s = setup();
+  expect(await s.drive(s.delivery.typeContinue(s.task(), "after a usage limit", IDLE))).toEqual({ kind: "typed" });
+  expect(s.captured).toEqual([]);
+  expect(s.pasted).toEqual([[SESSION]]);
+
+  store!.updateTask(s.task().id, { delivery: "ended" });
+  const dialog = readFileSync(join(import.meta.dir, "../fixtures/panes/modal-dialog.txt"), "utf8").split("\n");
+  expect(await s.drive(s.delivery.typeContinue(s.task(), "after a usage limit", dialog))).toEqual({ kind: "not-ready", reason: "a dialog is open" });
+  expect(s.captured).toEqual([]);
+  expect(s.pasted).toEqual([[SESSION]]);
+  expect(s.task()).toMatchObject({ delivery: "ended", continues: 1 });
 });
