@@ -13,7 +13,8 @@
  *    In place (`switcher.mode: auto`, which picks in-place for 2.1.330) no CLI starts; the figure is split into the
  *    CLI's own first part (the 429 → its limit record in the transcript, by the record's own timestamp and by the
  *    moment the file held it, seen by a watcher process) and the daemon's share (that record → the session's continue
- *    typed), then Claude Code taking the typed prompt. With `BENCH_REAL_IDLE_WATCH=1`, also at the moment each pane
+ *    typed, the daemon's log line before the keys; → its keys sent, after the paste, pause and Enter), then Claude Code
+ *    taking the typed prompt. With `BENCH_REAL_IDLE_WATCH=1`, also at the moment each pane
  *    shows its prompt again (see IDLE_WATCH). With `switcher.mode: restart` it is split into the CLI's own start-up
  *    (relaunch → its prompt box on screen) and the daemon's share (prompt box → the continue prompt reaching the API),
  *    itself split into the daemon's own wait (prompt box → continue typed) and Claude Code taking the typed prompt (→ at the API: a freshly
@@ -48,6 +49,15 @@ let HOOK_SELF: string[] | undefined;
  * 0.6-1.5 s with it on.
  */
 const IDLE_WATCH = process.env.BENCH_REAL_IDLE_WATCH === "1";
+/**
+ * `BENCH_REAL_POLL`: the fleet runs' `quota.poll_interval` and `watcher.poll_interval`. @default 500ms, the tests' (a
+ * poll every half second keeps the daemon's serial queue busy); the shipped default is 5s.
+ */
+const POLL = process.env.BENCH_REAL_POLL ?? "500ms";
+const pollYaml = () => ({
+  quota: `{ poll_interval: ${POLL}, reactivate_cooldown: 1h, confirm_polls: 2 }`,
+  watcher: `{ poll_interval: ${POLL}, task_timeout: 10m }`,
+});
 /** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */
 const DUMP = process.env.BENCH_REAL_DUMP ?? "";
 
@@ -99,7 +109,7 @@ type SwapMode = "in-place" | "restart";
  * One cut session's times, in ms from the first 429 (`startup`/`back` only after a restart); `recorded`: its CLI wrote the
  * limit's record into its transcript (the CLI's own share before the daemon can know).
  */
-interface FleetRow { total: number; requested: number; done: number; typed: number; recorded: number; onDisk: number; idle: number; startup?: number; back?: number }
+interface FleetRow { total: number; requested: number; done: number; typed: number; sent: number; recorded: number; onDisk: number; idle: number; startup?: number; back?: number }
 
 /**
  * A watcher process of the bench's own: it prints one JSON line `{ "key", "at" }` per thing it saw (epoch ms) and exits
@@ -173,7 +183,7 @@ function limitRecordedAt(c: Conformance, workdir: string, sessionId: string): nu
  * restart, its CLI's start-up (relaunch → prompt box on screen).
  */
 async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
-  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
+  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, ...pollYaml(), switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
   try {
     await c.allIdle(240_000);
     const onDisk = watchLimitWrites(join(c.t.config.state_dir, "homes", "fleet", "projects"));
@@ -216,6 +226,7 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
       const session = c.status().sessions.find((s) => s.name === name)!;
       const row: FleetRow = {
         total: onB - firstHit, requested, done, typed: (logAt(c, "task continues", (r) => r.session === name)[0] ?? NaN) - firstHit,
+        sent: (logAt(c, "continue keys sent", (r) => Array.isArray(r.sessions) && r.sessions.includes(name))[0] ?? NaN) - firstHit,
         recorded: limitRecordedAt(c, session.workdir, session.session_id!) - firstHit,
         onDisk: (written.get(session.session_id!) ?? NaN) - firstHit,
         idle: (idleAt.get(name) ?? NaN) - firstHit,
@@ -246,7 +257,7 @@ async function watchReady(c: Conformance, ready: Map<string, number>): Promise<v
 function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
   const f = (values: number[]) => { const s = stats(values); return `p50 ${ms(s.p50)} p95 ${ms(s.p95)} max ${ms(s.max)}`; };
   const total = stats(rows.map((r) => r.total));
-  console.log(`[${mode}, stagger ${stagger}] limit → ${rows.length} of ${FLEET} cut sessions typing again on b: last ${ms(total.max)}; ${f(rows.map((r) => r.total))}`
+  console.log(`[${mode}, stagger ${stagger}, polls ${POLL}] limit → ${rows.length} of ${FLEET} cut sessions typing again on b: last ${ms(total.max)}; ${f(rows.map((r) => r.total))}`
     + (mode === "in-place" ? " (no CLI start-up: all of it is the daemon's share)" : ""));
   console.log(`  milestones from the first 429: swap requested ${ms(rows[0]?.requested ?? NaN)}, swap done ${ms(rows[0]?.done ?? NaN)}; continue typed ${f(rows.map((r) => r.typed))}`);
   console.log(`  the CLI's own, first: 429 → its limit record in the transcript ${f(rows.map((r) => r.recorded))}; the daemon's share: that record → its continue typed ${f(rows.map((r) => r.typed - r.recorded))}`);
@@ -254,7 +265,8 @@ function report(mode: SwapMode, stagger: string, rows: FleetRow[]): void {
   if (mode === "in-place" && IDLE_WATCH) {
     console.log(`  the CLI's own, all of it: 429 → its prompt idle again on screen (turn ended, hooks run, redrawn) ${f(rows.map((r) => r.idle))}; the daemon's share: prompt idle → continue typed ${f(rows.map((r) => r.typed - r.idle))}`);
   }
-  console.log(`  continue typed → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.typed))}`);
+  console.log(`  continue typed → its keys sent (the paste, a 150 ms pause, Enter, through the loaded tmux server) ${f(rows.map((r) => r.sent - r.typed))}; on disk → keys sent ${f(rows.map((r) => r.sent - r.onDisk))}`);
+  console.log(`  keys sent → at the API (Claude Code taking the prompt: its UserPromptSubmit hook, a busy CPU) ${f(rows.map((r) => r.total - r.sent))}`);
   if (mode === "restart") {
     console.log(`  CLI start-up (relaunch → prompt box) ${f(rows.map((r) => r.startup!))}; prompt box on screen (from the 429) ${f(rows.map((r) => r.back!))}`);
     console.log(`  after the prompt box: daemon share (→ continue at the API) ${f(rows.map((r) => r.total - r.back!))}; of it the daemon's own wait (→ continue typed) ${f(rows.map((r) => r.typed - r.back!))}`);

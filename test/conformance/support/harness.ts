@@ -22,8 +22,10 @@ export interface ConformanceOptions {
   settings?: Record<string, unknown>;
   /** IS_SANDBOX=1 in the wrapper. @default true */
   sandbox?: boolean;
-  /** `quota:` YAML. */
+  /** `quota:` YAML. @default 500 ms polls, two confirming polls */
   quota?: string;
+  /** `watcher:` YAML. @default 500 ms polls, a 10 min task timeout */
+  watcher?: string;
   /** Extra top-level YAML. */
   yaml?: string;
   /** `switcher:` YAML. @default a 200 ms stagger and a 60 s verify timeout */
@@ -74,7 +76,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
       dedicated: (dir) => (dedicated.length ? dedicated.map((d) => `\n  - { session: ${d}, workdir: ${dir}/work/${d} }`).join("") : " []"),
       quota: options.quota ?? "{ poll_interval: 500ms, reactivate_cooldown: 1h, confirm_polls: 2 }",
       switcher: options.switcherYaml ?? "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
-      watcher: "{ poll_interval: 500ms, task_timeout: 10m }",
+      watcher: options.watcher ?? "{ poll_interval: 500ms, task_timeout: 10m }",
       yaml: options.yaml,
       accounts: options.accounts,
     },
