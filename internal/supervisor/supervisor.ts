@@ -161,12 +161,16 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   // The tasks a swap cut are continued as soon as it verifies (every session is on its target then), not at the next
   // poll (up to `poll_interval` later): their screens are looked at again every SETTLE_LOOK_MS (Claude Code still draws
   // the spinner while its StopFailure hooks run) until every cut task's continue is typed, bounded by SETTLE_LOOKS; the
-  // poll does the rest.
+  // poll does the rest. While those looks run, the poll waits for them (at most SETTLE_LOOKS × SETTLE_LOOK_MS): a poll
+  // (a listing, every screen, every transcript: half a second with twelve busy CLIs on two cores) would hold the cut
+  // turns' hooks behind it.
   let followAfterSwap: Promise<void> | null = null;
+  let lookingAfterSwap = false;
   let stopping = false;
   const followWhenSwapEnds = () => {
     followAfterSwap ??= switcher.settled()
       .then(async () => {
+        lookingAfterSwap = true;
         for (let i = 0; i < SETTLE_LOOKS && !stopping; i++) {
           if (i > 0) await clock.sleep(SETTLE_LOOK_MS);
           const waiting = await queue.run("urgent", "follow after the swap", async () => {
@@ -180,6 +184,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       .catch((error) => log.error("follow after the swap failed", { error }))
       .finally(() => {
         followAfterSwap = null;
+        lookingAfterSwap = false;
       });
   };
   const accounts = createAccountDecisions({ config, store, quota, switcher, events, clock, log, runtime, metrics: deps.metrics, swapStarted: followWhenSwapEnds, usage: deps.usage, models });
@@ -417,6 +422,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     handle: (obs) => queue.run("urgent", obs.kind === "hook" ? `hook ${obs.event.kind}` : obs.kind, () => handleNow(obs)),
 
     async poll() {
+      if (lookingAfterSwap && followAfterSwap) await Promise.race([followAfterSwap, clock.sleep(SETTLE_LOOKS * SETTLE_LOOK_MS)]);
       await queue.run("routine", "poll", observeAll);
       await dispatcher.ingest();
       // Typing runs beside the poll so detection is never held up; the follower confirms deliveries on later passes.
