@@ -2,13 +2,14 @@
  * @module bench/run
  * `bun run bench`: runs every bench in sequence, each in its own `bun` process with its output shown as it comes,
  * then prints a compact markdown summary and writes it, with the date, the machine (CPUs, memory, Bun and tmux
- * versions, load average) and the tree's commit, to bench/RESULTS.md (overwritten). `bun bench/run.ts core ledger`
+ * versions, load average) and the tree's commit, to bench/RESULTS.md (its table overwritten; the written `## `
+ * sections after it, such as the real Claude Code runs, kept). `bun bench/run.ts core ledger`
  * runs only the benches named: their rows in RESULTS.md are replaced, the others kept, and a line records that
  * partial run (date, commit, load average). Each bench reports its rows as
  * JSON lines into the file named by `BENCH_SUMMARY`; bench/dispatch.ts prints only text, so its figures are read from
  * its output. The compiled binary is built once here (when missing or older than the sources) and passed on.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT, ensureBinary, sizeMb, type SummaryRow } from "./support.ts";
@@ -96,19 +97,27 @@ const line = (r: Row) => `| ${cell(r.bench)} | ${cell(r.figure)} | ${cell(r.medi
 const commit = sh(["git", "rev-parse", "--short", "HEAD"]);
 const dirty = sh(["git", "status", "--porcelain"]) ? " + uncommitted changes" : "";
 const resultsPath = join(import.meta.dir, "RESULTS.md");
+const previous = existsSync(resultsPath) ? readFileSync(resultsPath, "utf8").split("\n") : [];
+const isBenchRow = (l: string) => BENCHES.some((name) => l.startsWith(`| ${name} |`));
+/**
+ * The written sections after the table (`## …`: the real-CLI runs, which no bench here writes), kept by every run.
+ * A bench row found among them (a partial run used to append its rows after them) goes back into the table.
+ */
+const sectionsAt = previous.findIndex((l) => l.startsWith("## "));
+const sections = sectionsAt === -1 ? [] : previous.slice(sectionsAt).filter((l) => !isBenchRow(l));
+while (sections.at(-1) === "") sections.pop();
+const tail = sections.length ? ["", ...sections, ""] : [""];
 let doc: string;
 if (only.length) {
   // A partial run: replace the rows of the benches that ran, keep the others, note the run above the table.
-  const previous = readFileSync(resultsPath, "utf8").split("\n");
   const ranRow = (l: string) => names.some((name) => l.startsWith(`| ${name} |`));
-  const kept = previous.filter((l) => !ranRow(l));
-  while (kept.at(-1) === "") kept.pop();
-  const headAt = kept.indexOf(TABLE_HEAD[0]!);
-  const head = headAt === -1 ? [...kept] : kept.slice(0, headAt);
+  const before = sectionsAt === -1 ? previous : previous.slice(0, sectionsAt);
+  const headAt = before.indexOf(TABLE_HEAD[0]!);
+  const head = headAt === -1 ? before.filter((l) => !isBenchRow(l)) : before.slice(0, headAt);
   while (head.at(-1) === "") head.pop();
-  const table = headAt === -1 ? TABLE_HEAD : kept.slice(headAt);
+  const keptRows = previous.filter((l) => isBenchRow(l) && !ranRow(l));
   const note = `- Partial run (${names.join(", ")}): ${started.toISOString()}, commit ${commit}${dirty}; load average (1/5/15 min) at start ${loadStart}, at end ${load()}; ${runs.join("; ")}`;
-  doc = [...head, note, "", ...table, ...rows.map(line), ""].join("\n");
+  doc = [...head, note, "", ...TABLE_HEAD, ...keptRows, ...rows.map(line), ...tail].join("\n");
 } else {
   const header = [
     "# Benchmark results",
@@ -123,7 +132,7 @@ if (only.length) {
     `- Wall time per bench: ${runs.join("; ")}`,
     "",
   ].join("\n");
-  doc = `${header}\n${[...TABLE_HEAD, ...rows.map(line)].join("\n")}\n`;
+  doc = `${header}\n${[...TABLE_HEAD, ...rows.map(line), ...tail].join("\n")}`;
 }
 writeFileSync(resultsPath, doc);
 process.stdout.write(`\n${doc}\nwritten to bench/RESULTS.md\n`);
