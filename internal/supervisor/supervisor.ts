@@ -23,7 +23,7 @@ import type { Watcher } from "../watcher/watcher.ts";
 import type { Dispatcher } from "../dispatcher/dispatcher.ts";
 import { createTranscriptFollower, recordTime, storedOffsets } from "../claude/transcript-tail.ts";
 import { drainSpool } from "../hook/spool.ts";
-import { accountOfLateEvent, isLatePrompt } from "../switcher/moved.ts";
+import { accountOfLateEvent, isLatePrompt, movedInPlaceAt } from "../switcher/moved.ts";
 import type { EventBus } from "../notify/feed.ts";
 import { createTaskWork, type TaskWork } from "../watcher/tasks.ts";
 import { createAccountDecisions } from "./accounts.ts";
@@ -149,6 +149,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     // already relaunched: a cut task on an idle one continues at once instead of waiting for the fleet's last session.
     swapRunning: (session) => swapHolds(store.openSwap(), session),
     gateOpen: () => deps.gate().open, activeAccount: activeHome, modelBlocked: (row) => models.blocked(row),
+    movedInPlaceAt: (session) => movedInPlaceAt(store, session),
     limitRecorded: (transcript, resetsAt, cut) => accounts.exactReset(
       accounts.accountOfEvent(transcript, cut ? { session: cut.session, text: cut.line, at: cut.at } : undefined)
         ?? (cut ? store.session(cut.session)?.account ?? null : null), resetsAt),

@@ -63,6 +63,12 @@ export function lastMove(store: Store, session: string): { from: string; at: num
   return move ? { from: move.from, at: move.at } : null;
 }
 
+/** When an in-place swap last moved `session` (kept {@link LATE_EVENT_MS}); null when none, or when a restart swap relaunched it. */
+export function movedInPlaceAt(store: Store, session: string): number | null {
+  const move = read(store)[session];
+  return move && !move.restart ? move.at : null;
+}
+
 /**
  * Whether a `UserPromptSubmit` of `session` arriving at `at` is a late one of the process a restart swap replaced:
  * the session was relaunched within {@link LATE_EVENT_MS} and its new process has not reported `SessionStart` yet

@@ -43,6 +43,12 @@ export interface TaskWorkDeps {
    * the minute before this record was read.
    */
   limitRecorded(transcript: string | null, resetsAt: number, cut: { session: string; line: string; at: number } | null): void;
+  /**
+   * When an in-place swap last moved `session` (null: never, or a restart swap relaunched it). The move sets the row's
+   * `launchedAt` so the old account's limit line on screen is old news until the next turn, but no process started:
+   * a prompt typed before it is not lost to a restart.
+   */
+  movedInPlaceAt?(session: string): number | null;
 }
 
 /** Task following for owned sessions. */
@@ -77,6 +83,9 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
     sessions.apply(session, { kind: "task-released", at: clock.now() });
   };
 
+  /** The row's `launchedAt` unless an in-place move set it (then no launch since the move is known: null). */
+  const processLaunchedAt = (row: SessionRow) => (row.launchedAt !== null && deps.movedInPlaceAt?.(row.name) === row.launchedAt ? null : row.launchedAt);
+
   const decide = (task: TaskRow, hook: HookEnd | null): TaskStep => {
     const row = task.session ? store.session(task.session) : null;
     return nextTaskStep({
@@ -84,7 +93,7 @@ export function createTaskWork(deps: TaskWorkDeps): TaskWork {
       ledger: ledger.facts(task),
       pane: row ? sessions.pane(row.name) : null,
       session: row ? {
-        alive: sessions.alive(row.name), launchedAt: row.launchedAt, conversation: row.sessionId, accountUsable: accountUsable(row),
+        alive: sessions.alive(row.name), launchedAt: processLaunchedAt(row), conversation: row.sessionId, accountUsable: accountUsable(row),
         relaunchable: lifecycle.kindOf(row.name) !== null,
       } : null,
     });
