@@ -54,10 +54,6 @@ const IDLE_WATCH = process.env.BENCH_REAL_IDLE_WATCH === "1";
  * poll every half second keeps the daemon's serial queue busy); the shipped default is 5s.
  */
 const POLL = process.env.BENCH_REAL_POLL ?? "500ms";
-const pollYaml = () => ({
-  quota: `{ poll_interval: ${POLL}, reactivate_cooldown: 1h, confirm_polls: 2 }`,
-  watcher: `{ poll_interval: ${POLL}, task_timeout: 10m }`,
-});
 /** When set, each fleet run's daemon log and stand-in requests are written there as JSON (to see where time goes). */
 const DUMP = process.env.BENCH_REAL_DUMP ?? "";
 
@@ -183,7 +179,7 @@ function limitRecordedAt(c: Conformance, workdir: string, sessionId: string): nu
  * restart, its CLI's start-up (relaunch → prompt box on screen).
  */
 async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
-  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, ...pollYaml(), switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
+  const c = await startConformance({ pool: FLEET, self: HOOK_SELF, poll: POLL, switcherYaml: `{ relaunch_stagger: ${stagger}, verify_timeout: 120s, mode: ${mode === "restart" ? "restart" : "auto"} }` });
   try {
     await c.allIdle(240_000);
     const onDisk = watchLimitWrites(join(c.t.config.state_dir, "homes", "fleet", "projects"));

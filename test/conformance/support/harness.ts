@@ -22,10 +22,10 @@ export interface ConformanceOptions {
   settings?: Record<string, unknown>;
   /** IS_SANDBOX=1 in the wrapper. @default true */
   sandbox?: boolean;
-  /** `quota:` YAML. @default 500 ms polls, two confirming polls */
+  /** `quota:` YAML. @default `poll` polls, two confirming polls */
   quota?: string;
-  /** `watcher:` YAML. @default 500 ms polls, a 10 min task timeout */
-  watcher?: string;
+  /** `quota.poll_interval` (unless `quota` is given) and `watcher.poll_interval`. @default 500ms */
+  poll?: string;
   /** Extra top-level YAML. */
   yaml?: string;
   /** `switcher:` YAML. @default a 200 ms stagger and a 60 s verify timeout */
@@ -61,6 +61,7 @@ export interface Conformance {
 export async function startConformance(options: ConformanceOptions = {}): Promise<Conformance> {
   const api = { a: startStandIn(), b: startStandIn() };
   const pool = options.pool ?? 1;
+  const poll = options.poll ?? "500ms";
   const dedicated = options.dedicated ?? [];
   const router = routeByToken(api);
   const t = await startTestDaemon({
@@ -74,9 +75,9 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
       claude: (dir) => `{ command: ${join(dir, "claude-wrapper")}, args: ["--dangerously-skip-permissions"], link: ${dir}/claude-link }`,
       pool: (dir) => `{ prefix: ccl-auto-, start_index: 11, min: ${pool}, max: ${pool}, workdir: ${dir}/work }`,
       dedicated: (dir) => (dedicated.length ? dedicated.map((d) => `\n  - { session: ${d}, workdir: ${dir}/work/${d} }`).join("") : " []"),
-      quota: options.quota ?? "{ poll_interval: 500ms, reactivate_cooldown: 1h, confirm_polls: 2 }",
+      quota: options.quota ?? `{ poll_interval: ${poll}, reactivate_cooldown: 1h, confirm_polls: 2 }`,
       switcher: options.switcherYaml ?? "{ relaunch_stagger: 200ms, verify_timeout: 60s }",
-      watcher: options.watcher ?? "{ poll_interval: 500ms, task_timeout: 10m }",
+      watcher: `{ poll_interval: ${poll}, task_timeout: 10m }`,
       yaml: options.yaml,
       accounts: options.accounts,
     },
