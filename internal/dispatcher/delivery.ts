@@ -54,7 +54,8 @@ export interface Delivery {
   deliver(task: TaskRow): Promise<DeliveryOutcome>;
   /**
    * Types the continue prompt for a running task whose turn was cut; counted in `continues`. Calls made in the same
-   * turn of the event loop are typed together (one capture, one paste, one pause, one Enter for all their sessions).
+   * turn of the event loop are typed together (one capture, then one tmux invocation pastes, pauses and presses Enter
+   * for all their sessions).
    * `seen`: the session's screen as the observation pass that asks read it, nothing observed or typed since (the look
    * after a swap): it is checked instead of a new capture.
    */
@@ -124,9 +125,8 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
   const type = async (task: TaskRow, row: SessionRow, text: string, patch: Partial<TaskRow>): Promise<DeliveryOutcome> => {
     writeIntent(task, row, text, patch);
     try {
-      await tmux.paste(row.name, text);
-      await clock.sleep(settleMs);
-      await tmux.sendKeys(row.name, "Enter");
+      const entered = await tmux.pasteThenKeys([row.name], text, settleMs, "Enter");
+      if (!entered.has(row.name)) log.warn("typing failed", { session: row.name, task_id: task.id, error: "the pane vanished" });
     } catch (error) {
       // Whether any key arrived is unknown: the follower reads the transcript and decides; nothing is retyped here.
       log.warn("typing failed", { session: row.name, task_id: task.id, error });
@@ -136,9 +136,9 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
   };
 
   /**
-   * Types the continue prompt into every session of `asks` that is ready, together: one capture, one paste
-   * invocation, one pause, one Enter invocation (four tmux processes per session before; a swap releases a fleet's
-   * cut tasks at once). Each ask resolves to its own outcome.
+   * Types the continue prompt into every session of `asks` that is ready, together: one capture (none when the asking
+   * pass's screens are passed), then one tmux invocation pastes, pauses and presses Enter for all (a swap releases a
+   * fleet's cut tasks at once). Each ask resolves to its own outcome.
    */
   const typeContinues = async (asks: ContinueAsk[]) => {
     const ready: Array<{ ask: ContinueAsk; row: SessionRow }> = [];
@@ -167,11 +167,7 @@ export function createDelivery(deps: DeliveryDeps, options: DeliveryOptions): De
     let entered = new Set<string>();
     let failure: unknown = "the pane vanished";
     try {
-      const pasted = await tmux.pasteEach(ready.map((r) => r.row.name), options.continuePrompt);
-      if (pasted.size) {
-        await clock.sleep(settleMs);
-        entered = await tmux.sendKeysEach([...pasted], "Enter");
-      }
+      entered = await tmux.pasteThenKeys(ready.map((r) => r.row.name), options.continuePrompt, settleMs, "Enter");
     } catch (error) {
       failure = error;
     }

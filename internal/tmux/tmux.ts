@@ -79,8 +79,6 @@ export interface Tmux {
   sendText(target: string, text: string): Promise<void>;
   /** Sends named keys (`Enter`, `Escape`, `C-c`). */
   sendKeys(target: string, ...keys: string[]): Promise<void>;
-  /** Pastes `text` as one bracketed paste (multi-line safe), without pressing Enter. */
-  paste(target: string, text: string): Promise<void>;
   /**
    * Sends the same named keys to many panes in one tmux invocation. Resolves to the targets that got them; a pane
    * that vanished is skipped and the others still get their keys. Throws only when no tmux server answers.
@@ -88,6 +86,13 @@ export interface Tmux {
   sendKeysEach(targets: string[], ...keys: string[]): Promise<Set<string>>;
   /** Pastes `text` into many panes, one bracketed paste each, in one tmux invocation; resolves like {@link Tmux.sendKeysEach}. */
   pasteEach(targets: string[], text: string): Promise<Set<string>>;
+  /**
+   * Pastes `text` into every target (one bracketed paste each, multi-line safe), waits `pauseMs` for the input boxes to
+   * take it, then sends `keys` to every target pasted: one tmux invocation, the pause kept by the tmux server
+   * (`run-shell -d`), so a server that many redrawing panes keep busy is waited for once, not twice. Resolves like
+   * {@link Tmux.sendKeysEach}: the targets that got the keys.
+   */
+  pasteThenKeys(targets: string[], text: string, pauseMs: number, ...keys: string[]): Promise<Set<string>>;
   /** True when a tmux server answers on the socket. */
   ping(): Promise<boolean>;
 }
@@ -110,6 +115,7 @@ const CAPTURE_MARKER = "@@cf-capture@@";
 /** Starts each pane line of a {@link Tmux.snapshot}, to tell it from the screens after it. */
 const PANE_MARKER = "@@cf-pane@@";
 const DONE_MARKER = "@@cf-done@@";
+const PASTED_MARKER = "@@cf-pasted@@";
 const NO_SERVER = /no server running|error connecting to|failed to connect to server/i;
 const DEFAULT_SIZE = { width: 200, height: 50 };
 let pasteCounter = 0;
@@ -230,12 +236,6 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       await exec(["send-keys", "-t", exactTarget(target), ...keys]);
     },
 
-    async paste(target, text) {
-      const buffer = `cf-${process.pid}-${++pasteCounter}`;
-      // One invocation: the buffer is loaded from stdin and pasted (then deleted, `-d`) by the same tmux client.
-      await exec(["load-buffer", "-b", buffer, "-", ";", "paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", exactTarget(target)], pasteSafe(text));
-    },
-
     async sendKeysEach(targets, ...keys) {
       return (await forEachTarget(targets, (target) => ["send-keys", "-t", exactTarget(target), ...keys])).done;
     },
@@ -248,6 +248,35 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       });
       // A chain that stopped early never reached its delete-buffer.
       if (!clean) await run([...base, "delete-buffer", "-b", buffer], { timeoutMs: 10_000 }).catch(() => undefined);
+      return done;
+    },
+
+    async pasteThenKeys(targets, text, pauseMs, ...keys) {
+      if (!targets.length) return new Set<string>();
+      const buffer = `cf-${process.pid}-${++pasteCounter}`;
+      const pause = pauseMs > 0 ? ["run-shell", "-d", (pauseMs / 1000).toFixed(3)] : null;
+      const marked = (target: string, marker: string) => [";", "display-message", "-p", "-t", exactTarget(target), marker];
+      const argv = ["load-buffer", "-b", buffer, "-"];
+      targets.forEach((target, i) => argv.push(";", "paste-buffer", "-p", "-r", "-b", buffer, "-t", exactTarget(target), ...marked(target, `${PASTED_MARKER}${i}`)));
+      argv.push(";", "delete-buffer", "-b", buffer, ...(pause ? [";", ...pause] : []));
+      targets.forEach((target, i) => argv.push(";", "send-keys", "-t", exactTarget(target), ...keys, ...marked(target, `${DONE_MARKER}${i}`)));
+      const full = [...base, ...argv];
+      const result = await run(full, { stdin: pasteSafe(text), timeoutMs: 10_000 });
+      const lines = result.stdout.split("\n");
+      const markedIn = (marker: string) => new Set(lines.filter((l) => l.startsWith(marker)).map((l) => targets[Number(l.slice(marker.length))]!));
+      const pasted = markedIn(PASTED_MARKER);
+      const done = markedIn(DONE_MARKER);
+      if (result.code === 0) return done;
+      if (NO_SERVER.test(result.stderr)) throw new TmuxError(full, result.code, result.stderr);
+      // A pane that vanished stopped the chain at its own command (markers come in order, so their count says where).
+      if (pasted.size < targets.length) {
+        // Among the pastes: the buffer was not deleted, nobody got the keys. The rest are pasted, then all get the keys.
+        await run([...base, "delete-buffer", "-b", buffer], { timeoutMs: 10_000 }).catch(() => undefined);
+        for (const target of await client.pasteEach(targets.slice(pasted.size + 1), text)) pasted.add(target);
+        return (await forEachTarget([...pasted], (target) => ["send-keys", "-t", exactTarget(target), ...keys], pause ? { before: pause } : {})).done;
+      }
+      // Among the keys: every pane was pasted and has waited; the rest get their keys.
+      for (const target of await client.sendKeysEach(targets.slice(done.size + 1), ...keys)) done.add(target);
       return done;
     },
 

@@ -32,15 +32,14 @@ function setup() {
   let held: Promise<void> | null = null;
   const tmux = {
     capture: async (names: string[]) => { captured.push(names); await held; return new Map(names.map((n) => [n, IDLE])); },
-    pasteEach: async (names: string[]) => { pasted.push(names); return new Set(names); },
-    sendKeysEach: async (names: string[]) => new Set(names),
+    pasteThenKeys: async (names: string[]) => { pasted.push(names); return new Set(names); },
   } as unknown as Tmux;
   const delivery: Delivery = createDelivery({
     store, tmux, lifecycle: {} as Lifecycle, clock, log: memoryLog(), homeOf: () => null,
     activeAccount: () => ({ name: "a", home: "/h" }), sessions: { apply: () => null },
   }, { continuePrompt: "Continue.", pasteSettleMs: 0 });
   const task = () => store!.task(added.id) as TaskRow;
-  /** Awaits `p`, moving the fake clock on (the pause between the paste and Enter is a clock sleep). */
+  /** Awaits `p`, moving the fake clock on while it is pending. */
   const drive = async <T>(p: Promise<T>): Promise<T> => {
     let settled = false;
     void p.finally(() => { settled = true; });

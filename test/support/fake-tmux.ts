@@ -1,7 +1,7 @@
 /**
  * @module test/support/fake-tmux
  * A small in-memory tmux behind a {@link RunCommand}: the argv the daemon's tmux client builds (list-panes, chained
- * capture-pane, load-buffer/paste-buffer/delete-buffer, send-keys, new-session, respawn-pane, kill-session, list-sessions) is
+ * capture-pane, load-buffer/paste-buffer/delete-buffer, send-keys, `run-shell -d`, new-session, respawn-pane, kill-session, list-sessions) is
  * answered from a table of panes, with no process started. Each pane plays a Claude Code that writes the real ledger
  * records through the simulator's store (internal/demo/sim-store.ts): Enter on a non-empty input box appends the
  * prompt's `user` record (with a fresh `promptId`) and turns the pane busy; {@link FakeTmux.endTurn} appends the reply
@@ -184,6 +184,9 @@ export function createFakeTmux(options: FakeTmuxOptions = {}): FakeTmux {
         if (rest.includes("-d")) buffers.delete(name);
         return ok();
       }
+      case "run-shell":
+        // Only the pause between a paste and its Enter (`run-shell -d`): the fake's panes take a paste at once.
+        return rest[0] === "-d" && rest.length === 2 ? ok() : fail(`fake tmux: run-shell ${rest.join(" ")}`);
       case "delete-buffer":
         return buffers.delete(flag(rest, "-b")!) ? ok() : fail(`no buffer ${flag(rest, "-b")}`);
       case "send-keys": {

@@ -35,14 +35,57 @@ describe("createTmux() argv", () => {
     expect(calls[0]!.argv).toEqual(["tmux", "-L", "cf", "send-keys", "-t", "=ccl-auto-11:", "-l", "--", "C-c Enter; rm -rf /"]);
   });
 
-  test("pastes multi-line text as one bracketed paste through a named buffer it deletes, in one invocation", async () => {
-    const { run, calls } = fakeRun([[/load-buffer/, {}]]);
-    await createTmux(run, { socket: "cf" }).paste("%3", "line 1\nline 2");
+  test("pastes, pauses in the tmux server and presses Enter, for many panes, in one invocation", async () => {
+    const { run, calls } = fakeRun([[/load-buffer/, { stdout: "@@cf-pasted@@0\n@@cf-pasted@@1\n@@cf-done@@0\n@@cf-done@@1\n" }]]);
+    const done = await createTmux(run, { socket: "cf" }).pasteThenKeys(["%3", "a"], "line 1\nline 2", 150, "Enter");
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.argv.slice(3, 5)).toEqual(["load-buffer", "-b"]);
     expect(calls[0]!.stdin).toBe("line 1\nline 2");
     const buffer = calls[0]!.argv[5]!;
-    expect(calls[0]!.argv.slice(6)).toEqual(["-", ";", "paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", "%3"]);
+    expect(calls[0]!.argv.slice(3)).toEqual([
+      "load-buffer", "-b", buffer, "-",
+      ";", "paste-buffer", "-p", "-r", "-b", buffer, "-t", "%3", ";", "display-message", "-p", "-t", "%3", "@@cf-pasted@@0",
+      ";", "paste-buffer", "-p", "-r", "-b", buffer, "-t", "=a:", ";", "display-message", "-p", "-t", "=a:", "@@cf-pasted@@1",
+      ";", "delete-buffer", "-b", buffer, ";", "run-shell", "-d", "0.150",
+      ";", "send-keys", "-t", "%3", "Enter", ";", "display-message", "-p", "-t", "%3", "@@cf-done@@0",
+      ";", "send-keys", "-t", "=a:", "Enter", ";", "display-message", "-p", "-t", "=a:", "@@cf-done@@1",
+    ]);
+    expect([...done]).toEqual(["%3", "a"]);
+  });
+
+  test("a paste that stopped at a vanished pane pastes the rest, then presses Enter after the pause for every pane pasted", async () => {
+    const calls: string[][] = [];
+    const answers = [
+      // a pasted, b vanished: the chain stops before the buffer is deleted and before any Enter.
+      { code: 1, stdout: "@@cf-pasted@@0\n", stderr: "can't find pane: b" },
+      { code: 0, stdout: "", stderr: "" }, // delete-buffer
+      { code: 0, stdout: "@@cf-done@@0\n", stderr: "" }, // c pasted (pasteEach)
+      { code: 0, stdout: "@@cf-done@@0\n@@cf-done@@1\n", stderr: "" }, // pause, then Enter for a and c
+    ];
+    const run: RunCommand = async (argv) => (calls.push(argv), answers[calls.length - 1]!);
+    const done = await createTmux(run, { socket: "cf" }).pasteThenKeys(["a", "b", "c"], "go on", 150, "Enter");
+    expect([...done]).toEqual(["a", "c"]);
+    expect(calls[1]!.slice(3, 4)).toEqual(["delete-buffer"]);
+    expect(calls[2]!.filter((a) => a.startsWith("="))).toEqual(["=c:", "=c:"]);
+    expect(calls[3]!.slice(3, 7)).toEqual(["run-shell", "-d", "0.150", ";"]);
+    expect(calls[3]!.filter((a) => a.startsWith("="))).toEqual(["=a:", "=a:", "=c:", "=c:"]);
+  });
+
+  test("keys that stopped at a vanished pane go on to the panes after it, with no second pause", async () => {
+    const calls: string[][] = [];
+    const answers = [
+      { code: 1, stdout: "@@cf-pasted@@0\n@@cf-pasted@@1\n@@cf-pasted@@2\n@@cf-done@@0\n", stderr: "can't find pane: b" },
+      { code: 0, stdout: "@@cf-done@@0\n", stderr: "" },
+    ];
+    const run: RunCommand = async (argv) => (calls.push(argv), answers[calls.length - 1]!);
+    const done = await createTmux(run, { socket: "cf" }).pasteThenKeys(["a", "b", "c"], "go on", 150, "Enter");
+    expect([...done]).toEqual(["a", "c"]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.slice(3)).toEqual(["send-keys", "-t", "=c:", "Enter", ";", "display-message", "-p", "-t", "=c:", "@@cf-done@@0"]);
+  });
+
+  test("pasting with no server answering is an error, not an empty result", async () => {
+    const { run } = fakeRun([[/load-buffer/, { code: 1, stderr: "no server running on /tmp/tmux-0/cf" }]]);
+    await expect(createTmux(run, { socket: "cf" }).pasteThenKeys(["a"], "x", 150, "Enter")).rejects.toBeInstanceOf(TmuxError);
   });
 
   test("sends the same keys to many panes in one invocation, each followed by its marker", async () => {
@@ -147,6 +190,15 @@ describe("createTmux() on a real private server", () => {
     expect([...(await server.tmux.pasteEach(["k1", "k2", "k3"], "pasted"))]).toEqual(["k1", "k3"]);
     expect([...(await server.tmux.sendKeysEach(["k1", "k2", "k3"], "Enter"))]).toEqual(["k1", "k3"]);
     for (const name of ["k1", "k3"]) await eventually(async () => ((await server.tmux.capture([name])).get(name) ?? []).filter((l) => l === "pasted").length === 2 || null);
+    expect((await server.raw("list-buffers")).stdout).not.toContain("cf-");
+  });
+
+  test("paste, pause and Enter in one invocation skip a vanished pane and reach the others, leaving no buffer", async () => {
+    for (const name of ["e1", "e2", "e3"]) await server.raw("new-session", "-d", "-s", name, "cat");
+    await server.raw("kill-session", "-t", "=e2");
+    expect([...(await server.tmux.pasteThenKeys(["e1", "e2", "e3"], "typed", 50, "Enter"))]).toEqual(["e1", "e3"]);
+    // The tty echoes the pasted line and Enter; cat prints it once more: two lines, so Enter arrived after the text.
+    for (const name of ["e1", "e3"]) await eventually(async () => ((await server.tmux.capture([name])).get(name) ?? []).filter((l) => l === "typed").length === 2 || null);
     expect((await server.raw("list-buffers")).stdout).not.toContain("cf-");
   });
 
