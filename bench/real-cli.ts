@@ -21,7 +21,8 @@
  *    resumed CLI finishes starting, runs its SessionStart and UserPromptSubmit hooks first).
  *    `BENCH_REAL_FLEET_MODES` (default `in-place,restart`) picks the modes, `BENCH_REAL_STAGGERS` (default `0s,2s`)
  *    the staggers. The hooks run the compiled binary, as installed (`BENCH_REAL_HOOKS=source`: Bun on the sources).
- *    `BENCH_REAL_DUMP=<dir>` writes each run's daemon log, stand-in requests and final screens there.
+ *    `BENCH_REAL_DUMP=<dir>` writes each run's daemon log, stand-in requests, final screens and each session's limit
+ *    record on disk (epoch ms) there.
  */
 import { claudeInstalled, CLAUDE_BIN } from "../test/conformance/support/claude.ts";
 import { startConformance, type Conformance } from "../test/conformance/support/harness.ts";
@@ -209,13 +210,14 @@ async function fleet(stagger: string, mode: SwapMode): Promise<FleetRow[]> {
     if (lost.length) console.log(`  ${mode}, stagger ${stagger}: cut but never continued on b: ${lost.join(", ")}`);
     const requested = logAt(c, "swap requested")[0]! - firstHit;
     const done = logAt(c, "swap done")[0]! - firstHit;
+    const written = await onDisk.stop();
     if (DUMP) {
       mkdirSync(DUMP, { recursive: true });
       const requests = { a: c.api.a.requests(), b: c.api.b.requests() };
       const screens = Object.fromEntries(await c.t.server.tmux.capture(names));
-      writeFileSync(join(DUMP, `fleet-${mode}-${stagger}.json`), JSON.stringify({ firstHit, names, sessions: c.status().sessions, ready: [...ready], log: c.t.log.records, requests, screens, queue: c.status().queue }, null, 1));
+      const sessions = c.status().sessions.map((s) => ({ ...s, limit_on_disk: written.get(s.session_id!) ?? null }));
+      writeFileSync(join(DUMP, `fleet-${mode}-${stagger}.json`), JSON.stringify({ firstHit, names, sessions, ready: [...ready], log: c.t.log.records, requests, screens, queue: c.status().queue }, null, 1));
     }
-    const written = await onDisk.stop();
     const idleAt = (await idle?.stop()) ?? new Map<string, number>();
     return names.filter(typed).map((name) => {
       const onB = c.api.b.turns().find((r) => r.sessionId === idOf(name))!.at;
