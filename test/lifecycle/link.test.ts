@@ -61,12 +61,12 @@ describe("inspectLink() and linkFlipProblem()", () => {
     expect(inspectLink(real, "/h/a")).toMatchObject({ kind: "blocked", reason: expect.stringContaining("real directory") });
   });
 
-  test("names a folder the daemon cannot write as the reason", () => {
+  test("names a folder the daemon cannot write as the reason", async () => {
     const locked = join(dir.path, "locked");
     mkdirSync(locked);
     chmodSync(locked, 0o500);
     try {
-      const { problem, refused } = asRoot ? checkAsNobody(dir.path, join(locked, "claude")) : checkHere(join(locked, "claude"));
+      const { problem, refused } = asRoot ? await checkAsNobody(dir.path, join(locked, "claude")) : checkHere(join(locked, "claude"));
       expect(problem).toContain(`the folder ${locked} is not writable`);
       expect(refused).toBe(true);
     } finally {
@@ -87,11 +87,15 @@ function checkHere(link: string): { problem: string | null; refused: boolean } {
 
 /**
  * {@link checkHere} as an unprivileged user (`setpriv` to nobody): root writes into any folder, so as root (as CI runs)
- * the check only means something from another user. `dir` (the test's temp folder) is opened to others for it.
+ * the check only means something from another user. `dir` (the test's temp folder) is opened to others for it, and
+ * the module runs from a bundle there: the checkout may be in a folder nobody cannot read (a clone under /root).
  */
-function checkAsNobody(dir: string, link: string): { problem: string | null; refused: boolean } {
+async function checkAsNobody(dir: string, link: string): Promise<{ problem: string | null; refused: boolean }> {
   chmodSync(dir, 0o755);
-  const script = `import { flipLink, LinkError, linkFlipProblem } from ${JSON.stringify(join(import.meta.dir, "../../internal/lifecycle/link.ts"))};
+  const built = await Bun.build({ entrypoints: [join(import.meta.dir, "../../internal/lifecycle/link.ts")], outdir: join(dir, "bundle"), target: "bun" });
+  if (!built.success) throw new Error(`bundling link.ts failed: ${built.logs.join("; ")}`);
+  chmodSync(join(dir, "bundle"), 0o755);
+  const script = `import { flipLink, LinkError, linkFlipProblem } from ${JSON.stringify(built.outputs[0]!.path)};
     const link = ${JSON.stringify(link)};
     let refused = false;
     try { flipLink(link, "/h/a"); } catch (error) { refused = error instanceof LinkError; }
