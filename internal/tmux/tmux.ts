@@ -162,6 +162,16 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
     return { done, clean };
   };
 
+  /** False once the server refused `run-shell -d` (tmux before 3.2): the pause between a paste and its keys is then the daemon's. */
+  let serverPause = true;
+  /** {@link Tmux.pasteThenKeys} in two invocations, the pause between them kept here. */
+  const pasteWaitKeys = async (targets: string[], text: string, pauseMs: number, keys: string[]) => {
+    const pasted = await client.pasteEach(targets, text);
+    if (!pasted.size) return pasted;
+    await Bun.sleep(pauseMs);
+    return client.sendKeysEach([...pasted], ...keys);
+  };
+
   const client: Tmux = {
     async listPanes() {
       const argv = [...base, "list-panes", "-a", "-F", LIST_FORMAT];
@@ -253,6 +263,7 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
 
     async pasteThenKeys(targets, text, pauseMs, ...keys) {
       if (!targets.length) return new Set<string>();
+      if (pauseMs > 0 && !serverPause) return pasteWaitKeys(targets, text, pauseMs, keys);
       const buffer = `cf-${process.pid}-${++pasteCounter}`;
       const pause = pauseMs > 0 ? ["run-shell", "-d", (pauseMs / 1000).toFixed(3)] : null;
       const marked = (target: string, marker: string) => [";", "display-message", "-p", "-t", exactTarget(target), marker];
@@ -268,6 +279,15 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       const done = markedIn(DONE_MARKER);
       if (result.code === 0) return done;
       if (NO_SERVER.test(result.stderr)) throw new TmuxError(full, result.code, result.stderr);
+      if (pause && done.size === 0 && /run-shell: unknown flag|usage: run-shell/.test(result.stderr)) {
+        // A tmux before 3.2 has no `run-shell -d` (it refuses the whole chain before running any of it): the pause is
+        // the daemon's from now on.
+        serverPause = false;
+        const rest = targets.filter((target) => !pasted.has(target));
+        for (const target of rest.length ? await client.pasteEach(rest, text) : []) pasted.add(target);
+        await Bun.sleep(pauseMs);
+        return client.sendKeysEach([...pasted], ...keys);
+      }
       // A pane that vanished stopped the chain at its own command (markers come in order, so their count says where).
       if (pasted.size < targets.length) {
         // Among the pastes: the buffer was not deleted, nobody got the keys. The rest are pasted, then all get the keys.

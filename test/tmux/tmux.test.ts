@@ -83,6 +83,27 @@ describe("createTmux() argv", () => {
     expect(calls[1]!.slice(3)).toEqual(["send-keys", "-t", "=c:", "Enter", ";", "display-message", "-p", "-t", "=c:", "@@cf-done@@0"]);
   });
 
+  test("a tmux without `run-shell -d` (before 3.2) gets its keys after a pause kept by the daemon, then always so", async () => {
+    const calls: string[][] = [];
+    const answers = [
+      // The chain refused as a whole (tmux parses every command first): nothing pasted, no Enter.
+      { code: 1, stdout: "", stderr: "usage: run-shell [-b] [-t target-pane] shell-command" },
+      { code: 0, stdout: "@@cf-done@@0\n@@cf-done@@1\n", stderr: "" }, // both pasted (pasteEach)
+      { code: 0, stdout: "@@cf-done@@0\n@@cf-done@@1\n", stderr: "" }, // Enter for both
+      { code: 0, stdout: "@@cf-done@@0\n", stderr: "" }, // next call: paste (pasteEach)
+      { code: 0, stdout: "@@cf-done@@0\n", stderr: "" }, // then Enter (sendKeysEach)
+    ];
+    const run: RunCommand = async (argv) => (calls.push(argv), answers[calls.length - 1]!);
+    const tmux = createTmux(run, { socket: "cf" });
+    expect([...(await tmux.pasteThenKeys(["a", "b"], "go on", 20, "Enter"))]).toEqual(["a", "b"]);
+    expect(calls[1]![3]).toBe("load-buffer");
+    expect(calls[2]!.slice(3)).toEqual(["send-keys", "-t", "=a:", "Enter", ";", "display-message", "-p", "-t", "=a:", "@@cf-done@@0", ";",
+      "send-keys", "-t", "=b:", "Enter", ";", "display-message", "-p", "-t", "=b:", "@@cf-done@@1"]);
+    expect([...(await tmux.pasteThenKeys(["c"], "again", 20, "Enter"))]).toEqual(["c"]);
+    expect(calls.slice(3).map((argv) => argv[3])).toEqual(["load-buffer", "send-keys"]);
+    expect(calls.slice(1).flat()).not.toContain("run-shell");
+  });
+
   test("pasting with no server answering is an error, not an empty result", async () => {
     const { run } = fakeRun([[/load-buffer/, { code: 1, stderr: "no server running on /tmp/tmux-0/cf" }]]);
     await expect(createTmux(run, { socket: "cf" }).pasteThenKeys(["a"], "x", 150, "Enter")).rejects.toBeInstanceOf(TmuxError);
