@@ -279,14 +279,11 @@ export function createTmux(run: RunCommand, options: TmuxOptions): Tmux {
       const done = markedIn(DONE_MARKER);
       if (result.code === 0) return done;
       if (NO_SERVER.test(result.stderr)) throw new TmuxError(full, result.code, result.stderr);
-      if (pause && done.size === 0 && /run-shell: unknown flag|usage: run-shell/.test(result.stderr)) {
-        // A tmux before 3.2 has no `run-shell -d` (it refuses the whole chain before running any of it): the pause is
-        // the daemon's from now on.
+      if (pause && pasted.size === 0 && /run-shell: unknown flag|usage: run-shell/.test(result.stderr)) {
+        // A tmux before 3.2 has no `run-shell -d` and refuses the whole chain before running any of it: nothing was
+        // pasted, and the pause is the daemon's from now on.
         serverPause = false;
-        const rest = targets.filter((target) => !pasted.has(target));
-        for (const target of rest.length ? await client.pasteEach(rest, text) : []) pasted.add(target);
-        await Bun.sleep(pauseMs);
-        return client.sendKeysEach([...pasted], ...keys);
+        return pasteWaitKeys(targets, text, pauseMs, keys);
       }
       // A pane that vanished stopped the chain at its own command (markers come in order, so their count says where).
       if (pasted.size < targets.length) {
